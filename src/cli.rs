@@ -1,0 +1,181 @@
+//! The command line: the cockpit (default), `status`, `check-config` and `demo`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{eyre, Result, WrapErr};
+
+use crate::config::{self, Config};
+use crate::tui::theme::Theme;
+use crate::tui::Exit;
+
+#[derive(Debug, Parser)]
+#[command(name = "cutover", version, about = "A terminal cockpit for live Apache Kafka cluster migrations",
+    long_about = "A terminal cockpit for live Apache Kafka cluster migrations.\n\n\
+    Without a command, opens the live cockpit on the source and target clusters of the config.\n\
+    Exit codes: 0 ok, 1 failure or (status) something needs attention, 2 bad config or usage,\n\
+    128+N stopped by signal N.")]
+pub struct Cli {
+    /// Config file (see config.example.toml).
+    #[arg(short, long, env = "CUTOVER_CONFIG", default_value = "cutover.toml", global = true)]
+    pub config: PathBuf,
+    /// Theme: dark, light, high-contrast, mono, or a path to a theme file. NO_COLOR forces mono.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Log file (overrides [log] file). Nothing is printed to the terminal while the cockpit runs.
+    #[arg(long, global = true)]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the live cockpit (the default).
+    Ui,
+    /// Poll both clusters once and print the overview; exit 0 all OK, 1 attention, 2 unreachable.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the config file and exit (0 valid, 2 invalid).
+    CheckConfig,
+    /// Start two local tansu brokers with traffic and a replicator, and open the cockpit on them.
+    Demo {
+        /// Where the brokers keep their data and logs.
+        #[arg(long, default_value = ".demo")]
+        dir: PathBuf,
+        /// Only run the demo environment (print its config path and wait for Ctrl-C).
+        #[arg(long)]
+        no_ui: bool,
+    },
+}
+
+/// Ends the program with a message and an exit code, without a backtrace.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+fn fail(code: u8, message: impl Into<String>) -> color_eyre::Report {
+    eyre!(Fail {
+        code,
+        message: message.into()
+    })
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    if !path.exists() {
+        return Err(fail(
+            2,
+            format!(
+                "config file not found: {}\n  pass --config PATH (or set CUTOVER_CONFIG); config.example.toml documents every option",
+                path.display()
+            ),
+        ));
+    }
+    config::load(path).map_err(|e| fail(2, e.to_string()))
+}
+
+fn theme(cli: &Cli, config: &Config) -> Result<Theme> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let name = cli.theme.clone().unwrap_or_else(|| config.ui.theme.clone());
+    Theme::select(&name, no_color).map_err(|e| fail(2, e))
+}
+
+/// Sends tracing (and librdkafka's logs) to the log file; the guard flushes it on drop.
+fn init_logging(path: &Path, level: &str) -> Result<tracing_appender::non_blocking::WorkerGuard> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(2, format!("cannot create the log directory {}: {e}", dir.display())))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| fail(2, format!("cannot open the log file {}: {e} (set [log] file or --log-file)", path.display())))?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init();
+    Ok(guard)
+}
+
+fn exit_code(exit: Exit) -> u8 {
+    match exit {
+        Exit::Quit => 0,
+        Exit::Signal(n) => 128 + n as u8,
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match &cli.command {
+        None | Some(Command::Ui) => {
+            let config = load_config(&cli.config)?;
+            let theme = theme(&cli, &config)?;
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            tracing::info!(config = %cli.config.display(), "cockpit starting");
+            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme))?;
+            Ok(exit_code(exit))
+        }
+        Some(Command::CheckConfig) => {
+            let c = load_config(&cli.config)?;
+            theme(&cli, &c)?;
+            println!(
+                "{}: valid\n  source {} ({}), {} librdkafka properties\n  target {} ({}), {} librdkafka properties\n  replication {:?}, policy {:?}, e.g. orders -> {}",
+                cli.config.display(),
+                c.source.name,
+                c.source.bootstrap,
+                c.source.properties.len(),
+                c.target.name,
+                c.target.bootstrap,
+                c.target.properties.len(),
+                c.replication.kind,
+                c.replication.policy,
+                c.replication.target_topic("orders"),
+            );
+            Ok(0)
+        }
+        Some(Command::Status { json }) => {
+            let config = load_config(&cli.config)?;
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            let snap = runtime.block_on(crate::status::snapshot_once(&config)).map_err(|e| fail(1, e))?;
+            let (text, code) = crate::status::report(&config, &snap, *json);
+            println!("{text}");
+            Ok(code as u8)
+        }
+        Some(Command::Demo { dir, no_ui }) => runtime.block_on(async {
+            crate::demo::broker::tansu_binary().map_err(|e| fail(2, e))?;
+            eprintln!("starting two tansu brokers and demo traffic under {} …", dir.display());
+            let demo = crate::demo::Demo::start(dir).await.map_err(|e| fail(1, e))?;
+            let config = load_config(&demo.config_path)?;
+            if *no_ui {
+                println!(
+                    "demo running: source {} target {}\nconfig: {}\nCtrl-C stops it",
+                    demo.source.bootstrap(),
+                    demo.target.bootstrap(),
+                    demo.config_path.display()
+                );
+                let _log = init_logging(&config.log.file, &config.log.level)?;
+                tokio::signal::ctrl_c().await.wrap_err("waiting for Ctrl-C")?;
+                return Ok(0);
+            }
+            let theme = theme(&cli, &config)?;
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            let exit = crate::tui::run(Arc::new(config), theme).await?;
+            drop(demo);
+            Ok(exit_code(exit))
+        }),
+    }
+}

@@ -1,0 +1,137 @@
+//! Starting and stopping local tansu brokers (the demo and the integration tests use them).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to get tansu, said wherever it is missing.
+pub const INSTALL_HINT: &str =
+    "install it with `cargo install tansu --version 0.6.0 --locked --features libsql,dynostore` (or run `make setup`)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Correct offsets; DescribeGroups is broken on this engine (see test-brokers.md).
+    Sqlite,
+    /// Group states work; the high watermark is wrong for multi-record produce requests.
+    Memory,
+}
+
+/// A tansu broker process on loopback: one single-node cluster.
+pub struct TansuBroker {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    cluster_id: String,
+    storage: Storage,
+}
+
+/// The tansu binary: $TANSU, then PATH, then ~/.cargo/bin.
+pub fn tansu_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("TANSU") {
+        return Ok(PathBuf::from(p));
+    }
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cargo/bin/tansu"));
+    }
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("the tansu broker was not found on PATH or in ~/.cargo/bin: {INSTALL_HINT}"))
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+impl TansuBroker {
+    /// Starts a broker with its own storage under `dir` on a free port, and waits until it listens.
+    pub fn start(dir: &Path, cluster_id: &str, storage: Storage) -> Result<TansuBroker, String> {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let mut b = TansuBroker {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            cluster_id: cluster_id.to_string(),
+            storage,
+        };
+        b.launch()?;
+        Ok(b)
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
+        let bin = tansu_binary()?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let log_path = self.dir.join(format!("tansu-{}.log", self.cluster_id));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let engine = match self.storage {
+            // sqlite:// paths are relative to the working directory: the broker's own dir.
+            Storage::Sqlite => format!("sqlite://{}.db", self.cluster_id),
+            Storage::Memory => "memory://tansu/".to_string(),
+        };
+        let child = Command::new(&bin)
+            .args(["broker", "--cluster-id", &self.cluster_id])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", &engine])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}; {INSTALL_HINT}", bin.display()))?;
+        self.child = Some(child);
+        self.wait_listening(Duration::from_secs(20))
+    }
+
+    fn wait_listening(&mut self, limit: Duration) -> Result<(), String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return Err(format!(
+                    "tansu exited with {status} before listening on {}; see {}",
+                    self.port,
+                    self.dir.join(format!("tansu-{}.log", self.cluster_id)).display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("tansu did not listen on port {} within {limit:?}", self.port))
+    }
+
+    /// Kills the process (as a crash would); storage stays for `restart`.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        self.launch()
+    }
+}
+
+impl Drop for TansuBroker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,326 @@
+//! The only code that touches rdkafka: one poll of one cluster, turned into plain data.
+//!
+//! Each poll costs a constant number of round trips per broker: one Metadata, one batched
+//! ListOffsets for all end offsets and one for all start offsets (grouped by leader inside
+//! librdkafka), one DescribeConfigs for every watched topic, ListGroups + DescribeGroups, and
+//! one OffsetFetch per watched group. Every failing call becomes an "unavailable: <reason>"
+//! figure; only a failed Metadata call fails the whole poll.
+
+pub mod admin;
+pub mod assignment;
+pub mod ffi;
+pub mod records;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+
+use crate::config::ClusterConfig;
+use crate::model::{Broker, ClusterState, GroupState, GroupStatus, Member, PartitionState, TopicState};
+
+/// Routes librdkafka's logs to the log file (never the terminal) and keeps its statistics.
+#[derive(Clone)]
+pub struct CockpitContext {
+    cluster: String,
+    stats: Arc<Mutex<Option<Statistics>>>,
+}
+
+impl ClientContext for CockpitContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        let cluster = &self.cluster;
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::error!(cluster, fac, "librdkafka: {log_message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(cluster, fac, "librdkafka: {log_message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => tracing::info!(cluster, fac, "librdkafka: {log_message}"),
+            RDKafkaLogLevel::Debug => tracing::debug!(cluster, fac, "librdkafka: {log_message}"),
+        }
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        *self.stats.lock().expect("stats lock") = Some(statistics);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::warn!(cluster = %self.cluster, "librdkafka error: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for CockpitContext {}
+
+/// Which topics and groups a poll reads offsets, configs and groups for.
+#[derive(Clone)]
+pub struct Watch {
+    pub topic: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    pub group: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+impl Watch {
+    pub fn everything() -> Self {
+        Watch {
+            topic: Arc::new(|_| true),
+            group: Arc::new(|_| true),
+        }
+    }
+}
+
+/// Request counts per broker and API, from librdkafka's statistics (benchmarks use them).
+pub type RequestCounts = BTreeMap<String, BTreeMap<String, i64>>;
+
+/// A connection to one cluster. Creating it does not touch the network.
+pub struct ClusterClient {
+    name: String,
+    consumer: Arc<BaseConsumer<CockpitContext>>,
+    admin: AdminClient<CockpitContext>,
+    timeout: Duration,
+    stats: Arc<Mutex<Option<Statistics>>>,
+}
+
+/// The librdkafka configuration the cockpit's read-only clients use for a cluster.
+pub fn client_config(cluster: &ClusterConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("client.id", "cutover")
+        // Come back quickly after a broker restarts: the cockpit is watched live.
+        .set("reconnect.backoff.ms", "100")
+        .set("reconnect.backoff.max.ms", "1000")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false");
+    for (k, v) in &cluster.properties {
+        c.set(k, v);
+    }
+    c.set("bootstrap.servers", &cluster.bootstrap);
+    c
+}
+
+impl ClusterClient {
+    /// `stats_interval`: ask librdkafka for statistics (request counts) this often.
+    pub fn connect(cluster: &ClusterConfig, timeout: Duration, stats_interval: Option<Duration>) -> Result<Self, String> {
+        let stats = Arc::new(Mutex::new(None));
+        let context = CockpitContext {
+            cluster: cluster.name.clone(),
+            stats: stats.clone(),
+        };
+        let mut config = client_config(cluster);
+        if let Some(i) = stats_interval {
+            config.set("statistics.interval.ms", i.as_millis().to_string());
+        }
+        let consumer: BaseConsumer<CockpitContext> = config
+            .create_with_context(context.clone())
+            .map_err(|e| format!("cannot create a client for {}: {e}", cluster.name))?;
+        let admin: AdminClient<CockpitContext> = config
+            .create_with_context(context)
+            .map_err(|e| format!("cannot create an admin client for {}: {e}", cluster.name))?;
+        Ok(ClusterClient {
+            name: cluster.name.clone(),
+            consumer: Arc::new(consumer),
+            admin,
+            timeout,
+            stats,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Polls the cluster once. Err only when the cluster could not be reached at all.
+    pub async fn poll(&self, watch: &Watch) -> Result<ClusterState, String> {
+        let started = Instant::now();
+        let consumer = self.consumer.clone();
+        let timeout = self.timeout;
+        let w = watch.clone();
+        let (brokers, topics, groups) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+            let (brokers, mut topics) = read_metadata(&consumer, &w, timeout)?;
+            read_watermarks(&consumer, &mut topics, timeout);
+            let groups = read_groups(&consumer, &w, timeout);
+            Ok((brokers, topics, groups))
+        })
+        .await
+        .map_err(|e| format!("poll task failed: {e}"))??;
+        let configs = self.read_configs(topics.keys()).await;
+        Ok(ClusterState {
+            polled_at: SystemTime::now(),
+            poll_duration: started.elapsed(),
+            brokers,
+            topics,
+            configs,
+            groups,
+        })
+    }
+
+    async fn read_configs<'a>(
+        &self,
+        topics: impl Iterator<Item = &'a String>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+        let specs: Vec<ResourceSpecifier> = topics.map(|t| ResourceSpecifier::Topic(t)).collect();
+        if specs.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let opts = AdminOptions::new().request_timeout(Some(self.timeout));
+        let results = self
+            .admin
+            .describe_configs(specs.iter(), &opts)
+            .await
+            .map_err(|e| format!("unavailable: {e}"))?;
+        let mut out = BTreeMap::new();
+        for (spec, r) in specs.iter().zip(results) {
+            let ResourceSpecifier::Topic(name) = spec else { continue };
+            let resource = r.map_err(|e| format!("unavailable for {name}: {e}"))?;
+            let entries = resource
+                .entries
+                .into_iter()
+                .filter(|e| !e.is_sensitive)
+                .filter_map(|e| Some((e.name, e.value?)))
+                .collect();
+            out.insert(name.to_string(), entries);
+        }
+        Ok(out)
+    }
+
+    /// librdkafka's request counters so far, per broker and API (needs `stats_interval`).
+    pub fn request_counts(&self) -> Option<RequestCounts> {
+        // Statistics are delivered from the client's queue; serve it first.
+        let _ = self.consumer.poll(Duration::ZERO);
+        let stats = self.stats.lock().expect("stats lock");
+        let s = stats.as_ref()?;
+        Some(
+            s.brokers
+                .values()
+                .filter(|b| b.nodeid >= 0)
+                .map(|b| {
+                    let reqs = b.req.iter().filter(|(_, n)| **n > 0).map(|(k, v)| (k.clone(), *v)).collect();
+                    (b.name.clone(), reqs)
+                })
+                .collect(),
+        )
+    }
+}
+
+fn read_metadata(
+    consumer: &BaseConsumer<CockpitContext>,
+    watch: &Watch,
+    timeout: Duration,
+) -> Result<(Vec<Broker>, BTreeMap<String, TopicState>), String> {
+    let md = consumer.fetch_metadata(None, timeout).map_err(|e| format!("metadata: {e}"))?;
+    let brokers = md
+        .brokers()
+        .iter()
+        .map(|b| Broker {
+            id: b.id(),
+            host: b.host().to_string(),
+            port: b.port(),
+        })
+        .collect();
+    let topics = md
+        .topics()
+        .iter()
+        .filter(|t| (watch.topic)(t.name()))
+        .map(|t| {
+            let mut partitions: Vec<PartitionState> = t
+                .partitions()
+                .iter()
+                .map(|p| PartitionState {
+                    id: p.id(),
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    isr: p.isr().to_vec(),
+                    low: Err("not read yet".into()),
+                    high: Err("not read yet".into()),
+                    error: p.error().map(|e| format!("{:?}", rdkafka::types::RDKafkaRespErr::from(e))),
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.id);
+            let state = TopicState {
+                name: t.name().to_string(),
+                partitions,
+                error: t.error().map(|e| format!("{:?}", rdkafka::types::RDKafkaRespErr::from(e))),
+            };
+            (state.name.clone(), state)
+        })
+        .collect();
+    Ok((brokers, topics))
+}
+
+/// Start and end offsets of every watched partition: two batched ListOffsets per leader.
+fn read_watermarks(consumer: &BaseConsumer<CockpitContext>, topics: &mut BTreeMap<String, TopicState>, timeout: Duration) {
+    for which in [Offset::Beginning, Offset::End] {
+        let mut tpl = TopicPartitionList::new();
+        for t in topics.values() {
+            for p in &t.partitions {
+                if tpl.add_partition_offset(&t.name, p.id, which).is_err() {
+                    continue;
+                }
+            }
+        }
+        if tpl.count() == 0 {
+            return;
+        }
+        let answer = consumer.offsets_for_times(tpl, timeout);
+        for t in topics.values_mut() {
+            for p in &mut t.partitions {
+                let figure = match &answer {
+                    Err(e) => Err(format!("unavailable: {e}")),
+                    Ok(list) => match list.find_partition(&t.name, p.id) {
+                        None => Err("unavailable: no answer for this partition".into()),
+                        Some(elem) => match (elem.error(), elem.offset()) {
+                            (Err(e), _) => Err(format!("unavailable: {e}")),
+                            (Ok(()), Offset::Offset(o)) => Ok(o),
+                            (Ok(()), other) => Err(format!("unavailable: broker answered {other:?}")),
+                        },
+                    },
+                };
+                match which {
+                    Offset::Beginning => p.low = figure,
+                    _ => p.high = figure,
+                }
+            }
+        }
+    }
+}
+
+fn read_groups(consumer: &BaseConsumer<CockpitContext>, watch: &Watch, timeout: Duration) -> Result<Vec<GroupState>, String> {
+    let list = consumer
+        .fetch_group_list(None, timeout)
+        .map_err(|e| format!("unavailable: {e}"))?;
+    let mut groups: Vec<GroupState> = list
+        .groups()
+        .iter()
+        // Connect workers and other non-consumer protocols are not consumer groups.
+        .filter(|g| (watch.group)(g.name()) && (g.protocol_type() == "consumer" || g.protocol_type().is_empty()))
+        .map(|g| GroupState {
+            name: g.name().to_string(),
+            status: GroupStatus::parse(g.state()),
+            protocol_type: g.protocol_type().to_string(),
+            members: g
+                .members()
+                .iter()
+                .map(|m| Member {
+                    id: m.id().to_string(),
+                    client_id: m.client_id().to_string(),
+                    host: m.client_host().to_string(),
+                    assignment: m
+                        .assignment()
+                        .map(|a| assignment::decode_assignment(a).unwrap_or_default())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            offsets: Err("not read yet".into()),
+        })
+        .collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    for (g, (_, offsets)) in groups.iter_mut().zip(ffi::list_group_offsets(consumer.client(), &names, timeout)) {
+        g.offsets = offsets.map_err(|e| format!("unavailable: {e}"));
+    }
+    Ok(groups)
+}

@@ -1,0 +1,175 @@
+//! Reading and writing records with everything that identifies them: key, value, headers and
+//! timestamp. Readers only ever `assign` partitions: they never join or commit for a group.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+
+use crate::config::ClusterConfig;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Milliseconds since the epoch (CreateTime or LogAppendTime, as stored).
+    pub timestamp: Option<i64>,
+}
+
+/// A record as read back: where it is, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub record: Record,
+}
+
+/// Writes records to exact partitions, keeping key, value, headers and timestamp.
+pub struct RecordWriter {
+    producer: BaseProducer,
+}
+
+impl RecordWriter {
+    /// `one_per_request`: send every record in its own produce request (tansu's memory engine
+    /// reports wrong end offsets otherwise; the tests that use it say so).
+    pub fn new(cluster: &ClusterConfig, one_per_request: bool) -> Result<Self, String> {
+        let mut c: ClientConfig = super::client_config(cluster);
+        c.set("acks", "all").set("linger.ms", "5");
+        if one_per_request {
+            c.set("linger.ms", "0").set("batch.num.messages", "1").set("max.in.flight", "1");
+        }
+        let producer = c.create().map_err(|e| format!("{}: producer: {e}", cluster.name))?;
+        Ok(RecordWriter { producer })
+    }
+
+    pub fn send(&self, topic: &str, partition: i32, r: &Record) -> Result<(), String> {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &r.headers {
+            headers = headers.insert(Header { key: k, value: v.as_deref() });
+        }
+        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(partition).headers(headers);
+        if let Some(k) = &r.key {
+            rec = rec.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            rec = rec.payload(v.as_slice());
+        }
+        if let Some(ts) = r.timestamp {
+            rec = rec.timestamp(ts);
+        }
+        let mut rec = rec;
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => return Ok(()),
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                    self.producer.poll(Duration::from_millis(10));
+                    rec = back;
+                }
+                Err((e, _)) => return Err(format!("produce to {topic}/{partition}: {e}")),
+            }
+        }
+    }
+
+    /// Waits until every record sent so far is acknowledged.
+    pub fn flush(&self, timeout: Duration) -> Result<(), String> {
+        self.producer.flush(timeout).map_err(|e| format!("flush: {e}"))
+    }
+}
+
+/// Reads assigned partitions from given offsets, never as a group member.
+pub struct RecordReader {
+    consumer: BaseConsumer,
+}
+
+impl RecordReader {
+    pub fn new(cluster: &ClusterConfig) -> Result<Self, String> {
+        let mut c: ClientConfig = super::client_config(cluster);
+        // librdkafka wants a group.id to create a consumer; it is never joined or committed.
+        c.set("group.id", "cutover-reader-never-joins")
+            .set("auto.offset.reset", "error")
+            .set("enable.partition.eof", "false");
+        let consumer = c.create().map_err(|e| format!("{}: reader: {e}", cluster.name))?;
+        Ok(RecordReader { consumer })
+    }
+
+    /// Starts reading each (topic, partition) at its offset (`None`: the beginning).
+    pub fn assign(&self, from: &[(String, i32, Option<i64>)]) -> Result<(), String> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p, o) in from {
+            let offset = o.map_or(Offset::Beginning, Offset::Offset);
+            tpl.add_partition_offset(t, *p, offset).map_err(|e| e.to_string())?;
+        }
+        self.consumer.assign(&tpl).map_err(|e| format!("assign: {e}"))
+    }
+
+    /// The next record, waiting at most `timeout`; None when nothing arrived.
+    pub fn next(&self, timeout: Duration) -> Option<Result<Located, String>> {
+        let m = match self.consumer.poll(timeout)? {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        let headers = m
+            .headers()
+            .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
+            .unwrap_or_default();
+        Some(Ok(Located {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            record: Record {
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers,
+                timestamp: m.timestamp().to_millis(),
+            },
+        }))
+    }
+}
+
+/// A real member of a consumer group: the demo's consumers and the tests' groups. The cockpit
+/// itself never uses this.
+pub struct GroupMember {
+    consumer: BaseConsumer,
+}
+
+impl GroupMember {
+    pub fn join(cluster: &ClusterConfig, group: &str, topics: &[&str]) -> Result<Self, String> {
+        let mut c: ClientConfig = super::client_config(cluster);
+        c.set("group.id", group)
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500");
+        let consumer: BaseConsumer = c.create().map_err(|e| format!("{}: consumer: {e}", cluster.name))?;
+        consumer.subscribe(topics).map_err(|e| format!("subscribe: {e}"))?;
+        Ok(GroupMember { consumer })
+    }
+
+    /// Polls once (this also keeps the membership alive); returns the record read, if any.
+    pub fn poll(&self, timeout: Duration) -> Option<Result<(String, i32, i64), String>> {
+        Some(
+            self.consumer
+                .poll(timeout)?
+                .map(|m| (m.topic().to_string(), m.partition(), m.offset()))
+                .map_err(|e| e.to_string()),
+        )
+    }
+
+    /// Commits the positions of everything polled so far.
+    pub fn commit(&self) -> Result<(), String> {
+        self.consumer
+            .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+            .map_err(|e| format!("commit: {e}"))
+    }
+
+    /// Leaves the group cleanly (LeaveGroup), so it turns Empty at once.
+    pub fn leave(self) {
+        self.consumer.unsubscribe();
+        let _ = self.consumer.poll(Duration::from_millis(100));
+        drop(self.consumer);
+    }
+}

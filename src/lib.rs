@@ -1,0 +1,12 @@
+//! cutover: a terminal cockpit for live Apache Kafka cluster migrations.
+//!
+//! Data flows one way: Kafka -> `kafka` -> `monitor` -> `model::Snapshot` -> `tui` / `status`.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod kafka;
+pub mod model;
+pub mod monitor;
+pub mod status;
+pub mod tui;

@@ -1,0 +1,176 @@
+//! The events the cockpit saw: reachability, group state changes, topics coming and going.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use super::groups::RebalanceTracker;
+use super::{short_duration, Health, Side, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub at: SystemTime,
+    pub level: Level,
+    pub text: String,
+}
+
+/// A bounded list of events, newest last.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    events: VecDeque<Event>,
+    capacity: usize,
+}
+
+impl EventLog {
+    pub fn new(capacity: usize) -> Self {
+        EventLog {
+            events: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    pub fn push(&mut self, e: Event) {
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    pub fn newest_first(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().rev()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HealthKind {
+    Connecting,
+    Live,
+    Stale,
+    Unreachable,
+}
+
+#[derive(Debug, Default, Clone)]
+struct SideMemory {
+    health: Option<HealthKind>,
+    polled_at: Option<SystemTime>,
+    error: Option<String>,
+    topics: Option<BTreeSet<String>>,
+}
+
+/// Turns successive snapshots into events. Also owns the rebalance tracker, which must see
+/// every poll exactly once.
+#[derive(Debug, Default, Clone)]
+pub struct Observer {
+    pub rebalances: RebalanceTracker,
+    memory: [SideMemory; 2],
+}
+
+impl Observer {
+    pub fn observe(&mut self, snap: &Snapshot, now: SystemTime, refresh: Duration) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (i, side) in [Side::Source, Side::Target].into_iter().enumerate() {
+            let feed = snap.feed(side);
+            let mem = &mut self.memory[i];
+            let name = &feed.name;
+            let health = match feed.health(now, refresh) {
+                Health::Connecting => HealthKind::Connecting,
+                Health::Live => HealthKind::Live,
+                Health::Stale { .. } => HealthKind::Stale,
+                Health::Unreachable => HealthKind::Unreachable,
+            };
+            if mem.health != Some(health) {
+                let (level, text) = match health {
+                    HealthKind::Connecting => (Level::Info, format!("{name}: connecting")),
+                    HealthKind::Live if mem.health.is_some_and(|h| h != HealthKind::Connecting) => {
+                        (Level::Info, format!("{name}: answering again"))
+                    }
+                    HealthKind::Live => (Level::Info, format!("{name}: connected")),
+                    HealthKind::Stale => (
+                        Level::Error,
+                        format!(
+                            "{name}: STALE, no answer for {}",
+                            feed.age(now).map(short_duration).unwrap_or_default()
+                        ),
+                    ),
+                    HealthKind::Unreachable => (Level::Error, format!("{name}: unreachable")),
+                };
+                out.push(Event { at: now, level, text });
+                mem.health = Some(health);
+            }
+            let error = feed.last_error.as_ref().map(|(_, e)| e.clone());
+            if error != mem.error {
+                if let Some((at, e)) = &feed.last_error {
+                    out.push(Event {
+                        at: *at,
+                        level: Level::Warn,
+                        text: format!("{name}: poll failed: {e}"),
+                    });
+                }
+                mem.error = error;
+            }
+            let Some(state) = feed.state() else { continue };
+            if mem.polled_at == Some(state.polled_at) {
+                continue;
+            }
+            mem.polled_at = Some(state.polled_at);
+            let topics: BTreeSet<String> = state.topics.keys().cloned().collect();
+            if let Some(before) = &mem.topics {
+                for t in topics.difference(before) {
+                    out.push(Event {
+                        at: state.polled_at,
+                        level: Level::Info,
+                        text: format!("{name}: topic {t} appeared"),
+                    });
+                }
+                for t in before.difference(&topics) {
+                    out.push(Event {
+                        at: state.polled_at,
+                        level: Level::Warn,
+                        text: format!("{name}: topic {t} disappeared"),
+                    });
+                }
+            }
+            mem.topics = Some(topics);
+            if let Ok(groups) = &state.groups {
+                for c in self.rebalances.observe(side, groups, state.polled_at) {
+                    let from = c.from.map(|f| f.label()).unwrap_or_else(|| "new".into());
+                    let took = c
+                        .rebalance_took
+                        .map(|d| format!(" (rebalance took {})", short_duration(d)))
+                        .unwrap_or_default();
+                    let level = if c.to.is_rebalancing() { Level::Warn } else { Level::Info };
+                    out.push(Event {
+                        at: c.at,
+                        level,
+                        text: format!("{name}: group {} {} -> {}{took}", c.group, from, c.to.label()),
+                    });
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,269 @@
+//! Consumer groups on both clusters side by side, consumer lag, and rebalance tracking.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use super::{short_duration, ClusterState, GroupState, GroupStatus, Side, Snapshot};
+use crate::config::{NameFilter, Replication};
+
+/// One side of a group row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSide {
+    pub status: GroupStatus,
+    pub members: usize,
+    /// Sum over committed partitions of (end offset - committed offset).
+    pub lag: Result<i64, String>,
+    pub partitions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub name: String,
+    pub source: Option<GroupSide>,
+    pub target: Option<GroupSide>,
+}
+
+/// One partition a group has committed on, both sides side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPartition {
+    pub source_topic: String,
+    pub target_topic: String,
+    pub partition: i32,
+    pub source_committed: Option<i64>,
+    pub source_end: Option<i64>,
+    pub target_committed: Option<i64>,
+    pub target_end: Option<i64>,
+}
+
+impl GroupPartition {
+    pub fn source_lag(&self) -> Option<i64> {
+        Some(self.source_end? - self.source_committed?)
+    }
+    pub fn target_lag(&self) -> Option<i64> {
+        Some(self.target_end? - self.target_committed?)
+    }
+}
+
+fn end_offset(cluster: &ClusterState, topic: &str, partition: i32) -> Option<i64> {
+    cluster.topics.get(topic)?.partition(partition)?.high.clone().ok()
+}
+
+fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
+    let lag = g.offsets.as_ref().map_err(Clone::clone).and_then(|offsets| {
+        offsets
+            .iter()
+            .filter(|(_, c)| **c >= 0)
+            .map(|((t, p), c)| {
+                end_offset(cluster, t, *p)
+                    .map(|end| (end - c).max(0))
+                    .ok_or_else(|| format!("end offset of {t}/{p} unknown"))
+            })
+            .sum()
+    });
+    GroupSide {
+        status: g.status.clone(),
+        members: g.members.len(),
+        lag,
+        partitions: g.offsets.as_ref().map(|o| o.len()).unwrap_or(0),
+    }
+}
+
+/// Every filtered group of either cluster, one row each. An error when neither side could
+/// list its groups (the reason is shown in place of the table).
+pub fn group_rows(snapshot: &Snapshot, filter: &NameFilter) -> Result<Vec<GroupRow>, String> {
+    let mut rows: BTreeMap<String, GroupRow> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for side in [Side::Source, Side::Target] {
+        let feed = snapshot.feed(side);
+        let Some(cluster) = feed.state() else { continue };
+        match &cluster.groups {
+            Err(e) => errors.push(format!("{}: {e}", feed.name)),
+            Ok(groups) => {
+                for g in groups.iter().filter(|g| filter.matches(&g.name)) {
+                    let row = rows.entry(g.name.clone()).or_insert_with(|| GroupRow {
+                        name: g.name.clone(),
+                        source: None,
+                        target: None,
+                    });
+                    let s = Some(group_side(cluster, g));
+                    match side {
+                        Side::Source => row.source = s,
+                        Side::Target => row.target = s,
+                    }
+                }
+            }
+        }
+    }
+    if rows.is_empty() && !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    Ok(rows.into_values().collect())
+}
+
+/// Why a side's group list is missing, if it is ("unavailable: ..."), for the view header.
+pub fn group_list_error(snapshot: &Snapshot, side: Side) -> Option<String> {
+    snapshot.feed(side).state()?.groups.as_ref().err().cloned()
+}
+
+/// Per-partition committed offsets of one group on both sides, paired by the replication policy.
+pub fn group_partitions(snapshot: &Snapshot, replication: &Replication, group: &str) -> Vec<GroupPartition> {
+    let find = |side: Side| -> Option<(&ClusterState, &GroupState)> {
+        let c = snapshot.feed(side).state()?;
+        let g = c.groups.as_ref().ok()?.iter().find(|g| g.name == group)?;
+        Some((c, g))
+    };
+    let src = find(Side::Source);
+    let tgt = find(Side::Target);
+    let committed = |x: Option<(&ClusterState, &GroupState)>| -> BTreeMap<(String, i32), i64> {
+        x.and_then(|(_, g)| g.offsets.as_ref().ok().cloned()).unwrap_or_default()
+    };
+    let src_offsets = committed(src);
+    let tgt_offsets = committed(tgt);
+
+    // Key every row by the source topic; target-only commits keep their own name.
+    let source_name_of: BTreeMap<String, String> = src
+        .map(|(c, _)| c.topics.keys().map(|t| (replication.target_topic(t), t.clone())).collect())
+        .unwrap_or_default();
+    let mut keys: BTreeSet<(String, i32)> = src_offsets.keys().cloned().collect();
+    for (t, p) in tgt_offsets.keys() {
+        keys.insert((source_name_of.get(t).cloned().unwrap_or_else(|| t.clone()), *p));
+    }
+    keys.into_iter()
+        .map(|(source_topic, partition)| {
+            let target_topic = replication.target_topic(&source_topic);
+            let target_topic = if tgt_offsets.contains_key(&(source_topic.clone(), partition))
+                && !tgt_offsets.contains_key(&(target_topic.clone(), partition))
+            {
+                source_topic.clone()
+            } else {
+                target_topic
+            };
+            GroupPartition {
+                source_committed: src_offsets.get(&(source_topic.clone(), partition)).copied(),
+                source_end: src.and_then(|(c, _)| end_offset(c, &source_topic, partition)),
+                target_committed: tgt_offsets.get(&(target_topic.clone(), partition)).copied(),
+                target_end: tgt.and_then(|(c, _)| end_offset(c, &target_topic, partition)),
+                source_topic,
+                target_topic,
+                partition,
+            }
+        })
+        .collect()
+}
+
+/// Follows each group's state from poll to poll to time its rebalances.
+#[derive(Debug, Clone, Default)]
+pub struct RebalanceTracker {
+    tracks: BTreeMap<(Side, String), Track>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Track {
+    status: GroupStatus,
+    /// First poll that saw the group rebalancing, while it still is.
+    rebalancing_since: Option<SystemTime>,
+    /// The newest finished rebalance: when it started and how long it took.
+    last: Option<(SystemTime, Duration)>,
+}
+
+/// A state change seen between two polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupChange {
+    pub side: Side,
+    pub group: String,
+    pub from: Option<GroupStatus>,
+    pub to: GroupStatus,
+    pub at: SystemTime,
+    /// Set when this change ended a rebalance.
+    pub rebalance_took: Option<Duration>,
+}
+
+impl RebalanceTracker {
+    /// Feeds one poll's group states (taken at `at`); returns the changes.
+    pub fn observe(&mut self, side: Side, groups: &[GroupState], at: SystemTime) -> Vec<GroupChange> {
+        let mut changes = Vec::new();
+        for g in groups {
+            let key = (side, g.name.clone());
+            let prev = self.tracks.get(&key).cloned();
+            let mut track = prev.clone().unwrap_or(Track {
+                status: g.status.clone(),
+                rebalancing_since: None,
+                last: None,
+            });
+            let mut took = None;
+            if g.status.is_rebalancing() {
+                track.rebalancing_since.get_or_insert(at);
+            } else if let Some(start) = track.rebalancing_since.take() {
+                let d = at.duration_since(start).unwrap_or_default();
+                track.last = Some((start, d));
+                took = Some(d);
+            }
+            let from = prev.as_ref().map(|t| t.status.clone());
+            if from.as_ref() != Some(&g.status) {
+                changes.push(GroupChange {
+                    side,
+                    group: g.name.clone(),
+                    from,
+                    to: g.status.clone(),
+                    at,
+                    rebalance_took: took,
+                });
+            }
+            track.status = g.status.clone();
+            self.tracks.insert(key, track);
+        }
+        changes
+    }
+
+    /// "rebalancing 3m12s" while it lasts, "last rebalance 14s" after.
+    pub fn label(&self, side: Side, group: &str, now: SystemTime) -> Option<String> {
+        let t = self.tracks.get(&(side, group.to_string()))?;
+        if let Some(start) = t.rebalancing_since {
+            let d = now.duration_since(start).unwrap_or_default();
+            return Some(format!("rebalancing {} (since {})", short_duration(d), clock(start)));
+        }
+        t.last
+            .map(|(start, d)| format!("last rebalance took {} (at {})", short_duration(d), clock(start)))
+    }
+}
+
+/// "02:31:07Z": a time of day in UTC, as on-call people compare across hosts.
+pub fn clock(t: SystemTime) -> String {
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    format!("{}Z", &s[11..19])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(name: &str, status: GroupStatus) -> GroupState {
+        GroupState {
+            name: name.into(),
+            status,
+            protocol_type: "consumer".into(),
+            members: vec![],
+            offsets: Ok(BTreeMap::new()),
+        }
+    }
+
+    #[test]
+    fn rebalance_is_timed_from_state_changes() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
+        let mut tr = RebalanceTracker::default();
+        assert_eq!(tr.observe(Side::Source, &[g("a", GroupStatus::Stable)], t0).len(), 1);
+        let c = tr.observe(Side::Source, &[g("a", GroupStatus::PreparingRebalance)], t0 + Duration::from_secs(2));
+        assert_eq!(c[0].to, GroupStatus::PreparingRebalance);
+        assert!(tr.observe(Side::Source, &[g("a", GroupStatus::PreparingRebalance)], t0 + Duration::from_secs(4)).is_empty());
+        assert_eq!(
+            tr.label(Side::Source, "a", t0 + Duration::from_secs(194)).as_deref(),
+            Some("rebalancing 3m12s (since 02:46:42Z)")
+        );
+        let c = tr.observe(Side::Source, &[g("a", GroupStatus::Stable)], t0 + Duration::from_secs(16));
+        assert_eq!(c[0].rebalance_took, Some(Duration::from_secs(14)));
+        assert_eq!(
+            tr.label(Side::Source, "a", t0 + Duration::from_secs(60)).as_deref(),
+            Some("last rebalance took 14s (at 02:46:42Z)")
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Snapshots of both clusters as plain data, and the pure math on them.
+//!
+//! Nothing here talks to Kafka: `kafka/` fills these types, `monitor` publishes them,
+//! and the TUI and the headless commands render what the functions here derive.
+
+pub mod events;
+pub mod groups;
+pub mod inventory;
+pub mod overview;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// A figure that may be unavailable; the error says why, and is shown next to it.
+pub type Figure<T> = Result<T, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broker {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionState {
+    pub id: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// Earliest offset still stored (low watermark).
+    pub low: Figure<i64>,
+    /// Offset the next record will get (high watermark, end offset).
+    pub high: Figure<i64>,
+    /// A metadata error for this partition (e.g. leader not available).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicState {
+    pub name: String,
+    pub partitions: Vec<PartitionState>,
+    pub error: Option<String>,
+}
+
+impl TopicState {
+    pub fn partition(&self, id: i32) -> Option<&PartitionState> {
+        self.partitions.iter().find(|p| p.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupStatus {
+    Stable,
+    PreparingRebalance,
+    CompletingRebalance,
+    Empty,
+    Dead,
+    /// The broker did not say (or said something this version does not know).
+    Unknown(String),
+}
+
+impl GroupStatus {
+    pub fn parse(s: &str) -> GroupStatus {
+        match s {
+            "Stable" => GroupStatus::Stable,
+            "PreparingRebalance" => GroupStatus::PreparingRebalance,
+            "CompletingRebalance" | "AwaitingSync" => GroupStatus::CompletingRebalance,
+            "Empty" => GroupStatus::Empty,
+            "Dead" => GroupStatus::Dead,
+            other => GroupStatus::Unknown(other.to_string()),
+        }
+    }
+
+    pub fn is_rebalancing(&self) -> bool {
+        matches!(self, GroupStatus::PreparingRebalance | GroupStatus::CompletingRebalance)
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            GroupStatus::Stable => "Stable".into(),
+            GroupStatus::PreparingRebalance => "PreparingRebalance".into(),
+            GroupStatus::CompletingRebalance => "CompletingRebalance".into(),
+            GroupStatus::Empty => "Empty".into(),
+            GroupStatus::Dead => "Dead".into(),
+            GroupStatus::Unknown(s) if s.is_empty() => "unknown".into(),
+            GroupStatus::Unknown(s) => format!("unknown ({s})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub client_id: String,
+    pub host: String,
+    /// Topic -> partitions assigned to this member (empty when the broker did not say).
+    pub assignment: BTreeMap<String, Vec<i32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    pub name: String,
+    pub status: GroupStatus,
+    pub protocol_type: String,
+    pub members: Vec<Member>,
+    /// Committed offsets by (topic, partition).
+    pub offsets: Figure<BTreeMap<(String, i32), i64>>,
+}
+
+/// Everything one successful poll learned about one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterState {
+    /// When the poll finished: the time of every figure in it.
+    pub polled_at: SystemTime,
+    pub poll_duration: Duration,
+    pub brokers: Vec<Broker>,
+    pub topics: BTreeMap<String, TopicState>,
+    /// Topic -> config key -> value, for the topics the cockpit watches.
+    pub configs: Figure<BTreeMap<String, BTreeMap<String, String>>>,
+    pub groups: Figure<Vec<GroupState>>,
+}
+
+/// What the monitor publishes for one cluster: the newest good poll and the newest failure.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFeed {
+    pub name: String,
+    pub last_good: Option<Arc<ClusterState>>,
+    /// The newest failed poll, cleared by the next success.
+    pub last_error: Option<(SystemTime, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// No poll has finished yet.
+    Connecting,
+    /// The newest figures are younger than the stale limit.
+    Live,
+    /// Figures are older than two refresh intervals: shown, but marked STALE.
+    Stale { age: Duration },
+    /// No poll has ever succeeded, and the newest one failed.
+    Unreachable,
+}
+
+impl ClusterFeed {
+    pub fn new(name: &str) -> Self {
+        ClusterFeed {
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Age of the newest good figures.
+    pub fn age(&self, now: SystemTime) -> Option<Duration> {
+        self.last_good
+            .as_ref()
+            .map(|s| now.duration_since(s.polled_at).unwrap_or_default())
+    }
+
+    /// A cluster turns stale when its newest figures are older than two refresh intervals.
+    pub fn health(&self, now: SystemTime, refresh: Duration) -> Health {
+        match (self.age(now), &self.last_error) {
+            (Some(age), _) if age > refresh * 2 => Health::Stale { age },
+            (Some(_), _) => Health::Live,
+            (None, Some(_)) => Health::Unreachable,
+            (None, None) => Health::Connecting,
+        }
+    }
+
+    pub fn state(&self) -> Option<&ClusterState> {
+        self.last_good.as_deref()
+    }
+}
+
+/// Both clusters, as the monitor last saw them.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub source: ClusterFeed,
+    pub target: ClusterFeed,
+    /// Bumped on every publish, so a view knows when to redraw.
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl Snapshot {
+    pub fn feed(&self, side: Side) -> &ClusterFeed {
+        match side {
+            Side::Source => &self.source,
+            Side::Target => &self.target,
+        }
+    }
+}
+
+/// "3s", "4m12s", "2h05m": an age or a duration, short enough for a table cell.
+pub fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else if s < 86_400 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_turns_stale_after_two_intervals() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let refresh = Duration::from_secs(2);
+        let mut feed = ClusterFeed::new("src");
+        assert_eq!(feed.health(t0, refresh), Health::Connecting);
+        feed.last_error = Some((t0, "down".into()));
+        assert_eq!(feed.health(t0, refresh), Health::Unreachable);
+        feed.last_good = Some(Arc::new(ClusterState {
+            polled_at: t0,
+            poll_duration: Duration::ZERO,
+            brokers: vec![],
+            topics: BTreeMap::new(),
+            configs: Ok(BTreeMap::new()),
+            groups: Ok(vec![]),
+        }));
+        assert_eq!(feed.health(t0 + Duration::from_secs(4), refresh), Health::Live);
+        assert_eq!(
+            feed.health(t0 + Duration::from_millis(4_001), refresh),
+            Health::Stale { age: Duration::from_millis(4_001) }
+        );
+    }
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(short_duration(Duration::from_secs(3)), "3s");
+        assert_eq!(short_duration(Duration::from_secs(192)), "3m12s");
+        assert_eq!(short_duration(Duration::from_secs(7_500)), "2h05m");
+    }
+}

@@ -1,0 +1,307 @@
+//! Replicated topic pairs and replication lag, derived from a snapshot.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use super::{Health, Snapshot, TopicState};
+use crate::config::{MonitorConfig, NameFilter, Replication};
+
+/// The status word of a topic pair. Always shown as text, never by colour alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PairStatus {
+    Ok,
+    /// Lag at or above the warn threshold.
+    Lag,
+    /// Lag at or above the critical threshold.
+    LagCrit,
+    /// A cluster's figures are older than two refresh intervals (or never arrived).
+    Stale,
+    /// The topic does not exist on the target.
+    Missing,
+    /// Partition counts differ, or the target is ahead of the source.
+    Mismatch,
+}
+
+impl PairStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            PairStatus::Ok => "OK",
+            PairStatus::Lag => "LAG",
+            PairStatus::LagCrit => "LAG!",
+            PairStatus::Stale => "STALE",
+            PairStatus::Missing => "MISSING",
+            PairStatus::Mismatch => "MISMATCH",
+        }
+    }
+}
+
+/// One partition of a topic pair, both sides side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionPair {
+    pub partition: i32,
+    pub source: Option<SideFigures>,
+    pub target: Option<SideFigures>,
+    /// Source end offset minus target end offset, when both are known.
+    pub lag: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideFigures {
+    pub low: Result<i64, String>,
+    pub high: Result<i64, String>,
+    pub leader: i32,
+    pub isr: usize,
+    pub replicas: usize,
+    pub error: Option<String>,
+}
+
+/// One replicated topic: source name -> target name per the replication policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPair {
+    pub source_topic: String,
+    pub target_topic: String,
+    pub source_partitions: Option<usize>,
+    pub target_partitions: Option<usize>,
+    /// Sum of the source end offsets (None if any is unknown).
+    pub source_end: Option<i64>,
+    pub target_end: Option<i64>,
+    /// Sum of the per-partition lags over the partitions both sides have.
+    pub lag: Option<i64>,
+    pub status: PairStatus,
+    /// Why a figure is missing, when one is (shown next to it).
+    pub note: Option<String>,
+}
+
+fn side_figures(topic: Option<&TopicState>, partition: i32) -> Option<SideFigures> {
+    let p = topic?.partition(partition)?;
+    Some(SideFigures {
+        low: p.low.clone(),
+        high: p.high.clone(),
+        leader: p.leader,
+        isr: p.isr.len(),
+        replicas: p.replicas.len(),
+        error: p.error.clone(),
+    })
+}
+
+/// Per-partition figures of one topic pair.
+pub fn partition_pairs(source: Option<&TopicState>, target: Option<&TopicState>) -> Vec<PartitionPair> {
+    let mut ids: Vec<i32> = source
+        .iter()
+        .chain(target.iter())
+        .flat_map(|t| t.partitions.iter().map(|p| p.id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| {
+            let s = side_figures(source, id);
+            let t = side_figures(target, id);
+            let lag = match (&s, &t) {
+                (Some(s), Some(t)) => match (&s.high, &t.high) {
+                    (Ok(sh), Ok(th)) => Some(sh - th),
+                    _ => None,
+                },
+                _ => None,
+            };
+            PartitionPair {
+                partition: id,
+                source: s,
+                target: t,
+                lag,
+            }
+        })
+        .collect()
+}
+
+fn sum_high(topic: &TopicState) -> Option<i64> {
+    topic.partitions.iter().map(|p| p.high.as_ref().ok().copied()).sum()
+}
+
+/// The overview: one row per replicated topic that passes the topic filter.
+pub fn topic_pairs(
+    snapshot: &Snapshot,
+    replication: &Replication,
+    filter: &NameFilter,
+    thresholds: &MonitorConfig,
+    now: SystemTime,
+) -> Vec<TopicPair> {
+    let refresh = thresholds.refresh_interval;
+    let Some(src) = snapshot.source.state() else { return Vec::new() };
+    let tgt = snapshot.target.state();
+    let stale = |h: Health| !matches!(h, Health::Live);
+    let any_stale = stale(snapshot.source.health(now, refresh)) || stale(snapshot.target.health(now, refresh));
+
+    src.topics
+        .values()
+        .filter(|t| filter.matches(&t.name))
+        .map(|s| {
+            let target_topic = replication.target_topic(&s.name);
+            let t = tgt.and_then(|c| c.topics.get(&target_topic));
+            let pairs = partition_pairs(Some(s), t);
+            let lags: Vec<i64> = pairs.iter().filter_map(|p| p.lag).collect();
+            let lag = (!lags.is_empty()).then(|| lags.iter().sum());
+            let mut note = s.error.clone().or_else(|| t.and_then(|t| t.error.clone()));
+            if note.is_none() {
+                note = pairs
+                    .iter()
+                    .flat_map(|p| [&p.source, &p.target])
+                    .flatten()
+                    .find_map(|f| f.high.as_ref().err().cloned().or_else(|| f.error.clone()));
+            }
+            let status = if any_stale {
+                PairStatus::Stale
+            } else if tgt.is_some() && t.is_none() {
+                PairStatus::Missing
+            } else if t.is_some_and(|t| t.partitions.len() != s.partitions.len()) || lags.iter().any(|l| *l < 0) {
+                PairStatus::Mismatch
+            } else {
+                let max = lags.iter().copied().max().unwrap_or(0);
+                if max >= thresholds.lag_crit && thresholds.lag_crit > 0 {
+                    PairStatus::LagCrit
+                } else if max >= thresholds.lag_warn && thresholds.lag_warn > 0 {
+                    PairStatus::Lag
+                } else {
+                    PairStatus::Ok
+                }
+            };
+            TopicPair {
+                source_topic: s.name.clone(),
+                target_topic,
+                source_partitions: Some(s.partitions.len()),
+                target_partitions: t.map(|t| t.partitions.len()),
+                source_end: sum_high(s),
+                target_end: t.and_then(sum_high),
+                lag,
+                status,
+                note,
+            }
+        })
+        .collect()
+}
+
+/// The last few lag figures of each topic, for the trend column.
+#[derive(Debug, Clone, Default)]
+pub struct LagHistory {
+    by_topic: BTreeMap<String, VecDeque<i64>>,
+    last_seq: u64,
+}
+
+pub const TREND_LEN: usize = 12;
+
+impl LagHistory {
+    /// Records the lag of every pair once per snapshot (`seq` avoids double counting).
+    pub fn record(&mut self, seq: u64, pairs: &[TopicPair]) {
+        if seq == self.last_seq {
+            return;
+        }
+        self.last_seq = seq;
+        for p in pairs {
+            let Some(lag) = p.lag else { continue };
+            let h = self.by_topic.entry(p.source_topic.clone()).or_default();
+            if h.len() == TREND_LEN {
+                h.pop_front();
+            }
+            h.push_back(lag);
+        }
+    }
+
+    pub fn trend(&self, topic: &str) -> Vec<i64> {
+        self.by_topic.get(topic).map(|h| h.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+/// A sparkline in text: `▁▂▄█`, scaled to the window's max. Empty history gives "".
+pub fn sparkline(values: &[i64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().map(|v| v.max(0)).max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| {
+            if max == 0 {
+                BARS[0]
+            } else {
+                let i = (v.max(&0) * 7 + max / 2) / max;
+                BARS[i.clamp(0, 7) as usize]
+            }
+        })
+        .collect()
+}
+
+/// Age of a cluster's figures as shown in the header.
+pub fn age_label(age: Option<Duration>) -> String {
+    match age {
+        Some(a) => format!("{} ago", super::short_duration(a)),
+        None => "never".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClusterFeed, ClusterState, PartitionState};
+    use std::sync::Arc;
+
+    fn topic(name: &str, highs: &[i64]) -> TopicState {
+        TopicState {
+            name: name.into(),
+            error: None,
+            partitions: highs
+                .iter()
+                .enumerate()
+                .map(|(i, h)| PartitionState {
+                    id: i as i32,
+                    leader: 1,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    low: Ok(0),
+                    high: Ok(*h),
+                    error: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn feed(name: &str, at: SystemTime, topics: Vec<TopicState>) -> ClusterFeed {
+        ClusterFeed {
+            name: name.into(),
+            last_error: None,
+            last_good: Some(Arc::new(ClusterState {
+                polled_at: at,
+                poll_duration: Duration::ZERO,
+                brokers: vec![],
+                topics: topics.into_iter().map(|t| (t.name.clone(), t)).collect(),
+                configs: Ok(Default::default()),
+                groups: Ok(vec![]),
+            })),
+        }
+    }
+
+    #[test]
+    fn pairs_lag_and_status() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let snap = Snapshot {
+            source: feed("s", now, vec![topic("a", &[10, 2000]), topic("b", &[5]), topic("c", &[1, 1]), topic("__x", &[1])]),
+            target: feed("t", now, vec![topic("source.a", &[10, 0]), topic("source.c", &[1])]),
+            seq: 1,
+        };
+        let cfg = MonitorConfig::default();
+        let rows = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, now);
+        let by: BTreeMap<_, _> = rows.iter().map(|r| (r.source_topic.as_str(), r)).collect();
+        assert_eq!(by.len(), 3, "internal topics are filtered");
+        assert_eq!(by["a"].lag, Some(2000));
+        assert_eq!(by["a"].status, PairStatus::Lag);
+        assert_eq!(by["b"].status, PairStatus::Missing);
+        assert_eq!(by["c"].status, PairStatus::Mismatch);
+        let later = now + cfg.refresh_interval * 3;
+        let stale = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, later);
+        assert!(stale.iter().all(|r| r.status == PairStatus::Stale));
+    }
+
+    #[test]
+    fn sparkline_scales() {
+        assert_eq!(sparkline(&[0, 7, 14]), "▁▅█");
+        assert_eq!(sparkline(&[0, 0]), "▁▁");
+        assert_eq!(sparkline(&[]), "");
+    }
+}

@@ -1,0 +1,125 @@
+//! `cutover status`: poll both clusters once and print what the overview would show.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::kafka::ClusterClient;
+use crate::model::groups::group_rows;
+use crate::model::inventory::diff;
+use crate::model::overview::{topic_pairs, PairStatus, TopicPair};
+use crate::model::{ClusterFeed, Snapshot};
+use crate::monitor::watches;
+
+/// Polls both clusters once, concurrently.
+pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
+    let timeout = config.monitor.request_timeout;
+    let source = ClusterClient::connect(&config.source, timeout, None)?;
+    let target = ClusterClient::connect(&config.target, timeout, None)?;
+    let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
+    let (s, t) = tokio::join!(source.poll(&ws), target.poll(&wt));
+    let feed = |name: &str, r: Result<crate::model::ClusterState, String>| {
+        let mut f = ClusterFeed::new(name);
+        match r {
+            Ok(state) => f.last_good = Some(Arc::new(state)),
+            Err(e) => f.last_error = Some((SystemTime::now(), e)),
+        }
+        f
+    };
+    Ok(Snapshot {
+        source: feed(&config.source.name, s),
+        target: feed(&config.target.name, t),
+        seq: 1,
+    })
+}
+
+/// Exit code: 0 all OK, 1 something needs attention (lag, missing, mismatch, drift),
+/// 2 a cluster could not be reached.
+pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) {
+    let now = SystemTime::now();
+    let pairs = topic_pairs(snap, &config.replication, &config.topics, &config.monitor, now);
+    let diffs = diff(snap, &config.replication, &config.topics);
+    let groups = group_rows(snap, &config.groups);
+    let unreachable = [&snap.source, &snap.target].iter().any(|f| f.state().is_none());
+    let attention = pairs.iter().any(|p| p.status != PairStatus::Ok) || !diffs.is_empty();
+    let code = if unreachable {
+        2
+    } else if attention {
+        1
+    } else {
+        0
+    };
+    let cluster_json = |f: &ClusterFeed| match (f.state(), &f.last_error) {
+        (Some(s), _) => json!({"name": f.name, "reachable": true, "brokers": s.brokers.len(),
+            "poll_ms": s.poll_duration.as_millis() as u64}),
+        (None, e) => json!({"name": f.name, "reachable": false,
+            "error": e.as_ref().map(|(_, e)| e.clone())}),
+    };
+    if as_json {
+        let topics: Vec<_> = pairs.iter().map(pair_json).collect();
+        let inventory: Vec<_> = diffs
+            .iter()
+            .map(|d| json!({"topic": d.source_topic, "target_topic": d.target_topic, "kind": d.difference.kind(), "detail": d.difference.describe()}))
+            .collect();
+        let groups = match &groups {
+            Ok(rows) => json!(rows.iter().map(|g| json!({
+                "group": g.name,
+                "source": g.source.as_ref().map(|s| json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok()})),
+                "target": g.target.as_ref().map(|s| json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok()})),
+            })).collect::<Vec<_>>()),
+            Err(e) => json!({"unavailable": e}),
+        };
+        let doc = json!({"source": cluster_json(&snap.source), "target": cluster_json(&snap.target),
+            "topics": topics, "inventory": inventory, "groups": groups});
+        return (serde_json::to_string_pretty(&doc).expect("json"), code);
+    }
+    let mut out = String::new();
+    for (label, f) in [("source", &snap.source), ("target", &snap.target)] {
+        match (f.state(), &f.last_error) {
+            (Some(s), _) => out += &format!(
+                "{label} {}: {} broker(s), polled in {}ms\n",
+                f.name,
+                s.brokers.len(),
+                s.poll_duration.as_millis()
+            ),
+            (None, e) => out += &format!(
+                "{label} {}: UNREACHABLE: {}\n",
+                f.name,
+                e.as_ref().map_or("no answer", |(_, e)| e.as_str())
+            ),
+        }
+    }
+    out += &format!("\n{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}\n", "STATUS", "TOPIC", "TARGET TOPIC", "P SRC/TGT", "SRC END", "TGT END", "LAG");
+    let n = |v: Option<i64>| v.map_or("?".to_string(), |x| x.to_string());
+    for p in &pairs {
+        let parts = format!("{}/{}", n(p.source_partitions.map(|x| x as i64)), p.target_partitions.map_or("-".into(), |x| x.to_string()));
+        out += &format!(
+            "{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}{}\n",
+            p.status.word(),
+            p.source_topic,
+            p.target_topic,
+            parts,
+            n(p.source_end),
+            n(p.target_end),
+            n(p.lag),
+            p.note.as_ref().map(|x| format!("  ({x})")).unwrap_or_default()
+        );
+    }
+    if !diffs.is_empty() {
+        out += "\nINVENTORY DIFFERENCES\n";
+        for d in &diffs {
+            out += &format!("{:<10} {:<30} {}\n", d.difference.kind(), d.source_topic, d.difference.describe());
+        }
+    }
+    (out, code)
+}
+
+fn pair_json(p: &TopicPair) -> serde_json::Value {
+    json!({
+        "topic": p.source_topic, "target_topic": p.target_topic, "status": p.status.word(),
+        "source_partitions": p.source_partitions, "target_partitions": p.target_partitions,
+        "source_end": p.source_end, "target_end": p.target_end, "lag": p.lag, "note": p.note,
+    })
+}

@@ -1,0 +1,347 @@
+//! The cockpit's state and `update`: keys and snapshots in, new state out. No I/O here.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::keys::{self, Action, Screen};
+use super::theme::Theme;
+use crate::config::Config;
+use crate::model::events::{Event, EventLog, Level, Observer};
+use crate::model::groups::{self, GroupPartition, GroupRow};
+use crate::model::inventory::{self, TopicDiff};
+use crate::model::overview::{self, LagHistory, PartitionPair, TopicPair};
+use crate::model::Snapshot;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    /// One topic pair, by its source name.
+    Topic(String),
+    Groups,
+    Group(String),
+    Inventory,
+    Log,
+}
+
+impl View {
+    pub fn title(&self) -> String {
+        match self {
+            View::Overview => "Overview".into(),
+            View::Topic(t) => format!("Topic {t}"),
+            View::Groups => "Groups".into(),
+            View::Group(g) => format!("Group {g}"),
+            View::Inventory => "Inventory diff".into(),
+            View::Log => "Log".into(),
+        }
+    }
+
+    pub fn screen(&self) -> Screen {
+        match self {
+            View::Overview | View::Groups => Screen::DrillableList,
+            _ => Screen::List,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place {
+    view: View,
+    selected: usize,
+}
+
+/// What a line of input is being typed into, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    None,
+    Command(String),
+    Filter(String),
+}
+
+/// The rows of the current view, filtered: computed once per frame from the snapshot by the
+/// model's functions, so the headless commands and the TUI show the same figures.
+pub enum Rows {
+    Topics(Vec<TopicPair>),
+    Partitions(Option<TopicPair>, Vec<PartitionPair>),
+    Groups(Result<Vec<GroupRow>, String>),
+    GroupPartitions(Vec<GroupPartition>),
+    Inventory(Vec<TopicDiff>),
+    Log(Vec<Event>),
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Topics(v) => v.len(),
+            Rows::Partitions(_, v) => v.len(),
+            Rows::Groups(v) => v.as_ref().map_or(0, Vec::len),
+            Rows::GroupPartitions(v) => v.len(),
+            Rows::Inventory(v) => v.len(),
+            Rows::Log(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub theme: Theme,
+    pub snapshot: Snapshot,
+    pub now: SystemTime,
+    stack: Vec<Place>,
+    pub input: Input,
+    /// The applied filter of the current view ("" = none).
+    pub filter: String,
+    pub show_help: bool,
+    pub events: EventLog,
+    observer: Observer,
+    pub lag_history: LagHistory,
+    /// Body rows that fit on screen, for paging (set by the terminal loop on resize).
+    pub page: usize,
+    pub quit: bool,
+    /// A one-line message under the table (e.g. an unknown command).
+    pub flash: Option<String>,
+}
+
+impl App {
+    pub fn new(config: Arc<Config>, theme: Theme, now: SystemTime) -> App {
+        App {
+            config,
+            theme,
+            snapshot: Snapshot::default(),
+            now,
+            stack: vec![Place {
+                view: View::Overview,
+                selected: 0,
+            }],
+            input: Input::None,
+            filter: String::new(),
+            show_help: false,
+            events: EventLog::new(1_000),
+            observer: Observer::default(),
+            lag_history: LagHistory::default(),
+            page: 10,
+            quit: false,
+            flash: None,
+        }
+    }
+
+    pub fn view(&self) -> &View {
+        &self.stack.last().expect("stack never empty").view
+    }
+
+    pub fn selected(&self) -> usize {
+        self.stack.last().expect("stack never empty").selected
+    }
+
+    /// The view names from the root to here, for the breadcrumb line.
+    pub fn breadcrumbs(&self) -> Vec<String> {
+        self.stack.iter().map(|p| p.view.title()).collect()
+    }
+
+    /// A new snapshot from the monitor.
+    pub fn on_snapshot(&mut self, snapshot: Snapshot, now: SystemTime) {
+        self.snapshot = snapshot;
+        self.on_tick(now);
+        let pairs = self.topic_pairs();
+        self.lag_history.record(self.snapshot.seq, &pairs);
+    }
+
+    /// Time passed: ages grow, clusters may turn stale.
+    pub fn on_tick(&mut self, now: SystemTime) {
+        self.now = now;
+        let refresh = self.config.monitor.refresh_interval;
+        for e in self.observer.observe(&self.snapshot, now, refresh) {
+            tracing::info!(level = e.level.word(), "{}", e.text);
+            self.events.push(e);
+        }
+    }
+
+    pub fn rebalance_label(&self, side: crate::model::Side, group: &str) -> Option<String> {
+        self.observer.rebalances.label(side, group, self.now)
+    }
+
+    fn topic_pairs(&self) -> Vec<TopicPair> {
+        let c = &self.config;
+        overview::topic_pairs(&self.snapshot, &c.replication, &c.topics, &c.monitor, self.now)
+    }
+
+    fn keep(&self, name: &str) -> bool {
+        self.filter.is_empty() || name.to_lowercase().contains(&self.filter.to_lowercase())
+    }
+
+    pub fn rows(&self) -> Rows {
+        let c = &self.config;
+        match self.view() {
+            View::Overview => Rows::Topics(self.topic_pairs().into_iter().filter(|p| self.keep(&p.source_topic)).collect()),
+            View::Topic(name) => {
+                let pair = self.topic_pairs().into_iter().find(|p| &p.source_topic == name);
+                let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
+                let target_name = c.replication.target_topic(name);
+                let t = self.snapshot.target.state().and_then(|t| t.topics.get(&target_name));
+                let parts = overview::partition_pairs(s, t)
+                    .into_iter()
+                    .filter(|p| self.keep(&p.partition.to_string()))
+                    .collect();
+                Rows::Partitions(pair, parts)
+            }
+            View::Groups => Rows::Groups(
+                groups::group_rows(&self.snapshot, &c.groups).map(|v| v.into_iter().filter(|g| self.keep(&g.name)).collect()),
+            ),
+            View::Group(name) => Rows::GroupPartitions(
+                groups::group_partitions(&self.snapshot, &c.replication, name)
+                    .into_iter()
+                    .filter(|p| self.keep(&p.source_topic))
+                    .collect(),
+            ),
+            View::Inventory => Rows::Inventory(
+                inventory::diff(&self.snapshot, &c.replication, &c.topics)
+                    .into_iter()
+                    .filter(|d| self.keep(&d.source_topic))
+                    .collect(),
+            ),
+            View::Log => Rows::Log(self.events.newest_first().filter(|e| self.keep(&e.text)).cloned().collect()),
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) {
+        self.flash = None;
+        match self.input.clone() {
+            Input::Command(text) => return self.on_prompt_key(key, text, true),
+            Input::Filter(text) => return self.on_prompt_key(key, text, false),
+            Input::None => {}
+        }
+        if self.show_help {
+            // Any key closes help; the help keys themselves too.
+            self.show_help = false;
+            if matches!(keys::action_for(self.view().screen(), &key), Some(Action::Quit)) {
+                self.quit = true;
+            }
+            return;
+        }
+        if let Some(action) = keys::action_for(self.view().screen(), &key) {
+            self.apply(action);
+        }
+    }
+
+    fn on_prompt_key(&mut self, key: KeyEvent, mut text: String, command: bool) {
+        let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+        match key.code {
+            _ if ctrl_c => self.input = Input::None,
+            KeyCode::Esc => {
+                self.input = Input::None;
+                if !command {
+                    self.filter.clear();
+                }
+            }
+            KeyCode::Enter => {
+                self.input = Input::None;
+                if command {
+                    match keys::command_action(&text) {
+                        Some(a) => self.apply(a),
+                        None if text.trim().is_empty() => {}
+                        None => {
+                            self.flash = Some(format!(
+                                "unknown command `{}`: try {}",
+                                text.trim(),
+                                keys::COMMANDS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+                            ))
+                        }
+                    }
+                }
+            }
+            KeyCode::Tab if command => {
+                if let Some(c) = keys::complete(&text) {
+                    text = c;
+                }
+                self.input = Input::Command(text);
+            }
+            KeyCode::Backspace => {
+                text.pop();
+                self.set_input(text, command);
+            }
+            KeyCode::Char(c) => {
+                text.push(c);
+                self.set_input(text, command);
+            }
+            _ => {}
+        }
+    }
+
+    fn set_input(&mut self, text: String, command: bool) {
+        if command {
+            self.input = Input::Command(text);
+        } else {
+            // The filter applies as it is typed.
+            self.filter = text.clone();
+            self.set_selected(0);
+            self.input = Input::Filter(text);
+        }
+    }
+
+    fn set_selected(&mut self, i: usize) {
+        self.stack.last_mut().expect("stack never empty").selected = i;
+    }
+
+    fn go(&mut self, view: View) {
+        self.filter.clear();
+        if let Some(i) = self.stack.iter().position(|p| p.view == view) {
+            self.stack.truncate(i + 1);
+        } else {
+            self.stack.push(Place { view, selected: 0 });
+        }
+    }
+
+    pub fn apply(&mut self, action: Action) {
+        let len = self.rows().len();
+        let sel = self.selected();
+        let last = len.saturating_sub(1);
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.show_help = !self.show_help,
+            Action::Command => self.input = Input::Command(String::new()),
+            Action::Filter => self.input = Input::Filter(self.filter.clone()),
+            Action::Back => {
+                if !self.filter.is_empty() {
+                    self.filter.clear();
+                } else if self.stack.len() > 1 {
+                    self.stack.pop();
+                }
+            }
+            Action::Up => self.set_selected(sel.saturating_sub(1)),
+            Action::Down => self.set_selected((sel + 1).min(last)),
+            Action::PageUp => self.set_selected(sel.saturating_sub(self.page.max(1))),
+            Action::PageDown => self.set_selected((sel + self.page.max(1)).min(last)),
+            Action::Top => self.set_selected(0),
+            Action::Bottom => self.set_selected(last),
+            Action::Drill => {
+                let target = match self.rows() {
+                    Rows::Topics(v) => v.get(sel).map(|p| View::Topic(p.source_topic.clone())),
+                    Rows::Groups(Ok(v)) => v.get(sel).map(|g| View::Group(g.name.clone())),
+                    _ => None,
+                };
+                if let Some(v) = target {
+                    self.go(v);
+                }
+            }
+            Action::GoOverview => self.go(View::Overview),
+            Action::GoGroups => self.go(View::Groups),
+            Action::GoInventory => self.go(View::Inventory),
+            Action::GoLog => self.go(View::Log),
+        }
+        // Rows may have shrunk (filter, new snapshot): keep the selection inside them.
+        let len = self.rows().len();
+        if self.selected() >= len {
+            self.set_selected(len.saturating_sub(1));
+        }
+    }
+
+    /// Adds an event of the cockpit's own (e.g. a terminal resize, a failed theme).
+    pub fn note(&mut self, level: Level, text: String) {
+        self.events.push(Event { at: self.now, level, text });
+    }
+}

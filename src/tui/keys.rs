@@ -1,0 +1,173 @@
+//! The one list of key bindings. The key handler, the hint bar and the help overlay all read
+//! `bindings()`, so what is shown is always what works.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    Command,
+    Filter,
+    Back,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Drill,
+    GoOverview,
+    GoGroups,
+    GoInventory,
+    GoLog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Code(KeyCode),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// How the keys are written in hints and help.
+    pub label: &'static str,
+    pub action: Action,
+    pub help: &'static str,
+    /// Shown in the one-line hint bar (the rest only in `?` help).
+    pub hint: bool,
+}
+
+/// Which bindings a screen offers beyond the global ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// A list whose rows open a detail view.
+    DrillableList,
+    /// A list or detail with nothing under it.
+    List,
+}
+
+const GLOBAL: [Binding; 14] = [
+    Binding { keys: &[Key::Char('?')], label: "?", action: Action::Help, help: "show or hide this help", hint: true },
+    Binding { keys: &[Key::Char(':')], label: ":", action: Action::Command, help: "command prompt (Tab completes): overview, groups, inventory, log, quit", hint: true },
+    Binding { keys: &[Key::Char('/')], label: "/", action: Action::Filter, help: "filter the rows of this view", hint: true },
+    Binding { keys: &[Key::Code(KeyCode::Esc)], label: "Esc", action: Action::Back, help: "close, clear the filter, or go back", hint: true },
+    Binding { keys: &[Key::Code(KeyCode::Up), Key::Char('k')], label: "↑/k", action: Action::Up, help: "move up", hint: false },
+    Binding { keys: &[Key::Code(KeyCode::Down), Key::Char('j')], label: "↓/j", action: Action::Down, help: "move down", hint: false },
+    Binding { keys: &[Key::Code(KeyCode::PageUp)], label: "PgUp", action: Action::PageUp, help: "page up", hint: false },
+    Binding { keys: &[Key::Code(KeyCode::PageDown)], label: "PgDn", action: Action::PageDown, help: "page down", hint: false },
+    Binding { keys: &[Key::Char('g'), Key::Code(KeyCode::Home)], label: "g", action: Action::Top, help: "first row", hint: false },
+    Binding { keys: &[Key::Char('G'), Key::Code(KeyCode::End)], label: "G", action: Action::Bottom, help: "last row", hint: false },
+    Binding { keys: &[Key::Char('1')], label: "1", action: Action::GoOverview, help: "overview: replicated topics", hint: false },
+    Binding { keys: &[Key::Char('2')], label: "2", action: Action::GoGroups, help: "consumer groups on both sides", hint: false },
+    Binding { keys: &[Key::Char('3')], label: "3", action: Action::GoInventory, help: "inventory diff: missing topics, partitions, configs", hint: false },
+    Binding { keys: &[Key::Char('4')], label: "4", action: Action::GoLog, help: "event log", hint: false },
+];
+
+const QUIT: Binding = Binding {
+    keys: &[Key::Char('q'), Key::Ctrl('c')],
+    label: "q",
+    action: Action::Quit,
+    help: "quit (the terminal is restored)",
+    hint: true,
+};
+
+const DRILL: Binding = Binding {
+    keys: &[Key::Code(KeyCode::Enter)],
+    label: "Enter",
+    action: Action::Drill,
+    help: "open the selected row",
+    hint: true,
+};
+
+/// Every binding available on a screen, in the order help shows them.
+pub fn bindings(screen: Screen) -> Vec<Binding> {
+    let mut v = Vec::with_capacity(GLOBAL.len() + 2);
+    if screen == Screen::DrillableList {
+        v.push(DRILL);
+    }
+    v.extend(GLOBAL);
+    v.push(QUIT);
+    v
+}
+
+fn matches(key: &Key, ev: &KeyEvent) -> bool {
+    match key {
+        Key::Ctrl(c) => ev.modifiers.contains(KeyModifiers::CONTROL) && ev.code == KeyCode::Char(*c),
+        Key::Char(c) => !ev.modifiers.contains(KeyModifiers::CONTROL) && ev.code == KeyCode::Char(*c),
+        Key::Code(code) => ev.code == *code,
+    }
+}
+
+/// The action a key press means on this screen, if any.
+pub fn action_for(screen: Screen, ev: &KeyEvent) -> Option<Action> {
+    bindings(screen)
+        .into_iter()
+        .find(|b| b.keys.iter().any(|k| matches(k, ev)))
+        .map(|b| b.action)
+}
+
+/// The `:` commands, with the view or action each one means.
+pub const COMMANDS: [(&str, Action); 8] = [
+    ("overview", Action::GoOverview),
+    ("topics", Action::GoOverview),
+    ("groups", Action::GoGroups),
+    ("inventory", Action::GoInventory),
+    ("diff", Action::GoInventory),
+    ("log", Action::GoLog),
+    ("help", Action::Help),
+    ("quit", Action::Quit),
+];
+
+/// Completes a command prefix: the longest common prefix of every command that starts with it.
+pub fn complete(prefix: &str) -> Option<String> {
+    let hits: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).filter(|c| c.starts_with(prefix)).collect();
+    let first = hits.first()?;
+    let common = hits.iter().fold(first.len(), |n, h| {
+        first.chars().zip(h.chars()).take(n).take_while(|(a, b)| a == b).count()
+    });
+    Some(first[..common].to_string())
+}
+
+/// The action a typed command means ("q" and unique prefixes work too).
+pub fn command_action(input: &str) -> Option<Action> {
+    let input = input.trim();
+    if input == "q" || input == "q!" {
+        return Some(Action::Quit);
+    }
+    if let Some((_, a)) = COMMANDS.iter().find(|(c, _)| *c == input) {
+        return Some(*a);
+    }
+    let hits: Vec<Action> = COMMANDS.iter().filter(|(c, _)| c.starts_with(input)).map(|(_, a)| *a).collect();
+    match hits.as_slice() {
+        [a] if !input.is_empty() => Some(*a),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_and_commands() {
+        assert_eq!(complete("gr").as_deref(), Some("groups"));
+        assert_eq!(complete("x"), None);
+        assert_eq!(complete("").as_deref(), Some(""));
+        assert_eq!(command_action("inv"), Some(Action::GoInventory));
+        assert_eq!(command_action("q"), Some(Action::Quit));
+        assert_eq!(command_action("zzz"), None);
+    }
+
+    #[test]
+    fn drill_only_where_offered() {
+        let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(action_for(Screen::DrillableList, &enter), Some(Action::Drill));
+        assert_eq!(action_for(Screen::List, &enter), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(Screen::List, &ctrl_c), Some(Action::Quit));
+    }
+}

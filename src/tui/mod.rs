@@ -1,0 +1,99 @@
+//! The live cockpit: terminal loop, state (`app`), key map (`keys`), views and themes.
+
+pub mod app;
+pub mod keys;
+pub mod terminal;
+pub mod theme;
+pub mod views;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::queue;
+use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::monitor::Monitor;
+use app::App;
+use terminal::{Term, TerminalGuard};
+use theme::Theme;
+
+/// Why the cockpit stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Quit,
+    /// SIGTERM, SIGHUP (dropped SSH) or SIGINT: the conventional exit code is 128 + number.
+    Signal(i32),
+}
+
+/// Rows above and below the table: title, clusters, table header, info line, footer.
+const CHROME_ROWS: u16 = 5;
+
+fn draw(terminal: &mut Term, app: &mut App) -> std::io::Result<()> {
+    app.page = terminal.size()?.height.saturating_sub(CHROME_ROWS).max(1) as usize;
+    // Synchronized updates: the terminal shows whole frames only, even over slow SSH.
+    queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(|f| views::render(f, app))?;
+    queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    terminal.backend_mut().flush()
+}
+
+/// Runs the cockpit until `q` or a signal. The terminal is restored on every path out.
+pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> {
+    let monitor = Monitor::start(&config).map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let mut snapshots = monitor.snapshots.clone();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+
+    let mut guard = TerminalGuard::enter()?;
+    let mut app = App::new(config, theme, SystemTime::now());
+
+    // crossterm's read blocks, so it gets its own thread; it ends with the process.
+    let (tx, mut keys) = mpsc::unbounded_channel();
+    std::thread::Builder::new().name("terminal-input".into()).spawn(move || {
+        while let Ok(ev) = event::read() {
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+    })?;
+
+    // Ages on screen change every second; nothing else redraws without a reason.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let exit = loop {
+        draw(&mut guard.terminal, &mut app)?;
+        tokio::select! {
+            Some(ev) = keys.recv() => {
+                let mut next = Some(ev);
+                // Apply every key already waiting before drawing again.
+                while let Some(ev) = next {
+                    if let TermEvent::Key(k) = ev {
+                        if k.kind != KeyEventKind::Release {
+                            app.on_key(k);
+                        }
+                    }
+                    next = keys.try_recv().ok();
+                }
+            }
+            Ok(()) = snapshots.changed() => {
+                let s = snapshots.borrow_and_update().clone();
+                app.on_snapshot(s, SystemTime::now());
+            }
+            _ = tick.tick() => app.on_tick(SystemTime::now()),
+            _ = sigterm.recv() => break Exit::Signal(15),
+            _ = sighup.recv() => break Exit::Signal(1),
+            _ = sigint.recv() => break Exit::Signal(2),
+        }
+        if app.quit {
+            break Exit::Quit;
+        }
+    };
+    drop(guard);
+    tracing::info!("cockpit stopped: {exit:?}");
+    Ok(exit)
+}

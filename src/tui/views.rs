@@ -1,0 +1,520 @@
+//! Rendering: a pure function of `App`. Works from 80x24 up; wider terminals get more columns.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Input, Rows};
+use super::keys;
+use super::theme::{Role, Theme};
+use crate::model::events::Level;
+use crate::model::groups::{clock, GroupSide};
+use crate::model::inventory::Difference;
+use crate::model::overview::{age_label, sparkline, PairStatus};
+use crate::model::{ClusterFeed, GroupStatus, Health, Side};
+
+/// Terminals at least this wide get the extra columns.
+const WIDE: u16 = 120;
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let [title, clusters, body, info, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let rows = app.rows();
+    render_title(frame, title, app);
+    render_clusters(frame, clusters, app);
+    render_body(frame, body, app, &rows);
+    render_info(frame, info, app, &rows);
+    render_footer(frame, footer, app);
+    if app.show_help {
+        render_help(frame, area, app);
+    }
+}
+
+fn render_title(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(" cutover ", t.style(Role::Accent))];
+    for (i, crumb) in app.breadcrumbs().iter().enumerate() {
+        spans.push(Span::styled(if i == 0 { "› " } else { " › " }, t.style(Role::Muted)));
+        spans.push(Span::styled(crumb.clone(), t.style(Role::Text)));
+    }
+    if !app.filter.is_empty() {
+        spans.push(Span::styled(format!("  filter: {}", app.filter), t.style(Role::Warn)));
+    }
+    let refresh = format!("refresh {} ", humantime::format_duration(app.config.monitor.refresh_interval));
+    let right = Line::from(Span::styled(refresh, t.style(Role::Muted))).alignment(Alignment::Right);
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(right), area);
+}
+
+/// LIVE / STALE / DOWN / CONNECTING, with the role that colours it.
+fn health_word(feed: &ClusterFeed, app: &App) -> (String, Role) {
+    match feed.health(app.now, app.config.monitor.refresh_interval) {
+        Health::Live if feed.last_error.is_some() => ("LIVE, RETRYING".into(), Role::Warn),
+        Health::Live => ("LIVE".into(), Role::Ok),
+        Health::Stale { .. } => ("STALE".into(), Role::Crit),
+        Health::Unreachable => ("DOWN".into(), Role::Crit),
+        Health::Connecting => ("CONNECTING".into(), Role::Muted),
+    }
+}
+
+fn render_clusters(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let halves = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).split(area);
+    for (i, (label, feed)) in [("SRC", &app.snapshot.source), ("TGT", &app.snapshot.target)].into_iter().enumerate() {
+        let (word, role) = health_word(feed, app);
+        let brokers = feed
+            .state()
+            .map(|s| format!("{} broker{}", s.brokers.len(), if s.brokers.len() == 1 { "" } else { "s" }))
+            .unwrap_or_else(|| "? brokers".into());
+        let line = Line::from(vec![
+            Span::styled(format!(" {label} "), t.style(Role::Muted)),
+            Span::styled(feed.name.clone(), t.style(Role::Accent)),
+            Span::raw(" "),
+            Span::styled(word, t.style(role)),
+            Span::styled(format!(" {brokers}, {}", age_label(feed.age(app.now))), t.style(Role::Muted)),
+        ]);
+        frame.render_widget(Paragraph::new(line), halves[i]);
+    }
+}
+
+fn status_role(s: PairStatus) -> Role {
+    match s {
+        PairStatus::Ok => Role::Ok,
+        PairStatus::Lag => Role::Warn,
+        PairStatus::LagCrit | PairStatus::Stale | PairStatus::Missing | PairStatus::Mismatch => Role::Crit,
+    }
+}
+
+fn group_role(s: &GroupStatus) -> Role {
+    match s {
+        GroupStatus::Stable => Role::Ok,
+        GroupStatus::PreparingRebalance | GroupStatus::CompletingRebalance => Role::Warn,
+        GroupStatus::Dead => Role::Crit,
+        GroupStatus::Empty | GroupStatus::Unknown(_) => Role::Text,
+    }
+}
+
+fn num(v: Option<i64>) -> String {
+    v.map_or_else(|| "?".into(), |n| n.to_string())
+}
+
+fn fig(v: &Result<i64, String>) -> String {
+    v.as_ref().map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+fn header<'a>(t: &Theme, cells: Vec<&'a str>) -> Row<'a> {
+    Row::new(cells.into_iter().map(|c| Cell::from(c).style(t.style(Role::Header))))
+}
+
+fn table<'a>(t: &Theme, head: Row<'a>, rows: Vec<Row<'a>>, widths: Vec<Constraint>) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(head)
+        .column_spacing(1)
+        .row_highlight_style(t.selected())
+        .style(t.style(Role::Text))
+}
+
+fn render_table(frame: &mut Frame, area: Rect, app: &App, table: Table, len: usize, empty: &str) {
+    if len == 0 {
+        let msg = if app.filter.is_empty() {
+            empty.to_string()
+        } else {
+            format!("no rows match the filter `{}` (Esc clears it)", app.filter)
+        };
+        let [head, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        frame.render_widget(table, head);
+        frame.render_widget(Paragraph::new(msg).style(app.theme.style(Role::Muted)), rest);
+        return;
+    }
+    let mut state = TableState::default().with_selected(Some(app.selected().min(len - 1)));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    match rows {
+        Rows::Topics(pairs) => {
+            let (trend_w, num_w) = if wide { (12, 12) } else { (6, 10) };
+            let mut head = vec!["STATUS", "TOPIC"];
+            let mut widths = vec![Constraint::Length(8), Constraint::Min(12)];
+            if wide {
+                head.push("TARGET TOPIC");
+                widths.push(Constraint::Min(12));
+            }
+            head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "TREND"]);
+            widths.extend([
+                Constraint::Length(9),
+                Constraint::Length(num_w),
+                Constraint::Length(num_w),
+                Constraint::Length(num_w),
+                Constraint::Length(trend_w),
+            ]);
+            let body = pairs
+                .iter()
+                .map(|p| {
+                    let trend = app.lag_history.trend(&p.source_topic);
+                    let trend = sparkline(&trend[trend.len().saturating_sub(trend_w as usize)..]);
+                    let mut cells = vec![
+                        Cell::from(p.status.word()).style(t.style(status_role(p.status))),
+                        Cell::from(p.source_topic.clone()),
+                    ];
+                    if wide {
+                        cells.push(Cell::from(p.target_topic.clone()));
+                    }
+                    cells.extend([
+                        Cell::from(format!(
+                            "{}/{}",
+                            num(p.source_partitions.map(|n| n as i64)),
+                            p.target_partitions.map_or("-".into(), |n| n.to_string())
+                        )),
+                        Cell::from(Line::from(num(p.source_end)).alignment(Alignment::Right)),
+                        Cell::from(Line::from(num(p.target_end)).alignment(Alignment::Right)),
+                        Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)),
+                        Cell::from(trend).style(t.style(Role::Muted)),
+                    ]);
+                    Row::new(cells)
+                })
+                .collect();
+            let empty = if app.snapshot.source.state().is_none() {
+                "waiting for the first poll of the source cluster…"
+            } else {
+                "no replicated topics match the topic filter"
+            };
+            render_table(frame, area, app, table(t, header(t, head), body, widths), pairs.len(), empty);
+        }
+        Rows::Partitions(pair, parts) => {
+            let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+            let line = match pair {
+                Some(p) => Line::from(vec![
+                    Span::styled(p.status.word(), t.style(status_role(p.status))),
+                    Span::raw(format!(" {} → {}  lag {}", p.source_topic, p.target_topic, num(p.lag))),
+                ]),
+                None => Line::from("topic no longer in the source snapshot"),
+            };
+            frame.render_widget(Paragraph::new(line), summary);
+            let w = if wide { 12 } else { 9 };
+            let head = vec!["P", "SRC LOW", "SRC END", "LDR", "ISR", "TGT LOW", "TGT END", "LDR", "ISR", "LAG"];
+            let widths = vec![
+                Constraint::Length(4),
+                Constraint::Length(w),
+                Constraint::Length(w),
+                Constraint::Length(4),
+                Constraint::Length(5),
+                Constraint::Length(w),
+                Constraint::Length(w),
+                Constraint::Length(4),
+                Constraint::Length(5),
+                Constraint::Min(6),
+            ];
+            let side = |f: &Option<crate::model::overview::SideFigures>| -> [String; 4] {
+                match f {
+                    Some(f) => [fig(&f.low), fig(&f.high), f.leader.to_string(), format!("{}/{}", f.isr, f.replicas)],
+                    None => ["-".into(), "-".into(), "-".into(), "-".into()],
+                }
+            };
+            let body = parts
+                .iter()
+                .map(|p| {
+                    let [sl, sh, sld, si] = side(&p.source);
+                    let [tl, th, tld, ti] = side(&p.target);
+                    let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
+                    let lag_role = match p.lag {
+                        Some(l) if l < 0 => Role::Crit,
+                        Some(l) if l >= app.config.monitor.lag_crit && app.config.monitor.lag_crit > 0 => Role::Crit,
+                        Some(l) if l >= app.config.monitor.lag_warn && app.config.monitor.lag_warn > 0 => Role::Warn,
+                        _ => Role::Text,
+                    };
+                    Row::new(vec![
+                        Cell::from(p.partition.to_string()),
+                        right(sl),
+                        right(sh),
+                        right(sld),
+                        right(si),
+                        right(tl),
+                        right(th),
+                        right(tld),
+                        right(ti),
+                        Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)).style(t.style(lag_role)),
+                    ])
+                })
+                .collect();
+            render_table(frame, rest, app, table(t, header(t, head), body, widths), parts.len(), "no partitions");
+        }
+        Rows::Groups(groups) => {
+            let groups = match groups {
+                Ok(g) => g,
+                Err(e) => {
+                    let msg = format!("consumer groups unavailable on both clusters: {e}");
+                    frame.render_widget(Paragraph::new(msg).style(t.style(Role::Crit)).wrap(Wrap { trim: true }), area);
+                    return;
+                }
+            };
+            let state_w = if wide { 19 } else { 10 };
+            let mut head = vec!["GROUP", "SRC STATE", "MEM", "SRC LAG", "TGT STATE", "MEM", "TGT LAG"];
+            let mut widths = vec![
+                Constraint::Min(12),
+                Constraint::Length(state_w),
+                Constraint::Length(3),
+                Constraint::Length(9),
+                Constraint::Length(state_w),
+                Constraint::Length(3),
+                Constraint::Length(9),
+            ];
+            if wide {
+                head.push("REBALANCE");
+                widths.push(Constraint::Length(30));
+            }
+            let side_cells = |s: &Option<GroupSide>| -> Vec<Cell> {
+                match s {
+                    None => vec![Cell::from("-"), Cell::from("-"), Cell::from("-")],
+                    Some(s) => vec![
+                        Cell::from(state_label(&s.status, wide)).style(t.style(group_role(&s.status))),
+                        Cell::from(Line::from(s.members.to_string()).alignment(Alignment::Right)),
+                        Cell::from(Line::from(fig(&s.lag)).alignment(Alignment::Right)),
+                    ],
+                }
+            };
+            let body = groups
+                .iter()
+                .map(|g| {
+                    let mut cells = vec![Cell::from(g.name.clone())];
+                    cells.extend(side_cells(&g.source));
+                    cells.extend(side_cells(&g.target));
+                    if wide {
+                        let label = app
+                            .rebalance_label(Side::Source, &g.name)
+                            .map(|l| format!("src {l}"))
+                            .or_else(|| app.rebalance_label(Side::Target, &g.name).map(|l| format!("tgt {l}")))
+                            .unwrap_or_default();
+                        cells.push(Cell::from(label).style(t.style(Role::Warn)));
+                    }
+                    Row::new(cells)
+                })
+                .collect();
+            render_table(frame, area, app, table(t, header(t, head), body, widths), groups.len(), "no consumer groups match the group filter");
+        }
+        Rows::GroupPartitions(parts) => {
+            let w = if wide { 12 } else { 9 };
+            let mut head = vec!["TOPIC", "P", "SRC COMMIT", "SRC LAG", "TGT COMMIT", "TGT LAG"];
+            let mut widths = vec![
+                Constraint::Min(12),
+                Constraint::Length(4),
+                Constraint::Length(w + 1),
+                Constraint::Length(w),
+                Constraint::Length(w + 1),
+                Constraint::Length(w),
+            ];
+            if wide {
+                head.insert(1, "TARGET TOPIC");
+                widths.insert(1, Constraint::Min(12));
+            }
+            let body = parts
+                .iter()
+                .map(|p| {
+                    let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
+                    let mut cells = vec![Cell::from(p.source_topic.clone())];
+                    if wide {
+                        cells.push(Cell::from(p.target_topic.clone()));
+                    }
+                    cells.extend([
+                        Cell::from(p.partition.to_string()),
+                        right(p.source_committed.map_or("-".into(), |c| c.to_string())),
+                        right(p.source_lag().map_or("-".into(), |c| c.to_string())),
+                        right(p.target_committed.map_or("-".into(), |c| c.to_string())),
+                        right(p.target_lag().map_or("-".into(), |c| c.to_string())),
+                    ]);
+                    Row::new(cells)
+                })
+                .collect();
+            render_table(frame, area, app, table(t, header(t, head), body, widths), parts.len(), "no committed offsets for this group on either cluster");
+        }
+        Rows::Inventory(diffs) => {
+            let head = vec!["KIND", "TOPIC", "DIFFERENCE"];
+            let widths = vec![Constraint::Length(10), Constraint::Percentage(30), Constraint::Min(20)];
+            let body = diffs
+                .iter()
+                .map(|d| {
+                    let role = match d.difference {
+                        Difference::MissingOnTarget | Difference::PartitionCount { .. } => Role::Crit,
+                        Difference::Config { .. } | Difference::ConfigsUnavailable { .. } => Role::Warn,
+                    };
+                    Row::new(vec![
+                        Cell::from(d.difference.kind()).style(t.style(role)),
+                        Cell::from(d.source_topic.clone()),
+                        Cell::from(d.difference.describe()),
+                    ])
+                })
+                .collect();
+            let empty = if app.snapshot.source.state().is_none() || app.snapshot.target.state().is_none() {
+                "waiting for both clusters to answer…"
+            } else {
+                "no differences: every topic exists on the target with the same partitions and configs"
+            };
+            render_table(frame, area, app, table(t, header(t, head), body, widths), diffs.len(), empty);
+        }
+        Rows::Log(events) => {
+            let head = vec!["TIME", "LEVEL", "EVENT"];
+            let widths = vec![Constraint::Length(9), Constraint::Length(5), Constraint::Min(20)];
+            let body = events
+                .iter()
+                .map(|e| {
+                    let role = match e.level {
+                        Level::Info => Role::Text,
+                        Level::Warn => Role::Warn,
+                        Level::Error => Role::Crit,
+                    };
+                    Row::new(vec![
+                        Cell::from(clock(e.at)).style(t.style(Role::Muted)),
+                        Cell::from(e.level.word()).style(t.style(role)),
+                        Cell::from(e.text.clone()),
+                    ])
+                })
+                .collect();
+            render_table(frame, area, app, table(t, header(t, head), body, widths), events.len(), "no events yet");
+        }
+    }
+}
+
+fn state_label(s: &GroupStatus, wide: bool) -> String {
+    if wide {
+        return s.label();
+    }
+    match s {
+        GroupStatus::PreparingRebalance => "PrepRebal".into(),
+        GroupStatus::CompletingRebalance => "CompRebal".into(),
+        GroupStatus::Unknown(_) => "unknown".into(),
+        other => other.label(),
+    }
+}
+
+/// The line under the table: a message, a cluster error, or what the selected row needs said.
+fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
+    if let Some(f) = &app.flash {
+        return Some((f.clone(), Role::Warn));
+    }
+    for feed in [&app.snapshot.source, &app.snapshot.target] {
+        if let Some((_, e)) = &feed.last_error {
+            return Some((format!("{}: {e}", feed.name), Role::Crit));
+        }
+    }
+    let sel = app.selected();
+    match rows {
+        Rows::Topics(v) => v.get(sel).and_then(|p| {
+            p.note.clone().map(|n| (format!("{}: {n}", p.source_topic), Role::Warn)).or_else(|| {
+                (p.status == PairStatus::Missing).then(|| (format!("{} is missing on the target", p.target_topic), Role::Crit))
+            })
+        }),
+        Rows::Partitions(_, v) => v.get(sel).and_then(|p| {
+            let errs: Vec<String> = [("source", &p.source), ("target", &p.target)]
+                .iter()
+                .filter_map(|(side, f)| {
+                    let f = f.as_ref()?;
+                    let e = f.error.clone().or(f.high.clone().err()).or(f.low.clone().err())?;
+                    Some(format!("{side}: {e}"))
+                })
+                .collect();
+            (!errs.is_empty()).then(|| (format!("partition {}: {}", p.partition, errs.join("; ")), Role::Warn))
+        }),
+        Rows::Groups(Ok(v)) => {
+            let errs: Vec<String> = [Side::Source, Side::Target]
+                .into_iter()
+                .filter_map(|s| {
+                    crate::model::groups::group_list_error(&app.snapshot, s).map(|e| format!("{} groups: {e}", app.snapshot.feed(s).name))
+                })
+                .collect();
+            if !errs.is_empty() {
+                return Some((errs.join("; "), Role::Crit));
+            }
+            let g = v.get(sel)?;
+            let side_note = |s: &Option<GroupSide>, name: &str, side: Side| -> Option<String> {
+                let s = s.as_ref()?;
+                let lag = s.lag.as_ref().err().map(|e| format!("lag {e}"));
+                let rebal = app.rebalance_label(side, &g.name);
+                let parts: Vec<String> = lag.into_iter().chain(rebal).collect();
+                (!parts.is_empty()).then(|| format!("{name}: {}", parts.join(", ")))
+            };
+            let notes: Vec<String> = [
+                side_note(&g.source, "src", Side::Source),
+                side_note(&g.target, "tgt", Side::Target),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (!notes.is_empty()).then(|| (format!("{}: {}", g.name, notes.join("; ")), Role::Warn))
+        }
+        _ => None,
+    }
+}
+
+fn render_info(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
+    if let Some((text, role)) = info_line(app, rows) {
+        frame.render_widget(Paragraph::new(format!(" {text}")).style(app.theme.style(role)), area);
+    }
+}
+
+fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let line = match &app.input {
+        Input::Command(text) => Line::from(vec![
+            Span::styled(":", t.style(Role::Accent)),
+            Span::raw(text.clone()),
+            Span::styled("█", t.style(Role::Muted)),
+            Span::styled("   Tab completes, Enter runs, Esc cancels", t.style(Role::Muted)),
+        ]),
+        Input::Filter(text) => Line::from(vec![
+            Span::styled("/", t.style(Role::Accent)),
+            Span::raw(text.clone()),
+            Span::styled("█", t.style(Role::Muted)),
+            Span::styled("   Enter keeps the filter, Esc clears it", t.style(Role::Muted)),
+        ]),
+        Input::None => {
+            let mut spans = Vec::new();
+            for b in keys::bindings(app.view().screen()).iter().filter(|b| b.hint) {
+                spans.push(Span::styled(format!(" {}", b.label), t.style(Role::Accent)));
+                let word = b.help.split([' ', ',', '(']).next().unwrap_or("");
+                spans.push(Span::styled(format!(" {word} "), t.style(Role::Muted)));
+            }
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn render_help(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let bindings = keys::bindings(app.view().screen());
+    let height = (bindings.len() as u16 + 4).min(area.height);
+    let width = area.width.saturating_sub(4).min(76);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let mut lines: Vec<Line> = bindings
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!(" {:<7}", b.label), t.style(Role::Accent)),
+                Span::styled(b.help, t.style(Role::Text)),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(Span::styled(" any key closes this help", t.style(Role::Muted))));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.style(Role::Border))
+        .title(Span::styled(format!(" Help: {} ", app.view().title()), t.style(Role::Header)));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).style(Style::default()), popup);
+}
