@@ -168,7 +168,12 @@ pub fn run(cli: Cli) -> Result<u8> {
                     demo.config_path.display()
                 );
                 let _log = init_logging(&config.log.file, &config.log.level)?;
-                tokio::signal::ctrl_c().await.wrap_err("waiting for Ctrl-C")?;
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => r.wrap_err("waiting for Ctrl-C")?,
+                    _ = term.recv() => {}
+                }
+                drop(demo);
                 return Ok(0);
             }
             let theme = theme(&cli, &config)?;

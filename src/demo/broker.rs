@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,16 @@ impl TansuBroker {
             Storage::Sqlite => format!("sqlite://{}.db", self.cluster_id),
             Storage::Memory => "memory://tansu/".to_string(),
         };
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the broker when
+        // the thread that started it dies, so no broker outlives a crashed demo or test.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command
             .args(["broker", "--cluster-id", &self.cluster_id])
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", &engine])

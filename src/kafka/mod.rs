@@ -85,20 +85,26 @@ pub struct ClusterClient {
     stats: Arc<Mutex<Option<Statistics>>>,
 }
 
-/// The librdkafka configuration the cockpit's read-only clients use for a cluster.
+/// The librdkafka configuration every client of a cluster starts from.
 pub fn client_config(cluster: &ClusterConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("client.id", "cutover")
         // Come back quickly after a broker restarts: the cockpit is watched live.
         .set("reconnect.backoff.ms", "100")
-        .set("reconnect.backoff.max.ms", "1000")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("allow.auto.create.topics", "false");
+        .set("reconnect.backoff.max.ms", "1000");
     for (k, v) in &cluster.properties {
         c.set(k, v);
     }
     c.set("bootstrap.servers", &cluster.bootstrap);
+    c
+}
+
+/// For consumers: never commit, never store offsets, never create topics by reading them.
+pub fn consumer_config(cluster: &ClusterConfig) -> ClientConfig {
+    let mut c = client_config(cluster);
+    c.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false");
     c
 }
 
@@ -110,14 +116,16 @@ impl ClusterClient {
             cluster: cluster.name.clone(),
             stats: stats.clone(),
         };
-        let mut config = client_config(cluster);
+        let mut config = consumer_config(cluster);
+        let mut admin_config = client_config(cluster);
         if let Some(i) = stats_interval {
             config.set("statistics.interval.ms", i.as_millis().to_string());
+            admin_config.set("statistics.interval.ms", i.as_millis().to_string());
         }
         let consumer: BaseConsumer<CockpitContext> = config
             .create_with_context(context.clone())
             .map_err(|e| format!("cannot create a client for {}: {e}", cluster.name))?;
-        let admin: AdminClient<CockpitContext> = config
+        let admin: AdminClient<CockpitContext> = admin_config
             .create_with_context(context)
             .map_err(|e| format!("cannot create an admin client for {}: {e}", cluster.name))?;
         Ok(ClusterClient {

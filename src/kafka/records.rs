@@ -88,7 +88,7 @@ pub struct RecordReader {
 
 impl RecordReader {
     pub fn new(cluster: &ClusterConfig) -> Result<Self, String> {
-        let mut c: ClientConfig = super::client_config(cluster);
+        let mut c: ClientConfig = super::consumer_config(cluster);
         // librdkafka wants a group.id to create a consumer; it is never joined or committed.
         c.set("group.id", "cutover-reader-never-joins")
             .set("auto.offset.reset", "error")
@@ -139,8 +139,10 @@ pub struct GroupMember {
 
 impl GroupMember {
     pub fn join(cluster: &ClusterConfig, group: &str, topics: &[&str]) -> Result<Self, String> {
-        let mut c: ClientConfig = super::client_config(cluster);
+        let mut c: ClientConfig = super::consumer_config(cluster);
         c.set("group.id", group)
+            // Commits cover what was polled: positions are stored as records are returned.
+            .set("enable.auto.offset.store", "true")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "500");

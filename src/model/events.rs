@@ -102,7 +102,8 @@ impl Observer {
                 Health::Stale { .. } => HealthKind::Stale,
                 Health::Unreachable => HealthKind::Unreachable,
             };
-            if mem.health != Some(health) {
+            // "Connecting" is the start, not news.
+            if mem.health != Some(health) && health != HealthKind::Connecting {
                 let (level, text) = match health {
                     HealthKind::Connecting => (Level::Info, format!("{name}: connecting")),
                     HealthKind::Live if mem.health.is_some_and(|h| h != HealthKind::Connecting) => {

@@ -108,11 +108,12 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: Arc<Config>, theme: Theme, now: SystemTime) -> App {
+    /// `snapshot`: the monitor's first one (it names the clusters before any poll ends).
+    pub fn new(config: Arc<Config>, theme: Theme, snapshot: Snapshot, now: SystemTime) -> App {
         App {
             config,
             theme,
-            snapshot: Snapshot::default(),
+            snapshot,
             now,
             stack: vec![Place {
                 view: View::Overview,
@@ -287,11 +288,17 @@ impl App {
         self.stack.last_mut().expect("stack never empty").selected = i;
     }
 
-    fn go(&mut self, view: View) {
+    /// Opens a detail view on top of the current one (Esc comes back).
+    fn drill(&mut self, view: View) {
         self.filter.clear();
-        if let Some(i) = self.stack.iter().position(|p| p.view == view) {
-            self.stack.truncate(i + 1);
-        } else {
+        self.stack.push(Place { view, selected: 0 });
+    }
+
+    /// Switches to a top-level view: the breadcrumbs are Overview, then that view.
+    fn go_top(&mut self, view: View) {
+        self.filter.clear();
+        self.stack.truncate(1);
+        if view != View::Overview {
             self.stack.push(Place { view, selected: 0 });
         }
     }
@@ -325,13 +332,13 @@ impl App {
                     _ => None,
                 };
                 if let Some(v) = target {
-                    self.go(v);
+                    self.drill(v);
                 }
             }
-            Action::GoOverview => self.go(View::Overview),
-            Action::GoGroups => self.go(View::Groups),
-            Action::GoInventory => self.go(View::Inventory),
-            Action::GoLog => self.go(View::Log),
+            Action::GoOverview => self.go_top(View::Overview),
+            Action::GoGroups => self.go_top(View::Groups),
+            Action::GoInventory => self.go_top(View::Inventory),
+            Action::GoLog => self.go_top(View::Log),
         }
         // Rows may have shrunk (filter, new snapshot): keep the selection inside them.
         let len = self.rows().len();

@@ -37,8 +37,8 @@ pub struct Binding {
     pub label: &'static str,
     pub action: Action,
     pub help: &'static str,
-    /// Shown in the one-line hint bar (the rest only in `?` help).
-    pub hint: bool,
+    /// The word shown in the one-line hint bar; None: only in `?` help.
+    pub hint: Option<&'static str>,
 }
 
 /// Which bindings a screen offers beyond the global ones.
@@ -51,20 +51,20 @@ pub enum Screen {
 }
 
 const GLOBAL: [Binding; 14] = [
-    Binding { keys: &[Key::Char('?')], label: "?", action: Action::Help, help: "show or hide this help", hint: true },
-    Binding { keys: &[Key::Char(':')], label: ":", action: Action::Command, help: "command prompt (Tab completes): overview, groups, inventory, log, quit", hint: true },
-    Binding { keys: &[Key::Char('/')], label: "/", action: Action::Filter, help: "filter the rows of this view", hint: true },
-    Binding { keys: &[Key::Code(KeyCode::Esc)], label: "Esc", action: Action::Back, help: "close, clear the filter, or go back", hint: true },
-    Binding { keys: &[Key::Code(KeyCode::Up), Key::Char('k')], label: "↑/k", action: Action::Up, help: "move up", hint: false },
-    Binding { keys: &[Key::Code(KeyCode::Down), Key::Char('j')], label: "↓/j", action: Action::Down, help: "move down", hint: false },
-    Binding { keys: &[Key::Code(KeyCode::PageUp)], label: "PgUp", action: Action::PageUp, help: "page up", hint: false },
-    Binding { keys: &[Key::Code(KeyCode::PageDown)], label: "PgDn", action: Action::PageDown, help: "page down", hint: false },
-    Binding { keys: &[Key::Char('g'), Key::Code(KeyCode::Home)], label: "g", action: Action::Top, help: "first row", hint: false },
-    Binding { keys: &[Key::Char('G'), Key::Code(KeyCode::End)], label: "G", action: Action::Bottom, help: "last row", hint: false },
-    Binding { keys: &[Key::Char('1')], label: "1", action: Action::GoOverview, help: "overview: replicated topics", hint: false },
-    Binding { keys: &[Key::Char('2')], label: "2", action: Action::GoGroups, help: "consumer groups on both sides", hint: false },
-    Binding { keys: &[Key::Char('3')], label: "3", action: Action::GoInventory, help: "inventory diff: missing topics, partitions, configs", hint: false },
-    Binding { keys: &[Key::Char('4')], label: "4", action: Action::GoLog, help: "event log", hint: false },
+    Binding { keys: &[Key::Char('?')], label: "?", action: Action::Help, help: "show or hide this help", hint: Some("help") },
+    Binding { keys: &[Key::Char(':')], label: ":", action: Action::Command, help: "command prompt (Tab completes): overview, groups, inventory, log, quit", hint: Some("command") },
+    Binding { keys: &[Key::Char('/')], label: "/", action: Action::Filter, help: "filter the rows of this view", hint: Some("filter") },
+    Binding { keys: &[Key::Code(KeyCode::Esc)], label: "Esc", action: Action::Back, help: "close, clear the filter, or go back", hint: Some("back") },
+    Binding { keys: &[Key::Code(KeyCode::Up), Key::Char('k')], label: "↑/k", action: Action::Up, help: "move up", hint: None },
+    Binding { keys: &[Key::Code(KeyCode::Down), Key::Char('j')], label: "↓/j", action: Action::Down, help: "move down", hint: None },
+    Binding { keys: &[Key::Code(KeyCode::PageUp)], label: "PgUp", action: Action::PageUp, help: "page up", hint: None },
+    Binding { keys: &[Key::Code(KeyCode::PageDown)], label: "PgDn", action: Action::PageDown, help: "page down", hint: None },
+    Binding { keys: &[Key::Char('g'), Key::Code(KeyCode::Home)], label: "g", action: Action::Top, help: "first row", hint: None },
+    Binding { keys: &[Key::Char('G'), Key::Code(KeyCode::End)], label: "G", action: Action::Bottom, help: "last row", hint: None },
+    Binding { keys: &[Key::Char('1')], label: "1", action: Action::GoOverview, help: "overview: replicated topics", hint: None },
+    Binding { keys: &[Key::Char('2')], label: "2", action: Action::GoGroups, help: "consumer groups on both sides", hint: None },
+    Binding { keys: &[Key::Char('3')], label: "3", action: Action::GoInventory, help: "inventory diff: missing topics, partitions, configs", hint: None },
+    Binding { keys: &[Key::Char('4')], label: "4", action: Action::GoLog, help: "event log", hint: None },
 ];
 
 const QUIT: Binding = Binding {
@@ -72,7 +72,7 @@ const QUIT: Binding = Binding {
     label: "q",
     action: Action::Quit,
     help: "quit (the terminal is restored)",
-    hint: true,
+    hint: Some("quit"),
 };
 
 const DRILL: Binding = Binding {
@@ -80,7 +80,7 @@ const DRILL: Binding = Binding {
     label: "Enter",
     action: Action::Drill,
     help: "open the selected row",
-    hint: true,
+    hint: Some("open"),
 };
 
 /// Every binding available on a screen, in the order help shows them.

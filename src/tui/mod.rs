@@ -51,7 +51,8 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
     let mut sigint = signal(SignalKind::interrupt())?;
 
     let mut guard = TerminalGuard::enter()?;
-    let mut app = App::new(config, theme, SystemTime::now());
+    let first = snapshots.borrow_and_update().clone();
+    let mut app = App::new(config, theme, first, SystemTime::now());
 
     // crossterm's read blocks, so it gets its own thread; it ends with the process.
     let (tx, mut keys) = mpsc::unbounded_channel();

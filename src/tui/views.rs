@@ -214,7 +214,7 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                 Constraint::Length(w),
                 Constraint::Length(4),
                 Constraint::Length(5),
-                Constraint::Min(6),
+                Constraint::Length(w),
             ];
             let side = |f: &Option<crate::model::overview::SideFigures>| -> [String; 4] {
                 match f {
@@ -479,10 +479,11 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
         ]),
         Input::None => {
             let mut spans = Vec::new();
-            for b in keys::bindings(app.view().screen()).iter().filter(|b| b.hint) {
-                spans.push(Span::styled(format!(" {}", b.label), t.style(Role::Accent)));
-                let word = b.help.split([' ', ',', '(']).next().unwrap_or("");
-                spans.push(Span::styled(format!(" {word} "), t.style(Role::Muted)));
+            for b in keys::bindings(app.view().screen()) {
+                if let Some(word) = b.hint {
+                    spans.push(Span::styled(format!(" {}", b.label), t.style(Role::Accent)));
+                    spans.push(Span::styled(format!(" {word} "), t.style(Role::Muted)));
+                }
             }
             Line::from(spans)
         }
