@@ -1,0 +1,74 @@
+//! Shared test harness: real tansu brokers on loopback, configs, producing, waiting.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cutover::config::{self, ClusterConfig, Config};
+use cutover::demo::broker::{tansu_binary, Storage, TansuBroker};
+use cutover::kafka::admin::{create_topics, TopicSpec};
+use cutover::kafka::records::{Record, RecordWriter};
+
+pub use tempfile::TempDir;
+
+/// Two brokers, source and target, each with its own storage under one temporary directory.
+/// Fails (never skips) when tansu is not installed, saying how to install it.
+pub fn two_brokers(storage: Storage) -> (TansuBroker, TansuBroker, TempDir) {
+    if let Err(e) = tansu_binary() {
+        panic!("these tests need real tansu brokers: {e}");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = TansuBroker::start(&dir.path().join("source"), "src", storage).expect("start source broker");
+    let target = TansuBroker::start(&dir.path().join("target"), "tgt", storage).expect("start target broker");
+    (source, target, dir)
+}
+
+/// A config for the two brokers, through the same parser users go through.
+pub fn config(source: &TansuBroker, target: &TansuBroker, extra: &str) -> Config {
+    let text = format!(
+        "[source]\nname = \"src-cluster\"\nbootstrap = \"{}\"\n[target]\nname = \"tgt-cluster\"\nbootstrap = \"{}\"\n{extra}",
+        source.bootstrap(),
+        target.bootstrap()
+    );
+    config::parse(Path::new("test.toml"), &text, &|_| None).expect("test config parses")
+}
+
+pub fn cluster(b: &TansuBroker, name: &str) -> ClusterConfig {
+    ClusterConfig::plaintext(name, &b.bootstrap())
+}
+
+pub fn create(b: &TansuBroker, topics: &[TopicSpec]) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(create_topics(&cluster(b, "setup"), topics, Duration::from_secs(10)))
+        .expect("create topics");
+}
+
+/// Produces `n` records to one partition and waits until all are acknowledged.
+/// `one_per_request` avoids tansu's memory-engine end-offset deviation (test-brokers.md).
+pub fn produce(b: &TansuBroker, topic: &str, partition: i32, n: usize, one_per_request: bool) {
+    let w = RecordWriter::new(&cluster(b, "setup"), one_per_request).expect("writer");
+    for i in 0..n {
+        let r = Record {
+            key: Some(format!("k{i}").into_bytes()),
+            value: Some(format!("v{i}").into_bytes()),
+            headers: vec![],
+            timestamp: Some(1_700_000_000_000 + i as i64),
+        };
+        w.send(topic, partition, &r).expect("send");
+    }
+    w.flush(Duration::from_secs(10)).expect("flush");
+}
+
+/// Polls `f` until it returns Some, or panics after `limit` with `what`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
