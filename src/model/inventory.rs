@@ -44,15 +44,14 @@ impl Difference {
         }
     }
 
+    /// Source value first: "cleanup.policy: compact → delete".
     pub fn describe(&self) -> String {
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(not set)".into());
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "unset".into());
         match self {
-            Difference::MissingOnTarget => "topic missing on target".into(),
-            Difference::PartitionCount { source, target } => {
-                format!("partitions: source {source}, target {target}")
-            }
+            Difference::MissingOnTarget => "missing on the target".into(),
+            Difference::PartitionCount { source, target } => format!("partitions: {source} → {target}"),
             Difference::Config { key, source, target } => {
-                format!("{key}: source {}, target {}", show(source), show(target))
+                format!("{key}: {} → {}", show(source), show(target))
             }
             Difference::ConfigsUnavailable { reason } => format!("configs unavailable: {reason}"),
         }

@@ -205,7 +205,12 @@ impl App {
                     .filter(|d| self.keep(&d.source_topic))
                     .collect(),
             ),
-            View::Log => Rows::Log(self.events.newest_first().filter(|e| self.keep(&e.text)).cloned().collect()),
+            View::Log => {
+                let mut events: Vec<Event> = self.events.newest_first().filter(|e| self.keep(&e.text)).cloned().collect();
+                // Newest first by the time each thing happened (a poll's time, not its arrival).
+                events.sort_by(|a, b| b.at.cmp(&a.at));
+                Rows::Log(events)
+            }
         }
     }
 

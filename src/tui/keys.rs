@@ -52,7 +52,7 @@ pub enum Screen {
 
 const GLOBAL: [Binding; 14] = [
     Binding { keys: &[Key::Char('?')], label: "?", action: Action::Help, help: "show or hide this help", hint: Some("help") },
-    Binding { keys: &[Key::Char(':')], label: ":", action: Action::Command, help: "command prompt (Tab completes): overview, groups, inventory, log, quit", hint: Some("command") },
+    Binding { keys: &[Key::Char(':')], label: ":", action: Action::Command, help: "command: overview, groups, inventory, log, quit (Tab completes)", hint: Some("command") },
     Binding { keys: &[Key::Char('/')], label: "/", action: Action::Filter, help: "filter the rows of this view", hint: Some("filter") },
     Binding { keys: &[Key::Code(KeyCode::Esc)], label: "Esc", action: Action::Back, help: "close, clear the filter, or go back", hint: Some("back") },
     Binding { keys: &[Key::Code(KeyCode::Up), Key::Char('k')], label: "↑/k", action: Action::Up, help: "move up", hint: None },

@@ -272,7 +272,7 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             ];
             if wide {
                 head.push("REBALANCE");
-                widths.push(Constraint::Length(30));
+                widths.push(Constraint::Length(44));
             }
             let side_cells = |s: &Option<GroupSide>| -> Vec<Cell> {
                 match s {
@@ -339,8 +339,8 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             render_table(frame, area, app, table(t, header(t, head), body, widths), parts.len(), "no committed offsets for this group on either cluster");
         }
         Rows::Inventory(diffs) => {
-            let head = vec!["KIND", "TOPIC", "DIFFERENCE"];
-            let widths = vec![Constraint::Length(10), Constraint::Percentage(30), Constraint::Min(20)];
+            let head = vec!["KIND", "TOPIC", "DIFFERENCE (SOURCE → TARGET)"];
+            let widths = vec![Constraint::Length(10), Constraint::Max(30), Constraint::Min(30)];
             let body = diffs
                 .iter()
                 .map(|d| {
@@ -494,7 +494,8 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
 fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let bindings = keys::bindings(app.view().screen());
-    let height = (bindings.len() as u16 + 4).min(area.height);
+    // One line per binding, the closing hint, and the two borders.
+    let height = (bindings.len() as u16 + 3).min(area.height);
     let width = area.width.saturating_sub(4).min(76);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,

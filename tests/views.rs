@@ -1,0 +1,246 @@
+//! Snapshot tests of every view (insta + ratatui's TestBackend) at 80x24 and 160x48, in the
+//! default theme and as NO_COLOR gives it (mono). The state is a fixed, synthetic snapshot:
+//! rendering is a pure function of it, so nothing here needs a broker.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cutover::config;
+use cutover::model::{
+    Broker, ClusterFeed, ClusterState, GroupState, GroupStatus, Member, PartitionState, Snapshot, TopicState,
+};
+use cutover::tui::app::App;
+use cutover::tui::theme::Theme;
+use cutover::tui::views;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+const T0: u64 = 1_763_780_000;
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+fn topic(name: &str, highs: &[i64]) -> TopicState {
+    TopicState {
+        name: name.into(),
+        error: None,
+        partitions: highs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| PartitionState {
+                id: i as i32,
+                leader: 1 + (i as i32 % 3),
+                replicas: vec![1, 2, 3],
+                isr: if i == 1 { vec![1, 2] } else { vec![1, 2, 3] },
+                low: Ok(h / 10),
+                high: Ok(*h),
+                error: None,
+            })
+            .collect(),
+    }
+}
+
+fn group(name: &str, status: GroupStatus, members: usize, offsets: &[(&str, i32, i64)]) -> GroupState {
+    GroupState {
+        name: name.into(),
+        status,
+        protocol_type: "consumer".into(),
+        members: (0..members)
+            .map(|i| Member {
+                id: format!("{name}-{i}"),
+                client_id: "svc".into(),
+                host: "/10.0.0.1".into(),
+                assignment: BTreeMap::new(),
+            })
+            .collect(),
+        offsets: Ok(offsets.iter().map(|(t, p, o)| ((t.to_string(), *p), *o)).collect()),
+    }
+}
+
+fn configs(entries: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, BTreeMap<String, String>> {
+    entries
+        .iter()
+        .map(|(t, kv)| (t.to_string(), kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+        .collect()
+}
+
+/// Source and target as polled at `polled`, with lag growing by `step` per poll.
+fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
+    let lag = step * seq as i64;
+    let mut payments = topic("payments", &[900, 910, 920, 930, 940, 950]);
+    payments.partitions[5].high = Err("unavailable: Broker: Leader not available".into());
+    let source = ClusterState {
+        polled_at: polled,
+        poll_duration: Duration::from_millis(42),
+        brokers: (1..=3).map(|id| Broker { id, host: format!("kafka-{id}.dc1"), port: 9092 }).collect(),
+        topics: [
+            topic("orders", &[120_000, 118_500, 121_200]),
+            payments,
+            topic("customers", &[50_000, 51_000]),
+            topic("audit", &[10]),
+            topic("events", &[5, 5]),
+        ]
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect(),
+        configs: Ok(configs(&[
+            ("orders", &[("cleanup.policy", "delete"), ("retention.ms", "604800000")]),
+            ("customers", &[("cleanup.policy", "compact")]),
+        ])),
+        groups: Ok(vec![
+            group("billing", GroupStatus::Stable, 3, &[("orders", 0, 119_990), ("orders", 1, 118_400), ("orders", 2, 121_200)]),
+            group("fraud-check", GroupStatus::PreparingRebalance, 2, &[("payments", 0, 880)]),
+        ]),
+    };
+    let target = ClusterState {
+        polled_at: polled,
+        poll_duration: Duration::from_millis(57),
+        brokers: (1..=3).map(|id| Broker { id, host: format!("b{id}.cloud"), port: 9092 }).collect(),
+        topics: [
+            topic("dc1.orders", &[120_000 - lag, 118_500, 121_200 - 3]),
+            topic("dc1.payments", &[900, 910, 920, 930]),
+            topic("dc1.customers", &[50_000 - 20_000, 51_000]),
+            topic("dc1.events", &[5, 5]),
+        ]
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect(),
+        configs: Ok(configs(&[
+            ("dc1.orders", &[("cleanup.policy", "delete"), ("retention.ms", "86400000")]),
+            ("dc1.customers", &[("cleanup.policy", "delete")]),
+        ])),
+        groups: Ok(vec![group("billing", GroupStatus::Empty, 0, &[("dc1.orders", 0, 119_000)])]),
+    };
+    let feed = |name: &str, s: ClusterState| ClusterFeed {
+        name: name.into(),
+        last_good: Some(Arc::new(s)),
+        last_error: None,
+    };
+    Snapshot {
+        source: feed("dc1-prod", source),
+        target: feed("gcp-cloud", target),
+        seq,
+    }
+}
+
+fn app(theme: Theme) -> App {
+    let text = "[source]\nname = \"dc1-prod\"\nbootstrap = \"kafka-1.dc1:9092\"\n\
+                [target]\nname = \"gcp-cloud\"\nbootstrap = \"b1.cloud:9092\"\n\
+                [replication]\nsource_alias = \"dc1\"\n\
+                [monitor]\nrefresh_interval = \"2s\"\nlag_warn = 100\nlag_crit = 10000\n";
+    let config = config::parse(Path::new("views.toml"), text, &|_| None).unwrap();
+    let mut app = App::new(Arc::new(config), theme, Snapshot::default(), at(0));
+    for seq in 1..=6 {
+        app.on_snapshot(snapshot(seq, at(seq * 2), 40), at(seq * 2 + 1));
+    }
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| views::render(f, app)).unwrap();
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let w = buf.area.width as usize;
+    buf.content
+        .chunks(w)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each view, reached by keys the way a person would.
+fn views() -> Vec<(&'static str, Vec<KeyCode>)> {
+    vec![
+        ("overview", vec![]),
+        ("topic", vec![KeyCode::Down, KeyCode::Enter]),
+        ("groups", vec![KeyCode::Char('2')]),
+        ("group", vec![KeyCode::Char('2'), KeyCode::Enter]),
+        ("inventory", vec![KeyCode::Char('3')]),
+        ("log", vec![KeyCode::Char('4')]),
+        ("help", vec![KeyCode::Char('?')]),
+    ]
+}
+
+#[test]
+fn every_view_at_80x24_and_160x48() {
+    for (name, keys) in views() {
+        for (w, h) in [(80, 24), (160, 48)] {
+            let mut a = app(Theme::load("dark").unwrap());
+            for k in &keys {
+                key(&mut a, *k);
+            }
+            let buf = render(&mut a, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), text(&buf));
+        }
+    }
+}
+
+#[test]
+fn no_color_has_no_colour_and_marks_selection_without_it() {
+    for (name, keys) in views() {
+        let mut a = app(Theme::select("dark", true).unwrap());
+        for k in &keys {
+            key(&mut a, *k);
+        }
+        let buf = render(&mut a, 80, 24);
+        for cell in &buf.content {
+            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{name}: colour under NO_COLOR at {cell:?}");
+        }
+        if name != "help" && name != "log" {
+            assert!(
+                buf.content.iter().any(|c| c.modifier.contains(Modifier::REVERSED)),
+                "{name}: the selected row must stand out without colour"
+            );
+        }
+        insta::assert_snapshot!(format!("{name}_no_color_80x24"), text(&buf));
+    }
+}
+
+#[test]
+fn default_theme_colours_states_that_the_words_also_name() {
+    let mut a = app(Theme::load("dark").unwrap());
+    let buf = render(&mut a, 80, 24);
+    let t = text(&buf);
+    for word in ["OK", "LAG!", "MISSING", "MISMATCH"] {
+        assert!(t.contains(word), "status word {word} is shown as text:\n{t}");
+    }
+    assert!(buf.content.iter().any(|c| c.fg != Color::Reset), "the dark theme uses colour");
+}
+
+#[test]
+fn filter_and_command_prompt() {
+    let mut a = app(Theme::load("dark").unwrap());
+    key(&mut a, KeyCode::Char('/'));
+    for c in "pay".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let t = text(&render(&mut a, 80, 24));
+    assert!(t.contains("payments") && !t.contains("orders"), "{t}");
+    key(&mut a, KeyCode::Esc);
+    assert!(text(&render(&mut a, 80, 24)).contains("orders"));
+
+    key(&mut a, KeyCode::Char(':'));
+    for c in "inv".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Tab);
+    insta::assert_snapshot!("command_prompt_80x24", text(&render(&mut a, 80, 24)));
+    key(&mut a, KeyCode::Enter);
+    assert!(text(&render(&mut a, 80, 24)).contains("Inventory diff"));
+    key(&mut a, KeyCode::Esc);
+    assert!(text(&render(&mut a, 80, 24)).contains("› Overview"));
+}
