@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::eyre::WrapErr;
 
 use crate::config::{self, Config};
 use crate::tui::theme::Theme;
@@ -53,26 +53,34 @@ pub enum Command {
     },
 }
 
-/// Ends the program with a message and an exit code, without a backtrace.
+/// How the program ends badly.
 #[derive(Debug)]
-pub struct Fail {
-    pub code: u8,
-    pub message: String,
+pub enum Failure {
+    /// A message for the person at the terminal, and an exit code: no backtrace.
+    User { code: u8, message: String },
+    /// A bug or an unexpected system error: color-eyre reports it with its context.
+    Internal(color_eyre::Report),
 }
 
-impl std::fmt::Display for Fail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+impl From<color_eyre::Report> for Failure {
+    fn from(r: color_eyre::Report) -> Self {
+        Failure::Internal(r)
     }
 }
 
-impl std::error::Error for Fail {}
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Internal(e.into())
+    }
+}
 
-fn fail(code: u8, message: impl Into<String>) -> color_eyre::Report {
-    eyre!(Fail {
+type Result<T> = std::result::Result<T, Failure>;
+
+fn fail(code: u8, message: impl Into<String>) -> Failure {
+    Failure::User {
         code,
-        message: message.into()
-    })
+        message: message.into(),
+    }
 }
 
 fn load_config(path: &Path) -> Result<Config> {

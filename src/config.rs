@@ -196,16 +196,11 @@ impl Default for MonitorConfig {
 pub struct UiConfig {
     /// A built-in theme name or a path to a theme file.
     pub theme: String,
-    /// Removes every binding that changes a cluster (cutovers, rollbacks).
-    pub read_only: bool,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        UiConfig {
-            theme: "dark".into(),
-            read_only: false,
-        }
+        UiConfig { theme: "dark".into() }
     }
 }
 
@@ -315,8 +310,12 @@ fn looks_secret(s: &str) -> bool {
         .any(|w| lower.contains(w))
 }
 
+/// serde speaks Rust ("expected i64"); the person reading this may not.
 fn clean_toml_message(msg: &str) -> String {
-    msg.trim().trim_end_matches('.').to_string()
+    let msg = msg.trim().trim_end_matches('.');
+    [("expected i64", "expected a whole number"), ("expected u64", "expected a whole number"), ("expected a boolean", "expected true or false")]
+        .iter()
+        .fold(msg.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 // ---------------------------------------------------------------- raw (as written) form
@@ -387,7 +386,6 @@ struct RawMonitor {
 #[serde(deny_unknown_fields)]
 struct RawUi {
     theme: Option<Spanned<String>>,
-    read_only: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -420,7 +418,6 @@ impl RawConfig {
         let ui = match self.ui {
             Some(u) => UiConfig {
                 theme: u.theme.map_or_else(|| UiConfig::default().theme, |t| t.into_inner()),
-                read_only: u.read_only.unwrap_or(false),
             },
             None => UiConfig::default(),
         };
@@ -480,7 +477,11 @@ impl RawCluster {
             // librdkafka checks names and values without connecting anywhere.
             native.set(&key, &value);
             if let Err(e) = native.create_native_config() {
-                let detail = redact(&e.to_string(), &value);
+                let detail = match &e {
+                    rdkafka::error::KafkaError::ClientConfig(_, description, _, _) => description.clone(),
+                    other => other.to_string(),
+                };
+                let detail = redact(&detail, &value);
                 return Err(located(
                     key_span,
                     format!("[{section}.properties] librdkafka rejects `{key}`: {detail}"),
