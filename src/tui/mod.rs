@@ -64,6 +64,14 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
         }
     })?;
 
+    // Fault injection for the terminal-restore test: a panic inside a monitor-like task.
+    if std::env::var_os("CUTOVER_INJECT_TASK_PANIC").is_some() {
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            panic!("injected by CUTOVER_INJECT_TASK_PANIC");
+        });
+    }
+
     // Ages on screen change every second; nothing else redraws without a reason.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let exit = loop {

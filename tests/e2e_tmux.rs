@@ -1,0 +1,193 @@
+//! The real binary in a real terminal (tmux), against two real brokers: it opens, shows the
+//! topics, `?` shows help, `q` quits, and the terminal is left sane on every way out.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use cutover::demo::broker::{Storage, TansuBroker};
+use cutover::kafka::admin::TopicSpec;
+
+struct Tmux {
+    socket: String,
+    config: PathBuf,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test ({e}); install it with `apt-get install tmux`"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts the cockpit in an 80x24 window; when it exits, the shell prints its exit code
+    /// and the terminal settings, then waits so the pane can be read.
+    fn start(name: &str, dir: &Path, source: &TansuBroker, target: &TansuBroker, env: &str) -> Tmux {
+        let config = dir.join("cutover.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[source]\nname = \"dc-east\"\nbootstrap = \"{}\"\n[target]\nname = \"cloud-west\"\nbootstrap = \"{}\"\n\
+                 [replication]\nsource_alias = \"east\"\n[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"1s\"\n\
+                 [log]\nfile = \"{}\"\n",
+                source.bootstrap(),
+                target.bootstrap(),
+                dir.join("cutover.log").display()
+            ),
+        )
+        .unwrap();
+        let t = Tmux {
+            socket: format!("cutover-e2e-{}-{name}", std::process::id()),
+            config,
+        };
+        let script = format!(
+            "{env} {} --config {}; echo EXIT=$?; stty -a | tr '\\n' ' '; echo; sleep 600",
+            env!("CARGO_BIN_EXE_cutover"),
+            t.config.display()
+        );
+        t.cmd(&["-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", &script]);
+        t
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn screen_with_escapes(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-e", "-t", "e2e"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    fn wait_screen(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        wait_for(Duration::from_secs(20), what, || {
+            let s = self.screen();
+            ok(&s).then_some(s)
+        })
+    }
+
+    fn pid(&self) -> String {
+        // Anchored at the binary, so the shell that runs the script does not match.
+        let pattern = format!("^{} --config {}", env!("CARGO_BIN_EXE_cutover"), self.config.display());
+        let out = Command::new("pgrep").args(["-f", "--", &pattern]).output().unwrap();
+        let pids = String::from_utf8_lossy(&out.stdout);
+        let pids: Vec<&str> = pids.lines().collect();
+        assert_eq!(pids.len(), 1, "exactly one cockpit process: {pids:?}");
+        pids[0].to_string()
+    }
+
+    /// After the cockpit exits: its code, and whether the pane is back to a sane terminal.
+    fn assert_exited_sane(&self, code: i32) {
+        let s = self.wait_screen("the cockpit to exit and stty to answer", |s| s.contains("EXIT=") && s.contains("speed"));
+        assert!(s.contains(&format!("EXIT={code}")), "exit code {code} expected:\n{s}");
+        let stty = s.lines().find(|l| l.contains("speed")).unwrap_or_default();
+        // The pane wraps the long stty line; join it back.
+        let stty_all: String = s.lines().skip_while(|l| !l.contains("speed")).collect::<Vec<_>>().join("");
+        assert!(!stty.is_empty(), "stty output missing:\n{s}");
+        for flag in [" icanon ", " echo ", " icrnl ", " opost "] {
+            assert!(stty_all.contains(flag), "terminal left without `{}` (raw mode?):\n{s}", flag.trim());
+        }
+        assert_eq!(self.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0", "alternate screen left on");
+        assert_eq!(self.cmd(&["display", "-p", "-t", "e2e", "#{cursor_flag}"]).trim(), "1", "cursor left hidden");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}
+
+fn setup() -> (TansuBroker, TansuBroker, TempDir) {
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)]);
+    create(&tgt, &[TopicSpec::new("east.orders", 3)]);
+    produce(&src, "orders", 0, 12, false);
+    produce(&tgt, "east.orders", 0, 9, false);
+    (src, tgt, dir)
+}
+
+fn shows_topics(s: &str) -> bool {
+    s.contains("orders") && s.contains("payments") && s.matches("LIVE").count() == 2
+}
+
+#[test]
+fn opens_shows_topics_help_and_quits_leaving_the_terminal_sane() {
+    let (src, tgt, dir) = setup();
+    let t = Tmux::start("quit", dir.path(), &src, &tgt, "");
+    let s = t.wait_screen("both clusters LIVE and the topics", shows_topics);
+    assert!(s.contains("dc-east") && s.contains("cloud-west"), "{s}");
+    let orders = s.lines().find(|l| l.contains("orders")).unwrap();
+    assert!(orders.contains("OK") && orders.contains("12") && orders.contains("9") && orders.contains(" 3 "), "{orders}");
+    let payments = s.lines().find(|l| l.contains("payments")).unwrap();
+    assert!(payments.contains("MISSING"), "{payments}");
+    assert!(s.lines().last().unwrap_or_default().contains("q quit"), "key hints at the bottom:\n{s}");
+
+    t.keys(&["?"]);
+    // The whole overlay, down to its last binding (tmux may show a frame half drawn).
+    t.wait_screen("the help overlay", |s| s.contains("Help: Overview") && s.contains("quit (the terminal is restored)"));
+    t.keys(&["Escape"]);
+    t.wait_screen("help closed", |s| !s.contains("Help: Overview"));
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    let (src, tgt, dir) = setup();
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let t = Tmux::start(&format!("sig{signal}"), dir.path(), &src, &tgt, "");
+        t.wait_screen("the topics", shows_topics);
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(t.pid()).status().unwrap();
+        assert!(status.success());
+        t.assert_exited_sane(code);
+    }
+}
+
+#[test]
+fn a_panic_in_a_task_restores_the_terminal() {
+    let (src, tgt, dir) = setup();
+    let t = Tmux::start("panic", dir.path(), &src, &tgt, "CUTOVER_INJECT_TASK_PANIC=1 RUST_BACKTRACE=0");
+    t.assert_exited_sane(101);
+    let s = t.screen();
+    assert!(s.contains("injected by CUTOVER_INJECT_TASK_PANIC"), "the panic is reported after restoring:\n{s}");
+}
+
+/// Every SGR parameter that sets a colour (30-38 and 40-48 foreground/background, 90-107
+/// bright); 39 and 49 only reset to the terminal's default colours.
+fn colour_codes(screen: &str) -> Vec<String> {
+    screen
+        .split("\x1b[")
+        .skip(1)
+        .filter_map(|seq| seq.split_once('m').map(|(params, _)| params.to_string()))
+        .filter(|params| {
+            params.split(';').any(|p| matches!(p.parse::<u16>(), Ok(30..=38) | Ok(40..=48) | Ok(90..=107)))
+        })
+        .collect()
+}
+
+#[test]
+fn no_color_draws_without_colour() {
+    let (src, tgt, dir) = setup();
+    let plain = Tmux::start("nocolor", dir.path(), &src, &tgt, "NO_COLOR=1");
+    plain.wait_screen("the topics", shows_topics);
+    let codes = colour_codes(&plain.screen_with_escapes());
+    assert!(codes.is_empty(), "colour under NO_COLOR: {codes:?}");
+    plain.keys(&["q"]);
+    plain.assert_exited_sane(0);
+
+    let coloured = Tmux::start("color", dir.path(), &src, &tgt, "");
+    coloured.wait_screen("the topics", shows_topics);
+    assert!(!colour_codes(&coloured.screen_with_escapes()).is_empty(), "the default theme uses colour");
+}
