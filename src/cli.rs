@@ -11,11 +11,15 @@ use crate::tui::theme::Theme;
 use crate::tui::Exit;
 
 #[derive(Debug, Parser)]
-#[command(name = "cutover", version, about = "A terminal cockpit for live Apache Kafka cluster migrations",
+#[command(
+    name = "cutover",
+    version,
+    about = "A terminal cockpit for live Apache Kafka cluster migrations",
     long_about = "A terminal cockpit for live Apache Kafka cluster migrations.\n\n\
     Without a command, opens the live cockpit on the source and target clusters of the config.\n\
     Exit codes: 0 ok, 1 failure or (status) something needs attention, 2 bad config or usage,\n\
-    128+N stopped by signal N.")]
+    128+N stopped by signal N."
+)]
 pub struct Cli {
     /// Config file (see config.example.toml).
     #[arg(short, long, env = "CUTOVER_CONFIG", default_value = "cutover.toml", global = true)]
@@ -105,16 +109,30 @@ fn theme(cli: &Cli, config: &Config) -> Result<Theme> {
 /// Sends tracing (and librdkafka's logs) to the log file; the guard flushes it on drop.
 fn init_logging(path: &Path, level: &str) -> Result<tracing_appender::non_blocking::WorkerGuard> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| fail(2, format!("cannot create the log directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(2, format!("cannot create the log directory {}: {e}", dir.display())))?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| fail(2, format!("cannot open the log file {}: {e} (set [log] file or --log-file)", path.display())))?;
+        .map_err(|e| {
+            fail(
+                2,
+                format!(
+                    "cannot open the log file {}: {e} (set [log] file or --log-file)",
+                    path.display()
+                ),
+            )
+        })?;
     let (writer, guard) = tracing_appender::non_blocking(file);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
     Ok(guard)
 }
 
@@ -158,7 +176,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Status { json }) => {
             let config = load_config(&cli.config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
-            let snap = runtime.block_on(crate::status::snapshot_once(&config)).map_err(|e| fail(1, e))?;
+            let snap = runtime
+                .block_on(crate::status::snapshot_once(&config))
+                .map_err(|e| fail(1, e))?;
             let (text, code) = crate::status::report(&config, &snap, *json);
             println!("{text}");
             Ok(code as u8)

@@ -104,9 +104,7 @@ impl Replication {
     /// The name a source topic has on the target, per the replication policy.
     pub fn target_topic(&self, source_topic: &str) -> String {
         match (self.kind, self.policy) {
-            (ReplicationKind::OffsetPreserving, _) | (_, PolicyKind::Identity) => {
-                source_topic.to_string()
-            }
+            (ReplicationKind::OffsetPreserving, _) | (_, PolicyKind::Identity) => source_topic.to_string(),
             (ReplicationKind::MirrorMaker2, PolicyKind::Default) => {
                 format!("{}{}{}", self.source_alias, self.separator, source_topic)
             }
@@ -147,9 +145,8 @@ pub struct NameFilter {
 
 impl NameFilter {
     pub fn new(include: &[&str], exclude: &[&str]) -> Result<Self, regex::Error> {
-        let compile = |patterns: &[&str]| -> Result<Vec<Regex>, regex::Error> {
-            patterns.iter().map(|p| anchored(p)).collect()
-        };
+        let compile =
+            |patterns: &[&str]| -> Result<Vec<Regex>, regex::Error> { patterns.iter().map(|p| anchored(p)).collect() };
         Ok(NameFilter {
             include: compile(include)?,
             exclude: compile(exclude)?,
@@ -313,9 +310,13 @@ fn looks_secret(s: &str) -> bool {
 /// serde speaks Rust ("expected i64"); the person reading this may not.
 fn clean_toml_message(msg: &str) -> String {
     let msg = msg.trim().trim_end_matches('.');
-    [("expected i64", "expected a whole number"), ("expected u64", "expected a whole number"), ("expected a boolean", "expected true or false")]
-        .iter()
-        .fold(msg.to_string(), |m, (from, to)| m.replace(from, to))
+    [
+        ("expected i64", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ]
+    .iter()
+    .fold(msg.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 // ---------------------------------------------------------------- raw (as written) form
@@ -440,7 +441,12 @@ impl RawConfig {
 }
 
 impl RawCluster {
-    fn validate(self, section: &str, located: &Locate, env: &dyn Fn(&str) -> Option<String>) -> Result<ClusterConfig, ConfigError> {
+    fn validate(
+        self,
+        section: &str,
+        located: &Locate,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ClusterConfig, ConfigError> {
         let name = self.name.get_ref().trim().to_string();
         if name.is_empty() {
             return Err(located(at(&self.name), format!("[{section}] name must not be empty")));
@@ -552,7 +558,11 @@ impl RawReplication {
     }
 }
 
-fn validate_filter(raw: Option<RawFilter>, default_excludes: &[&str], located: &Locate) -> Result<NameFilter, ConfigError> {
+fn validate_filter(
+    raw: Option<RawFilter>,
+    default_excludes: &[&str],
+    located: &Locate,
+) -> Result<NameFilter, ConfigError> {
     let compile = |patterns: Vec<Spanned<String>>| -> Result<Vec<Regex>, ConfigError> {
         patterns
             .iter()
@@ -585,7 +595,13 @@ impl RawMonitor {
         let duration = |v: Option<Spanned<String>>, default: Duration, what: &str| -> Result<Duration, ConfigError> {
             let Some(v) = v else { return Ok(default) };
             let d = humantime::parse_duration(v.get_ref()).map_err(|e| {
-                located(at(&v), format!("{what}: `{}` is not a duration ({e}); write e.g. \"2s\" or \"500ms\"", v.get_ref()))
+                located(
+                    at(&v),
+                    format!(
+                        "{what}: `{}` is not a duration ({e}); write e.g. \"2s\" or \"500ms\"",
+                        v.get_ref()
+                    ),
+                )
             })?;
             if d < Duration::from_millis(100) {
                 return Err(located(at(&v), format!("{what} must be at least 100ms")));
@@ -594,13 +610,14 @@ impl RawMonitor {
         };
         let refresh_interval = duration(self.refresh_interval, defaults.refresh_interval, "refresh_interval")?;
         let request_timeout = duration(self.request_timeout, defaults.request_timeout, "request_timeout")?;
-        let count = |v: Option<Spanned<i64>>, default: i64, what: &str| -> Result<(i64, Option<Range<usize>>), ConfigError> {
-            match v {
-                None => Ok((default, None)),
-                Some(n) if *n.get_ref() < 0 => Err(located(at(&n), format!("{what} must be zero or more records"))),
-                Some(n) => Ok((*n.get_ref(), at(&n))),
-            }
-        };
+        let count =
+            |v: Option<Spanned<i64>>, default: i64, what: &str| -> Result<(i64, Option<Range<usize>>), ConfigError> {
+                match v {
+                    None => Ok((default, None)),
+                    Some(n) if *n.get_ref() < 0 => Err(located(at(&n), format!("{what} must be zero or more records"))),
+                    Some(n) => Ok((*n.get_ref(), at(&n))),
+                }
+            };
         let (lag_warn, _) = count(self.lag_warn, defaults.lag_warn, "lag_warn")?;
         let (lag_crit, crit_span) = count(self.lag_crit, defaults.lag_crit, "lag_crit")?;
         if lag_crit < lag_warn {
@@ -628,7 +645,10 @@ impl RawLog {
                 if !["error", "warn", "info", "debug", "trace"].contains(&v.as_str()) {
                     return Err(located(
                         at(&l),
-                        format!("unknown log level `{}`, expected error, warn, info, debug or trace", l.get_ref()),
+                        format!(
+                            "unknown log level `{}`, expected error, warn, info, debug or trace",
+                            l.get_ref()
+                        ),
                     ));
                 }
                 v
@@ -718,12 +738,17 @@ mod tests {
 
     #[test]
     fn secrets_are_never_echoed() {
-        let text = format!("{MINIMAL}[target.properties]\n\"sasl.password\" = \"${{PASS}}\"\n\"security.protocol\" = \"${{PASS}}\"\n");
+        let text = format!(
+            "{MINIMAL}[target.properties]\n\"sasl.password\" = \"${{PASS}}\"\n\"security.protocol\" = \"${{PASS}}\"\n"
+        );
         let e = parse_str(&text).unwrap_err();
         let shown = e.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("security.protocol"), "{shown}");
-        let ok = parse_str(&format!("{MINIMAL}[target.properties]\n\"sasl.password\" = \"${{PASS}}\"\n")).unwrap();
+        let ok = parse_str(&format!(
+            "{MINIMAL}[target.properties]\n\"sasl.password\" = \"${{PASS}}\"\n"
+        ))
+        .unwrap();
         assert!(!format!("{:?}", ok.target).contains("hunter2"));
     }
 

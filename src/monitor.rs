@@ -56,10 +56,22 @@ impl Monitor {
         let source = ClusterClient::connect(&config.source, timeout, None)?;
         let target = ClusterClient::connect(&config.target, timeout, None)?;
         let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
-        Ok(Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval))
+        Ok(Self::with_clients(
+            source,
+            target,
+            ws,
+            wt,
+            config.monitor.refresh_interval,
+        ))
     }
 
-    pub fn with_clients(source: ClusterClient, target: ClusterClient, ws: Watch, wt: Watch, refresh: Duration) -> Monitor {
+    pub fn with_clients(
+        source: ClusterClient,
+        target: ClusterClient,
+        ws: Watch,
+        wt: Watch,
+        refresh: Duration,
+    ) -> Monitor {
         let mut initial = Snapshot::default();
         initial.source.name = source.name().to_string();
         initial.target.name = target.name().to_string();
@@ -73,14 +85,24 @@ impl Monitor {
     }
 }
 
-async fn poll_loop(side: Side, client: ClusterClient, watch: Watch, refresh: Duration, tx: Arc<watch::Sender<Snapshot>>) {
+async fn poll_loop(
+    side: Side,
+    client: ClusterClient,
+    watch: Watch,
+    refresh: Duration,
+    tx: Arc<watch::Sender<Snapshot>>,
+) {
     let mut ticker = tokio::time::interval(refresh);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         let result = client.poll(&watch).await;
         match &result {
-            Ok(s) => tracing::debug!(cluster = client.name(), took_ms = s.poll_duration.as_millis() as u64, "poll ok"),
+            Ok(s) => tracing::debug!(
+                cluster = client.name(),
+                took_ms = s.poll_duration.as_millis() as u64,
+                "poll ok"
+            ),
             Err(e) => tracing::warn!(cluster = client.name(), "poll failed: {e}"),
         }
         tx.send_modify(|snap| {

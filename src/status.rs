@@ -78,23 +78,34 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
     let mut out = String::new();
     for (label, f) in [("source", &snap.source), ("target", &snap.target)] {
         match (f.state(), &f.last_error) {
-            (Some(s), _) => out += &format!(
-                "{label} {}: {} broker(s), polled in {}ms\n",
-                f.name,
-                s.brokers.len(),
-                s.poll_duration.as_millis()
-            ),
-            (None, e) => out += &format!(
-                "{label} {}: UNREACHABLE: {}\n",
-                f.name,
-                e.as_ref().map_or("no answer", |(_, e)| e.as_str())
-            ),
+            (Some(s), _) => {
+                out += &format!(
+                    "{label} {}: {} broker(s), polled in {}ms\n",
+                    f.name,
+                    s.brokers.len(),
+                    s.poll_duration.as_millis()
+                )
+            }
+            (None, e) => {
+                out += &format!(
+                    "{label} {}: UNREACHABLE: {}\n",
+                    f.name,
+                    e.as_ref().map_or("no answer", |(_, e)| e.as_str())
+                )
+            }
         }
     }
-    out += &format!("\n{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}\n", "STATUS", "TOPIC", "TARGET TOPIC", "P SRC/TGT", "SRC END", "TGT END", "LAG");
+    out += &format!(
+        "\n{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}\n",
+        "STATUS", "TOPIC", "TARGET TOPIC", "P SRC/TGT", "SRC END", "TGT END", "LAG"
+    );
     let n = |v: Option<i64>| v.map_or("?".to_string(), |x| x.to_string());
     for p in &pairs {
-        let parts = format!("{}/{}", n(p.source_partitions.map(|x| x as i64)), p.target_partitions.map_or("-".into(), |x| x.to_string()));
+        let parts = format!(
+            "{}/{}",
+            n(p.source_partitions.map(|x| x as i64)),
+            p.target_partitions.map_or("-".into(), |x| x.to_string())
+        );
         out += &format!(
             "{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}{}\n",
             p.status.word(),
@@ -110,7 +121,12 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
     if !diffs.is_empty() {
         out += "\nINVENTORY DIFFERENCES\n";
         for d in &diffs {
-            out += &format!("{:<10} {:<30} {}\n", d.difference.kind(), d.source_topic, d.difference.describe());
+            out += &format!(
+                "{:<10} {:<30} {}\n",
+                d.difference.kind(),
+                d.source_topic,
+                d.difference.describe()
+            );
         }
     }
     (out, code)

@@ -17,7 +17,11 @@ use cutover::model::{GroupStatus, Health, Snapshot};
 use cutover::monitor::Monitor;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn latest(m: &Monitor) -> Snapshot {
@@ -55,18 +59,33 @@ fn lag_per_partition_is_the_difference_of_end_offsets() {
     let t = snap.target.state().unwrap().topics.get("src.orders").cloned();
     let parts = partition_pairs(s.as_ref(), t.as_ref());
     let lags: Vec<Option<i64>> = parts.iter().map(|p| p.lag).collect();
-    let expected: Vec<Option<i64>> = (0..3).map(|p| Some(source_counts[p] as i64 - target_counts[p] as i64)).collect();
+    let expected: Vec<Option<i64>> = (0..3)
+        .map(|p| Some(source_counts[p] as i64 - target_counts[p] as i64))
+        .collect();
     assert_eq!(lags, expected, "per-partition lag = source end - target end");
-    let ends: Vec<i64> = parts.iter().map(|p| *p.source.as_ref().unwrap().high.as_ref().unwrap()).collect();
+    let ends: Vec<i64> = parts
+        .iter()
+        .map(|p| *p.source.as_ref().unwrap().high.as_ref().unwrap())
+        .collect();
     assert_eq!(ends, vec![10, 20, 5]);
 
-    let pairs = topic_pairs(&snap, &config.replication, &config.topics, &config.monitor, SystemTime::now());
+    let pairs = topic_pairs(
+        &snap,
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        SystemTime::now(),
+    );
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0].target_topic, "src.orders");
     assert_eq!(pairs[0].lag, Some(11));
     assert_eq!(pairs[0].source_end, Some(35));
     assert_eq!(pairs[0].target_end, Some(24));
-    assert_eq!(pairs[0].status, PairStatus::Ok, "11 is under the default warn threshold");
+    assert_eq!(
+        pairs[0].status,
+        PairStatus::Ok,
+        "11 is under the default warn threshold"
+    );
 }
 
 #[test]
@@ -77,14 +96,18 @@ fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
         &[
             TopicSpec::new("alpha", 1),
             TopicSpec::new("beta", 2),
-            TopicSpec::new("gamma", 1).config("cleanup.policy", "compact").config("retention.ms", "3600000"),
+            TopicSpec::new("gamma", 1)
+                .config("cleanup.policy", "compact")
+                .config("retention.ms", "3600000"),
         ],
     );
     create(
         &tgt,
         &[
             TopicSpec::new("beta", 3),
-            TopicSpec::new("gamma", 1).config("cleanup.policy", "delete").config("retention.ms", "3600000"),
+            TopicSpec::new("gamma", 1)
+                .config("cleanup.policy", "delete")
+                .config("retention.ms", "3600000"),
         ],
     );
     let config = config(&src, &tgt, &format!("[replication]\npolicy = \"identity\"\n{FAST}"));
@@ -95,11 +118,16 @@ fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
         (s.source.state().is_some() && s.target.state().is_some()).then(|| diff(s, &config.replication, &config.topics))
     });
     let by_topic: BTreeMap<&str, Vec<&Difference>> = diffs.iter().fold(BTreeMap::new(), |mut m, d| {
-        m.entry(d.source_topic.as_str()).or_insert_with(Vec::new).push(&d.difference);
+        m.entry(d.source_topic.as_str())
+            .or_insert_with(Vec::new)
+            .push(&d.difference);
         m
     });
     assert_eq!(by_topic["alpha"], vec![&Difference::MissingOnTarget]);
-    assert_eq!(by_topic["beta"], vec![&Difference::PartitionCount { source: 2, target: 3 }]);
+    assert_eq!(
+        by_topic["beta"],
+        vec![&Difference::PartitionCount { source: 2, target: 3 }]
+    );
     assert_eq!(
         by_topic["gamma"],
         vec![&Difference::Config {
@@ -110,7 +138,13 @@ fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
         "retention.ms is equal on both sides and must not be reported"
     );
     let snap = latest(&monitor);
-    let pairs = topic_pairs(&snap, &config.replication, &config.topics, &config.monitor, SystemTime::now());
+    let pairs = topic_pairs(
+        &snap,
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        SystemTime::now(),
+    );
     let status: BTreeMap<&str, PairStatus> = pairs.iter().map(|p| (p.source_topic.as_str(), p.status)).collect();
     assert_eq!(status["alpha"], PairStatus::Missing);
     assert_eq!(status["beta"], PairStatus::Mismatch);
@@ -141,26 +175,39 @@ fn group_with_a_live_member_is_stable_then_empty_after_it_leaves() {
     });
     member.commit().unwrap();
 
-    let row = wait_snapshot(&monitor, Duration::from_secs(20), "billing Stable with its commit", |s| {
-        let rows = group_rows(s, &config.groups).ok()?;
-        let row = rows.into_iter().find(|g| g.name == "billing")?;
-        let side = row.source.as_ref()?;
-        (side.status == GroupStatus::Stable && side.partitions == 1).then_some(row)
-    });
+    let row = wait_snapshot(
+        &monitor,
+        Duration::from_secs(20),
+        "billing Stable with its commit",
+        |s| {
+            let rows = group_rows(s, &config.groups).ok()?;
+            let row = rows.into_iter().find(|g| g.name == "billing")?;
+            let side = row.source.as_ref()?;
+            (side.status == GroupStatus::Stable && side.partitions == 1).then_some(row)
+        },
+    );
     let side = row.source.unwrap();
     assert_eq!(side.members, 1);
     assert_eq!(side.lag, Ok(0), "committed 5 of 5");
     let offsets = latest(&monitor).source.state().unwrap().groups.clone().unwrap();
     let billing = offsets.iter().find(|g| g.name == "billing").unwrap();
-    assert_eq!(billing.offsets.as_ref().unwrap().get(&("orders".to_string(), 0)), Some(&5));
+    assert_eq!(
+        billing.offsets.as_ref().unwrap().get(&("orders".to_string(), 0)),
+        Some(&5)
+    );
     assert!(row.target.is_none(), "the group does not exist on the target");
 
     member.leave();
-    wait_snapshot(&monitor, Duration::from_secs(20), "billing Empty after the member left", |s| {
-        let rows = group_rows(s, &config.groups).ok()?;
-        let side = rows.into_iter().find(|g| g.name == "billing")?.source?;
-        (side.status == GroupStatus::Empty).then_some(())
-    });
+    wait_snapshot(
+        &monitor,
+        Duration::from_secs(20),
+        "billing Empty after the member left",
+        |s| {
+            let rows = group_rows(s, &config.groups).ok()?;
+            let side = rows.into_iter().find(|g| g.name == "billing")?.source?;
+            (side.status == GroupStatus::Empty).then_some(())
+        },
+    );
 }
 
 #[test]
@@ -193,15 +240,31 @@ fn a_killed_broker_turns_stale_within_two_intervals_and_recovers() {
     });
     let took = killed.elapsed();
     // The reason follows as soon as the failing poll times out; it is what the header shows.
-    let snap = wait_snapshot(&monitor, config.monitor.request_timeout * 3, "the failed poll's reason", |s| {
-        s.target.last_error.is_some().then(|| s.clone())
-    });
-    assert_eq!(snap.source.health(SystemTime::now(), refresh), Health::Live, "the source keeps being polled");
-    let pairs = topic_pairs(&snap, &config.replication, &config.topics, &config.monitor, SystemTime::now());
+    let snap = wait_snapshot(
+        &monitor,
+        config.monitor.request_timeout * 3,
+        "the failed poll's reason",
+        |s| s.target.last_error.is_some().then(|| s.clone()),
+    );
+    assert_eq!(
+        snap.source.health(SystemTime::now(), refresh),
+        Health::Live,
+        "the source keeps being polled"
+    );
+    let pairs = topic_pairs(
+        &snap,
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        SystemTime::now(),
+    );
     assert!(pairs.iter().all(|p| p.status == PairStatus::Stale), "{pairs:?}");
     let seq_before = snap.seq;
     std::thread::sleep(refresh * 2);
-    assert!(latest(&monitor).seq > seq_before, "the monitor keeps publishing while a cluster is down");
+    assert!(
+        latest(&monitor).seq > seq_before,
+        "the monitor keeps publishing while a cluster is down"
+    );
     eprintln!("target STALE {took:?} after the kill (refresh {refresh:?})");
 
     tgt.restart().expect("restart the target broker");
@@ -209,7 +272,13 @@ fn a_killed_broker_turns_stale_within_two_intervals_and_recovers() {
         live(s).then(|| s.clone())
     });
     assert!(back.target.last_error.is_none());
-    let pairs = topic_pairs(&back, &config.replication, &config.topics, &config.monitor, SystemTime::now());
+    let pairs = topic_pairs(
+        &back,
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        SystemTime::now(),
+    );
     assert_eq!(pairs[0].status, PairStatus::Ok);
     assert_eq!(pairs[0].target_end, Some(3), "the restarted broker kept its data");
     assert_eq!(pairs[0].lag, Some(4));

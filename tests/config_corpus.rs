@@ -6,21 +6,57 @@ use std::process::Command;
 
 /// (file, "line:column", what the message must say)
 const CORPUS: [(&str, &str, &str); 18] = [
-    ("01-unknown-section.toml", "9:2", "unknown field `monitr`, expected one of"),
-    ("02-unknown-key.toml", "10:1", "unknown field `refresh`, expected one of `refresh_interval`"),
+    (
+        "01-unknown-section.toml",
+        "9:2",
+        "unknown field `monitr`, expected one of",
+    ),
+    (
+        "02-unknown-key.toml",
+        "10:1",
+        "unknown field `refresh`, expected one of `refresh_interval`",
+    ),
     ("03-missing-target.toml", "1:1", "missing field `target`"),
     ("04-bad-duration.toml", "10:20", "`fast` is not a duration"),
     ("05-bad-regex.toml", "10:22", "invalid regular expression `(unclosed`"),
-    ("06-unset-env.toml", "3:13", "environment variable `CUTOVER_TEST_UNSET_VARIABLE` is not set"),
-    ("07-reserved-property.toml", "10:1", "`group.id` is set by cutover itself"),
-    ("08-unknown-librdkafka-property.toml", "10:1", "No such configuration property"),
-    ("09-bad-kind.toml", "10:8", "expected `mirrormaker2` or `offset-preserving`"),
-    ("10-crit-below-warn.toml", "11:12", "lag_crit (10) must be at least lag_warn (1000)"),
+    (
+        "06-unset-env.toml",
+        "3:13",
+        "environment variable `CUTOVER_TEST_UNSET_VARIABLE` is not set",
+    ),
+    (
+        "07-reserved-property.toml",
+        "10:1",
+        "`group.id` is set by cutover itself",
+    ),
+    (
+        "08-unknown-librdkafka-property.toml",
+        "10:1",
+        "No such configuration property",
+    ),
+    (
+        "09-bad-kind.toml",
+        "10:8",
+        "expected `mirrormaker2` or `offset-preserving`",
+    ),
+    (
+        "10-crit-below-warn.toml",
+        "11:12",
+        "lag_crit (10) must be at least lag_warn (1000)",
+    ),
     ("11-unterminated-string.toml", "2:12", "invalid basic string"),
     ("12-wrong-type.toml", "10:12", "expected a whole number"),
-    ("13-empty-bootstrap.toml", "3:13", "bootstrap must list at least one host:port"),
+    (
+        "13-empty-bootstrap.toml",
+        "3:13",
+        "bootstrap must list at least one host:port",
+    ),
     ("14-bad-policy.toml", "10:10", "expected `default`"),
-    ("15-secret-from-env-rejected.toml", "10:1", "librdkafka rejects `security.protocol`"),
+    (
+        "15-secret-from-env-rejected.toml",
+        "10:1",
+        "librdkafka rejects `security.protocol`",
+    ),
     ("16-bad-log-level.toml", "10:9", "unknown log level `verbose`"),
     ("17-duplicate-key.toml", "3:1", "duplicate key"),
     ("18-bad-env-syntax.toml", "3:13", "unterminated `${`"),
@@ -46,7 +82,10 @@ fn every_broken_config_is_a_located_error_with_exit_code_2() {
         assert_eq!(out.status.code(), Some(2), "{file}: exit code\n{stderr}");
         let first = stderr.lines().next().unwrap_or_default();
         let location = format!("cutover: {}:{at}: ", path.display());
-        assert!(first.starts_with(&location), "{file}: expected `{location}…`, got\n{stderr}");
+        assert!(
+            first.starts_with(&location),
+            "{file}: expected `{location}…`, got\n{stderr}"
+        );
         assert!(first.contains(says), "{file}: expected `{says}` in\n{stderr}");
         assert!(!stderr.contains("panicked"), "{file}: panic\n{stderr}");
         assert!(!stderr.contains(SECRET), "{file}: a secret was printed\n{stderr}");
@@ -62,14 +101,21 @@ fn a_missing_config_file_says_how_to_get_one() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("config file not found: /nonexistent/cutover.toml"), "{stderr}");
+    assert!(
+        stderr.contains("config file not found: /nonexistent/cutover.toml"),
+        "{stderr}"
+    );
     assert!(stderr.contains("config.example.toml"), "{stderr}");
 }
 
 #[test]
 fn the_example_config_is_valid() {
     let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml")])
+        .args([
+            "check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -52,7 +52,19 @@ impl Tmux {
             env!("CARGO_BIN_EXE_cutover"),
             t.config.display()
         );
-        t.cmd(&["-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", &script]);
+        t.cmd(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &script,
+        ]);
         t
     }
 
@@ -89,17 +101,35 @@ impl Tmux {
 
     /// After the cockpit exits: its code, and whether the pane is back to a sane terminal.
     fn assert_exited_sane(&self, code: i32) {
-        let s = self.wait_screen("the cockpit to exit and stty to answer", |s| s.contains("EXIT=") && s.contains("speed"));
+        let s = self.wait_screen("the cockpit to exit and stty to answer", |s| {
+            s.contains("EXIT=") && s.contains("speed")
+        });
         assert!(s.contains(&format!("EXIT={code}")), "exit code {code} expected:\n{s}");
         let stty = s.lines().find(|l| l.contains("speed")).unwrap_or_default();
         // The pane wraps the long stty line; join it back.
-        let stty_all: String = s.lines().skip_while(|l| !l.contains("speed")).collect::<Vec<_>>().join("");
+        let stty_all: String = s
+            .lines()
+            .skip_while(|l| !l.contains("speed"))
+            .collect::<Vec<_>>()
+            .join("");
         assert!(!stty.is_empty(), "stty output missing:\n{s}");
         for flag in [" icanon ", " echo ", " icrnl ", " opost "] {
-            assert!(stty_all.contains(flag), "terminal left without `{}` (raw mode?):\n{s}", flag.trim());
+            assert!(
+                stty_all.contains(flag),
+                "terminal left without `{}` (raw mode?):\n{s}",
+                flag.trim()
+            );
         }
-        assert_eq!(self.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0", "alternate screen left on");
-        assert_eq!(self.cmd(&["display", "-p", "-t", "e2e", "#{cursor_flag}"]).trim(), "1", "cursor left hidden");
+        assert_eq!(
+            self.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"]).trim(),
+            "0",
+            "alternate screen left on"
+        );
+        assert_eq!(
+            self.cmd(&["display", "-p", "-t", "e2e", "#{cursor_flag}"]).trim(),
+            "1",
+            "cursor left hidden"
+        );
     }
 }
 
@@ -129,14 +159,22 @@ fn opens_shows_topics_help_and_quits_leaving_the_terminal_sane() {
     let s = t.wait_screen("both clusters LIVE and the topics", shows_topics);
     assert!(s.contains("dc-east") && s.contains("cloud-west"), "{s}");
     let orders = s.lines().find(|l| l.contains("orders")).unwrap();
-    assert!(orders.contains("OK") && orders.contains("12") && orders.contains("9") && orders.contains(" 3 "), "{orders}");
+    assert!(
+        orders.contains("OK") && orders.contains("12") && orders.contains("9") && orders.contains(" 3 "),
+        "{orders}"
+    );
     let payments = s.lines().find(|l| l.contains("payments")).unwrap();
     assert!(payments.contains("MISSING"), "{payments}");
-    assert!(s.lines().last().unwrap_or_default().contains("q quit"), "key hints at the bottom:\n{s}");
+    assert!(
+        s.lines().last().unwrap_or_default().contains("q quit"),
+        "key hints at the bottom:\n{s}"
+    );
 
     t.keys(&["?"]);
     // The whole overlay, down to its last binding (tmux may show a frame half drawn).
-    t.wait_screen("the help overlay", |s| s.contains("Help: Overview") && s.contains("quit (the terminal is restored)"));
+    t.wait_screen("the help overlay", |s| {
+        s.contains("Help: Overview") && s.contains("quit (the terminal is restored)")
+    });
     t.keys(&["Escape"]);
     t.wait_screen("help closed", |s| !s.contains("Help: Overview"));
     t.keys(&["q"]);
@@ -149,7 +187,11 @@ fn sigterm_and_sighup_restore_the_terminal() {
     for (signal, code) in [("TERM", 143), ("HUP", 129)] {
         let t = Tmux::start(&format!("sig{signal}"), dir.path(), &src, &tgt, "");
         t.wait_screen("the topics", shows_topics);
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(t.pid()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(t.pid())
+            .status()
+            .unwrap();
         assert!(status.success());
         t.assert_exited_sane(code);
     }
@@ -158,10 +200,19 @@ fn sigterm_and_sighup_restore_the_terminal() {
 #[test]
 fn a_panic_in_a_task_restores_the_terminal() {
     let (src, tgt, dir) = setup();
-    let t = Tmux::start("panic", dir.path(), &src, &tgt, "CUTOVER_INJECT_TASK_PANIC=1 RUST_BACKTRACE=0");
+    let t = Tmux::start(
+        "panic",
+        dir.path(),
+        &src,
+        &tgt,
+        "CUTOVER_INJECT_TASK_PANIC=1 RUST_BACKTRACE=0",
+    );
     t.assert_exited_sane(101);
     let s = t.screen();
-    assert!(s.contains("injected by CUTOVER_INJECT_TASK_PANIC"), "the panic is reported after restoring:\n{s}");
+    assert!(
+        s.contains("injected by CUTOVER_INJECT_TASK_PANIC"),
+        "the panic is reported after restoring:\n{s}"
+    );
 }
 
 /// Every SGR parameter that sets a colour (30-38 and 40-48 foreground/background, 90-107
@@ -172,7 +223,9 @@ fn colour_codes(screen: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|seq| seq.split_once('m').map(|(params, _)| params.to_string()))
         .filter(|params| {
-            params.split(';').any(|p| matches!(p.parse::<u16>(), Ok(30..=38) | Ok(40..=48) | Ok(90..=107)))
+            params
+                .split(';')
+                .any(|p| matches!(p.parse::<u16>(), Ok(30..=38) | Ok(40..=48) | Ok(90..=107)))
         })
         .collect()
 }
@@ -189,5 +242,8 @@ fn no_color_draws_without_colour() {
 
     let coloured = Tmux::start("color", dir.path(), &src, &tgt, "");
     coloured.wait_screen("the topics", shows_topics);
-    assert!(!colour_codes(&coloured.screen_with_escapes()).is_empty(), "the default theme uses colour");
+    assert!(
+        !colour_codes(&coloured.screen_with_escapes()).is_empty(),
+        "the default theme uses colour"
+    );
 }

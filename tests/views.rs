@@ -66,7 +66,12 @@ fn group(name: &str, status: GroupStatus, members: usize, offsets: &[(&str, i32,
 fn configs(entries: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, BTreeMap<String, String>> {
     entries
         .iter()
-        .map(|(t, kv)| (t.to_string(), kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+        .map(|(t, kv)| {
+            (
+                t.to_string(),
+                kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            )
+        })
         .collect()
 }
 
@@ -78,7 +83,13 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
     let source = ClusterState {
         polled_at: polled,
         poll_duration: Duration::from_millis(42),
-        brokers: (1..=3).map(|id| Broker { id, host: format!("kafka-{id}.dc1"), port: 9092 }).collect(),
+        brokers: (1..=3)
+            .map(|id| Broker {
+                id,
+                host: format!("kafka-{id}.dc1"),
+                port: 9092,
+            })
+            .collect(),
         topics: [
             topic("orders", &[120_000, 118_500, 121_200]),
             payments,
@@ -94,14 +105,30 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
             ("customers", &[("cleanup.policy", "compact")]),
         ])),
         groups: Ok(vec![
-            group("billing", GroupStatus::Stable, 3, &[("orders", 0, 119_990), ("orders", 1, 118_400), ("orders", 2, 121_200)]),
-            group("fraud-check", GroupStatus::PreparingRebalance, 2, &[("payments", 0, 880)]),
+            group(
+                "billing",
+                GroupStatus::Stable,
+                3,
+                &[("orders", 0, 119_990), ("orders", 1, 118_400), ("orders", 2, 121_200)],
+            ),
+            group(
+                "fraud-check",
+                GroupStatus::PreparingRebalance,
+                2,
+                &[("payments", 0, 880)],
+            ),
         ]),
     };
     let target = ClusterState {
         polled_at: polled,
         poll_duration: Duration::from_millis(57),
-        brokers: (1..=3).map(|id| Broker { id, host: format!("b{id}.cloud"), port: 9092 }).collect(),
+        brokers: (1..=3)
+            .map(|id| Broker {
+                id,
+                host: format!("b{id}.cloud"),
+                port: 9092,
+            })
+            .collect(),
         topics: [
             topic("dc1.orders", &[120_000 - lag, 118_500, 121_200 - 3]),
             topic("dc1.payments", &[900, 910, 920, 930]),
@@ -112,10 +139,18 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
         .map(|t| (t.name.clone(), t))
         .collect(),
         configs: Ok(configs(&[
-            ("dc1.orders", &[("cleanup.policy", "delete"), ("retention.ms", "86400000")]),
+            (
+                "dc1.orders",
+                &[("cleanup.policy", "delete"), ("retention.ms", "86400000")],
+            ),
             ("dc1.customers", &[("cleanup.policy", "delete")]),
         ])),
-        groups: Ok(vec![group("billing", GroupStatus::Empty, 0, &[("dc1.orders", 0, 119_000)])]),
+        groups: Ok(vec![group(
+            "billing",
+            GroupStatus::Empty,
+            0,
+            &[("dc1.orders", 0, 119_000)],
+        )]),
     };
     let feed = |name: &str, s: ClusterState| ClusterFeed {
         name: name.into(),
@@ -156,7 +191,13 @@ fn text(buf: &Buffer) -> String {
     let w = buf.area.width as usize;
     buf.content
         .chunks(w)
-        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string())
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -197,7 +238,11 @@ fn no_color_has_no_colour_and_marks_selection_without_it() {
         }
         let buf = render(&mut a, 80, 24);
         for cell in &buf.content {
-            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{name}: colour under NO_COLOR at {cell:?}");
+            assert_eq!(
+                (cell.fg, cell.bg),
+                (Color::Reset, Color::Reset),
+                "{name}: colour under NO_COLOR at {cell:?}"
+            );
         }
         if name != "help" && name != "log" {
             assert!(
@@ -217,7 +262,10 @@ fn default_theme_colours_states_that_the_words_also_name() {
     for word in ["OK", "LAG!", "MISSING", "MISMATCH"] {
         assert!(t.contains(word), "status word {word} is shown as text:\n{t}");
     }
-    assert!(buf.content.iter().any(|c| c.fg != Color::Reset), "the dark theme uses colour");
+    assert!(
+        buf.content.iter().any(|c| c.fg != Color::Reset),
+        "the dark theme uses colour"
+    );
 }
 
 #[test]

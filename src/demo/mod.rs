@@ -58,7 +58,9 @@ fn target_topics() -> Vec<TopicSpec> {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Demo {
@@ -113,7 +115,11 @@ impl Demo {
     }
 }
 
-fn spawn(name: &str, stop: Arc<AtomicBool>, f: impl FnOnce(Arc<AtomicBool>) -> Result<(), String> + Send + 'static) -> JoinHandle<()> {
+fn spawn(
+    name: &str,
+    stop: Arc<AtomicBool>,
+    f: impl FnOnce(Arc<AtomicBool>) -> Result<(), String> + Send + 'static,
+) -> JoinHandle<()> {
     let name = name.to_string();
     std::thread::Builder::new()
         .name(name.clone())
@@ -159,7 +165,11 @@ fn replicate(src: &ClusterConfig, tgt: &ClusterConfig, stop: &AtomicBool) -> Res
     let writer = RecordWriter::new(tgt, true)?;
     let from: Vec<(String, i32, Option<i64>)> = target_topics()
         .iter()
-        .filter_map(|t| t.name.strip_prefix(&format!("{SOURCE_ALIAS}.")).map(|s| (s.to_string(), t.partitions)))
+        .filter_map(|t| {
+            t.name
+                .strip_prefix(&format!("{SOURCE_ALIAS}."))
+                .map(|s| (s.to_string(), t.partitions))
+        })
         .flat_map(|(t, n)| (0..n).map(move |p| (t.clone(), p, None)))
         .collect();
     reader.assign(&from)?;

@@ -45,7 +45,9 @@ pub async fn create_topics(cluster: &ClusterConfig, topics: &[TopicSpec], timeou
             )
         })
         .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
     let results = admin
         .create_topics(new.iter(), &opts)
         .await
@@ -54,4 +56,27 @@ pub async fn create_topics(cluster: &ClusterConfig, topics: &[TopicSpec], timeou
         r.map_err(|(topic, e)| format!("{}: create topic {topic}: {e}", cluster.name))?;
     }
     Ok(())
+}
+
+/// Commits offsets for a group that has no members, without joining it (the broker accepts
+/// commits to an EMPTY group). The demo, tests and benchmarks set groups up with it.
+pub fn commit_group_offsets(
+    cluster: &ClusterConfig,
+    group: &str,
+    offsets: &[(String, i32, i64)],
+) -> Result<(), String> {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = super::consumer_config(cluster)
+        .set("group.id", group)
+        .create()
+        .map_err(|e| format!("{}: {e}", cluster.name))?;
+    let mut tpl = TopicPartitionList::new();
+    for (t, p, o) in offsets {
+        tpl.add_partition_offset(t, *p, Offset::Offset(*o))
+            .map_err(|e| e.to_string())?;
+    }
+    consumer
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(|e| format!("{}: commit for {group}: {e}", cluster.name))
 }

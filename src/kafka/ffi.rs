@@ -64,8 +64,10 @@ pub fn list_group_offsets<C: ClientContext>(
         // SAFETY: all pointers are valid for the duration of the calls; librdkafka copies the
         // request, which is then destroyed here; the options live until `call` is dropped.
         unsafe {
-            let options =
-                sys::rd_kafka_AdminOptions_new(rk, sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+            let options = sys::rd_kafka_AdminOptions_new(
+                rk,
+                sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+            );
             let mut errbuf = [0 as std::os::raw::c_char; 256];
             sys::rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errbuf.as_mut_ptr(), errbuf.len());
             sys::rd_kafka_AdminOptions_set_opaque(options, i as *mut c_void);
@@ -108,7 +110,12 @@ pub fn list_group_offsets<C: ClientContext>(
         .iter()
         .cloned()
         .zip(results)
-        .map(|(g, r)| (g, r.unwrap_or_else(|| Err(format!("no answer within {}s", timeout.as_secs())))))
+        .map(|(g, r)| {
+            (
+                g,
+                r.unwrap_or_else(|| Err(format!("no answer within {}s", timeout.as_secs()))),
+            )
+        })
         .collect()
 }
 
@@ -121,7 +128,11 @@ unsafe fn read_offsets_event(ev: *mut sys::rd_kafka_event_t) -> GroupOffsets {
     let code = sys::rd_kafka_event_error(ev);
     if code != sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         let s = sys::rd_kafka_event_error_string(ev);
-        return Err(if s.is_null() { err_string(code) } else { CStr::from_ptr(s).to_string_lossy().into_owned() });
+        return Err(if s.is_null() {
+            err_string(code)
+        } else {
+            CStr::from_ptr(s).to_string_lossy().into_owned()
+        });
     }
     let result = sys::rd_kafka_event_ListConsumerGroupOffsets_result(ev);
     let mut count = 0usize;
@@ -132,7 +143,9 @@ unsafe fn read_offsets_event(ev: *mut sys::rd_kafka_event_t) -> GroupOffsets {
     let group = *groups;
     let error = sys::rd_kafka_group_result_error(group);
     if !error.is_null() {
-        return Err(CStr::from_ptr(sys::rd_kafka_error_string(error)).to_string_lossy().into_owned());
+        return Err(CStr::from_ptr(sys::rd_kafka_error_string(error))
+            .to_string_lossy()
+            .into_owned());
     }
     let list = sys::rd_kafka_group_result_partitions(group);
     let mut offsets = BTreeMap::new();
@@ -153,4 +166,68 @@ unsafe fn read_offsets_event(ev: *mut sys::rd_kafka_event_t) -> GroupOffsets {
         offsets.insert((topic, elem.partition), elem.offset);
     }
     Ok(offsets)
+}
+
+/// One event taken from a client's main queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MainEvent {
+    /// A librdkafka log line (rdkafka routes logs through the main queue).
+    Log {
+        level: i32,
+        facility: String,
+        message: String,
+    },
+    /// Statistics JSON (only when `statistics.interval.ms` is set).
+    Stats(String),
+    Error(String),
+    Other,
+}
+
+/// Takes every event waiting on a client's main queue and hands each to `handle`.
+///
+/// rdkafka delivers logs, statistics and errors through this queue, but only a client that
+/// polls it sees them: the cockpit's consumer has no group (nothing polls it) and rdkafka's
+/// AdminClient never polls its own, so without this they would pile up for as long as the
+/// cockpit runs. Returns how many events were taken.
+pub fn drain_main_queue<C: ClientContext>(client: &Client<C>, mut handle: impl FnMut(MainEvent)) -> usize {
+    // SAFETY: the handle is live for the call; the queue reference is released below and
+    // every event is destroyed after its contents are copied out.
+    unsafe {
+        let queue = sys::rd_kafka_queue_get_main(client.native_ptr());
+        let mut taken = 0;
+        // Bounded: events that arrive while draining wait for the next drain.
+        let waiting = sys::rd_kafka_queue_length(queue);
+        while taken < waiting {
+            let ev = sys::rd_kafka_queue_poll(queue, 0);
+            if ev.is_null() {
+                break;
+            }
+            let text = |p: *const std::os::raw::c_char| {
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            };
+            let event = match sys::rd_kafka_event_type(ev) {
+                sys::RD_KAFKA_EVENT_LOG => {
+                    let (mut fac, mut msg, mut level) = (ptr::null(), ptr::null(), 0);
+                    sys::rd_kafka_event_log(ev, &mut fac, &mut msg, &mut level);
+                    MainEvent::Log {
+                        level,
+                        facility: text(fac),
+                        message: text(msg),
+                    }
+                }
+                sys::RD_KAFKA_EVENT_STATS => MainEvent::Stats(text(sys::rd_kafka_event_stats(ev))),
+                sys::RD_KAFKA_EVENT_ERROR => MainEvent::Error(text(sys::rd_kafka_event_error_string(ev))),
+                _ => MainEvent::Other,
+            };
+            sys::rd_kafka_event_destroy(ev);
+            taken += 1;
+            handle(event);
+        }
+        sys::rd_kafka_queue_destroy(queue);
+        taken
+    }
 }

@@ -30,7 +30,8 @@ use crate::model::{Broker, ClusterState, GroupState, GroupStatus, Member, Partit
 #[derive(Clone)]
 pub struct CockpitContext {
     cluster: String,
-    stats: Arc<Mutex<Option<Statistics>>>,
+    /// The newest statistics of each librdkafka handle (consumer, admin), by handle name.
+    stats: Arc<Mutex<BTreeMap<String, Statistics>>>,
 }
 
 impl ClientContext for CockpitContext {
@@ -41,13 +42,16 @@ impl ClientContext for CockpitContext {
                 tracing::error!(cluster, fac, "librdkafka: {log_message}")
             }
             RDKafkaLogLevel::Warning => tracing::warn!(cluster, fac, "librdkafka: {log_message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => tracing::info!(cluster, fac, "librdkafka: {log_message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(cluster, fac, "librdkafka: {log_message}")
+            }
             RDKafkaLogLevel::Debug => tracing::debug!(cluster, fac, "librdkafka: {log_message}"),
         }
     }
 
     fn stats(&self, statistics: Statistics) {
-        *self.stats.lock().expect("stats lock") = Some(statistics);
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.insert(statistics.name.clone(), statistics);
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
@@ -82,7 +86,7 @@ pub struct ClusterClient {
     consumer: Arc<BaseConsumer<CockpitContext>>,
     admin: AdminClient<CockpitContext>,
     timeout: Duration,
-    stats: Arc<Mutex<Option<Statistics>>>,
+    stats: Arc<Mutex<BTreeMap<String, Statistics>>>,
 }
 
 /// The librdkafka configuration every client of a cluster starts from.
@@ -110,8 +114,12 @@ pub fn consumer_config(cluster: &ClusterConfig) -> ClientConfig {
 
 impl ClusterClient {
     /// `stats_interval`: ask librdkafka for statistics (request counts) this often.
-    pub fn connect(cluster: &ClusterConfig, timeout: Duration, stats_interval: Option<Duration>) -> Result<Self, String> {
-        let stats = Arc::new(Mutex::new(None));
+    pub fn connect(
+        cluster: &ClusterConfig,
+        timeout: Duration,
+        stats_interval: Option<Duration>,
+    ) -> Result<Self, String> {
+        let stats = Arc::new(Mutex::new(BTreeMap::new()));
         let context = CockpitContext {
             cluster: cluster.name.clone(),
             stats: stats.clone(),
@@ -148,6 +156,7 @@ impl ClusterClient {
         let timeout = self.timeout;
         let w = watch.clone();
         let (brokers, topics, groups) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+            serve_events(consumer.client());
             let (brokers, mut topics) = read_metadata(&consumer, &w, timeout)?;
             read_watermarks(&consumer, &mut topics, timeout);
             let groups = read_groups(&consumer, &w, timeout);
@@ -155,6 +164,7 @@ impl ClusterClient {
         })
         .await
         .map_err(|e| format!("poll task failed: {e}"))??;
+        serve_events(self.admin.inner());
         let configs = self.read_configs(topics.keys()).await;
         Ok(ClusterState {
             polled_at: SystemTime::now(),
@@ -195,22 +205,54 @@ impl ClusterClient {
         Ok(out)
     }
 
-    /// librdkafka's request counters so far, per broker and API (needs `stats_interval`).
-    pub fn request_counts(&self) -> Option<RequestCounts> {
-        // Statistics are delivered from the client's queue; serve it first.
-        let _ = self.consumer.poll(Duration::ZERO);
+    /// librdkafka's request counters so far, per broker address and API, summed over the
+    /// consumer and admin handles (needs `stats_interval`; counters are as of the newest statistics).
+    pub fn request_counts(&self) -> RequestCounts {
+        serve_events(self.consumer.client());
+        serve_events(self.admin.inner());
         let stats = self.stats.lock().expect("stats lock");
-        let s = stats.as_ref()?;
-        Some(
-            s.brokers
-                .values()
-                .filter(|b| b.nodeid >= 0)
-                .map(|b| {
-                    let reqs = b.req.iter().filter(|(_, n)| **n > 0).map(|(k, v)| (k.clone(), *v)).collect();
-                    (b.name.clone(), reqs)
-                })
-                .collect(),
-        )
+        let mut out = RequestCounts::new();
+        for s in stats.values() {
+            // By address: the bootstrap connection and the broker's own are the same broker.
+            for b in s.brokers.values().filter(|b| !b.nodename.is_empty()) {
+                let per_api = out.entry(b.nodename.clone()).or_default();
+                for (api, n) in b.req.iter().filter(|(_, n)| **n > 0) {
+                    *per_api.entry(api.clone()).or_default() += n;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Drains a client's main queue into the log file and the statistics (see
+/// `ffi::drain_main_queue` for why this is needed).
+fn serve_events(client: &rdkafka::client::Client<CockpitContext>) {
+    let ctx = client.context().clone();
+    ffi::drain_main_queue(client, |event| match event {
+        ffi::MainEvent::Log {
+            level,
+            facility,
+            message,
+        } => ctx.log(log_level(level), &facility, &message),
+        ffi::MainEvent::Stats(json) => match serde_json::from_str::<Statistics>(&json) {
+            Ok(s) => ctx.stats(s),
+            Err(e) => tracing::debug!(cluster = %ctx.cluster, "unreadable librdkafka statistics: {e}"),
+        },
+        ffi::MainEvent::Error(e) => tracing::warn!(cluster = %ctx.cluster, "librdkafka: {e}"),
+        ffi::MainEvent::Other => {}
+    });
+}
+
+/// syslog levels, as librdkafka uses them.
+fn log_level(level: i32) -> RDKafkaLogLevel {
+    match level {
+        i32::MIN..=2 => RDKafkaLogLevel::Critical,
+        3 => RDKafkaLogLevel::Error,
+        4 => RDKafkaLogLevel::Warning,
+        5 => RDKafkaLogLevel::Notice,
+        6 => RDKafkaLogLevel::Info,
+        _ => RDKafkaLogLevel::Debug,
     }
 }
 
@@ -219,7 +261,9 @@ fn read_metadata(
     watch: &Watch,
     timeout: Duration,
 ) -> Result<(Vec<Broker>, BTreeMap<String, TopicState>), String> {
-    let md = consumer.fetch_metadata(None, timeout).map_err(|e| format!("metadata: {e}"))?;
+    let md = consumer
+        .fetch_metadata(None, timeout)
+        .map_err(|e| format!("metadata: {e}"))?;
     let brokers = md
         .brokers()
         .iter()
@@ -244,14 +288,14 @@ fn read_metadata(
                     isr: p.isr().to_vec(),
                     low: Err("not read yet".into()),
                     high: Err("not read yet".into()),
-                    error: p.error().map(|e| format!("{:?}", rdkafka::types::RDKafkaRespErr::from(e))),
+                    error: p.error().map(|e| rdkafka::error::RDKafkaErrorCode::from(e).to_string()),
                 })
                 .collect();
             partitions.sort_by_key(|p| p.id);
             let state = TopicState {
                 name: t.name().to_string(),
                 partitions,
-                error: t.error().map(|e| format!("{:?}", rdkafka::types::RDKafkaRespErr::from(e))),
+                error: t.error().map(|e| rdkafka::error::RDKafkaErrorCode::from(e).to_string()),
             };
             (state.name.clone(), state)
         })
@@ -260,7 +304,11 @@ fn read_metadata(
 }
 
 /// Start and end offsets of every watched partition: two batched ListOffsets per leader.
-fn read_watermarks(consumer: &BaseConsumer<CockpitContext>, topics: &mut BTreeMap<String, TopicState>, timeout: Duration) {
+fn read_watermarks(
+    consumer: &BaseConsumer<CockpitContext>,
+    topics: &mut BTreeMap<String, TopicState>,
+    timeout: Duration,
+) {
     for which in [Offset::Beginning, Offset::End] {
         let mut tpl = TopicPartitionList::new();
         for t in topics.values() {
@@ -296,7 +344,11 @@ fn read_watermarks(consumer: &BaseConsumer<CockpitContext>, topics: &mut BTreeMa
     }
 }
 
-fn read_groups(consumer: &BaseConsumer<CockpitContext>, watch: &Watch, timeout: Duration) -> Result<Vec<GroupState>, String> {
+fn read_groups(
+    consumer: &BaseConsumer<CockpitContext>,
+    watch: &Watch,
+    timeout: Duration,
+) -> Result<Vec<GroupState>, String> {
     let list = consumer
         .fetch_group_list(None, timeout)
         .map_err(|e| format!("unavailable: {e}"))?;
@@ -327,7 +379,10 @@ fn read_groups(consumer: &BaseConsumer<CockpitContext>, watch: &Watch, timeout: 
         .collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    for (g, (_, offsets)) in groups.iter_mut().zip(ffi::list_group_offsets(consumer.client(), &names, timeout)) {
+    for (g, (_, offsets)) in groups
+        .iter_mut()
+        .zip(ffi::list_group_offsets(consumer.client(), &names, timeout))
+    {
         g.offsets = offsets.map_err(|e| format!("unavailable: {e}"));
     }
     Ok(groups)

@@ -41,7 +41,9 @@ impl RecordWriter {
         let mut c: ClientConfig = super::client_config(cluster);
         c.set("acks", "all").set("linger.ms", "5");
         if one_per_request {
-            c.set("linger.ms", "0").set("batch.num.messages", "1").set("max.in.flight", "1");
+            c.set("linger.ms", "0")
+                .set("batch.num.messages", "1")
+                .set("max.in.flight", "1");
         }
         let producer = c.create().map_err(|e| format!("{}: producer: {e}", cluster.name))?;
         Ok(RecordWriter { producer })
@@ -50,7 +52,10 @@ impl RecordWriter {
     pub fn send(&self, topic: &str, partition: i32, r: &Record) -> Result<(), String> {
         let mut headers = OwnedHeaders::new();
         for (k, v) in &r.headers {
-            headers = headers.insert(Header { key: k, value: v.as_deref() });
+            headers = headers.insert(Header {
+                key: k,
+                value: v.as_deref(),
+            });
         }
         let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(partition).headers(headers);
         if let Some(k) = &r.key {
@@ -66,7 +71,10 @@ impl RecordWriter {
         loop {
             match self.producer.send(rec) {
                 Ok(()) => return Ok(()),
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    back,
+                )) => {
                     self.producer.poll(Duration::from_millis(10));
                     rec = back;
                 }
@@ -115,7 +123,11 @@ impl RecordReader {
         };
         let headers = m
             .headers()
-            .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
             .unwrap_or_default();
         Some(Ok(Located {
             topic: m.topic().to_string(),

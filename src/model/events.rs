@@ -163,7 +163,11 @@ impl Observer {
                         .rebalance_took
                         .map(|d| format!(" (rebalance took {})", short_duration(d)))
                         .unwrap_or_default();
-                    let level = if c.to.is_rebalancing() { Level::Warn } else { Level::Info };
+                    let level = if c.to.is_rebalancing() {
+                        Level::Warn
+                    } else {
+                        Level::Info
+                    };
                     out.push(Event {
                         at: c.at,
                         level,

@@ -115,14 +115,20 @@ pub fn group_partitions(snapshot: &Snapshot, replication: &Replication, group: &
     let src = find(Side::Source);
     let tgt = find(Side::Target);
     let committed = |x: Option<(&ClusterState, &GroupState)>| -> BTreeMap<(String, i32), i64> {
-        x.and_then(|(_, g)| g.offsets.as_ref().ok().cloned()).unwrap_or_default()
+        x.and_then(|(_, g)| g.offsets.as_ref().ok().cloned())
+            .unwrap_or_default()
     };
     let src_offsets = committed(src);
     let tgt_offsets = committed(tgt);
 
     // Key every row by the source topic; target-only commits keep their own name.
     let source_name_of: BTreeMap<String, String> = src
-        .map(|(c, _)| c.topics.keys().map(|t| (replication.target_topic(t), t.clone())).collect())
+        .map(|(c, _)| {
+            c.topics
+                .keys()
+                .map(|t| (replication.target_topic(t), t.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let mut keys: BTreeSet<(String, i32)> = src_offsets.keys().cloned().collect();
     for (t, p) in tgt_offsets.keys() {
@@ -252,14 +258,28 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
         let mut tr = RebalanceTracker::default();
         assert_eq!(tr.observe(Side::Source, &[g("a", GroupStatus::Stable)], t0).len(), 1);
-        let c = tr.observe(Side::Source, &[g("a", GroupStatus::PreparingRebalance)], t0 + Duration::from_secs(2));
+        let c = tr.observe(
+            Side::Source,
+            &[g("a", GroupStatus::PreparingRebalance)],
+            t0 + Duration::from_secs(2),
+        );
         assert_eq!(c[0].to, GroupStatus::PreparingRebalance);
-        assert!(tr.observe(Side::Source, &[g("a", GroupStatus::PreparingRebalance)], t0 + Duration::from_secs(4)).is_empty());
+        assert!(tr
+            .observe(
+                Side::Source,
+                &[g("a", GroupStatus::PreparingRebalance)],
+                t0 + Duration::from_secs(4)
+            )
+            .is_empty());
         assert_eq!(
             tr.label(Side::Source, "a", t0 + Duration::from_secs(194)).as_deref(),
             Some("rebalancing 3m12s (since 02:46:42Z)")
         );
-        let c = tr.observe(Side::Source, &[g("a", GroupStatus::Stable)], t0 + Duration::from_secs(16));
+        let c = tr.observe(
+            Side::Source,
+            &[g("a", GroupStatus::Stable)],
+            t0 + Duration::from_secs(16),
+        );
         assert_eq!(c[0].rebalance_took, Some(Duration::from_secs(14)));
         assert_eq!(
             tr.label(Side::Source, "a", t0 + Duration::from_secs(60)).as_deref(),

@@ -16,7 +16,10 @@ pub const KEY_CONFIGS: [&str; 5] = [
 pub enum Difference {
     /// The source topic has no counterpart on the target.
     MissingOnTarget,
-    PartitionCount { source: usize, target: usize },
+    PartitionCount {
+        source: usize,
+        target: usize,
+    },
     /// A config key whose value differs (None: not set / not reported on that side).
     Config {
         key: String,
@@ -24,7 +27,9 @@ pub enum Difference {
         target: Option<String>,
     },
     /// Configs could not be read on a side; drift cannot be judged.
-    ConfigsUnavailable { reason: String },
+    ConfigsUnavailable {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -233,7 +233,9 @@ mod tests {
         assert_eq!(feed.health(t0 + Duration::from_secs(4), refresh), Health::Live);
         assert_eq!(
             feed.health(t0 + Duration::from_millis(4_001), refresh),
-            Health::Stale { age: Duration::from_millis(4_001) }
+            Health::Stale {
+                age: Duration::from_millis(4_001)
+            }
         );
     }
 

@@ -127,7 +127,9 @@ pub fn topic_pairs(
     now: SystemTime,
 ) -> Vec<TopicPair> {
     let refresh = thresholds.refresh_interval;
-    let Some(src) = snapshot.source.state() else { return Vec::new() };
+    let Some(src) = snapshot.source.state() else {
+        return Vec::new();
+    };
     let tgt = snapshot.target.state();
     let stale = |h: Health| !matches!(h, Health::Live);
     let any_stale = stale(snapshot.source.health(now, refresh)) || stale(snapshot.target.health(now, refresh));
@@ -207,7 +209,10 @@ impl LagHistory {
     }
 
     pub fn trend(&self, topic: &str) -> Vec<i64> {
-        self.by_topic.get(topic).map(|h| h.iter().copied().collect()).unwrap_or_default()
+        self.by_topic
+            .get(topic)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -281,7 +286,16 @@ mod tests {
     fn pairs_lag_and_status() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         let snap = Snapshot {
-            source: feed("s", now, vec![topic("a", &[10, 2000]), topic("b", &[5]), topic("c", &[1, 1]), topic("__x", &[1])]),
+            source: feed(
+                "s",
+                now,
+                vec![
+                    topic("a", &[10, 2000]),
+                    topic("b", &[5]),
+                    topic("c", &[1, 1]),
+                    topic("__x", &[1]),
+                ],
+            ),
             target: feed("t", now, vec![topic("source.a", &[10, 0]), topic("source.c", &[1])]),
             seq: 1,
         };
@@ -294,7 +308,13 @@ mod tests {
         assert_eq!(by["b"].status, PairStatus::Missing);
         assert_eq!(by["c"].status, PairStatus::Mismatch);
         let later = now + cfg.refresh_interval * 3;
-        let stale = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, later);
+        let stale = topic_pairs(
+            &snap,
+            &Replication::default(),
+            &NameFilter::topics_default(),
+            &cfg,
+            later,
+        );
         assert!(stale.iter().all(|r| r.status == PairStatus::Stale));
     }
 

@@ -178,7 +178,12 @@ impl App {
     pub fn rows(&self) -> Rows {
         let c = &self.config;
         match self.view() {
-            View::Overview => Rows::Topics(self.topic_pairs().into_iter().filter(|p| self.keep(&p.source_topic)).collect()),
+            View::Overview => Rows::Topics(
+                self.topic_pairs()
+                    .into_iter()
+                    .filter(|p| self.keep(&p.source_topic))
+                    .collect(),
+            ),
             View::Topic(name) => {
                 let pair = self.topic_pairs().into_iter().find(|p| &p.source_topic == name);
                 let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
@@ -191,7 +196,8 @@ impl App {
                 Rows::Partitions(pair, parts)
             }
             View::Groups => Rows::Groups(
-                groups::group_rows(&self.snapshot, &c.groups).map(|v| v.into_iter().filter(|g| self.keep(&g.name)).collect()),
+                groups::group_rows(&self.snapshot, &c.groups)
+                    .map(|v| v.into_iter().filter(|g| self.keep(&g.name)).collect()),
             ),
             View::Group(name) => Rows::GroupPartitions(
                 groups::group_partitions(&self.snapshot, &c.replication, name)
@@ -206,9 +212,14 @@ impl App {
                     .collect(),
             ),
             View::Log => {
-                let mut events: Vec<Event> = self.events.newest_first().filter(|e| self.keep(&e.text)).cloned().collect();
+                let mut events: Vec<Event> = self
+                    .events
+                    .newest_first()
+                    .filter(|e| self.keep(&e.text))
+                    .cloned()
+                    .collect();
                 // Newest first by the time each thing happened (a poll's time, not its arrival).
-                events.sort_by(|a, b| b.at.cmp(&a.at));
+                events.sort_by_key(|e| std::cmp::Reverse(e.at));
                 Rows::Log(events)
             }
         }
@@ -354,6 +365,10 @@ impl App {
 
     /// Adds an event of the cockpit's own (e.g. a terminal resize, a failed theme).
     pub fn note(&mut self, level: Level, text: String) {
-        self.events.push(Event { at: self.now, level, text });
+        self.events.push(Event {
+            at: self.now,
+            level,
+            text,
+        });
     }
 }

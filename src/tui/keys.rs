@@ -51,20 +51,104 @@ pub enum Screen {
 }
 
 const GLOBAL: [Binding; 14] = [
-    Binding { keys: &[Key::Char('?')], label: "?", action: Action::Help, help: "show or hide this help", hint: Some("help") },
-    Binding { keys: &[Key::Char(':')], label: ":", action: Action::Command, help: "command: overview, groups, inventory, log, quit (Tab completes)", hint: Some("command") },
-    Binding { keys: &[Key::Char('/')], label: "/", action: Action::Filter, help: "filter the rows of this view", hint: Some("filter") },
-    Binding { keys: &[Key::Code(KeyCode::Esc)], label: "Esc", action: Action::Back, help: "close, clear the filter, or go back", hint: Some("back") },
-    Binding { keys: &[Key::Code(KeyCode::Up), Key::Char('k')], label: "↑/k", action: Action::Up, help: "move up", hint: None },
-    Binding { keys: &[Key::Code(KeyCode::Down), Key::Char('j')], label: "↓/j", action: Action::Down, help: "move down", hint: None },
-    Binding { keys: &[Key::Code(KeyCode::PageUp)], label: "PgUp", action: Action::PageUp, help: "page up", hint: None },
-    Binding { keys: &[Key::Code(KeyCode::PageDown)], label: "PgDn", action: Action::PageDown, help: "page down", hint: None },
-    Binding { keys: &[Key::Char('g'), Key::Code(KeyCode::Home)], label: "g", action: Action::Top, help: "first row", hint: None },
-    Binding { keys: &[Key::Char('G'), Key::Code(KeyCode::End)], label: "G", action: Action::Bottom, help: "last row", hint: None },
-    Binding { keys: &[Key::Char('1')], label: "1", action: Action::GoOverview, help: "overview: replicated topics", hint: None },
-    Binding { keys: &[Key::Char('2')], label: "2", action: Action::GoGroups, help: "consumer groups on both sides", hint: None },
-    Binding { keys: &[Key::Char('3')], label: "3", action: Action::GoInventory, help: "inventory diff: missing topics, partitions, configs", hint: None },
-    Binding { keys: &[Key::Char('4')], label: "4", action: Action::GoLog, help: "event log", hint: None },
+    Binding {
+        keys: &[Key::Char('?')],
+        label: "?",
+        action: Action::Help,
+        help: "show or hide this help",
+        hint: Some("help"),
+    },
+    Binding {
+        keys: &[Key::Char(':')],
+        label: ":",
+        action: Action::Command,
+        help: "command: overview, groups, inventory, log, quit (Tab completes)",
+        hint: Some("command"),
+    },
+    Binding {
+        keys: &[Key::Char('/')],
+        label: "/",
+        action: Action::Filter,
+        help: "filter the rows of this view",
+        hint: Some("filter"),
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::Back,
+        help: "close, clear the filter, or go back",
+        hint: Some("back"),
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Up), Key::Char('k')],
+        label: "↑/k",
+        action: Action::Up,
+        help: "move up",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Down), Key::Char('j')],
+        label: "↓/j",
+        action: Action::Down,
+        help: "move down",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::PageUp)],
+        label: "PgUp",
+        action: Action::PageUp,
+        help: "page up",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::PageDown)],
+        label: "PgDn",
+        action: Action::PageDown,
+        help: "page down",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('g'), Key::Code(KeyCode::Home)],
+        label: "g",
+        action: Action::Top,
+        help: "first row",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('G'), Key::Code(KeyCode::End)],
+        label: "G",
+        action: Action::Bottom,
+        help: "last row",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('1')],
+        label: "1",
+        action: Action::GoOverview,
+        help: "overview: replicated topics",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('2')],
+        label: "2",
+        action: Action::GoGroups,
+        help: "consumer groups on both sides",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('3')],
+        label: "3",
+        action: Action::GoInventory,
+        help: "inventory diff: missing topics, partitions, configs",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('4')],
+        label: "4",
+        action: Action::GoLog,
+        help: "event log",
+        hint: None,
+    },
 ];
 
 const QUIT: Binding = Binding {
@@ -124,7 +208,11 @@ pub const COMMANDS: [(&str, Action); 8] = [
 
 /// Completes a command prefix: the longest common prefix of every command that starts with it.
 pub fn complete(prefix: &str) -> Option<String> {
-    let hits: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).filter(|c| c.starts_with(prefix)).collect();
+    let hits: Vec<&str> = COMMANDS
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| c.starts_with(prefix))
+        .collect();
     let first = hits.first()?;
     let common = hits.iter().fold(first.len(), |n, h| {
         first.chars().zip(h.chars()).take(n).take_while(|(a, b)| a == b).count()
@@ -141,7 +229,11 @@ pub fn command_action(input: &str) -> Option<Action> {
     if let Some((_, a)) = COMMANDS.iter().find(|(c, _)| *c == input) {
         return Some(*a);
     }
-    let hits: Vec<Action> = COMMANDS.iter().filter(|(c, _)| c.starts_with(input)).map(|(_, a)| *a).collect();
+    let hits: Vec<Action> = COMMANDS
+        .iter()
+        .filter(|(c, _)| c.starts_with(input))
+        .map(|(_, a)| *a)
+        .collect();
     match hits.as_slice() {
         [a] if !input.is_empty() => Some(*a),
         _ => None,

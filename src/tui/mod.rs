@@ -56,13 +56,15 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
 
     // crossterm's read blocks, so it gets its own thread; it ends with the process.
     let (tx, mut keys) = mpsc::unbounded_channel();
-    std::thread::Builder::new().name("terminal-input".into()).spawn(move || {
-        while let Ok(ev) = event::read() {
-            if tx.send(ev).is_err() {
-                break;
+    std::thread::Builder::new()
+        .name("terminal-input".into())
+        .spawn(move || {
+            while let Ok(ev) = event::read() {
+                if tx.send(ev).is_err() {
+                    break;
+                }
             }
-        }
-    })?;
+        })?;
 
     // Fault injection for the terminal-restore test: a panic inside a monitor-like task.
     if std::env::var_os("CUTOVER_INJECT_TASK_PANIC").is_some() {

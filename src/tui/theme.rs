@@ -99,9 +99,13 @@ impl Theme {
         let mut roles = BTreeMap::new();
         for (role, value) in &file.roles {
             let Some(known) = ROLE_NAMES.iter().find(|r| *r == role) else {
-                return Err(format!("{origin}: unknown role `{role}`, expected one of {}", ROLE_NAMES.join(", ")));
+                return Err(format!(
+                    "{origin}: unknown role `{role}`, expected one of {}",
+                    ROLE_NAMES.join(", ")
+                ));
             };
-            let color = Color::from_str(value).map_err(|_| format!("{origin}: role `{role}`: `{value}` is not a colour"))?;
+            let color =
+                Color::from_str(value).map_err(|_| format!("{origin}: role `{role}`: `{value}` is not a colour"))?;
             roles.insert(*known, color);
         }
         Ok(Theme {

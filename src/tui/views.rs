@@ -49,7 +49,10 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
     if !app.filter.is_empty() {
         spans.push(Span::styled(format!("  filter: {}", app.filter), t.style(Role::Warn)));
     }
-    let refresh = format!("refresh {} ", humantime::format_duration(app.config.monitor.refresh_interval));
+    let refresh = format!(
+        "refresh {} ",
+        humantime::format_duration(app.config.monitor.refresh_interval)
+    );
     let right = Line::from(Span::styled(refresh, t.style(Role::Muted))).alignment(Alignment::Right);
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
     frame.render_widget(Paragraph::new(right), area);
@@ -69,18 +72,30 @@ fn health_word(feed: &ClusterFeed, app: &App) -> (String, Role) {
 fn render_clusters(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let halves = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).split(area);
-    for (i, (label, feed)) in [("SRC", &app.snapshot.source), ("TGT", &app.snapshot.target)].into_iter().enumerate() {
+    for (i, (label, feed)) in [("SRC", &app.snapshot.source), ("TGT", &app.snapshot.target)]
+        .into_iter()
+        .enumerate()
+    {
         let (word, role) = health_word(feed, app);
         let brokers = feed
             .state()
-            .map(|s| format!("{} broker{}", s.brokers.len(), if s.brokers.len() == 1 { "" } else { "s" }))
+            .map(|s| {
+                format!(
+                    "{} broker{}",
+                    s.brokers.len(),
+                    if s.brokers.len() == 1 { "" } else { "s" }
+                )
+            })
             .unwrap_or_else(|| "? brokers".into());
         let line = Line::from(vec![
             Span::styled(format!(" {label} "), t.style(Role::Muted)),
             Span::styled(feed.name.clone(), t.style(Role::Accent)),
             Span::raw(" "),
             Span::styled(word, t.style(role)),
-            Span::styled(format!(" {brokers}, {}", age_label(feed.age(app.now))), t.style(Role::Muted)),
+            Span::styled(
+                format!(" {brokers}, {}", age_label(feed.age(app.now))),
+                t.style(Role::Muted),
+            ),
         ]);
         frame.render_widget(Paragraph::new(line), halves[i]);
     }
@@ -190,7 +205,14 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             } else {
                 "no replicated topics match the topic filter"
             };
-            render_table(frame, area, app, table(t, header(t, head), body, widths), pairs.len(), empty);
+            render_table(
+                frame,
+                area,
+                app,
+                table(t, header(t, head), body, widths),
+                pairs.len(),
+                empty,
+            );
         }
         Rows::Partitions(pair, parts) => {
             let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
@@ -203,7 +225,9 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             };
             frame.render_widget(Paragraph::new(line), summary);
             let w = if wide { 12 } else { 9 };
-            let head = vec!["P", "SRC LOW", "SRC END", "LDR", "ISR", "TGT LOW", "TGT END", "LDR", "ISR", "LAG"];
+            let head = vec![
+                "P", "SRC LOW", "SRC END", "LDR", "ISR", "TGT LOW", "TGT END", "LDR", "ISR", "LAG",
+            ];
             let widths = vec![
                 Constraint::Length(4),
                 Constraint::Length(w),
@@ -218,7 +242,12 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             ];
             let side = |f: &Option<crate::model::overview::SideFigures>| -> [String; 4] {
                 match f {
-                    Some(f) => [fig(&f.low), fig(&f.high), f.leader.to_string(), format!("{}/{}", f.isr, f.replicas)],
+                    Some(f) => [
+                        fig(&f.low),
+                        fig(&f.high),
+                        f.leader.to_string(),
+                        format!("{}/{}", f.isr, f.replicas),
+                    ],
                     None => ["-".into(), "-".into(), "-".into(), "-".into()],
                 }
             };
@@ -248,14 +277,24 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                     ])
                 })
                 .collect();
-            render_table(frame, rest, app, table(t, header(t, head), body, widths), parts.len(), "no partitions");
+            render_table(
+                frame,
+                rest,
+                app,
+                table(t, header(t, head), body, widths),
+                parts.len(),
+                "no partitions",
+            );
         }
         Rows::Groups(groups) => {
             let groups = match groups {
                 Ok(g) => g,
                 Err(e) => {
                     let msg = format!("consumer groups unavailable on both clusters: {e}");
-                    frame.render_widget(Paragraph::new(msg).style(t.style(Role::Crit)).wrap(Wrap { trim: true }), area);
+                    frame.render_widget(
+                        Paragraph::new(msg).style(t.style(Role::Crit)).wrap(Wrap { trim: true }),
+                        area,
+                    );
                     return;
                 }
             };
@@ -301,7 +340,14 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                     Row::new(cells)
                 })
                 .collect();
-            render_table(frame, area, app, table(t, header(t, head), body, widths), groups.len(), "no consumer groups match the group filter");
+            render_table(
+                frame,
+                area,
+                app,
+                table(t, header(t, head), body, widths),
+                groups.len(),
+                "no consumer groups match the group filter",
+            );
         }
         Rows::GroupPartitions(parts) => {
             let w = if wide { 12 } else { 9 };
@@ -336,7 +382,14 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                     Row::new(cells)
                 })
                 .collect();
-            render_table(frame, area, app, table(t, header(t, head), body, widths), parts.len(), "no committed offsets for this group on either cluster");
+            render_table(
+                frame,
+                area,
+                app,
+                table(t, header(t, head), body, widths),
+                parts.len(),
+                "no committed offsets for this group on either cluster",
+            );
         }
         Rows::Inventory(diffs) => {
             let head = vec!["KIND", "TOPIC", "DIFFERENCE (SOURCE → TARGET)"];
@@ -360,7 +413,14 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             } else {
                 "no differences: every topic exists on the target with the same partitions and configs"
             };
-            render_table(frame, area, app, table(t, header(t, head), body, widths), diffs.len(), empty);
+            render_table(
+                frame,
+                area,
+                app,
+                table(t, header(t, head), body, widths),
+                diffs.len(),
+                empty,
+            );
         }
         Rows::Log(events) => {
             let head = vec!["TIME", "LEVEL", "EVENT"];
@@ -380,7 +440,14 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                     ])
                 })
                 .collect();
-            render_table(frame, area, app, table(t, header(t, head), body, widths), events.len(), "no events yet");
+            render_table(
+                frame,
+                area,
+                app,
+                table(t, header(t, head), body, widths),
+                events.len(),
+                "no events yet",
+            );
         }
     }
 }
@@ -410,9 +477,13 @@ fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
     let sel = app.selected();
     match rows {
         Rows::Topics(v) => v.get(sel).and_then(|p| {
-            p.note.clone().map(|n| (format!("{}: {n}", p.source_topic), Role::Warn)).or_else(|| {
-                (p.status == PairStatus::Missing).then(|| (format!("{} is missing on the target", p.target_topic), Role::Crit))
-            })
+            p.note
+                .clone()
+                .map(|n| (format!("{}: {n}", p.source_topic), Role::Warn))
+                .or_else(|| {
+                    (p.status == PairStatus::Missing)
+                        .then(|| (format!("{} is missing on the target", p.target_topic), Role::Crit))
+                })
         }),
         Rows::Partitions(_, v) => v.get(sel).and_then(|p| {
             let errs: Vec<String> = [("source", &p.source), ("target", &p.target)]
@@ -429,7 +500,8 @@ fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
             let errs: Vec<String> = [Side::Source, Side::Target]
                 .into_iter()
                 .filter_map(|s| {
-                    crate::model::groups::group_list_error(&app.snapshot, s).map(|e| format!("{} groups: {e}", app.snapshot.feed(s).name))
+                    crate::model::groups::group_list_error(&app.snapshot, s)
+                        .map(|e| format!("{} groups: {e}", app.snapshot.feed(s).name))
                 })
                 .collect();
             if !errs.is_empty() {
@@ -512,11 +584,17 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
             ])
         })
         .collect();
-    lines.push(Line::from(Span::styled(" any key closes this help", t.style(Role::Muted))));
+    lines.push(Line::from(Span::styled(
+        " any key closes this help",
+        t.style(Role::Muted),
+    )));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.style(Role::Border))
-        .title(Span::styled(format!(" Help: {} ", app.view().title()), t.style(Role::Header)));
+        .title(Span::styled(
+            format!(" Help: {} ", app.view().title()),
+            t.style(Role::Header),
+        ));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block).style(Style::default()), popup);
 }

@@ -38,7 +38,10 @@ pub fn cluster(b: &TansuBroker, name: &str) -> ClusterConfig {
 }
 
 pub fn create(b: &TansuBroker, topics: &[TopicSpec]) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(create_topics(&cluster(b, "setup"), topics, Duration::from_secs(10)))
         .expect("create topics");
 }
