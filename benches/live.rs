@@ -4,6 +4,7 @@
 //!   by API, from librdkafka's own statistics; baseline in the same run: one bare Metadata call
 //! - resident memory of the running cockpit (the release binary in tmux), against a baseline
 //!   of the same cockpit watching two empty clusters.
+//!
 //! Run: `cargo bench --bench live` (needs tansu and tmux: `make setup`).
 
 use std::collections::BTreeMap;
