@@ -56,7 +56,13 @@ fn group(name: &str, status: GroupStatus, members: usize, offsets: &[(&str, i32,
                 id: format!("{name}-{i}"),
                 client_id: "svc".into(),
                 host: "/10.0.0.1".into(),
-                assignment: BTreeMap::new(),
+                assignment: Ok(offsets.iter().filter(|(_, p, _)| *p as usize % members == i).fold(
+                    BTreeMap::new(),
+                    |mut a, (t, p, _)| {
+                        a.entry(t.to_string()).or_insert_with(Vec::new).push(*p);
+                        a
+                    },
+                )),
             })
             .collect(),
         offsets: Ok(offsets.iter().map(|(t, p, o)| ((t.to_string(), *p), *o)).collect()),

@@ -368,10 +368,12 @@ fn read_groups(
                     id: m.id().to_string(),
                     client_id: m.client_id().to_string(),
                     host: m.client_host().to_string(),
-                    assignment: m
-                        .assignment()
-                        .map(|a| assignment::decode_assignment(a).unwrap_or_default())
-                        .unwrap_or_default(),
+                    assignment: match m.assignment() {
+                        None => Err("not reported by the broker".into()),
+                        Some(bytes) => {
+                            assignment::decode_assignment(bytes).map_err(|e| format!("undecodable: {}", e.0))
+                        }
+                    },
                 })
                 .collect(),
             offsets: Err("not read yet".into()),
@@ -386,4 +388,44 @@ fn read_groups(
         g.offsets = offsets.map_err(|e| format!("unavailable: {e}"));
     }
     Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// librdkafka refuses, at client creation, a protocol or mechanism it was built without.
+    /// Creating a client does not connect, so no broker is needed.
+    #[test]
+    fn every_security_protocol_and_sasl_mechanism_is_built_in() {
+        let cases: [(&str, Option<&str>); 6] = [
+            ("PLAINTEXT", None),
+            ("SSL", None),
+            ("SASL_PLAINTEXT", Some("PLAIN")),
+            ("SASL_PLAINTEXT", Some("SCRAM-SHA-256")),
+            ("SASL_SSL", Some("SCRAM-SHA-512")),
+            ("SASL_SSL", Some("PLAIN")),
+        ];
+        for (protocol, mechanism) in cases {
+            let mut cluster = ClusterConfig::plaintext("x", "127.0.0.1:1");
+            cluster.properties.push(("security.protocol".into(), protocol.into()));
+            if let Some(m) = mechanism {
+                cluster.properties.push(("sasl.mechanism".into(), m.into()));
+                cluster.properties.push(("sasl.username".into(), "u".into()));
+                cluster.properties.push(("sasl.password".into(), "p".into()));
+            }
+            if let Err(e) = ClusterClient::connect(&cluster, Duration::from_secs(1), None) {
+                panic!("{protocol} {mechanism:?}: {e}");
+            }
+        }
+        let mut kerberos = ClusterConfig::plaintext("x", "127.0.0.1:1");
+        kerberos
+            .properties
+            .push(("security.protocol".into(), "SASL_PLAINTEXT".into()));
+        kerberos.properties.push(("sasl.mechanism".into(), "GSSAPI".into()));
+        assert!(
+            ClusterClient::connect(&kerberos, Duration::from_secs(1), None).is_err(),
+            "GSSAPI is not built in; the README says so"
+        );
+    }
 }

@@ -157,6 +157,43 @@ pub fn group_partitions(snapshot: &Snapshot, replication: &Replication, group: &
         .collect()
 }
 
+/// The members of a group on each side, with their assignments ("orders[0,2] payments[1]").
+pub fn group_members(snapshot: &Snapshot, group: &str) -> Vec<(Side, super::Member)> {
+    [Side::Source, Side::Target]
+        .into_iter()
+        .flat_map(|side| {
+            let members = snapshot
+                .feed(side)
+                .state()
+                .and_then(|c| c.groups.as_ref().ok())
+                .and_then(|gs| gs.iter().find(|g| g.name == group))
+                .map(|g| g.members.clone())
+                .unwrap_or_default();
+            members.into_iter().map(move |m| (side, m))
+        })
+        .collect()
+}
+
+/// "orders[0,2] payments[1]", "no partitions" before the first assignment, or why the
+/// assignment is unknown.
+pub fn assignment_label(m: &super::Member) -> String {
+    let assignment = match &m.assignment {
+        Err(e) => return format!("assignment {e}"),
+        Ok(a) if a.is_empty() => return "no partitions".into(),
+        Ok(a) => a,
+    };
+    assignment
+        .iter()
+        .map(|(t, ps)| {
+            format!(
+                "{t}[{}]",
+                ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Follows each group's state from poll to poll to time its rebalances.
 #[derive(Debug, Clone, Default)]
 pub struct RebalanceTracker {

@@ -94,8 +94,9 @@ pub struct Member {
     pub id: String,
     pub client_id: String,
     pub host: String,
-    /// Topic -> partitions assigned to this member (empty when the broker did not say).
-    pub assignment: BTreeMap<String, Vec<i32>>,
+    /// Topic -> partitions assigned to this member; unavailable when the broker did not send
+    /// the assignment or it could not be decoded (never shown as "no partitions").
+    pub assignment: Figure<BTreeMap<String, Vec<i32>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

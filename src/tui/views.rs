@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Input, Rows};
+use super::app::{App, Input, Rows, View};
 use super::keys;
 use super::theme::{Role, Theme};
 use crate::model::events::Level;
@@ -382,14 +382,40 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                     Row::new(cells)
                 })
                 .collect();
+            let View::Group(name) = app.view() else { return };
+            let members = crate::model::groups::group_members(&app.snapshot, name);
+            // Members below the offsets: as many as fit, at most a third of the body.
+            let member_rows = (members.len().max(1) as u16 + 1).min(area.height / 3).max(2);
+            let [offsets_area, members_area] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(member_rows)]).areas(area);
             render_table(
                 frame,
-                area,
+                offsets_area,
                 app,
                 table(t, header(t, head), body, widths),
                 parts.len(),
                 "no committed offsets for this group on either cluster",
             );
+            let mut lines = vec![Line::from(Span::styled(
+                format!("MEMBERS ({})", members.len()),
+                t.style(Role::Header),
+            ))];
+            if members.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    "no members on either cluster",
+                    t.style(Role::Muted),
+                )));
+            }
+            for (side, m) in &members {
+                let side = if *side == Side::Source { "src" } else { "tgt" };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{side} "), t.style(Role::Muted)),
+                    Span::raw(format!("{} {} ", m.client_id, m.host)),
+                    Span::styled(crate::model::groups::assignment_label(m), t.style(Role::Accent)),
+                    Span::styled(format!("  {}", m.id), t.style(Role::Muted)),
+                ]));
+            }
+            frame.render_widget(Paragraph::new(lines), members_area);
         }
         Rows::Inventory(diffs) => {
             let head = vec!["KIND", "TOPIC", "DIFFERENCE (SOURCE → TARGET)"];
