@@ -33,6 +33,17 @@ fn wait_snapshot<T>(m: &Monitor, limit: Duration, what: &str, f: impl Fn(&Snapsh
     wait_for(limit, what, || f(&latest(m)))
 }
 
+/// The overview rows as they would be drawn now.
+fn pairs_now(snap: &Snapshot, config: &Config) -> Vec<cutover::model::overview::TopicPair> {
+    topic_pairs(
+        snap,
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        SystemTime::now(),
+    )
+}
+
 const FAST: &str = "[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"1s\"\n";
 
 #[test]
@@ -69,13 +80,7 @@ fn lag_per_partition_is_the_difference_of_end_offsets() {
         .collect();
     assert_eq!(ends, vec![10, 20, 5]);
 
-    let pairs = topic_pairs(
-        &snap,
-        &config.replication,
-        &config.topics,
-        &config.monitor,
-        SystemTime::now(),
-    );
+    let pairs = pairs_now(&snap, &config);
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0].target_topic, "src.orders");
     assert_eq!(pairs[0].lag, Some(11));
@@ -138,13 +143,7 @@ fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
         "retention.ms is equal on both sides and must not be reported"
     );
     let snap = latest(&monitor);
-    let pairs = topic_pairs(
-        &snap,
-        &config.replication,
-        &config.topics,
-        &config.monitor,
-        SystemTime::now(),
-    );
+    let pairs = pairs_now(&snap, &config);
     let status: BTreeMap<&str, PairStatus> = pairs.iter().map(|p| (p.source_topic.as_str(), p.status)).collect();
     assert_eq!(status["alpha"], PairStatus::Missing);
     assert_eq!(status["beta"], PairStatus::Mismatch);
@@ -257,13 +256,7 @@ fn a_killed_broker_turns_stale_within_two_intervals_and_recovers() {
         Health::Live,
         "the source keeps being polled"
     );
-    let pairs = topic_pairs(
-        &snap,
-        &config.replication,
-        &config.topics,
-        &config.monitor,
-        SystemTime::now(),
-    );
+    let pairs = pairs_now(&snap, &config);
     assert!(pairs.iter().all(|p| p.status == PairStatus::Stale), "{pairs:?}");
     let seq_before = snap.seq;
     std::thread::sleep(refresh * 2);
@@ -278,13 +271,7 @@ fn a_killed_broker_turns_stale_within_two_intervals_and_recovers() {
         live(s).then(|| s.clone())
     });
     assert!(back.target.last_error.is_none());
-    let pairs = topic_pairs(
-        &back,
-        &config.replication,
-        &config.topics,
-        &config.monitor,
-        SystemTime::now(),
-    );
+    let pairs = pairs_now(&back, &config);
     assert_eq!(pairs[0].status, PairStatus::Ok);
     assert_eq!(pairs[0].target_end, Some(3), "the restarted broker kept its data");
     assert_eq!(pairs[0].lag, Some(4));

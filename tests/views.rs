@@ -81,6 +81,16 @@ fn configs(entries: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, BTreeMap<Str
         .collect()
 }
 
+fn brokers(host_pattern: &str) -> Vec<Broker> {
+    (1..=3)
+        .map(|id| Broker {
+            id,
+            host: host_pattern.replace("{id}", &id.to_string()),
+            port: 9092,
+        })
+        .collect()
+}
+
 /// Source and target as polled at `polled`, with lag growing by `step` per poll.
 fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
     let lag = step * seq as i64;
@@ -89,13 +99,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
     let source = ClusterState {
         polled_at: polled,
         poll_duration: Duration::from_millis(42),
-        brokers: (1..=3)
-            .map(|id| Broker {
-                id,
-                host: format!("kafka-{id}.dc1"),
-                port: 9092,
-            })
-            .collect(),
+        brokers: brokers("kafka-{id}.dc1"),
         topics: [
             topic("orders", &[120_000, 118_500, 121_200]),
             payments,
@@ -128,13 +132,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
     let target = ClusterState {
         polled_at: polled,
         poll_duration: Duration::from_millis(57),
-        brokers: (1..=3)
-            .map(|id| Broker {
-                id,
-                host: format!("b{id}.cloud"),
-                port: 9092,
-            })
-            .collect(),
+        brokers: brokers("b{id}.cloud"),
         topics: [
             topic("dc1.orders", &[120_000 - lag, 118_500, 121_200 - 3]),
             topic("dc1.payments", &[900, 910, 920, 930]),
@@ -297,4 +295,18 @@ fn filter_and_command_prompt() {
     assert!(text(&render(&mut a, 80, 24)).contains("Inventory diff"));
     key(&mut a, KeyCode::Esc);
     assert!(text(&render(&mut a, 80, 24)).contains("› Overview"));
+}
+
+#[test]
+fn tiny_and_odd_terminal_sizes_do_not_break_any_view() {
+    for (name, keys) in views() {
+        for (w, h) in [(1, 1), (20, 5), (40, 10), (79, 23), (300, 100)] {
+            let mut a = app(Theme::load("dark").unwrap());
+            for k in &keys {
+                key(&mut a, *k);
+            }
+            let buf = render(&mut a, w, h);
+            assert_eq!(buf.area.width, w, "{name} at {w}x{h}");
+        }
+    }
 }

@@ -34,12 +34,15 @@ pub enum Exit {
 const CHROME_ROWS: u16 = 5;
 
 fn draw(terminal: &mut Term, app: &mut App) -> std::io::Result<()> {
-    app.page = terminal.size()?.height.saturating_sub(CHROME_ROWS).max(1) as usize;
-    // Synchronized updates: the terminal shows whole frames only, even over slow SSH.
-    queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|f| views::render(f, app))?;
-    queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
-    terminal.backend_mut().flush()
+    terminal::while_owned(|| {
+        app.page = terminal.size()?.height.saturating_sub(CHROME_ROWS).max(1) as usize;
+        // Synchronized updates: the terminal shows whole frames only, even over slow SSH.
+        queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        terminal.draw(|f| views::render(f, app))?;
+        queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+        terminal.backend_mut().flush()
+    })
+    .unwrap_or(Ok(()))
 }
 
 /// Runs the cockpit until `q` or a signal. The terminal is restored on every path out.

@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
 
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::cursor::Show;
@@ -12,6 +14,30 @@ use ratatui::Terminal;
 
 /// Set while the TUI owns the terminal, so restoring is done exactly once.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Held while a frame is written and while the terminal is restored, so a panic in another
+/// thread never restores the terminal under a half-written frame (which would hide the
+/// cursor again after it was shown).
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// Runs `write` (a frame) unless the terminal has already been given back.
+pub fn while_owned<R>(write: impl FnOnce() -> R) -> Option<R> {
+    let _writing = WRITING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    ACTIVE.load(Ordering::SeqCst).then(write)
+}
+
+/// Waits for a frame in progress, briefly: if this thread is the one drawing (a panic inside
+/// a frame), the lock never comes, and restoring goes ahead after the wait.
+fn wait_for_frame() -> Option<MutexGuard<'static, ()>> {
+    for _ in 0..200 {
+        match WRITING.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    None
+}
 
 pub type Term = Terminal<CrosstermBackend<io::Stdout>>;
 
@@ -50,6 +76,7 @@ impl Drop for TerminalGuard {
 /// Leaves the alternate screen, shows the cursor and leaves raw mode. Safe to call from any
 /// thread and more than once; errors are ignored (after SIGHUP there may be no terminal).
 pub fn restore() {
+    let _frame_done = wait_for_frame();
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
         let _ = execute!(out, LeaveAlternateScreen, Show);
