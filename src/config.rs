@@ -91,6 +91,13 @@ pub enum PolicyKind {
     Identity,
 }
 
+/// MM2's `offset-syncs.topic.location`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSyncsLocation {
+    Source,
+    Target,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replication {
     pub kind: ReplicationKind,
@@ -98,6 +105,7 @@ pub struct Replication {
     pub target_alias: String,
     pub policy: PolicyKind,
     pub separator: String,
+    pub offset_syncs_location: OffsetSyncsLocation,
 }
 
 impl Replication {
@@ -132,6 +140,7 @@ impl Default for Replication {
             target_alias: "target".into(),
             policy: PolicyKind::Default,
             separator: ".".into(),
+            offset_syncs_location: OffsetSyncsLocation::Source,
         }
     }
 }
@@ -365,6 +374,7 @@ struct RawReplication {
     target_alias: Option<Spanned<String>>,
     policy: Option<Spanned<String>>,
     separator: Option<Spanned<String>>,
+    offset_syncs_location: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -541,6 +551,20 @@ impl RawReplication {
                 }
             },
         };
+        let offset_syncs_location =
+            match &self.offset_syncs_location {
+                None => defaults.offset_syncs_location,
+                Some(l) => match l.get_ref().as_str() {
+                    "source" => OffsetSyncsLocation::Source,
+                    "target" => OffsetSyncsLocation::Target,
+                    other => return Err(located(
+                        at(l),
+                        format!(
+                            "unknown offset_syncs_location `{other}`, expected `source` (MM2's default) or `target`"
+                        ),
+                    )),
+                },
+            };
         let non_empty = |v: Option<Spanned<String>>, what: &str, default: String| -> Result<String, ConfigError> {
             match v {
                 None => Ok(default),
@@ -554,6 +578,7 @@ impl RawReplication {
             source_alias: non_empty(self.source_alias, "source_alias", defaults.source_alias)?,
             target_alias: non_empty(self.target_alias, "target_alias", defaults.target_alias)?,
             separator: non_empty(self.separator, "separator", defaults.separator)?,
+            offset_syncs_location,
         })
     }
 }

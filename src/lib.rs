@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod kafka;
+pub mod mm2;
 pub mod model;
 pub mod monitor;
 pub mod status;

@@ -1,0 +1,4 @@
+//! MirrorMaker 2: its internal records (pure codecs) and where they live.
+
+pub mod codec;
+pub mod topics;
