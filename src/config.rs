@@ -551,20 +551,21 @@ impl RawReplication {
                 }
             },
         };
-        let offset_syncs_location =
-            match &self.offset_syncs_location {
-                None => defaults.offset_syncs_location,
-                Some(l) => match l.get_ref().as_str() {
-                    "source" => OffsetSyncsLocation::Source,
-                    "target" => OffsetSyncsLocation::Target,
-                    other => return Err(located(
+        let offset_syncs_location = match &self.offset_syncs_location {
+            None => defaults.offset_syncs_location,
+            Some(l) => match l.get_ref().as_str() {
+                "source" => OffsetSyncsLocation::Source,
+                "target" => OffsetSyncsLocation::Target,
+                other => {
+                    return Err(located(
                         at(l),
                         format!(
                             "unknown offset_syncs_location `{other}`, expected `source` (MM2's default) or `target`"
                         ),
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         let non_empty = |v: Option<Spanned<String>>, what: &str, default: String| -> Result<String, ConfigError> {
             match v {
                 None => Ok(default),

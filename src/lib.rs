@@ -10,4 +10,5 @@ pub mod mm2;
 pub mod model;
 pub mod monitor;
 pub mod status;
+pub mod translate;
 pub mod tui;

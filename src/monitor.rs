@@ -2,6 +2,7 @@
 //!
 //! The UI only ever reads the newest published snapshot; it never waits on Kafka.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -9,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::config::{Config, NameFilter, Replication};
+use crate::config::{Config, NameFilter, Replication, ReplicationKind};
 use crate::kafka::{ClusterClient, Watch};
 use crate::model::{Side, Snapshot};
 
@@ -34,14 +35,18 @@ pub fn watches(replication: &Replication, topics: &NameFilter, groups: &NameFilt
     (source, target)
 }
 
-/// The running monitor: a receiver of snapshots, and the polling tasks.
+/// The running monitor: a receiver of snapshots, the polling tasks, and the thread that
+/// follows MM2's internal topics.
 pub struct Monitor {
     pub snapshots: watch::Receiver<Snapshot>,
     tasks: Vec<JoinHandle<()>>,
+    stop_mm2: Arc<AtomicBool>,
+    sender: Arc<watch::Sender<Snapshot>>,
 }
 
 impl Drop for Monitor {
     fn drop(&mut self) {
+        self.stop_mm2.store(true, Ordering::SeqCst);
         for t in &self.tasks {
             t.abort();
         }
@@ -56,13 +61,33 @@ impl Monitor {
         let source = ClusterClient::connect(&config.source, timeout, None)?;
         let target = ClusterClient::connect(&config.target, timeout, None)?;
         let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
-        Ok(Self::with_clients(
-            source,
-            target,
-            ws,
-            wt,
-            config.monitor.refresh_interval,
-        ))
+        let monitor = Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval);
+        if config.replication.kind == ReplicationKind::MirrorMaker2 {
+            monitor.follow_mm2(config);
+        }
+        Ok(monitor)
+    }
+
+    /// Follows MM2's internal topics in a thread of its own (its reads block).
+    fn follow_mm2(&self, config: &Config) {
+        let (source, target, replication) = (config.source.clone(), config.target.clone(), config.replication.clone());
+        let refresh = config.monitor.refresh_interval;
+        let stop = self.stop_mm2.clone();
+        let tx = self.sender.clone();
+        let spawned = std::thread::Builder::new().name("mm2-reader".into()).spawn(move || {
+            let publish = |state| {
+                tx.send_modify(|snap: &mut Snapshot| {
+                    snap.mm2 = Some(Arc::new(state));
+                    snap.seq += 1;
+                })
+            };
+            if let Err(e) = crate::mm2::reader::follow(&source, &target, &replication, refresh, stop, publish) {
+                tracing::error!("mm2 reader stopped: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the mm2 reader: {e}");
+        }
     }
 
     pub fn with_clients(
@@ -79,9 +104,14 @@ impl Monitor {
         let tx = Arc::new(tx);
         let tasks = vec![
             tokio::spawn(poll_loop(Side::Source, source, ws, refresh, tx.clone())),
-            tokio::spawn(poll_loop(Side::Target, target, wt, refresh, tx)),
+            tokio::spawn(poll_loop(Side::Target, target, wt, refresh, tx.clone())),
         ];
-        Monitor { snapshots: rx, tasks }
+        Monitor {
+            snapshots: rx,
+            tasks,
+            stop_mm2: Arc::new(AtomicBool::new(false)),
+            sender: tx,
+        }
     }
 }
 

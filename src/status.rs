@@ -32,6 +32,7 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
         source: feed(&config.source.name, s),
         target: feed(&config.target.name, t),
         seq: 1,
+        mm2: None,
     })
 }
 

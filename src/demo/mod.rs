@@ -4,6 +4,7 @@
 //! something. Not for production data.
 
 pub mod broker;
+pub mod replicator;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

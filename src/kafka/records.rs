@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
+use std::sync::{Arc, Mutex};
 
 use crate::config::ClusterConfig;
 
@@ -29,9 +31,30 @@ pub struct Located {
     pub record: Record,
 }
 
+/// Collects where each record landed: (tag given at send, offset or error).
+#[derive(Clone, Default)]
+pub struct Deliveries {
+    landed: Arc<Mutex<Vec<(u64, Result<i64, String>)>>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = Box<u64>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Self::DeliveryOpaque) {
+        let outcome = match result {
+            Ok(m) => Ok(m.offset()),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        self.landed.lock().expect("deliveries lock").push((*tag, outcome));
+    }
+}
+
 /// Writes records to exact partitions, keeping key, value, headers and timestamp.
 pub struct RecordWriter {
-    producer: BaseProducer,
+    producer: BaseProducer<Deliveries>,
+    deliveries: Deliveries,
 }
 
 impl RecordWriter {
@@ -45,11 +68,19 @@ impl RecordWriter {
                 .set("batch.num.messages", "1")
                 .set("max.in.flight", "1");
         }
-        let producer = c.create().map_err(|e| format!("{}: producer: {e}", cluster.name))?;
-        Ok(RecordWriter { producer })
+        let deliveries = Deliveries::default();
+        let producer = c
+            .create_with_context(deliveries.clone())
+            .map_err(|e| format!("{}: producer: {e}", cluster.name))?;
+        Ok(RecordWriter { producer, deliveries })
     }
 
     pub fn send(&self, topic: &str, partition: i32, r: &Record) -> Result<(), String> {
+        self.send_tagged(topic, partition, r, 0)
+    }
+
+    /// Sends a record; `landed` later tells the offset it got, under `tag`.
+    pub fn send_tagged(&self, topic: &str, partition: i32, r: &Record, tag: u64) -> Result<(), String> {
         let mut headers = OwnedHeaders::new();
         for (k, v) in &r.headers {
             headers = headers.insert(Header {
@@ -57,7 +88,9 @@ impl RecordWriter {
                 value: v.as_deref(),
             });
         }
-        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(partition).headers(headers);
+        let mut rec: BaseRecord<'_, [u8], [u8], Box<u64>> = BaseRecord::with_opaque_to(topic, Box::new(tag))
+            .partition(partition)
+            .headers(headers);
         if let Some(k) = &r.key {
             rec = rec.key(k.as_slice());
         }
@@ -87,22 +120,76 @@ impl RecordWriter {
     pub fn flush(&self, timeout: Duration) -> Result<(), String> {
         self.producer.flush(timeout).map_err(|e| format!("flush: {e}"))
     }
+
+    /// Where the records sent since the last call landed (after `flush`, all of them).
+    pub fn landed(&self) -> Vec<(u64, Result<i64, String>)> {
+        std::mem::take(&mut *self.deliveries.landed.lock().expect("deliveries lock"))
+    }
 }
 
-/// Reads assigned partitions from given offsets, never as a group member.
+/// Reads assigned partitions from given offsets, never as a group member. Reads committed
+/// records only (librdkafka's default isolation), as consumers and MM2 do.
 pub struct RecordReader {
     consumer: BaseConsumer,
 }
 
+/// What a cursor read next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Record(Located),
+    /// The reader reached the partition's end (past any transaction markers).
+    End {
+        topic: String,
+        partition: i32,
+    },
+    /// Nothing arrived in time.
+    Idle,
+}
+
 impl RecordReader {
     pub fn new(cluster: &ClusterConfig) -> Result<Self, String> {
+        Self::create(cluster, false)
+    }
+
+    /// A reader that says when it reaches the end of a partition (see `next_event`).
+    pub fn with_end_events(cluster: &ClusterConfig) -> Result<Self, String> {
+        Self::create(cluster, true)
+    }
+
+    fn create(cluster: &ClusterConfig, end_events: bool) -> Result<Self, String> {
         let mut c: ClientConfig = super::consumer_config(cluster);
         // librdkafka wants a group.id to create a consumer; it is never joined or committed.
         c.set("group.id", "cutover-reader-never-joins")
             .set("auto.offset.reset", "error")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", if end_events { "true" } else { "false" });
         let consumer = c.create().map_err(|e| format!("{}: reader: {e}", cluster.name))?;
         Ok(RecordReader { consumer })
+    }
+
+    /// The next record, the end of a partition, or nothing within `timeout`.
+    /// Offsets of the first records at or after each timestamp (ms), per partition.
+    pub fn offset_for_time(
+        &self,
+        topic: &str,
+        partition: i32,
+        timestamp: i64,
+        timeout: Duration,
+    ) -> Result<Option<i64>, String> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, Offset::Offset(timestamp))
+            .map_err(|e| e.to_string())?;
+        let answer = self
+            .consumer
+            .offsets_for_times(tpl, timeout)
+            .map_err(|e| e.to_string())?;
+        let elem = answer
+            .find_partition(topic, partition)
+            .ok_or("no answer for the partition")?;
+        elem.error().map_err(|e| e.to_string())?;
+        Ok(match elem.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        })
     }
 
     /// Starts reading each (topic, partition) at its offset (`None`: the beginning).
@@ -115,11 +202,35 @@ impl RecordReader {
         self.consumer.assign(&tpl).map_err(|e| format!("assign: {e}"))
     }
 
-    /// The next record, waiting at most `timeout`; None when nothing arrived.
+    /// The next record, waiting at most `timeout`; None when nothing arrived (or, for readers
+    /// made `with_end_events`, when a partition ended).
     pub fn next(&self, timeout: Duration) -> Option<Result<Located, String>> {
-        let m = match self.consumer.poll(timeout)? {
-            Ok(m) => m,
-            Err(e) => return Some(Err(e.to_string())),
+        match self.poll(timeout) {
+            Polled::Record(r) => Some(Ok(r)),
+            Polled::Failed(e) => Some(Err(e)),
+            Polled::Nothing | Polled::End(_) => None,
+        }
+    }
+
+    /// Only one partition is assigned at a time for end events to name it: `assigned` is it.
+    pub fn next_event(&self, timeout: Duration, assigned: (&str, i32)) -> Result<Next, String> {
+        match self.poll(timeout) {
+            Polled::Record(r) => Ok(Next::Record(r)),
+            Polled::End(partition) => Ok(Next::End {
+                topic: assigned.0.to_string(),
+                partition,
+            }),
+            Polled::Nothing => Ok(Next::Idle),
+            Polled::Failed(e) => Err(e),
+        }
+    }
+
+    fn poll(&self, timeout: Duration) -> Polled {
+        let m = match self.consumer.poll(timeout) {
+            None => return Polled::Nothing,
+            Some(Ok(m)) => m,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => return Polled::End(p),
+            Some(Err(e)) => return Polled::Failed(e.to_string()),
         };
         let headers = m
             .headers()
@@ -129,7 +240,7 @@ impl RecordReader {
                     .collect()
             })
             .unwrap_or_default();
-        Some(Ok(Located {
+        Polled::Record(Located {
             topic: m.topic().to_string(),
             partition: m.partition(),
             offset: m.offset(),
@@ -139,8 +250,15 @@ impl RecordReader {
                 headers,
                 timestamp: m.timestamp().to_millis(),
             },
-        }))
+        })
     }
+}
+
+enum Polled {
+    Record(Located),
+    End(i32),
+    Nothing,
+    Failed(String),
 }
 
 /// A real member of a consumer group: the demo's consumers and the tests' groups. The cockpit

@@ -6,6 +6,7 @@
 pub mod events;
 pub mod groups;
 pub mod inventory;
+pub mod mapping;
 pub mod overview;
 
 use std::collections::BTreeMap;
@@ -178,6 +179,8 @@ impl ClusterFeed {
 pub struct Snapshot {
     pub source: ClusterFeed,
     pub target: ClusterFeed,
+    /// What MM2's internal topics say (None: not read, e.g. an offset-preserving replicator).
+    pub mm2: Option<Arc<crate::mm2::state::Mm2State>>,
     /// Bumped on every publish, so a view knows when to redraw.
     pub seq: u64,
 }

@@ -84,8 +84,15 @@ fn side_figures(topic: Option<&TopicState>, partition: i32) -> Option<SideFigure
     })
 }
 
-/// Per-partition figures of one topic pair.
-pub fn partition_pairs(source: Option<&TopicState>, target: Option<&TopicState>) -> Vec<PartitionPair> {
+/// Per-partition figures of one topic pair. Lag is the source end minus the target end,
+/// unless `newest_sync` gives MM2's newest (source, target) pair for a partition: then it is
+/// what the source gained since that record minus what the target gained, which stays right
+/// when the two sides number their records differently.
+pub fn partition_pairs(
+    source: Option<&TopicState>,
+    target: Option<&TopicState>,
+    newest_sync: &dyn Fn(i32) -> Option<(i64, i64)>,
+) -> Vec<PartitionPair> {
     let mut ids: Vec<i32> = source
         .iter()
         .chain(target.iter())
@@ -98,8 +105,9 @@ pub fn partition_pairs(source: Option<&TopicState>, target: Option<&TopicState>)
             let s = side_figures(source, id);
             let t = side_figures(target, id);
             let lag = match (&s, &t) {
-                (Some(s), Some(t)) => match (&s.high, &t.high) {
-                    (Ok(sh), Ok(th)) => Some(sh - th),
+                (Some(s), Some(t)) => match (&s.high, &t.high, newest_sync(id)) {
+                    (Ok(sh), Ok(th), Some((up, down))) => Some((sh - up) - (th - down)),
+                    (Ok(sh), Ok(th), None) => Some(sh - th),
                     _ => None,
                 },
                 _ => None,
@@ -116,6 +124,15 @@ pub fn partition_pairs(source: Option<&TopicState>, target: Option<&TopicState>)
 
 fn sum_high(topic: &TopicState) -> Option<i64> {
     topic.partitions.iter().map(|p| p.high.as_ref().ok().copied()).sum()
+}
+
+/// MM2's newest offset-sync of a source partition, when MM2 (not an offset-preserving
+/// replicator) does the copying and its offset-syncs have been read.
+pub fn newest_sync(snapshot: &Snapshot, replication: &Replication, topic: &str, partition: i32) -> Option<(i64, i64)> {
+    if replication.kind != crate::config::ReplicationKind::MirrorMaker2 {
+        return None;
+    }
+    snapshot.mm2.as_ref()?.syncs.newest(topic, partition)
 }
 
 /// The overview: one row per replicated topic that passes the topic filter.
@@ -140,7 +157,7 @@ pub fn topic_pairs(
         .map(|s| {
             let target_topic = replication.target_topic(&s.name);
             let t = tgt.and_then(|c| c.topics.get(&target_topic));
-            let pairs = partition_pairs(Some(s), t);
+            let pairs = partition_pairs(Some(s), t, &|p| newest_sync(snapshot, replication, &s.name, p));
             let lags: Vec<i64> = pairs.iter().filter_map(|p| p.lag).collect();
             let lag = (!lags.is_empty()).then(|| lags.iter().sum());
             let mut note = s.error.clone().or_else(|| t.and_then(|t| t.error.clone()));
@@ -298,6 +315,7 @@ mod tests {
             ),
             target: feed("t", now, vec![topic("source.a", &[10, 0]), topic("source.c", &[1])]),
             seq: 1,
+            mm2: None,
         };
         let cfg = MonitorConfig::default();
         let rows = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, now);

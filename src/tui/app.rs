@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::model::events::{Event, EventLog, Level, Observer};
 use crate::model::groups::{self, GroupPartition, GroupRow};
 use crate::model::inventory::{self, TopicDiff};
+use crate::model::mapping::{self, MappingRow};
 use crate::model::overview::{self, LagHistory, PartitionPair, TopicPair};
 use crate::model::Snapshot;
 
@@ -23,6 +24,7 @@ pub enum View {
     Group(String),
     Inventory,
     Log,
+    Mapping,
 }
 
 impl View {
@@ -34,6 +36,7 @@ impl View {
             View::Group(g) => format!("Group {g}"),
             View::Inventory => "Inventory diff".into(),
             View::Log => "Log".into(),
+            View::Mapping => "Offset mapping".into(),
         }
     }
 
@@ -68,6 +71,7 @@ pub enum Rows {
     GroupPartitions(Vec<GroupPartition>),
     Inventory(Vec<TopicDiff>),
     Log(Vec<Event>),
+    Mapping(Vec<MappingRow>),
 }
 
 impl Rows {
@@ -79,6 +83,7 @@ impl Rows {
             Rows::GroupPartitions(v) => v.len(),
             Rows::Inventory(v) => v.len(),
             Rows::Log(v) => v.len(),
+            Rows::Mapping(v) => v.len(),
         }
     }
 
@@ -189,7 +194,8 @@ impl App {
                 let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
                 let target_name = c.replication.target_topic(name);
                 let t = self.snapshot.target.state().and_then(|t| t.topics.get(&target_name));
-                let parts = overview::partition_pairs(s, t)
+                let sync = |p| overview::newest_sync(&self.snapshot, &c.replication, name, p);
+                let parts = overview::partition_pairs(s, t, &sync)
                     .into_iter()
                     .filter(|p| self.keep(&p.partition.to_string()))
                     .collect();
@@ -209,6 +215,12 @@ impl App {
                 inventory::diff(&self.snapshot, &c.replication, &c.topics)
                     .into_iter()
                     .filter(|d| self.keep(&d.source_topic))
+                    .collect(),
+            ),
+            View::Mapping => Rows::Mapping(
+                mapping::mapping_rows(&self.snapshot, &c.replication, &c.topics)
+                    .into_iter()
+                    .filter(|r| self.keep(&r.source_topic))
                     .collect(),
             ),
             View::Log => {
@@ -355,6 +367,7 @@ impl App {
             Action::GoGroups => self.go_top(View::Groups),
             Action::GoInventory => self.go_top(View::Inventory),
             Action::GoLog => self.go_top(View::Log),
+            Action::GoMapping => self.go_top(View::Mapping),
         }
         // Rows may have shrunk (filter, new snapshot): keep the selection inside them.
         let len = self.rows().len();

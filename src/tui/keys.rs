@@ -21,6 +21,7 @@ pub enum Action {
     GoGroups,
     GoInventory,
     GoLog,
+    GoMapping,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,7 @@ pub enum Screen {
     List,
 }
 
-const GLOBAL: [Binding; 14] = [
+const GLOBAL: [Binding; 15] = [
     Binding {
         keys: &[Key::Char('?')],
         label: "?",
@@ -62,7 +63,7 @@ const GLOBAL: [Binding; 14] = [
         keys: &[Key::Char(':')],
         label: ":",
         action: Action::Command,
-        help: "command: overview, groups, inventory, log, quit (Tab completes)",
+        help: "command: overview groups inventory log mapping quit (Tab completes)",
         hint: Some("command"),
     },
     Binding {
@@ -149,6 +150,13 @@ const GLOBAL: [Binding; 14] = [
         help: "event log",
         hint: None,
     },
+    Binding {
+        keys: &[Key::Char('5')],
+        label: "5",
+        action: Action::GoMapping,
+        help: "MM2 offset mapping and drift",
+        hint: None,
+    },
 ];
 
 const QUIT: Binding = Binding {
@@ -195,13 +203,14 @@ pub fn action_for(screen: Screen, ev: &KeyEvent) -> Option<Action> {
 }
 
 /// The `:` commands, with the view or action each one means.
-pub const COMMANDS: [(&str, Action); 8] = [
+pub const COMMANDS: [(&str, Action); 9] = [
     ("overview", Action::GoOverview),
     ("topics", Action::GoOverview),
     ("groups", Action::GoGroups),
     ("inventory", Action::GoInventory),
     ("diff", Action::GoInventory),
     ("log", Action::GoLog),
+    ("mapping", Action::GoMapping),
     ("help", Action::Help),
     ("quit", Action::Quit),
 ];

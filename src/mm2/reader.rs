@@ -1,0 +1,230 @@
+//! Follows MM2's internal topics on the right clusters and publishes what they say.
+//!
+//! One thread, two assign-only readers (source and target), never a group member.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use super::codec::{Checkpoint, Heartbeat, OffsetSync};
+use super::state::Mm2State;
+use super::topics::{self, Cluster};
+use crate::config::{ClusterConfig, Replication};
+use crate::kafka::records::{Located, RecordReader};
+
+/// Which internal topic a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Syncs,
+    Checkpoints,
+    Heartbeats,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Syncs => "offset-syncs",
+            Kind::Checkpoints => "checkpoints",
+            Kind::Heartbeats => "heartbeats",
+        }
+    }
+}
+
+/// Applies one record of an internal topic to the state; bad bytes are counted and logged.
+fn apply(state: &mut Mm2State, kind: Kind, r: &Located) {
+    let key = r.record.key.as_deref().unwrap_or_default();
+    let value = r.record.value.as_deref().unwrap_or_default();
+    let trailing = match kind {
+        Kind::Syncs => OffsetSync::decode(key, value).map(|d| {
+            state.syncs.record(&d.record);
+            d.trailing_bytes
+        }),
+        Kind::Checkpoints => Checkpoint::decode(key, value).map(|d| {
+            let c = d.record;
+            state
+                .checkpoints
+                .insert((c.group.clone(), c.topic.clone(), c.partition), c);
+            d.trailing_bytes
+        }),
+        Kind::Heartbeats => Heartbeat::decode(key, value).map(|d| {
+            state.heartbeat_ms = Some(
+                state
+                    .heartbeat_ms
+                    .map_or(d.record.timestamp, |t| t.max(d.record.timestamp)),
+            );
+            d.trailing_bytes
+        }),
+    };
+    match trailing {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            "{} {}/{}@{}: {n} trailing bytes (newer MM2?)",
+            kind.label(),
+            r.topic,
+            r.partition,
+            r.offset
+        ),
+        Err(e) => {
+            state.undecodable += 1;
+            tracing::warn!("{} {}/{}@{}: {e}", kind.label(), r.topic, r.partition, r.offset);
+        }
+    }
+}
+
+struct Side {
+    reader: RecordReader,
+    metadata: BaseConsumer,
+    cluster: String,
+    /// Topics still to find and assign, with their kind.
+    pending: Vec<(Kind, String)>,
+    assigned: Vec<(Kind, String)>,
+}
+
+impl Side {
+    fn new(cluster: &ClusterConfig, topics: Vec<(Kind, String)>) -> Result<Side, String> {
+        Ok(Side {
+            reader: RecordReader::new(cluster)?,
+            metadata: crate::kafka::consumer_config(cluster)
+                .create()
+                .map_err(|e| e.to_string())?,
+            cluster: cluster.name.clone(),
+            pending: topics,
+            assigned: Vec::new(),
+        })
+    }
+
+    /// Assigns the topics that exist now; says which are missing.
+    fn assign_pending(&mut self, state: &mut Mm2State) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut still = Vec::new();
+        for (kind, topic) in std::mem::take(&mut self.pending) {
+            let found = self
+                .metadata
+                .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                .map_err(|e| e.to_string())
+                .and_then(|md| {
+                    let t = md.topics().first().ok_or("no answer")?;
+                    if t.error().is_some() || t.partitions().is_empty() {
+                        return Err(format!("topic {topic} not found on {}", self.cluster));
+                    }
+                    Ok(t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                });
+            match found {
+                Ok(parts) => {
+                    state.errors.remove(kind.label());
+                    self.assigned.push((kind, topic.clone()));
+                    let all: Vec<(String, i32, Option<i64>)> = self
+                        .assigned
+                        .iter()
+                        .flat_map(|(_, t)| {
+                            let n = if *t == topic {
+                                parts.clone()
+                            } else {
+                                self.partitions_of(t)
+                            };
+                            n.into_iter().map(move |p| (t.clone(), p, None))
+                        })
+                        .collect();
+                    if let Err(e) = self.reader.assign(&all) {
+                        state.errors.insert(kind.label(), e);
+                    }
+                }
+                Err(e) => {
+                    state.errors.insert(kind.label(), e);
+                    still.push((kind, topic));
+                }
+            }
+        }
+        self.pending = still;
+    }
+
+    fn partitions_of(&self, topic: &str) -> Vec<i32> {
+        self.metadata
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|md| {
+                md.topics()
+                    .first()
+                    .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            })
+            .unwrap_or_default()
+    }
+
+    fn kind_of(&self, topic: &str) -> Option<Kind> {
+        self.assigned.iter().find(|(_, t)| t == topic).map(|(k, _)| *k)
+    }
+
+    /// Reads what is waiting, for at most `budget`; true when anything changed.
+    fn drain(&mut self, state: &mut Mm2State, budget: Duration) -> bool {
+        let deadline = Instant::now() + budget;
+        let mut changed = false;
+        while Instant::now() < deadline && !self.assigned.is_empty() {
+            match self.reader.next(Duration::from_millis(20)) {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::warn!(cluster = %self.cluster, "mm2 internal topics: {e}");
+                    break;
+                }
+                Some(Ok(r)) => {
+                    if let Some(kind) = self.kind_of(&r.topic) {
+                        apply(state, kind, &r);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        changed
+    }
+}
+
+/// Reads until `stop`, calling `publish` with the state whenever it changed (at most once per
+/// `refresh`) and whenever a topic's availability changed.
+pub fn follow(
+    source: &ClusterConfig,
+    target: &ClusterConfig,
+    replication: &Replication,
+    refresh: Duration,
+    stop: Arc<AtomicBool>,
+    mut publish: impl FnMut(Mm2State),
+) -> Result<(), String> {
+    let (where_syncs, syncs_topic) = topics::offset_syncs(replication);
+    let mut on_source = Vec::new();
+    let mut on_target = vec![
+        (Kind::Checkpoints, topics::checkpoints(replication)),
+        (Kind::Heartbeats, topics::HEARTBEATS.to_string()),
+    ];
+    match where_syncs {
+        Cluster::Source => on_source.push((Kind::Syncs, syncs_topic)),
+        Cluster::Target => on_target.insert(0, (Kind::Syncs, syncs_topic)),
+    }
+    let mut sides = vec![Side::new(source, on_source)?, Side::new(target, on_target)?];
+    let mut state = Mm2State::new(SystemTime::now());
+    let mut last_publish: Option<Instant> = None;
+    let mut dirty = true;
+    let mut last_errors = state.errors.clone();
+    while !stop.load(Ordering::SeqCst) {
+        let mut changed = false;
+        for side in &mut sides {
+            if last_publish.is_none_or(|t| t.elapsed() >= refresh) {
+                side.assign_pending(&mut state);
+            }
+            changed |= side.drain(&mut state, refresh / 4);
+        }
+        dirty |= changed || state.errors != last_errors;
+        if dirty && last_publish.is_none_or(|t| t.elapsed() >= refresh) {
+            state.updated_at = SystemTime::now();
+            publish(state.clone());
+            last_publish = Some(Instant::now());
+            last_errors = state.errors.clone();
+            dirty = false;
+        }
+        if !changed {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! MM2's rules for offset-syncs (emitting them, and translating with them), as pure functions.
+
+use std::collections::BTreeMap;
+
+use super::codec::OffsetSync;
+
+/// MirrorSourceTask's per-partition state: decides when a copied record gets an offset-sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncEmitter {
+    last_sync_downstream: Option<i64>,
+    previous_upstream: Option<i64>,
+    previous_downstream: Option<i64>,
+}
+
+impl SyncEmitter {
+    /// A record copied from `upstream` to `downstream`: true when MM2 would emit a sync — the
+    /// first record; the translated offset would be `max_offset_lag` or more stale; the
+    /// upstream offsets are not consecutive; or the target was truncated.
+    pub fn update(&mut self, upstream: i64, downstream: i64, max_offset_lag: i64) -> bool {
+        let first = self.last_sync_downstream.is_none();
+        let stale = self
+            .last_sync_downstream
+            .is_some_and(|last| downstream - (last + 1) >= max_offset_lag);
+        let skipped = self.previous_upstream.is_some_and(|p| upstream - p != 1);
+        let truncated = self.previous_downstream.is_some_and(|p| downstream < p);
+        let sync = first || stale || skipped || truncated;
+        if sync {
+            self.last_sync_downstream = Some(downstream);
+        }
+        self.previous_upstream = Some(upstream);
+        self.previous_downstream = Some(downstream);
+        sync
+    }
+
+    /// A record the replicator consumed but never wrote, and does not know it lost (a fault
+    /// the tests inject): MM2 sees no gap, so no sync marks it.
+    pub fn lose(&mut self, upstream: i64) {
+        self.previous_upstream = Some(upstream);
+    }
+}
+
+/// Every offset-sync seen, per (upstream topic, partition), oldest first, bounded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncHistory {
+    by_partition: BTreeMap<(String, i32), Vec<(i64, i64)>>,
+    limit: usize,
+}
+
+impl SyncHistory {
+    pub fn new(limit: usize) -> Self {
+        SyncHistory {
+            by_partition: BTreeMap::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    pub fn record(&mut self, s: &OffsetSync) {
+        let h = self.by_partition.entry((s.topic.clone(), s.partition)).or_default();
+        // Compacted re-reads and restarts can repeat or rewind: keep the newest per upstream.
+        h.retain(|(up, _)| *up < s.upstream);
+        h.push((s.upstream, s.downstream));
+        if h.len() > self.limit {
+            let excess = h.len() - self.limit;
+            h.drain(..excess);
+        }
+    }
+
+    /// The newest sync of a partition.
+    pub fn newest(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        self.by_partition.get(&(topic.to_string(), partition))?.last().copied()
+    }
+
+    /// The newest sync with `upstream <= offset`: the anchor for translating `offset`.
+    pub fn anchor(&self, topic: &str, partition: i32, offset: i64) -> Option<(i64, i64)> {
+        self.by_partition
+            .get(&(topic.to_string(), partition))?
+            .iter()
+            .rev()
+            .find(|(up, _)| *up <= offset)
+            .copied()
+    }
+
+    pub fn partitions(&self) -> impl Iterator<Item = (&(String, i32), &Vec<(i64, i64)>)> {
+        self.by_partition.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_partition.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// MM2's own translation of a committed offset (the "+1 rule"): exact at a sync, one past the
+/// sync's downstream offset otherwise, none without a sync at or below it.
+pub fn mm2_translate(anchor: Option<(i64, i64)>, committed: i64) -> Option<i64> {
+    let (up, down) = anchor?;
+    Some(if committed == up { down } else { down + 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emits_on_first_stale_gap_and_truncation() {
+        let mut e = SyncEmitter::default();
+        assert!(e.update(10, 0, 100), "first record");
+        assert!(!e.update(11, 1, 100));
+        for i in 2..100 {
+            assert!(!e.update(10 + i, i, 100), "{i}");
+        }
+        assert!(e.update(111, 101, 100), "downstream 101 is 100 past the sync at 0, +1");
+        assert!(e.update(113, 102, 100), "upstream gap (a transaction marker, say)");
+        assert!(e.update(114, 50, 100), "target truncated");
+        e.lose(115);
+        assert!(!e.update(116, 51, 100), "a silently lost record leaves no gap");
+    }
+
+    #[test]
+    fn history_anchor_and_plus_one_rule() {
+        let mut h = SyncHistory::new(3);
+        for (up, down) in [(0, 0), (100, 90), (200, 180), (300, 270)] {
+            h.record(&OffsetSync {
+                topic: "t".into(),
+                partition: 0,
+                upstream: up,
+                downstream: down,
+            });
+        }
+        assert_eq!(h.len(), 3, "bounded");
+        assert_eq!(h.anchor("t", 0, 50), None, "the oldest sync was dropped");
+        assert_eq!(h.anchor("t", 0, 250), Some((200, 180)));
+        assert_eq!(h.newest("t", 0), Some((300, 270)));
+        assert_eq!(mm2_translate(Some((200, 180)), 200), Some(180));
+        assert_eq!(mm2_translate(Some((200, 180)), 237), Some(181));
+        assert_eq!(mm2_translate(None, 5), None);
+    }
+}

@@ -1,0 +1,63 @@
+//! The offset mapping per partition, from MM2's newest offset-sync, and its drift.
+
+use super::Snapshot;
+use crate::config::{NameFilter, Replication, ReplicationKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingRow {
+    pub source_topic: String,
+    pub target_topic: String,
+    pub partition: i32,
+    /// Newest sync: (source offset, target offset) of one record. None: no sync read, or an
+    /// offset-preserving replicator (identity).
+    pub sync: Option<(i64, i64)>,
+    pub source_end: Option<i64>,
+    pub target_end: Option<i64>,
+    /// Offsets each side gained from the sync's record to its end.
+    pub source_since: Option<i64>,
+    pub target_since: Option<i64>,
+    /// target_since - source_since: while MM2 is behind this is minus its lag; once it has
+    /// caught up, negative means records missing on the target, positive extra ones.
+    pub drift: Option<i64>,
+}
+
+/// One row per partition of every watched source topic that has a counterpart.
+pub fn mapping_rows(snapshot: &Snapshot, replication: &Replication, filter: &NameFilter) -> Vec<MappingRow> {
+    let Some(src) = snapshot.source.state() else {
+        return Vec::new();
+    };
+    let tgt = snapshot.target.state();
+    let identity = replication.kind == ReplicationKind::OffsetPreserving;
+    let mut rows = Vec::new();
+    for s in src.topics.values().filter(|t| filter.matches(&t.name)) {
+        let target_topic = replication.target_topic(&s.name);
+        let t = tgt.and_then(|c| c.topics.get(&target_topic));
+        for p in &s.partitions {
+            let source_end = p.high.clone().ok();
+            let target_end = t.and_then(|t| t.partition(p.id)).and_then(|tp| tp.high.clone().ok());
+            let sync = if identity {
+                None
+            } else {
+                snapshot.mm2.as_ref().and_then(|m| m.syncs.newest(&s.name, p.id))
+            };
+            let (source_since, target_since) = match (sync, identity) {
+                (Some((up, down)), _) => (source_end.map(|e| e - up), target_end.map(|e| e - down)),
+                (None, true) => (source_end, target_end),
+                (None, false) => (None, None),
+            };
+            let drift = target_since.zip(source_since).map(|(t, s)| t - s);
+            rows.push(MappingRow {
+                source_topic: s.name.clone(),
+                target_topic: target_topic.clone(),
+                partition: p.id,
+                sync,
+                source_end,
+                target_end,
+                source_since,
+                target_since,
+                drift,
+            });
+        }
+    }
+    rows
+}

@@ -1,0 +1,590 @@
+//! Exact, content-verified offset translation.
+//!
+//! For a committed source offset C: anchor at MM2's newest offset-sync with upstream <= C and
+//! read both sides in lockstep from the anchor, matching records by key, value, headers and
+//! timestamp, until the source reaches C. The target position reached is the exact
+//! translation. Without a sync, the target is searched by the timestamp of the source record
+//! at C. With an offset-preserving replicator the translation is the identity, checked on a
+//! sample of records. Wherever content differs there is no exact translation, and the first
+//! difference is reported with its offsets on both sides.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{ClusterConfig, Replication, ReplicationKind};
+use crate::kafka::records::{Located, Next, Record, RecordReader};
+use crate::mm2::syncs::SyncHistory;
+
+/// Where a translation started from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Anchor {
+    Sync { upstream: i64, downstream: i64 },
+    Timestamp { timestamp: i64, target_offset: i64 },
+    Identity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Resuming the group on the target at `target_offset` reads exactly what it would have
+    /// read next on the source. `verified_next`: the record there was compared too (false
+    /// when the group has read everything and there is no next record yet).
+    Exact {
+        target_offset: i64,
+        verified_next: bool,
+    },
+    /// No exact translation: the first place the two sides differ.
+    Diverged {
+        source_offset: i64,
+        target_offset: Option<i64>,
+        difference: String,
+    },
+    Unavailable {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Translated {
+    pub committed: i64,
+    pub anchor: Option<Anchor>,
+    pub outcome: Outcome,
+}
+
+impl Translated {
+    pub fn exact(&self) -> Option<i64> {
+        match self.outcome {
+            Outcome::Exact { target_offset, .. } => Some(target_offset),
+            _ => None,
+        }
+    }
+}
+
+/// Reads one partition from a position on.
+pub trait Cursor {
+    /// The first record at or after `offset` comes next.
+    fn seek(&mut self, offset: i64) -> Result<(), String>;
+    /// The next record, or None at the partition's end.
+    fn next(&mut self) -> Result<Option<Located>, String>;
+    /// The first offset whose timestamp is at or after `timestamp` (ms).
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String>;
+    /// Records read so far.
+    fn records_read(&self) -> u64;
+}
+
+/// How two records differ ("value differs"), or None when they are the same record.
+pub fn difference(source: &Record, target: &Record) -> Option<String> {
+    let mut d = Vec::new();
+    if source.key != target.key {
+        d.push("key differs".to_string());
+    }
+    if source.value != target.value {
+        d.push("value differs".to_string());
+    }
+    if source.headers != target.headers {
+        d.push("headers differ".to_string());
+    }
+    if source.timestamp != target.timestamp {
+        d.push(format!(
+            "timestamp differs ({} vs {})",
+            source.timestamp.map_or("none".into(), |t| t.to_string()),
+            target.timestamp.map_or("none".into(), |t| t.to_string())
+        ));
+    }
+    (!d.is_empty()).then(|| d.join(", "))
+}
+
+/// A cursor with one record of lookahead.
+struct Peekable<'a> {
+    cursor: &'a mut dyn Cursor,
+    pending: Option<Located>,
+}
+
+impl Peekable<'_> {
+    fn peek(&mut self) -> Result<Option<&Located>, String> {
+        if self.pending.is_none() {
+            self.pending = self.cursor.next()?;
+        }
+        Ok(self.pending.as_ref())
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, String> {
+        match self.pending.take() {
+            Some(r) => Ok(Some(r)),
+            None => self.cursor.next(),
+        }
+    }
+}
+
+/// Walks both sides from an exact pair (source `up` is target `down`) and translates every
+/// committed offset in `committed` (ascending, all >= `up`) in one pass.
+pub fn walk_from_sync(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    (up, down): (i64, i64),
+    committed: &[i64],
+) -> Result<Vec<Outcome>, String> {
+    source.seek(up)?;
+    target.seek(down)?;
+    let mut src = Peekable {
+        cursor: source,
+        pending: None,
+    };
+    let mut tgt = Peekable {
+        cursor: target,
+        pending: None,
+    };
+    let mut after_last_match = down;
+    let mut diverged: Option<Outcome> = None;
+    let mut out = Vec::with_capacity(committed.len());
+    for &c in committed {
+        while diverged.is_none() {
+            let Some(s) = src.peek()?.filter(|s| s.offset < c).cloned() else {
+                break;
+            };
+            src.next()?;
+            match tgt.next()? {
+                None => {
+                    diverged = Some(Outcome::Diverged {
+                        source_offset: s.offset,
+                        target_offset: None,
+                        difference: "not on the target (not copied yet, or lost)".into(),
+                    })
+                }
+                Some(t) => match difference(&s.record, &t.record) {
+                    Some(d) => {
+                        diverged = Some(Outcome::Diverged {
+                            source_offset: s.offset,
+                            target_offset: Some(t.offset),
+                            difference: d,
+                        })
+                    }
+                    None => after_last_match = t.offset + 1,
+                },
+            }
+        }
+        if let Some(d) = &diverged {
+            out.push(d.clone());
+            continue;
+        }
+        // Where the group resumes: the next target record must be the next source record.
+        let next_source = src.peek()?.cloned();
+        let outcome = match next_source {
+            None => Outcome::Exact {
+                target_offset: after_last_match,
+                verified_next: false,
+            },
+            Some(s) => match tgt.peek()?.cloned() {
+                None => Outcome::Exact {
+                    target_offset: after_last_match,
+                    verified_next: false,
+                },
+                Some(t) => match difference(&s.record, &t.record) {
+                    None => Outcome::Exact {
+                        target_offset: t.offset,
+                        verified_next: true,
+                    },
+                    Some(d) => Outcome::Diverged {
+                        source_offset: s.offset,
+                        target_offset: Some(t.offset),
+                        difference: d,
+                    },
+                },
+            },
+        };
+        out.push(outcome);
+    }
+    Ok(out)
+}
+
+/// Without a sync at or below C: find the target record equal to the source record at C by
+/// its timestamp (MM2 keeps timestamps).
+pub fn seek_by_timestamp(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    committed: i64,
+) -> Result<Translated, String> {
+    let unavailable = |reason: &str| Translated {
+        committed,
+        anchor: None,
+        outcome: Outcome::Unavailable { reason: reason.into() },
+    };
+    source.seek(committed)?;
+    let Some(s) = source.next()? else {
+        return Ok(unavailable(
+            "no offset-sync at or below it, and no source record at or after it to search by",
+        ));
+    };
+    let Some(ts) = s.record.timestamp else {
+        return Ok(unavailable(
+            "no offset-sync at or below it, and the source record has no timestamp",
+        ));
+    };
+    let Some(start) = target.offset_for_time(ts)? else {
+        return Ok(Translated {
+            committed,
+            anchor: None,
+            outcome: Outcome::Diverged {
+                source_offset: s.offset,
+                target_offset: None,
+                difference: "no target record at or after its timestamp".into(),
+            },
+        });
+    };
+    target.seek(start)?;
+    while let Some(t) = target.next()? {
+        if t.record.timestamp.is_some_and(|t| t > ts) {
+            break;
+        }
+        if difference(&s.record, &t.record).is_none() {
+            return Ok(Translated {
+                committed,
+                anchor: Some(Anchor::Timestamp {
+                    timestamp: ts,
+                    target_offset: t.offset,
+                }),
+                outcome: Outcome::Exact {
+                    target_offset: t.offset,
+                    verified_next: true,
+                },
+            });
+        }
+    }
+    Ok(Translated {
+        committed,
+        anchor: None,
+        outcome: Outcome::Diverged {
+            source_offset: s.offset,
+            target_offset: Some(start),
+            difference: "no target record with its timestamp has its content".into(),
+        },
+    })
+}
+
+/// Records compared before C in identity mode.
+pub const IDENTITY_SAMPLE: i64 = 10;
+
+/// Offset-preserving replicators: the same offsets on both sides, checked on the records
+/// just before C and the one at C.
+pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committed: i64) -> Result<Translated, String> {
+    let from = (committed - IDENTITY_SAMPLE).max(0);
+    source.seek(from)?;
+    target.seek(from)?;
+    let mut outcome = Outcome::Exact {
+        target_offset: committed,
+        verified_next: false,
+    };
+    loop {
+        let (s, t) = (source.next()?, target.next()?);
+        let (s, t) = match (s, t) {
+            (None, None) => break,
+            (Some(s), None) => {
+                outcome = Outcome::Diverged {
+                    source_offset: s.offset,
+                    target_offset: None,
+                    difference: "not on the target".into(),
+                };
+                break;
+            }
+            (None, Some(t)) => {
+                if t.offset <= committed {
+                    outcome = Outcome::Diverged {
+                        source_offset: t.offset,
+                        target_offset: Some(t.offset),
+                        difference: "extra record on the target".into(),
+                    };
+                }
+                break;
+            }
+            (Some(s), Some(t)) => (s, t),
+        };
+        let diff = if s.offset != t.offset {
+            Some(format!("offsets differ ({} vs {})", s.offset, t.offset))
+        } else {
+            difference(&s.record, &t.record)
+        };
+        if let Some(d) = diff {
+            outcome = Outcome::Diverged {
+                source_offset: s.offset,
+                target_offset: Some(t.offset),
+                difference: d,
+            };
+            break;
+        }
+        if s.offset >= committed {
+            outcome = Outcome::Exact {
+                target_offset: committed,
+                verified_next: true,
+            };
+            break;
+        }
+    }
+    Ok(Translated {
+        committed,
+        anchor: Some(Anchor::Identity),
+        outcome,
+    })
+}
+
+/// Translates the committed offsets of one source partition (any order, duplicates fine).
+pub fn translate_partition(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    replication: &Replication,
+    syncs: &SyncHistory,
+    topic: &str,
+    partition: i32,
+    committed: &[i64],
+) -> Result<Vec<Translated>, String> {
+    let mut sorted = committed.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = Vec::new();
+    if replication.kind == ReplicationKind::OffsetPreserving {
+        for c in sorted {
+            out.push(check_identity(source, target, c)?);
+        }
+        return Ok(out);
+    }
+    // One lockstep walk per anchor, covering every C that anchors there.
+    let mut i = 0;
+    while i < sorted.len() {
+        let c = sorted[i];
+        match syncs.anchor(topic, partition, c) {
+            None => {
+                out.push(seek_by_timestamp(source, target, c)?);
+                i += 1;
+            }
+            Some(anchor) => {
+                let group: Vec<i64> = sorted[i..]
+                    .iter()
+                    .copied()
+                    .take_while(|c| syncs.anchor(topic, partition, *c) == Some(anchor))
+                    .collect();
+                i += group.len();
+                let outcomes = walk_from_sync(source, target, anchor, &group)?;
+                out.extend(group.into_iter().zip(outcomes).map(|(c, outcome)| Translated {
+                    committed: c,
+                    anchor: Some(Anchor::Sync {
+                        upstream: anchor.0,
+                        downstream: anchor.1,
+                    }),
+                    outcome,
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A cursor over one partition of a real cluster.
+pub struct KafkaCursor {
+    reader: RecordReader,
+    topic: String,
+    partition: i32,
+    read: u64,
+    /// How long to wait for the next record or the partition's end.
+    timeout: Duration,
+}
+
+impl KafkaCursor {
+    pub fn new(cluster: &ClusterConfig, topic: &str, partition: i32, timeout: Duration) -> Result<KafkaCursor, String> {
+        Ok(KafkaCursor {
+            reader: RecordReader::with_end_events(cluster)?,
+            topic: topic.to_string(),
+            partition,
+            read: 0,
+            timeout,
+        })
+    }
+
+    /// Points the cursor at another partition (it reads from `seek` on).
+    pub fn switch(&mut self, topic: &str, partition: i32) {
+        self.topic = topic.to_string();
+        self.partition = partition;
+    }
+}
+
+impl Cursor for KafkaCursor {
+    fn seek(&mut self, offset: i64) -> Result<(), String> {
+        self.reader
+            .assign(&[(self.topic.clone(), self.partition, Some(offset))])
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, String> {
+        loop {
+            match self.reader.next_event(self.timeout, (&self.topic, self.partition))? {
+                Next::Record(r) if r.topic == self.topic && r.partition == self.partition => {
+                    self.read += 1;
+                    return Ok(Some(r));
+                }
+                Next::Record(_) => continue, // fetched before the last seek
+                Next::End { .. } => return Ok(None),
+                Next::Idle => {
+                    return Err(format!(
+                        "{}/{}: no record and no end of partition within {:?}",
+                        self.topic, self.partition, self.timeout
+                    ))
+                }
+            }
+        }
+    }
+
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String> {
+        self.reader
+            .offset_for_time(&self.topic, self.partition, timestamp, self.timeout)
+    }
+
+    fn records_read(&self) -> u64 {
+        self.read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An in-memory partition: a unit-test stand-in for pure logic only.
+    struct Memory {
+        records: Vec<Located>,
+        at: usize,
+        read: u64,
+    }
+
+    fn rec(offset: i64, value: &str) -> Located {
+        Located {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            record: Record {
+                key: None,
+                value: Some(value.as_bytes().to_vec()),
+                headers: vec![],
+                timestamp: Some(1_000 + offset),
+            },
+        }
+    }
+
+    impl Memory {
+        fn new(records: Vec<Located>) -> Self {
+            Memory {
+                records,
+                at: 0,
+                read: 0,
+            }
+        }
+    }
+
+    impl Cursor for Memory {
+        fn seek(&mut self, offset: i64) -> Result<(), String> {
+            self.at = self
+                .records
+                .iter()
+                .position(|r| r.offset >= offset)
+                .unwrap_or(self.records.len());
+            Ok(())
+        }
+        fn next(&mut self) -> Result<Option<Located>, String> {
+            let r = self.records.get(self.at).cloned();
+            if r.is_some() {
+                self.at += 1;
+                self.read += 1;
+            }
+            Ok(r)
+        }
+        fn offset_for_time(&mut self, ts: i64) -> Result<Option<i64>, String> {
+            Ok(self
+                .records
+                .iter()
+                .find(|r| r.record.timestamp >= Some(ts))
+                .map(|r| r.offset))
+        }
+        fn records_read(&self) -> u64 {
+            self.read
+        }
+    }
+
+    /// Source offsets 100.. with gaps (transaction markers) copied to target offsets 0..
+    fn sides() -> (Memory, Memory) {
+        let src: Vec<Located> = [100, 101, 103, 104, 105, 107]
+            .iter()
+            .map(|o| rec(*o, &format!("v{o}")))
+            .collect();
+        let tgt: Vec<Located> = src
+            .iter()
+            .enumerate()
+            .map(|(i, r)| rec(i as i64, &format!("v{}", r.offset)))
+            .collect();
+        let tgt = tgt
+            .into_iter()
+            .zip(&src)
+            .map(|(mut t, s)| {
+                t.record.timestamp = s.record.timestamp;
+                t
+            })
+            .collect();
+        (Memory::new(src), Memory::new(tgt))
+    }
+
+    #[test]
+    fn lockstep_walk_is_exact_across_offset_gaps() {
+        let (mut s, mut t) = sides();
+        let out = walk_from_sync(&mut s, &mut t, (100, 0), &[100, 102, 103, 106, 108]).unwrap();
+        let exact: Vec<Option<i64>> = out
+            .iter()
+            .map(|o| match o {
+                Outcome::Exact { target_offset, .. } => Some(*target_offset),
+                _ => None,
+            })
+            .collect();
+        // 102 is a marker: the group resumes at source 103, target 2.
+        assert_eq!(exact, vec![Some(0), Some(2), Some(2), Some(5), Some(6)]);
+        assert!(
+            matches!(
+                out[4],
+                Outcome::Exact {
+                    verified_next: false,
+                    ..
+                }
+            ),
+            "nothing to read next"
+        );
+    }
+
+    #[test]
+    fn a_missing_record_is_the_divergence_point() {
+        let (mut s, mut t) = sides();
+        t.records.remove(2); // source 103 never arrived
+        for (i, r) in t.records.iter_mut().enumerate() {
+            r.offset = i as i64;
+        }
+        let out = walk_from_sync(&mut s, &mut t, (100, 0), &[102, 105]).unwrap();
+        assert_eq!(
+            out[0],
+            Outcome::Diverged {
+                source_offset: 103,
+                target_offset: Some(2),
+                difference: "value differs, timestamp differs (1103 vs 1104)".into()
+            }
+        );
+        assert_eq!(out[1], out[0], "past a divergence nothing is exact");
+    }
+
+    #[test]
+    fn timestamp_seek_without_a_sync_and_identity_mode() {
+        let (mut s, mut t) = sides();
+        let r = seek_by_timestamp(&mut s, &mut t, 104).unwrap();
+        assert_eq!(r.exact(), Some(3));
+        let mut a = Memory::new((0..20).map(|o| rec(o, "x")).collect());
+        let mut b = Memory::new((0..20).map(|o| rec(o, "x")).collect());
+        assert_eq!(check_identity(&mut a, &mut b, 15).unwrap().exact(), Some(15));
+        b.records[12].record.value = Some(b"y".to_vec());
+        let bad = check_identity(&mut a, &mut b, 15).unwrap();
+        assert!(
+            matches!(bad.outcome, Outcome::Diverged { source_offset: 12, .. }),
+            "{bad:?}"
+        );
+    }
+}
