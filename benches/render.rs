@@ -63,6 +63,7 @@ fn snapshot(now: SystemTime, seq: u64) -> Snapshot {
         source: feed("src", cluster("", now, 0)),
         target: feed("tgt", cluster("src.", now, seq as i64 * 7)),
         seq,
+        mm2: None,
     }
 }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cutover::config;
+use cutover::mm2::codec::OffsetSync;
+use cutover::mm2::state::Mm2State;
 use cutover::model::{
     Broker, ClusterFeed, ClusterState, GroupState, GroupStatus, Member, PartitionState, Snapshot, TopicState,
 };
@@ -91,6 +93,28 @@ fn brokers(host_pattern: &str) -> Vec<Broker> {
         .collect()
 }
 
+/// MM2's internal topics: syncs for orders (one partition lost a record after its sync),
+/// a checkpoint for billing, and a heartbeat a second before the poll.
+fn mm2_state(polled: SystemTime) -> Mm2State {
+    let mut m = Mm2State::new(polled);
+    for (p, up, down) in [(0, 119_000, 119_000), (1, 118_000, 118_000), (2, 121_000, 121_000)] {
+        m.syncs.record(&OffsetSync {
+            topic: "orders".into(),
+            partition: p,
+            upstream: up,
+            downstream: down,
+        });
+    }
+    m.syncs.record(&OffsetSync {
+        topic: "customers".into(),
+        partition: 0,
+        upstream: 40_000,
+        downstream: 30_000,
+    });
+    m.heartbeat_ms = Some(polled.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64 - 1_000);
+    m
+}
+
 /// Source and target as polled at `polled`, with lag growing by `step` per poll.
 fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
     let lag = step * seq as i64;
@@ -165,6 +189,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
         source: feed("dc1-prod", source),
         target: feed("gcp-cloud", target),
         seq,
+        mm2: Some(Arc::new(mm2_state(polled))),
     }
 }
 
@@ -215,6 +240,7 @@ fn views() -> Vec<(&'static str, Vec<KeyCode>)> {
         ("group", vec![KeyCode::Char('2'), KeyCode::Enter]),
         ("inventory", vec![KeyCode::Char('3')]),
         ("log", vec![KeyCode::Char('4')]),
+        ("mapping", vec![KeyCode::Char('5')]),
         ("help", vec![KeyCode::Char('?')]),
     ]
 }

@@ -31,10 +31,13 @@ pub struct Located {
     pub record: Record,
 }
 
-/// Collects where each record landed: (tag given at send, offset or error).
+/// Where one record landed: the tag given at send, and its offset or the error.
+pub type Landed = (u64, Result<i64, String>);
+
+/// Collects where each record landed.
 #[derive(Clone, Default)]
 pub struct Deliveries {
-    landed: Arc<Mutex<Vec<(u64, Result<i64, String>)>>>,
+    landed: Arc<Mutex<Vec<Landed>>>,
 }
 
 impl ClientContext for Deliveries {}
@@ -122,7 +125,7 @@ impl RecordWriter {
     }
 
     /// Where the records sent since the last call landed (after `flush`, all of them).
-    pub fn landed(&self) -> Vec<(u64, Result<i64, String>)> {
+    pub fn landed(&self) -> Vec<Landed> {
         std::mem::take(&mut *self.deliveries.landed.lock().expect("deliveries lock"))
     }
 }
