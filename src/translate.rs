@@ -199,67 +199,106 @@ pub fn walk_from_sync(
     Ok(out)
 }
 
+/// Target records scanned after the timestamp's offset: producer timestamps are not
+/// monotonic, so the search cannot stop at the first later timestamp.
+pub const TIMESTAMP_SCAN: usize = 10_000;
+/// Records after a candidate that must match too, so identical records elsewhere on the
+/// target (a replay, an earlier copy) are not mistaken for it.
+pub const CONFIRM: usize = 20;
+
 /// Without a sync at or below C: find the target record equal to the source record at C by
-/// its timestamp (MM2 keeps timestamps).
+/// its timestamp (MM2 keeps timestamps), confirmed by the records that follow it.
 pub fn seek_by_timestamp(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     committed: i64,
 ) -> Result<Translated, String> {
-    let unavailable = |reason: &str| Translated {
+    let done = |anchor, outcome| Translated {
         committed,
-        anchor: None,
-        outcome: Outcome::Unavailable { reason: reason.into() },
+        anchor,
+        outcome,
     };
+    let unavailable = |reason: &str| Outcome::Unavailable { reason: reason.into() };
     source.seek(committed)?;
-    let Some(s) = source.next()? else {
-        return Ok(unavailable(
-            "no offset-sync at or below it, and no source record at or after it to search by",
-        ));
-    };
-    let Some(ts) = s.record.timestamp else {
-        return Ok(unavailable(
-            "no offset-sync at or below it, and the source record has no timestamp",
-        ));
-    };
-    let Some(start) = target.offset_for_time(ts)? else {
-        return Ok(Translated {
-            committed,
-            anchor: None,
-            outcome: Outcome::Diverged {
-                source_offset: s.offset,
-                target_offset: None,
-                difference: "no target record at or after its timestamp".into(),
-            },
-        });
-    };
-    target.seek(start)?;
-    while let Some(t) = target.next()? {
-        if t.record.timestamp.is_some_and(|t| t > ts) {
-            break;
-        }
-        if difference(&s.record, &t.record).is_none() {
-            return Ok(Translated {
-                committed,
-                anchor: Some(Anchor::Timestamp {
-                    timestamp: ts,
-                    target_offset: t.offset,
-                }),
-                outcome: Outcome::Exact {
-                    target_offset: t.offset,
-                    verified_next: true,
-                },
-            });
+    let mut expected = Vec::with_capacity(CONFIRM + 1);
+    while expected.len() <= CONFIRM {
+        match source.next()? {
+            Some(r) => expected.push(r),
+            None => break,
         }
     }
-    Ok(Translated {
-        committed,
-        anchor: None,
-        outcome: Outcome::Diverged {
-            source_offset: s.offset,
-            target_offset: Some(start),
-            difference: "no target record with its timestamp has its content".into(),
-        },
+    let Some(first) = expected.first().cloned() else {
+        return Ok(done(
+            None,
+            unavailable("no offset-sync at or below it, and no source record at or after it to search by"),
+        ));
+    };
+    let Some(ts) = first.record.timestamp else {
+        return Ok(done(
+            None,
+            unavailable("no offset-sync at or below it, and the source record has no timestamp"),
+        ));
+    };
+    let diverged = |target_offset, difference: &str| Outcome::Diverged {
+        source_offset: first.offset,
+        target_offset,
+        difference: difference.into(),
+    };
+    let Some(start) = target.offset_for_time(ts)? else {
+        return Ok(done(None, diverged(None, "no target record at or after its timestamp")));
+    };
+    target.seek(start)?;
+    let mut candidates = Vec::new();
+    for _ in 0..TIMESTAMP_SCAN {
+        let Some(t) = target.next()? else { break };
+        if difference(&first.record, &t.record).is_none() {
+            candidates.push(t.offset);
+        }
+    }
+    let mut confirmed = Vec::new();
+    for c in candidates {
+        target.seek(c)?;
+        let mut all_match = true;
+        for s in &expected {
+            match target.next()? {
+                // The target may simply not have the later records yet.
+                None => break,
+                Some(t) if difference(&s.record, &t.record).is_none() => {}
+                Some(_) => {
+                    all_match = false;
+                    break;
+                }
+            }
+        }
+        if all_match {
+            confirmed.push(c);
+        }
+    }
+    Ok(match confirmed.as_slice() {
+        [] => done(
+            None,
+            diverged(
+                Some(start),
+                "no target record at or after its timestamp has its content",
+            ),
+        ),
+        [t] => done(
+            Some(Anchor::Timestamp {
+                timestamp: ts,
+                target_offset: *t,
+            }),
+            Outcome::Exact {
+                target_offset: *t,
+                verified_next: true,
+            },
+        ),
+        many => done(
+            None,
+            unavailable(&format!(
+                "ambiguous: target offsets {} all hold the same records",
+                many.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+            )),
+        ),
     })
 }
 
@@ -387,6 +426,10 @@ pub struct KafkaCursor {
     read: u64,
     /// How long to wait for the next record or the partition's end.
     timeout: Duration,
+    /// librdkafka says "end of partition" once; remembered until the next seek.
+    at_end: bool,
+    /// Where the last seek went, and records read since: for error messages.
+    sought: (i64, u64),
 }
 
 impl KafkaCursor {
@@ -397,7 +440,13 @@ impl KafkaCursor {
             partition,
             read: 0,
             timeout,
+            at_end: false,
+            sought: (0, 0),
         })
+    }
+
+    fn reader_label(&self) -> String {
+        format!("{:p}", &self.reader)
     }
 
     /// Points the cursor at another partition (it reads from `seek` on).
@@ -409,23 +458,32 @@ impl KafkaCursor {
 
 impl Cursor for KafkaCursor {
     fn seek(&mut self, offset: i64) -> Result<(), String> {
+        self.at_end = false;
+        self.sought = (offset, 0);
         self.reader
             .assign(&[(self.topic.clone(), self.partition, Some(offset))])
     }
 
     fn next(&mut self) -> Result<Option<Located>, String> {
+        if self.at_end {
+            return Ok(None);
+        }
         loop {
             match self.reader.next_event(self.timeout, (&self.topic, self.partition))? {
                 Next::Record(r) if r.topic == self.topic && r.partition == self.partition => {
                     self.read += 1;
+                    self.sought.1 += 1;
                     return Ok(Some(r));
                 }
                 Next::Record(_) => continue, // fetched before the last seek
-                Next::End { .. } => return Ok(None),
+                Next::End { .. } => {
+                    self.at_end = true;
+                    return Ok(None);
+                }
                 Next::Idle => {
                     return Err(format!(
-                        "{}/{}: no record and no end of partition within {:?}",
-                        self.topic, self.partition, self.timeout
+                        "{}/{}: no record and no end of partition within {:?} ({} read since offset {})",
+                        self.topic, self.partition, self.timeout, self.sought.1, self.sought.0
                     ))
                 }
             }

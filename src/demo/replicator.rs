@@ -373,7 +373,8 @@ impl Worker {
                 }
             }
             let down = landed[i].ok_or("a record was not acknowledged")?;
-            if *counts && emitter.update(src.offset, down, self.spec.offset_lag_max) {
+            // Offset-preserving replicators keep no offset-syncs.
+            if self.mm2 && *counts && emitter.update(src.offset, down, self.spec.offset_lag_max) {
                 new_syncs.push(OffsetSync {
                     topic: src.topic.clone(),
                     partition: src.partition,

@@ -194,6 +194,41 @@ pub fn assignment_label(m: &super::Member) -> String {
         .join(" ")
 }
 
+/// What flipping a group to the target on MM2's checkpoint would cost, against the exact
+/// translation: records read twice, or records skipped (lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlipCost {
+    Duplicates(i64),
+    Zero,
+    Skips(i64),
+    NoCheckpoint,
+    NoExact,
+}
+
+impl FlipCost {
+    /// "+37 duplicates", "0", "SKIPS 5".
+    pub fn label(&self) -> String {
+        match self {
+            FlipCost::Duplicates(n) => format!("+{n} duplicates"),
+            FlipCost::Zero => "0".into(),
+            FlipCost::Skips(n) => format!("SKIPS {n}"),
+            FlipCost::NoCheckpoint => "no checkpoint".into(),
+            FlipCost::NoExact => "unknown: no exact translation".into(),
+        }
+    }
+}
+
+/// A checkpoint below the exact offset re-reads the records between; above it, skips them.
+pub fn flip_cost(checkpoint: Option<i64>, exact: Option<i64>) -> FlipCost {
+    match (checkpoint, exact) {
+        (None, _) => FlipCost::NoCheckpoint,
+        (_, None) => FlipCost::NoExact,
+        (Some(c), Some(e)) if c < e => FlipCost::Duplicates(e - c),
+        (Some(c), Some(e)) if c > e => FlipCost::Skips(c - e),
+        _ => FlipCost::Zero,
+    }
+}
+
 /// Follows each group's state from poll to poll to time its rebalances.
 #[derive(Debug, Clone, Default)]
 pub struct RebalanceTracker {
@@ -288,6 +323,15 @@ mod tests {
             members: vec![],
             offsets: Ok(BTreeMap::new()),
         }
+    }
+
+    #[test]
+    fn flip_costs() {
+        assert_eq!(flip_cost(Some(102), Some(137)).label(), "+35 duplicates");
+        assert_eq!(flip_cost(Some(140), Some(137)).label(), "SKIPS 3");
+        assert_eq!(flip_cost(Some(137), Some(137)), FlipCost::Zero);
+        assert_eq!(flip_cost(None, Some(1)), FlipCost::NoCheckpoint);
+        assert_eq!(flip_cost(Some(1), None), FlipCost::NoExact);
     }
 
     #[test]

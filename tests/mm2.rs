@@ -1,0 +1,370 @@
+//! MirrorMaker 2 awareness against two real tansu brokers, with the MM2-compatible replicator
+//! copying between them: the mapping, its drift, and exact translation.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use cutover::config::{ClusterConfig, Config, OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
+use cutover::demo::broker::{Storage, TansuBroker};
+use cutover::demo::replicator::{Fault, Injection, Replicator, ReplicatorSpec};
+use cutover::kafka::admin::{commit_group_offsets, TopicSpec};
+use cutover::mm2::syncs::SyncHistory;
+use cutover::model::mapping::mapping_rows;
+use cutover::model::Snapshot;
+use cutover::monitor::Monitor;
+use cutover::translate::{translate_partition, Cursor, KafkaCursor, Outcome, Translated};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn mm2(policy: PolicyKind) -> Replication {
+    Replication {
+        kind: ReplicationKind::MirrorMaker2,
+        source_alias: "src".into(),
+        target_alias: "dst".into(),
+        policy,
+        separator: ".".into(),
+        offset_syncs_location: OffsetSyncsLocation::Source,
+    }
+}
+
+fn config_toml(policy: &str, kind: &str) -> String {
+    format!(
+        "[replication]\nkind = \"{kind}\"\nsource_alias = \"src\"\ntarget_alias = \"dst\"\npolicy = \"{policy}\"\n\
+         [monitor]\nrefresh_interval = \"300ms\"\nrequest_timeout = \"2s\"\n"
+    )
+}
+
+fn start_replicator(
+    src: &TansuBroker,
+    tgt: &TansuBroker,
+    replication: Replication,
+    topics: &[&str],
+    groups: &[&str],
+) -> Replicator {
+    let mut spec = ReplicatorSpec::new(cluster(src, "src"), cluster(tgt, "tgt"), replication, topics);
+    spec.groups = groups.iter().map(|g| g.to_string()).collect();
+    spec.checkpoint_interval = Duration::from_millis(200);
+    spec.heartbeat_interval = Duration::from_millis(200);
+    Replicator::start(spec).expect("replicator starts")
+}
+
+fn wait_copied(r: &Replicator, topic: &str, partition: i32, upto: i64) {
+    wait_for(
+        Duration::from_secs(30),
+        &format!("{topic}/{partition} copied to {upto}"),
+        || {
+            if let Some(e) = r.error() {
+                panic!("replicator failed: {e}");
+            }
+            (r.position(topic, partition) >= upto).then_some(())
+        },
+    );
+}
+
+fn latest(m: &Monitor) -> Snapshot {
+    m.snapshots.borrow().clone()
+}
+
+/// The newest sync the replicator wrote, per (topic, partition).
+fn newest_written(r: &Replicator) -> BTreeMap<(String, i32), (i64, i64)> {
+    r.syncs_written()
+        .into_iter()
+        .map(|s| ((s.topic, s.partition), (s.upstream, s.downstream)))
+        .collect()
+}
+
+/// Translates through real cursors on both clusters; returns the outcomes and records read.
+fn translate(
+    src: &ClusterConfig,
+    tgt: &ClusterConfig,
+    replication: &Replication,
+    syncs: &SyncHistory,
+    topic: &str,
+    partition: i32,
+    committed: &[i64],
+) -> (Vec<Translated>, u64) {
+    let target_topic = replication.target_topic(topic);
+    let mut s = KafkaCursor::new(src, topic, partition, Duration::from_secs(10)).unwrap();
+    let mut t = KafkaCursor::new(tgt, &target_topic, partition, Duration::from_secs(10)).unwrap();
+    let out = translate_partition(&mut s, &mut t, replication, syncs, topic, partition, committed).unwrap();
+    (out, s.records_read() + t.records_read())
+}
+
+/// Reading the target from `exact` gives the same records as reading the source from `c`.
+fn assert_same_from(src: &ClusterConfig, tgt: &ClusterConfig, topic: &str, target_topic: &str, c: i64, exact: i64) {
+    let mut s = KafkaCursor::new(src, topic, 0, Duration::from_secs(10)).unwrap();
+    let mut t = KafkaCursor::new(tgt, target_topic, 0, Duration::from_secs(10)).unwrap();
+    s.seek(c).unwrap();
+    t.seek(exact).unwrap();
+    let mut compared = 0;
+    loop {
+        match (s.next().unwrap(), t.next().unwrap()) {
+            (None, None) => break,
+            (Some(a), Some(b)) => {
+                assert_eq!(a.record, b.record, "source {} vs target {}", a.offset, b.offset);
+                compared += 1;
+            }
+            (a, b) => panic!("one side ended first: {a:?} {b:?}"),
+        }
+    }
+    assert!(compared > 0, "something was compared");
+}
+
+#[test]
+fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
+    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 2)]);
+    create(&tgt, &[TopicSpec::new("src.orders", 2)]);
+    produce(&src, "orders", 0, 250, false);
+    produce(&src, "orders", 1, 40, false);
+    let replication = mm2(PolicyKind::Default);
+    let r = start_replicator(&src, &tgt, replication.clone(), &["orders"], &["billing"]);
+    wait_copied(&r, "orders", 0, 250);
+    wait_copied(&r, "orders", 1, 40);
+
+    // The mapping view's pairs are the syncs written (MM2's rule: first record, then every
+    // offset.lag.max records).
+    let config: Config = config(&src, &tgt, &config_toml("default", "mirrormaker2"));
+    let rt = runtime();
+    let _enter = rt.enter();
+    let monitor = Monitor::start(&config).unwrap();
+    let written = newest_written(&r);
+    assert_eq!(written[&("orders".to_string(), 0)], (202, 202));
+    assert_eq!(written[&("orders".to_string(), 1)], (0, 0));
+    let rows = wait_for(Duration::from_secs(20), "the mapping to show the syncs written", || {
+        let snap = latest(&monitor);
+        let rows = mapping_rows(&snap, &config.replication, &config.topics);
+        let shown: BTreeMap<(String, i32), (i64, i64)> = rows
+            .iter()
+            .filter_map(|r| Some(((r.source_topic.clone(), r.partition), r.sync?)))
+            .collect();
+        let caught_up = rows.iter().all(|r| r.target_end.is_some());
+        let heartbeat = snap.mm2.as_ref().is_some_and(|m| m.heartbeat_ms.is_some());
+        (shown == written && caught_up && heartbeat).then_some(rows)
+    });
+    assert!(rows.iter().all(|r| r.drift == Some(0)), "clean copy: no drift {rows:?}");
+    let snap = latest(&monitor);
+    let mm2 = snap.mm2.clone().unwrap();
+    assert_eq!(mm2.syncs.len(), r.syncs_written().len(), "every sync written was read");
+    assert!(mm2.heartbeat_ms.is_some(), "heartbeats are read: {mm2:?}");
+
+    // A group committed at 137 translates exactly; MM2's checkpoint lags by its +1 rule.
+    commit_group_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 137)]).unwrap();
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &mm2.syncs,
+        "orders",
+        0,
+        &[137],
+    );
+    assert_eq!(out[0].exact(), Some(137), "{out:?}");
+    assert_same_from(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        "orders",
+        "src.orders",
+        137,
+        137,
+    );
+    let checkpoint = wait_for(Duration::from_secs(20), "MM2's checkpoint for billing", || {
+        let snap = latest(&monitor);
+        let m = snap.mm2.as_ref()?;
+        m.checkpoint("billing", "src.orders", 0)
+            .filter(|c| c.upstream == 137)
+            .cloned()
+    });
+    assert_eq!(checkpoint.downstream, 102, "+1 rule: anchor (101, 101), so 102");
+    let cost = cutover::model::groups::flip_cost(Some(checkpoint.downstream), out[0].exact());
+    assert_eq!(cost.label(), "+35 duplicates", "137 - 101 - 1 records re-read");
+
+    // A record lost silently: drift goes negative and translation past it says where.
+    r.inject(Injection {
+        topic: "orders".into(),
+        partition: 0,
+        offset: 260,
+        fault: Fault::Drop,
+    });
+    produce(&src, "orders", 0, 20, false);
+    wait_copied(&r, "orders", 0, 270);
+    let drift = wait_for(Duration::from_secs(20), "drift after the drop", || {
+        let snap = latest(&monitor);
+        let row = mapping_rows(&snap, &config.replication, &config.topics)
+            .into_iter()
+            .find(|r| r.partition == 0 && r.source_end == Some(270) && r.target_end == Some(269))?;
+        row.drift
+    });
+    assert_eq!(drift, -1);
+    let syncs = latest(&monitor).mm2.unwrap().syncs.clone();
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &syncs,
+        "orders",
+        0,
+        &[255, 265],
+    );
+    assert_eq!(out[0].exact(), Some(255), "before the drop all is exact");
+    assert_eq!(
+        out[1].outcome,
+        Outcome::Diverged {
+            source_offset: 260,
+            target_offset: Some(260),
+            difference: "key differs, value differs, timestamp differs (1700000000010 vs 1700000000011)".into()
+        }
+    );
+}
+
+#[test]
+fn exact_when_only_the_newest_sync_survived_compaction() {
+    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("orders", 1)]);
+    // Records already on the target from an earlier run shift the target's offsets by 7; they
+    // are the same records as source 0-6, so the timestamp search must not stop at them.
+    produce(&tgt, "orders", 0, 7, false);
+    produce(&src, "orders", 0, 300, false);
+    let replication = mm2(PolicyKind::Identity);
+    let r = start_replicator(&src, &tgt, replication.clone(), &["orders"], &[]);
+    wait_copied(&r, "orders", 0, 300);
+    assert!(r.syncs_written().len() >= 3);
+
+    // What a compacted offset-syncs topic keeps: the newest sync per partition only.
+    let newest = r.syncs_written().last().cloned().unwrap();
+    assert_eq!((newest.upstream, newest.downstream), (202, 209));
+    let mut compacted = SyncHistory::new(10);
+    compacted.record(&newest);
+    let c = [3, 150, 202, 250, 300];
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &compacted,
+        "orders",
+        0,
+        &c,
+    );
+    let exact: Vec<Option<i64>> = out.iter().map(Translated::exact).collect();
+    assert_eq!(
+        exact,
+        vec![Some(10), Some(157), Some(209), Some(257), Some(307)],
+        "{out:?}"
+    );
+    assert!(
+        matches!(out[0].anchor, Some(cutover::translate::Anchor::Timestamp { .. })),
+        "older offsets are found by timestamp"
+    );
+    for (c, t) in [(3, 10), (150, 157)] {
+        assert_same_from(&cluster(&src, "s"), &cluster(&tgt, "t"), "orders", "orders", c, t);
+    }
+}
+
+#[test]
+fn offset_preserving_mode_is_the_identity_checked_by_content() {
+    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("orders", 1)]);
+    produce(&src, "orders", 0, 60, false);
+    let replication = Replication {
+        kind: ReplicationKind::OffsetPreserving,
+        ..mm2(PolicyKind::Identity)
+    };
+    let r = start_replicator(&src, &tgt, replication.clone(), &["orders"], &[]);
+    r.inject(Injection {
+        topic: "orders".into(),
+        partition: 0,
+        offset: 70,
+        fault: Fault::CorruptValue,
+    });
+    wait_copied(&r, "orders", 0, 60);
+    assert!(
+        r.syncs_written().is_empty(),
+        "offset-preserving replicators write no offset-syncs"
+    );
+    let none = SyncHistory::new(1);
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &none,
+        "orders",
+        0,
+        &[0, 42, 60],
+    );
+    let exact: Vec<Option<i64>> = out.iter().map(Translated::exact).collect();
+    assert_eq!(exact, vec![Some(0), Some(42), Some(60)]);
+
+    produce(&src, "orders", 0, 15, false);
+    wait_copied(&r, "orders", 0, 75);
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &none,
+        "orders",
+        0,
+        &[74],
+    );
+    assert_eq!(
+        out[0].outcome,
+        Outcome::Diverged {
+            source_offset: 70,
+            target_offset: Some(70),
+            difference: "value differs".into()
+        }
+    );
+
+    // The cockpit reads no MM2 topics in this mode, and says the mapping is the identity.
+    let config = config(&src, &tgt, &config_toml("identity", "offset-preserving"));
+    let rt = runtime();
+    let _enter = rt.enter();
+    let monitor = Monitor::start(&config).unwrap();
+    let rows = wait_for(Duration::from_secs(20), "identity rows", || {
+        let rows = mapping_rows(&latest(&monitor), &config.replication, &config.topics);
+        (!rows.is_empty() && rows.iter().all(|r| r.target_end.is_some())).then_some(rows)
+    });
+    assert_eq!(rows[0].sync, None);
+    assert_eq!(rows[0].drift, Some(0));
+    assert!(latest(&monitor).mm2.is_none());
+}
+
+#[test]
+fn default_policy_with_offset_syncs_on_the_target() {
+    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("payments", 1)]);
+    create(&tgt, &[TopicSpec::new("src.payments", 1)]);
+    produce(&src, "payments", 0, 30, false);
+    let replication = Replication {
+        offset_syncs_location: OffsetSyncsLocation::Target,
+        ..mm2(PolicyKind::Default)
+    };
+    let r = start_replicator(&src, &tgt, replication, &["payments"], &[]);
+    wait_copied(&r, "payments", 0, 30);
+    let toml = config_toml("default", "mirrormaker2").replace(
+        "policy = \"default\"\n",
+        "policy = \"default\"\noffset_syncs_location = \"target\"\n",
+    );
+    let config = config(&src, &tgt, &toml);
+    assert_eq!(config.replication.offset_syncs_location, OffsetSyncsLocation::Target);
+    let rt = runtime();
+    let _enter = rt.enter();
+    let monitor = Monitor::start(&config).unwrap();
+    let row = wait_for(Duration::from_secs(20), "the mapping from syncs on the target", || {
+        let rows = mapping_rows(&latest(&monitor), &config.replication, &config.topics);
+        rows.into_iter().find(|r| r.sync.is_some() && r.target_end == Some(30))
+    });
+    assert_eq!(row.target_topic, "src.payments");
+    assert_eq!(row.sync, Some((0, 0)));
+    assert_eq!(row.drift, Some(0));
+}
