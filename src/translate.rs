@@ -445,10 +445,6 @@ impl KafkaCursor {
         })
     }
 
-    fn reader_label(&self) -> String {
-        format!("{:p}", &self.reader)
-    }
-
     /// Points the cursor at another partition (it reads from `seek` on).
     pub fn switch(&mut self, topic: &str, partition: i32) {
         self.topic = topic.to_string();
