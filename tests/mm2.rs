@@ -122,6 +122,7 @@ fn assert_same_from(src: &ClusterConfig, tgt: &ClusterConfig, topic: &str, targe
 #[test]
 fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
     let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    // (_dir also holds the config file for the binary)
     create(&src, &[TopicSpec::new("orders", 2)]);
     create(&tgt, &[TopicSpec::new("src.orders", 2)]);
     produce(&src, "orders", 0, 250, false);
@@ -188,6 +189,37 @@ fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
     let cost = cutover::model::groups::flip_cost(Some(checkpoint.downstream), out[0].exact());
     assert_eq!(cost.label(), "+35 duplicates", "137 - 101 - 1 records re-read");
 
+    // The same figures from `cutover translate`.
+    let file = config_file(_dir.path(), &src, &tgt, &config_toml("default", "mirrormaker2"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .arg("--config")
+            .arg(&file)
+            .arg("translate")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["--group", "billing", "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p0 = &doc["partitions"][0];
+    assert_eq!(
+        (
+            p0["committed"].as_i64(),
+            p0["checkpoint"].as_i64(),
+            p0["exact"].as_i64()
+        ),
+        (Some(137), Some(102), Some(137))
+    );
+    assert_eq!(p0["flip_on_checkpoint"], "+35 duplicates");
+    assert!(doc["records_read"]["source"].as_u64().unwrap() > 0);
+
     // A record lost silently: drift goes negative and translation past it says where.
     r.inject(Injection {
         topic: "orders".into(),
@@ -224,6 +256,12 @@ fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
             difference: "key differs, value differs, timestamp differs (1700000000010 vs 1700000000011)".into()
         }
     );
+
+    commit_group_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 265)]).unwrap();
+    let (code, out, _) = run(&["--group", "billing"]);
+    assert_eq!(code, Some(1), "no exact translation needs attention:\n{out}");
+    let row = out.lines().find(|l| l.starts_with("orders")).unwrap();
+    assert!(row.contains("NO EXACT TRANSLATION: source 260 vs target 260"), "{row}");
 }
 
 #[test]

@@ -225,6 +225,18 @@ impl ClusterClient {
     }
 }
 
+/// One group's committed offsets on a cluster (one OffsetFetch), without joining it.
+pub fn group_offsets(cluster: &ClusterConfig, group: &str, timeout: Duration) -> ffi::GroupOffsets {
+    let consumer: BaseConsumer = consumer_config(cluster)
+        .create()
+        .map_err(|e| format!("{}: {e}", cluster.name))?;
+    let answer = ffi::list_group_offsets(consumer.client(), &[group.to_string()], timeout);
+    answer
+        .into_iter()
+        .next()
+        .map_or_else(|| Err("no answer".to_string()), |(_, offsets)| offsets)
+}
+
 /// Drains a client's main queue into the log file and the statistics (see
 /// `ffi::drain_main_queue` for why this is needed).
 fn serve_events(client: &rdkafka::client::Client<CockpitContext>) {

@@ -228,3 +228,64 @@ pub fn follow(
     }
     Ok(())
 }
+
+/// Reads MM2's internal topics once, to their ends (for the headless commands). A topic that
+/// cannot be read is named in `errors`.
+pub fn read_once(
+    source: &ClusterConfig,
+    target: &ClusterConfig,
+    replication: &Replication,
+    timeout: Duration,
+) -> Result<Mm2State, String> {
+    use crate::translate::{Cursor, KafkaCursor};
+    let (where_syncs, syncs_topic) = topics::offset_syncs(replication);
+    let syncs_cluster = match where_syncs {
+        Cluster::Source => source,
+        Cluster::Target => target,
+    };
+    let wanted = [
+        (Kind::Syncs, syncs_cluster, syncs_topic),
+        (Kind::Checkpoints, target, topics::checkpoints(replication)),
+        (Kind::Heartbeats, target, topics::HEARTBEATS.to_string()),
+    ];
+    let mut state = Mm2State::new(SystemTime::now());
+    for (kind, cluster, topic) in wanted {
+        let metadata: BaseConsumer = crate::kafka::consumer_config(cluster)
+            .create()
+            .map_err(|e| e.to_string())?;
+        let partitions = match metadata.fetch_metadata(Some(&topic), timeout) {
+            Ok(md) => md
+                .topics()
+                .first()
+                .filter(|t| t.error().is_none())
+                .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            Err(e) => {
+                state.errors.insert(kind.label(), e.to_string());
+                continue;
+            }
+        };
+        if partitions.is_empty() {
+            state
+                .errors
+                .insert(kind.label(), format!("topic {topic} not found on {}", cluster.name));
+            continue;
+        }
+        for p in partitions {
+            // Up to the end as it is now: heartbeats keep coming while this reads.
+            let (low, end) = metadata.fetch_watermarks(&topic, p, timeout).map_err(|e| e.to_string())?;
+            if end <= low {
+                continue;
+            }
+            let mut cursor = KafkaCursor::new(cluster, &topic, p, timeout)?;
+            cursor.seek(low)?;
+            while let Some(r) = cursor.next()? {
+                apply(&mut state, kind, &r);
+                if r.offset + 1 >= end {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(state)
+}

@@ -33,6 +33,19 @@ pub fn config(source: &TansuBroker, target: &TansuBroker, extra: &str) -> Config
     config::parse(Path::new("test.toml"), &text, &|_| None).expect("test config parses")
 }
 
+/// The same config as `config`, written to `dir/cutover.toml` for the binary.
+pub fn config_file(dir: &Path, source: &TansuBroker, target: &TansuBroker, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("cutover.toml");
+    let text = format!(
+        "[source]\nname = \"src-cluster\"\nbootstrap = \"{}\"\n[target]\nname = \"tgt-cluster\"\nbootstrap = \"{}\"\n{extra}\n[log]\nfile = \"{}\"\n",
+        source.bootstrap(),
+        target.bootstrap(),
+        dir.join("cutover.log").display()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
 pub fn cluster(b: &TansuBroker, name: &str) -> ClusterConfig {
     ClusterConfig::plaintext(name, &b.bootstrap())
 }

@@ -8,6 +8,9 @@
 //! sample of records. Wherever content differs there is no exact translation, and the first
 //! difference is reported with its offsets on both sides.
 
+pub mod group;
+pub mod report;
+
 use std::time::Duration;
 
 use serde::Serialize;

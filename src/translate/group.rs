@@ -1,0 +1,123 @@
+//! Translating every committed offset of one consumer group, with MM2's checkpoint beside it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{translate_partition, Cursor, KafkaCursor, Outcome, Translated};
+use crate::config::Config;
+use crate::mm2::state::Mm2State;
+use crate::mm2::syncs::SyncHistory;
+use crate::model::groups::{flip_cost, FlipCost};
+
+/// One partition of a group: committed on the source, MM2's checkpoint, the exact offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupPartitionTranslation {
+    pub source_topic: String,
+    pub target_topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    /// MM2's checkpoint (downstream offset) for this committed offset, if it wrote one.
+    pub checkpoint: Option<i64>,
+    pub translation: Translated,
+}
+
+impl GroupPartitionTranslation {
+    /// What flipping the group to the target on MM2's checkpoint would cost here.
+    pub fn flip(&self) -> FlipCost {
+        flip_cost(self.checkpoint, self.translation.exact())
+    }
+}
+
+/// Records read on each side while translating, for the benchmark and the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReadCounts {
+    pub source: u64,
+    pub target: u64,
+}
+
+/// Translates one group's committed source offsets (`committed`), optionally one topic only.
+pub fn translate_group(
+    config: &Config,
+    mm2: Option<&Mm2State>,
+    group: &str,
+    committed: &BTreeMap<(String, i32), i64>,
+    only_topic: Option<&str>,
+    timeout: Duration,
+) -> Result<(Vec<GroupPartitionTranslation>, ReadCounts), String> {
+    let queries: BTreeMap<(String, i32), Vec<i64>> = committed
+        .iter()
+        .filter(|((t, _), _)| only_topic.is_none_or(|o| o == t) && config.topics.matches(t))
+        .map(|(k, c)| (k.clone(), vec![*c]))
+        .collect();
+    let (rows, counts) = translate_many(config, mm2, &queries, timeout)?;
+    let out = rows
+        .into_iter()
+        .map(|((topic, partition), translated)| {
+            let target_topic = config.replication.target_topic(&topic);
+            let checkpoint = mm2
+                .and_then(|m| m.checkpoint(group, &target_topic, partition))
+                .filter(|c| c.upstream == translated.committed)
+                .map(|c| c.downstream);
+            GroupPartitionTranslation {
+                source_topic: topic,
+                target_topic,
+                partition,
+                committed: translated.committed,
+                checkpoint,
+                translation: translated,
+            }
+        })
+        .collect();
+    Ok((out, counts))
+}
+
+/// Translates many committed offsets per partition, one pass per partition and anchor (so
+/// a hundred groups on the same partition cost one walk).
+pub fn translate_many(
+    config: &Config,
+    mm2: Option<&Mm2State>,
+    queries: &BTreeMap<(String, i32), Vec<i64>>,
+    timeout: Duration,
+) -> Result<(Vec<((String, i32), Translated)>, ReadCounts), String> {
+    let empty = SyncHistory::new(1);
+    let syncs = mm2.map_or(&empty, |m| &m.syncs);
+    let mut source: Option<KafkaCursor> = None;
+    let mut target: Option<KafkaCursor> = None;
+    let mut out = Vec::new();
+    for ((topic, partition), committed) in queries {
+        let target_topic = config.replication.target_topic(topic);
+        let s = match &mut source {
+            Some(c) => {
+                c.switch(topic, *partition);
+                c
+            }
+            None => source.insert(KafkaCursor::new(&config.source, topic, *partition, timeout)?),
+        };
+        let t = match &mut target {
+            Some(c) => {
+                c.switch(&target_topic, *partition);
+                c
+            }
+            None => target.insert(KafkaCursor::new(&config.target, &target_topic, *partition, timeout)?),
+        };
+        let translated = translate_partition(s, t, &config.replication, syncs, topic, *partition, committed)
+            .unwrap_or_else(|e| {
+                committed
+                    .iter()
+                    .map(|c| Translated {
+                        committed: *c,
+                        anchor: None,
+                        outcome: Outcome::Unavailable { reason: e.clone() },
+                    })
+                    .collect()
+            });
+        out.extend(translated.into_iter().map(|t| ((topic.clone(), *partition), t)));
+    }
+    let counts = ReadCounts {
+        source: source.as_ref().map_or(0, |c| c.records_read()),
+        target: target.as_ref().map_or(0, |c| c.records_read()),
+    };
+    Ok((out, counts))
+}

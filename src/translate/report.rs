@@ -1,0 +1,117 @@
+//! `cutover translate`: a group's exact translation, as a table or JSON.
+
+use serde_json::json;
+
+use super::group::{translate_group, GroupPartitionTranslation};
+use super::{Anchor, Outcome};
+use crate::config::{Config, ReplicationKind};
+use crate::model::groups::FlipCost;
+
+fn anchor_text(a: &Option<Anchor>) -> String {
+    match a {
+        Some(Anchor::Sync { upstream, downstream }) => format!("sync {upstream}->{downstream}"),
+        Some(Anchor::Timestamp {
+            timestamp,
+            target_offset,
+        }) => format!("timestamp {timestamp} at {target_offset}"),
+        Some(Anchor::Identity) => "identity".into(),
+        None => "-".into(),
+    }
+}
+
+fn detail(r: &GroupPartitionTranslation) -> String {
+    match &r.translation.outcome {
+        Outcome::Exact {
+            verified_next: true, ..
+        } => format!("{}, next record verified", anchor_text(&r.translation.anchor)),
+        Outcome::Exact {
+            verified_next: false, ..
+        } => {
+            format!("{}, caught up (no next record yet)", anchor_text(&r.translation.anchor))
+        }
+        Outcome::Diverged {
+            source_offset,
+            target_offset,
+            difference,
+        } => format!(
+            "NO EXACT TRANSLATION: source {source_offset} vs target {}: {difference}",
+            target_offset.map_or("(none)".into(), |t| t.to_string())
+        ),
+        Outcome::Unavailable { reason } => format!("NO EXACT TRANSLATION: {reason}"),
+    }
+}
+
+/// Returns the text to print and the exit code: 0 every partition exact and MM2's checkpoint
+/// loses nothing, 1 something needs attention, 2 (Err) the group or clusters could not be read.
+pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> Result<(String, u8), String> {
+    let timeout = config.monitor.request_timeout;
+    let committed = crate::kafka::group_offsets(&config.source, group, timeout)
+        .map_err(|e| format!("committed offsets of {group} on {}: {e}", config.source.name))?;
+    if committed.is_empty() {
+        return Err(format!(
+            "group {group} has no committed offsets on {}",
+            config.source.name
+        ));
+    }
+    let mm2 = match config.replication.kind {
+        ReplicationKind::MirrorMaker2 => Some(crate::mm2::reader::read_once(
+            &config.source,
+            &config.target,
+            &config.replication,
+            timeout,
+        )?),
+        ReplicationKind::OffsetPreserving => None,
+    };
+    let (rows, counts) = translate_group(config, mm2.as_ref(), group, &committed, topic, timeout)?;
+    if rows.is_empty() {
+        return Err(format!(
+            "group {group} has no committed offsets on watched topics{}",
+            topic.map(|t| format!(" (topic {t})")).unwrap_or_default()
+        ));
+    }
+    let attention = rows
+        .iter()
+        .any(|r| r.translation.exact().is_none() || matches!(r.flip(), FlipCost::Skips(_)));
+    let code = u8::from(attention);
+    if as_json {
+        let doc = json!({
+            "group": group,
+            "source": config.source.name,
+            "target": config.target.name,
+            "records_read": counts,
+            "mm2_errors": mm2.as_ref().map(|m| m.errors.clone()),
+            "partitions": rows.iter().map(|r| json!({
+                "topic": r.source_topic, "target_topic": r.target_topic, "partition": r.partition,
+                "committed": r.committed, "checkpoint": r.checkpoint, "exact": r.translation.exact(),
+                "flip_on_checkpoint": r.flip().label(), "anchor": r.translation.anchor, "outcome": r.translation.outcome,
+            })).collect::<Vec<_>>(),
+        });
+        return Ok((serde_json::to_string_pretty(&doc).expect("json"), code));
+    }
+    let mut out = format!(
+        "group {group}: {} -> {} ({:?}); read {} source and {} target records\n",
+        config.source.name, config.target.name, config.replication.kind, counts.source, counts.target
+    );
+    if let Some(m) = &mm2 {
+        for (what, e) in &m.errors {
+            out += &format!("MM2 {what}: {e}\n");
+        }
+    }
+    out += &format!(
+        "\n{:<24} {:>4} {:>12} {:>12} {:>12} {:<18} {}\n",
+        "TOPIC", "P", "COMMITTED", "CHECKPOINT", "EXACT", "FLIP ON CHECKPOINT", "DETAIL"
+    );
+    for r in &rows {
+        out += &format!(
+            "{:<24} {:>4} {:>12} {:>12} {:>12} {:<18} {}\n",
+            r.source_topic,
+            r.partition,
+            r.committed,
+            r.checkpoint.map_or("-".into(), |c| c.to_string()),
+            r.translation.exact().map_or("-".into(), |c| c.to_string()),
+            r.flip().label(),
+            detail(r)
+        );
+    }
+    Ok((out, code))
+}
