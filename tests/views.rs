@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cutover::config;
-use cutover::mm2::codec::OffsetSync;
+use cutover::mm2::codec::{Checkpoint, OffsetSync};
 use cutover::mm2::state::Mm2State;
 use cutover::model::{
     Broker, ClusterFeed, ClusterState, GroupState, GroupStatus, Member, PartitionState, Snapshot, TopicState,
 };
+use cutover::translate::group::GroupPartitionTranslation;
+use cutover::translate::{Anchor, Outcome, Translated};
 use cutover::tui::app::App;
 use cutover::tui::theme::Theme;
 use cutover::tui::views;
@@ -111,6 +113,28 @@ fn mm2_state(polled: SystemTime) -> Mm2State {
         upstream: 40_000,
         downstream: 30_000,
     });
+    m.checkpoints.insert(
+        ("billing".into(), "dc1.orders".into(), 0),
+        Checkpoint {
+            group: "billing".into(),
+            topic: "dc1.orders".into(),
+            partition: 0,
+            upstream: 119_990,
+            downstream: 119_980,
+            metadata: String::new(),
+        },
+    );
+    m.checkpoints.insert(
+        ("billing".into(), "dc1.orders".into(), 2),
+        Checkpoint {
+            group: "billing".into(),
+            topic: "dc1.orders".into(),
+            partition: 2,
+            upstream: 121_200,
+            downstream: 121_199,
+            metadata: String::new(),
+        },
+    );
     m.heartbeat_ms = Some(polled.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64 - 1_000);
     m
 }
@@ -206,6 +230,46 @@ fn app(theme: Theme) -> App {
     app
 }
 
+/// The exact translation of billing, as the background task would report it: partition 0
+/// exact, 1 exact with no checkpoint, 2 diverged.
+fn translate_billing(app: &mut App) {
+    let row = |p: i32, committed: i64, outcome: Outcome| GroupPartitionTranslation {
+        source_topic: "orders".into(),
+        target_topic: "dc1.orders".into(),
+        partition: p,
+        committed,
+        checkpoint: None,
+        translation: Translated {
+            committed,
+            anchor: Some(Anchor::Sync {
+                upstream: 119_000,
+                downstream: 119_000,
+            }),
+            outcome,
+        },
+    };
+    let exact = |o| Outcome::Exact {
+        target_offset: o,
+        verified_next: true,
+    };
+    app.on_translation(
+        "billing",
+        Ok(vec![
+            row(0, 119_990, exact(119_990)),
+            row(1, 118_400, exact(118_400)),
+            row(
+                2,
+                121_200,
+                Outcome::Diverged {
+                    source_offset: 121_100,
+                    target_offset: Some(121_100),
+                    difference: "value differs".into(),
+                },
+            ),
+        ]),
+    );
+}
+
 fn key(app: &mut App, code: KeyCode) {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
 }
@@ -253,6 +317,9 @@ fn every_view_at_80x24_and_160x48() {
             for k in &keys {
                 key(&mut a, *k);
             }
+            if name == "group" {
+                translate_billing(&mut a);
+            }
             let buf = render(&mut a, w, h);
             insta::assert_snapshot!(format!("{name}_{w}x{h}"), text(&buf));
         }
@@ -265,6 +332,9 @@ fn no_color_has_no_colour_and_marks_selection_without_it() {
         let mut a = app(Theme::select("dark", true).unwrap());
         for k in &keys {
             key(&mut a, *k);
+        }
+        if name == "group" {
+            translate_billing(&mut a);
         }
         let buf = render(&mut a, 80, 24);
         for cell in &buf.content {

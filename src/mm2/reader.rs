@@ -273,7 +273,9 @@ pub fn read_once(
         }
         for p in partitions {
             // Up to the end as it is now: heartbeats keep coming while this reads.
-            let (low, end) = metadata.fetch_watermarks(&topic, p, timeout).map_err(|e| e.to_string())?;
+            let (low, end) = metadata
+                .fetch_watermarks(&topic, p, timeout)
+                .map_err(|e| e.to_string())?;
             if end <= low {
                 continue;
             }

@@ -213,7 +213,7 @@ impl FlipCost {
             FlipCost::Zero => "0".into(),
             FlipCost::Skips(n) => format!("SKIPS {n}"),
             FlipCost::NoCheckpoint => "no checkpoint".into(),
-            FlipCost::NoExact => "unknown: no exact translation".into(),
+            FlipCost::NoExact => "NO EXACT".into(),
         }
     }
 }

@@ -56,9 +56,9 @@ pub fn translate_group(
         .into_iter()
         .map(|((topic, partition), translated)| {
             let target_topic = config.replication.target_topic(&topic);
+            // The newest checkpoint is what MM2 would give the group now, even an older one.
             let checkpoint = mm2
                 .and_then(|m| m.checkpoint(group, &target_topic, partition))
-                .filter(|c| c.upstream == translated.committed)
                 .map(|c| c.downstream);
             GroupPartitionTranslation {
                 source_topic: topic,

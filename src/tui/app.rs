@@ -1,5 +1,6 @@
 //! The cockpit's state and `update`: keys and snapshots in, new state out. No I/O here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use crate::model::inventory::{self, TopicDiff};
 use crate::model::mapping::{self, MappingRow};
 use crate::model::overview::{self, LagHistory, PartitionPair, TopicPair};
 use crate::model::Snapshot;
+use crate::translate::group::GroupPartitionTranslation;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
@@ -43,6 +45,7 @@ impl View {
     pub fn screen(&self) -> Screen {
         match self {
             View::Overview | View::Groups => Screen::DrillableList,
+            View::Group(_) => Screen::Group,
             _ => Screen::List,
         }
     }
@@ -110,6 +113,17 @@ pub struct App {
     pub quit: bool,
     /// A one-line message under the table (e.g. an unknown command).
     pub flash: Option<String>,
+    /// Exact translations of groups, by group: asked for, and the answer when it came.
+    pub translations: BTreeMap<String, GroupTranslation>,
+    /// Groups whose translation the terminal loop must start (it owns the I/O).
+    requests: Vec<String>,
+}
+
+/// A group's exact translation, running or done.
+#[derive(Debug, Clone)]
+pub struct GroupTranslation {
+    pub requested_at: SystemTime,
+    pub done: Option<(SystemTime, Result<Vec<GroupPartitionTranslation>, String>)>,
 }
 
 impl App {
@@ -133,6 +147,8 @@ impl App {
             page: 10,
             quit: false,
             flash: None,
+            translations: BTreeMap::new(),
+            requests: Vec::new(),
         }
     }
 
@@ -164,6 +180,35 @@ impl App {
         for e in self.observer.observe(&self.snapshot, now, refresh) {
             tracing::info!(level = e.level.word(), "{}", e.text);
             self.events.push(e);
+        }
+    }
+
+    /// Asks for a group's exact translation (unless one is already running).
+    fn request_translation(&mut self, group: &str) {
+        if self.translations.get(group).is_some_and(|t| t.done.is_none()) {
+            return;
+        }
+        self.translations.insert(
+            group.to_string(),
+            GroupTranslation {
+                requested_at: self.now,
+                done: None,
+            },
+        );
+        self.requests.push(group.to_string());
+    }
+
+    /// The translations the terminal loop should start now.
+    pub fn take_requests(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.requests)
+    }
+
+    pub fn on_translation(&mut self, group: &str, result: Result<Vec<GroupPartitionTranslation>, String>) {
+        if let Err(e) = &result {
+            self.note(Level::Warn, format!("exact translation of {group} failed: {e}"));
+        }
+        if let Some(t) = self.translations.get_mut(group) {
+            t.done = Some((self.now, result));
         }
     }
 
@@ -360,6 +405,9 @@ impl App {
                     _ => None,
                 };
                 if let Some(v) = target {
+                    if let View::Group(g) = &v {
+                        self.request_translation(&g.clone());
+                    }
                     self.drill(v);
                 }
             }
@@ -368,6 +416,11 @@ impl App {
             Action::GoInventory => self.go_top(View::Inventory),
             Action::GoLog => self.go_top(View::Log),
             Action::GoMapping => self.go_top(View::Mapping),
+            Action::Translate => {
+                if let View::Group(g) = self.view().clone() {
+                    self.request_translation(&g);
+                }
+            }
         }
         // Rows may have shrunk (filter, new snapshot): keep the selection inside them.
         let len = self.rows().len();

@@ -22,6 +22,7 @@ pub enum Action {
     GoInventory,
     GoLog,
     GoMapping,
+    Translate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub enum Screen {
     DrillableList,
     /// A list or detail with nothing under it.
     List,
+    /// One group: its offsets can be translated exactly.
+    Group,
 }
 
 const GLOBAL: [Binding; 15] = [
@@ -175,11 +178,21 @@ const DRILL: Binding = Binding {
     hint: Some("open"),
 };
 
+const TRANSLATE: Binding = Binding {
+    keys: &[Key::Char('t')],
+    label: "t",
+    action: Action::Translate,
+    help: "translate exactly again (reads records on both clusters)",
+    hint: Some("translate"),
+};
+
 /// Every binding available on a screen, in the order help shows them.
 pub fn bindings(screen: Screen) -> Vec<Binding> {
     let mut v = Vec::with_capacity(GLOBAL.len() + 2);
-    if screen == Screen::DrillableList {
-        v.push(DRILL);
+    match screen {
+        Screen::DrillableList => v.push(DRILL),
+        Screen::Group => v.push(TRANSLATE),
+        Screen::List => {}
     }
     v.extend(GLOBAL);
     v.push(QUIT);

@@ -45,6 +45,35 @@ fn draw(terminal: &mut Term, app: &mut App) -> std::io::Result<()> {
     .unwrap_or(Ok(()))
 }
 
+type TranslationDone = (
+    String,
+    Result<Vec<crate::translate::group::GroupPartitionTranslation>, String>,
+);
+
+/// Translates a group's committed offsets in a blocking task; the answer comes back on `done`.
+fn start_translation(app: &App, group: String, done: mpsc::UnboundedSender<TranslationDone>) {
+    let config = app.config.clone();
+    let mm2 = app.snapshot.mm2.clone();
+    tokio::task::spawn_blocking(move || {
+        let timeout = config.monitor.request_timeout;
+        let result = crate::kafka::group_offsets(&config.source, &group, timeout)
+            .map_err(|e| format!("committed offsets on {}: {e}", config.source.name))
+            .and_then(|committed| {
+                crate::translate::group::translate_group(&config, mm2.as_deref(), &group, &committed, None, timeout)
+            })
+            .map(|(rows, counts)| {
+                tracing::info!(
+                    group,
+                    source = counts.source,
+                    target = counts.target,
+                    "exact translation: records read"
+                );
+                rows
+            });
+        let _ = done.send((group, result));
+    });
+}
+
 /// Runs the cockpit until `q` or a signal. The terminal is restored on every path out.
 pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> {
     let monitor = Monitor::start(&config).map_err(|e| color_eyre::eyre::eyre!(e))?;
@@ -77,6 +106,9 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
         });
     }
 
+    // Exact translations read records: they run off the UI thread and report back here.
+    let (done_tx, mut translations) = mpsc::unbounded_channel::<TranslationDone>();
+
     // Ages on screen change every second; nothing else redraws without a reason.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let exit = loop {
@@ -98,6 +130,7 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
                 let s = snapshots.borrow_and_update().clone();
                 app.on_snapshot(s, SystemTime::now());
             }
+            Some((group, result)) = translations.recv() => app.on_translation(&group, result),
             _ = tick.tick() => app.on_tick(SystemTime::now()),
             _ = sigterm.recv() => break Exit::Signal(15),
             _ = sighup.recv() => break Exit::Signal(1),
@@ -105,6 +138,9 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
         }
         if app.quit {
             break Exit::Quit;
+        }
+        for group in app.take_requests() {
+            start_translation(&app, group, done_tx.clone());
         }
     };
     drop(guard);
