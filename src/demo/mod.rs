@@ -1,5 +1,6 @@
-//! A self-contained demo: two local tansu brokers, topics with traffic on the source, a simple
-//! replicator copying to the target (with a little lag), and a consumer group committing.
+//! A self-contained demo: two local tansu brokers, topics with traffic on the source, the
+//! MM2-compatible replicator copying to the target (with a little lag, offset-syncs,
+//! checkpoints and heartbeats), and a consumer group committing.
 //! The inventory has a missing topic and a config difference on purpose, so every view shows
 //! something. Not for production data.
 
@@ -12,10 +13,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, Replication, ReplicationKind};
 use crate::kafka::admin::{create_topics, TopicSpec};
-use crate::kafka::records::{GroupMember, Record, RecordReader, RecordWriter};
+use crate::kafka::records::{GroupMember, Record, RecordWriter};
 use broker::{Storage, TansuBroker};
+use replicator::{Replicator, ReplicatorSpec};
 
 /// The demo's MirrorMaker 2 alias of the source cluster (`<alias>.<topic>` on the target).
 pub const SOURCE_ALIAS: &str = "dc1";
@@ -27,6 +29,7 @@ pub struct Demo {
     pub config_path: PathBuf,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    pub replicator: Replicator,
 }
 
 impl Drop for Demo {
@@ -97,21 +100,33 @@ impl Demo {
                 let src = src.clone();
                 move |stop| traffic(&src, &stop)
             }),
-            spawn("demo-replicator", stop.clone(), {
-                let (src, tgt) = (src.clone(), tgt.clone());
-                move |stop| replicate(&src, &tgt, &stop)
-            }),
             spawn("demo-consumer", stop.clone(), {
                 let src = src.clone();
                 move |stop| consume(&src, &stop)
             }),
         ];
+        let replication = Replication {
+            kind: ReplicationKind::MirrorMaker2,
+            source_alias: SOURCE_ALIAS.into(),
+            target_alias: "cloud".into(),
+            ..Default::default()
+        };
+        // Only the topics that exist on the target are copied (audit is missing there).
+        let copied: Vec<&str> = vec!["orders", "payments", "customers"];
+        let mut spec = ReplicatorSpec::new(src.clone(), tgt.clone(), replication, &copied);
+        spec.groups = vec!["billing".into()];
+        spec.one_record_per_request = true;
+        spec.checkpoint_interval = Duration::from_secs(2);
+        let replicator = Replicator::start(spec)?;
+        // A little behind, so the cockpit has lag and checkpoint slack to show.
+        replicator.set_lag(Duration::from_millis(700));
         Ok(Demo {
             source,
             target,
             config_path,
             stop,
             threads,
+            replicator,
         })
     }
 }
@@ -155,37 +170,6 @@ fn traffic(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
         }
         writer.flush(Duration::from_secs(5))?;
         std::thread::sleep(Duration::from_millis(250));
-    }
-    Ok(())
-}
-
-/// Copies every record of the replicated source topics to `<alias>.<topic>` on the target,
-/// same partition, keeping key, value, headers and timestamp; a little behind on purpose.
-fn replicate(src: &ClusterConfig, tgt: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
-    let reader = RecordReader::new(src)?;
-    let writer = RecordWriter::new(tgt, true)?;
-    let from: Vec<(String, i32, Option<i64>)> = target_topics()
-        .iter()
-        .filter_map(|t| {
-            t.name
-                .strip_prefix(&format!("{SOURCE_ALIAS}."))
-                .map(|s| (s.to_string(), t.partitions))
-        })
-        .flat_map(|(t, n)| (0..n).map(move |p| (t.clone(), p, None)))
-        .collect();
-    reader.assign(&from)?;
-    while !stop.load(Ordering::SeqCst) {
-        let mut copied = 0;
-        while let Some(next) = reader.next(Duration::from_millis(100)) {
-            let r = next?;
-            writer.send(&format!("{SOURCE_ALIAS}.{}", r.topic), r.partition, &r.record)?;
-            copied += 1;
-            if copied >= 40 || stop.load(Ordering::SeqCst) {
-                break;
-            }
-        }
-        writer.flush(Duration::from_secs(5))?;
-        std::thread::sleep(Duration::from_millis(700));
     }
     Ok(())
 }

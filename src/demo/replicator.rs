@@ -141,7 +141,9 @@ impl Replicator {
     pub fn start(spec: ReplicatorSpec) -> Result<Replicator, String> {
         let mm2 = spec.replication.kind == ReplicationKind::MirrorMaker2;
         if mm2 {
-            create_internal_topics(&spec)?;
+            // Its own thread: creating topics blocks on a runtime, and the caller may be async.
+            std::thread::scope(|scope| scope.spawn(|| create_internal_topics(&spec)).join())
+                .map_err(|_| "creating MM2's internal topics panicked".to_string())??;
         }
         let shared = Arc::new(Mutex::new(Shared::default()));
         let stop = Arc::new(AtomicBool::new(false));
