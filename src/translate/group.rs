@@ -73,6 +73,9 @@ pub fn translate_group(
     Ok((out, counts))
 }
 
+/// A translated offset and its (source topic, partition).
+pub type PartitionTranslated = ((String, i32), Translated);
+
 /// Translates many committed offsets per partition, one pass per partition and anchor (so
 /// a hundred groups on the same partition cost one walk).
 pub fn translate_many(
@@ -80,7 +83,7 @@ pub fn translate_many(
     mm2: Option<&Mm2State>,
     queries: &BTreeMap<(String, i32), Vec<i64>>,
     timeout: Duration,
-) -> Result<(Vec<((String, i32), Translated)>, ReadCounts), String> {
+) -> Result<(Vec<PartitionTranslated>, ReadCounts), String> {
     let empty = SyncHistory::new(1);
     let syncs = mm2.map_or(&empty, |m| &m.syncs);
     let mut source: Option<KafkaCursor> = None;
