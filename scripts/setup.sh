@@ -4,6 +4,8 @@
 #     `cargo install` returns at once when that version is already installed)
 #   - tmux (the end-to-end test drives the real binary in it)
 #   - OpenSSL headers and pkg-config (librdkafka is built with SSL and SASL/SCRAM)
+#   - a Python venv with confluent-kafka (its librdkafka 2.16 mock cluster writes transaction
+#     markers; the transactional-source test runs it through tests/helpers/txn_mock.py)
 # Safe to run again: every step checks first.
 set -euo pipefail
 
@@ -28,4 +30,13 @@ else
   echo "setup: building tansu $TANSU_VERSION (about 10 minutes on 2 cores, once)"
   # --locked: a newer deadpool breaks the build.
   cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
+fi
+
+venv="${CUTOVER_VENV:-$HOME/.cache/cutover/venv}"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka' 2>/dev/null; then
+  echo "setup: confluent-kafka in $venv"
+else
+  echo "setup: creating $venv with confluent-kafka"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q confluent-kafka
 fi
