@@ -497,3 +497,78 @@ fn exact_across_transaction_markers() {
     drop(helper.stdin.take());
     let _ = helper.wait();
 }
+
+#[test]
+fn a_duplicate_drifts_plus_one_and_a_stall_shows_as_lag_until_it_clears() {
+    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("src.orders", 1)]);
+    produce(&src, "orders", 0, 20, false);
+    let replication = mm2(PolicyKind::Default);
+    let r = start_replicator(&src, &tgt, replication.clone(), &["orders"], &[]);
+    r.inject(Injection {
+        topic: "orders".into(),
+        partition: 0,
+        offset: 5,
+        fault: Fault::Duplicate,
+    });
+    wait_copied(&r, "orders", 0, 20);
+    let config = config(&src, &tgt, &config_toml("default", "mirrormaker2"));
+    let rt = runtime();
+    let _enter = rt.enter();
+    let monitor = Monitor::start(&config).unwrap();
+    let row = |end: i64| {
+        let monitor = &monitor;
+        let config = &config;
+        move || {
+            mapping_rows(&latest(monitor), &config.replication, &config.topics)
+                .into_iter()
+                .find(|r| r.sync.is_some() && r.source_end == Some(end))
+        }
+    };
+    let dup = wait_for(Duration::from_secs(20), "the duplicate's drift", row(20));
+    assert_eq!(dup.target_end, Some(21));
+    assert_eq!(dup.drift, Some(1), "one extra record on the target");
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &latest(&monitor).mm2.unwrap().syncs,
+        "orders",
+        0,
+        &[10],
+    );
+    assert!(
+        matches!(
+            out[0].outcome,
+            Outcome::Diverged {
+                source_offset: 6,
+                target_offset: Some(6),
+                ..
+            }
+        ),
+        "the copy of 5 stands where 6 should be: {out:?}"
+    );
+
+    r.stall(true);
+    produce(&src, "orders", 0, 10, false);
+    let stalled = wait_for(Duration::from_secs(20), "lag while stalled", row(30));
+    assert_eq!(stalled.drift, Some(1 - 10), "10 records behind (and the duplicate)");
+    let lag: Vec<Option<i64>> = cutover::model::overview::topic_pairs(
+        &latest(&monitor),
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        std::time::SystemTime::now(),
+    )
+    .iter()
+    .map(|p| p.lag)
+    .collect();
+    assert_eq!(lag, vec![Some(9)], "overview lag from the newest sync");
+    r.stall(false);
+    wait_copied(&r, "orders", 0, 30);
+    let resumed = wait_for(Duration::from_secs(20), "caught up again", || {
+        row(30)().filter(|r| r.target_end == Some(31))
+    });
+    assert_eq!(resumed.drift, Some(1));
+}
