@@ -28,11 +28,25 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
         }
         f
     };
+    // The same MM2 state the cockpit reads, so lag is computed the same way in both.
+    let mm2 = match config.replication.kind {
+        crate::config::ReplicationKind::MirrorMaker2 => {
+            let (source, target, replication) =
+                (config.source.clone(), config.target.clone(), config.replication.clone());
+            tokio::task::spawn_blocking(move || crate::mm2::reader::read_once(&source, &target, &replication, timeout))
+                .await
+                .map_err(|e| e.to_string())?
+                .map(Arc::new)
+                .map_err(|e| tracing::warn!("MM2 internal topics: {e}"))
+                .ok()
+        }
+        crate::config::ReplicationKind::OffsetPreserving => None,
+    };
     Ok(Snapshot {
         source: feed(&config.source.name, s),
         target: feed(&config.target.name, t),
         seq: 1,
-        mm2: None,
+        mm2,
     })
 }
 
@@ -72,8 +86,12 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             })).collect::<Vec<_>>()),
             Err(e) => json!({"unavailable": e}),
         };
+        let mm2 = snap
+            .mm2
+            .as_ref()
+            .map(|m| json!({"offset_syncs": m.syncs.len(), "heartbeat_ms": m.heartbeat_ms, "errors": m.errors}));
         let doc = json!({"source": cluster_json(&snap.source), "target": cluster_json(&snap.target),
-            "topics": topics, "inventory": inventory, "groups": groups});
+            "mm2": mm2, "topics": topics, "inventory": inventory, "groups": groups});
         return (serde_json::to_string_pretty(&doc).expect("json"), code);
     }
     let mut out = String::new();
@@ -94,6 +112,12 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
                     e.as_ref().map_or("no answer", |(_, e)| e.as_str())
                 )
             }
+        }
+    }
+    if let Some(m) = &snap.mm2 {
+        out += &format!("MM2: {} offset-syncs read\n", m.syncs.len());
+        for (what, e) in &m.errors {
+            out += &format!("MM2 {what}: {e}\n");
         }
     }
     out += &format!(

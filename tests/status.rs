@@ -61,6 +61,9 @@ fn status_reports_lag_and_exits_by_what_it_found() {
     assert_eq!(topic["target_end"], 4);
     assert_eq!(topic["status"], "LAG");
     assert_eq!(doc["source"]["reachable"], true);
+    // The same MM2 state the cockpit reads: here MM2's topics do not exist, and it says so.
+    let missing = doc["mm2"]["errors"]["offset-syncs"].as_str().unwrap_or_default();
+    assert!(missing.contains("not found on east"), "{}", doc["mm2"]);
 }
 
 #[test]
