@@ -16,18 +16,6 @@ use cutover::model::overview::{partition_pairs, topic_pairs, PairStatus};
 use cutover::model::{GroupStatus, Health, Snapshot};
 use cutover::monitor::Monitor;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn latest(m: &Monitor) -> Snapshot {
-    m.snapshots.borrow().clone()
-}
-
 /// Waits until a snapshot satisfies `f` (both clusters polled at least once by then).
 fn wait_snapshot<T>(m: &Monitor, limit: Duration, what: &str, f: impl Fn(&Snapshot) -> Option<T>) -> T {
     wait_for(limit, what, || f(&latest(m)))

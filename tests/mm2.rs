@@ -13,17 +13,8 @@ use cutover::demo::replicator::{Fault, Injection, Replicator, ReplicatorSpec};
 use cutover::kafka::admin::{commit_group_offsets, TopicSpec};
 use cutover::mm2::syncs::SyncHistory;
 use cutover::model::mapping::mapping_rows;
-use cutover::model::Snapshot;
 use cutover::monitor::Monitor;
 use cutover::translate::{translate_partition, Cursor, KafkaCursor, Outcome, Translated};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn mm2(policy: PolicyKind) -> Replication {
     Replication {
@@ -68,10 +59,6 @@ fn wait_copied(r: &Replicator, topic: &str, partition: i32, upto: i64) {
             (r.position(topic, partition) >= upto).then_some(())
         },
     );
-}
-
-fn latest(m: &Monitor) -> Snapshot {
-    m.snapshots.borrow().clone()
 }
 
 /// The newest sync the replicator wrote, per (topic, partition).

@@ -9,7 +9,24 @@ use cutover::demo::broker::{tansu_binary, Storage, TansuBroker};
 use cutover::kafka::admin::{create_topics, TopicSpec};
 use cutover::kafka::records::{Record, RecordWriter};
 
+use cutover::model::Snapshot;
+use cutover::monitor::Monitor;
+
 pub use tempfile::TempDir;
+
+/// A runtime for the monitor's tasks (tests stay synchronous and `enter` it).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The newest snapshot the monitor published.
+pub fn latest(m: &Monitor) -> Snapshot {
+    m.snapshots.borrow().clone()
+}
 
 /// Two brokers, source and target, each with its own storage under one temporary directory.
 /// Fails (never skips) when tansu is not installed, saying how to install it.
