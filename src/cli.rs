@@ -57,6 +57,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Validate that the target holds the source's records (counts and SHA-256 checksums
+    /// down to the first differing record): exit 0 all pass, 1 a mismatch, 2 an error.
+    Validate {
+        /// Only this source topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the config file and exit (0 valid, 2 invalid).
     CheckConfig,
     /// Start two local tansu brokers with traffic and a replicator, and open the cockpit on them.
@@ -201,6 +211,19 @@ pub fn run(cli: Cli) -> Result<u8> {
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
             let (text, code) =
                 crate::translate::report::run(&config, group, topic.as_deref(), *json).map_err(|e| fail(2, e))?;
+            println!("{text}");
+            Ok(code)
+        }
+        Some(Command::Validate { topic, json }) => {
+            let config = load_config(&cli.config)?;
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            let snap = runtime
+                .block_on(crate::status::snapshot_once(&config))
+                .map_err(|e| fail(2, e))?;
+            let rows =
+                crate::validate::report::validate_all(&config, &snap, topic.as_deref(), config.monitor.request_timeout)
+                    .map_err(|e| fail(2, e))?;
+            let (text, code) = crate::validate::report::render(&rows, *json);
             println!("{text}");
             Ok(code)
         }

@@ -12,3 +12,4 @@ pub mod monitor;
 pub mod status;
 pub mod translate;
 pub mod tui;
+pub mod validate;

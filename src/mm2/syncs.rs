@@ -70,6 +70,11 @@ impl SyncHistory {
         self.by_partition.get(&(topic.to_string(), partition))?.last().copied()
     }
 
+    /// The oldest sync still known for a partition (where validation can start).
+    pub fn oldest(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        self.by_partition.get(&(topic.to_string(), partition))?.first().copied()
+    }
+
     /// The newest sync with `upstream <= offset`: the anchor for translating `offset`.
     pub fn anchor(&self, topic: &str, partition: i32, offset: i64) -> Option<(i64, i64)> {
         self.by_partition

@@ -1,0 +1,344 @@
+//! Validation: does the target hold exactly the source's records?
+//!
+//! A source partition and the target range that should hold the same records (aligned by
+//! MM2's oldest surviving offset-sync, by timestamp, or by identity) are read in chunks; each
+//! chunk's SHA-256 covers every record's key, value, headers and timestamp in a canonical,
+//! length-prefixed encoding. A chunk whose digests differ is narrowed down to the first
+//! differing record, classified, and located on both sides.
+
+pub mod report;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::kafka::records::{Located, Record};
+use crate::translate::{difference, seek_by_timestamp, Cursor};
+
+/// Records per chunk digest.
+pub const CHUNK: usize = 1_000;
+
+/// Appends a record in the canonical encoding: every field length-prefixed, absence marked,
+/// so no two different records encode the same.
+pub fn canonical(r: &Record, out: &mut Vec<u8>) {
+    fn bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+        match b {
+            None => out.push(0),
+            Some(b) => {
+                out.push(1);
+                out.extend_from_slice(&(b.len() as u64).to_be_bytes());
+                out.extend_from_slice(b);
+            }
+        }
+    }
+    bytes(out, r.key.as_deref());
+    bytes(out, r.value.as_deref());
+    out.extend_from_slice(&(r.headers.len() as u64).to_be_bytes());
+    for (k, v) in &r.headers {
+        bytes(out, Some(k.as_bytes()));
+        bytes(out, v.as_deref());
+    }
+    match r.timestamp {
+        None => out.push(0),
+        Some(t) => {
+            out.push(1);
+            out.extend_from_slice(&t.to_be_bytes());
+        }
+    }
+}
+
+/// SHA-256 of the canonical encodings of the records, in order.
+pub fn chunk_digest(records: &[Located]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut buf = Vec::new();
+    for r in records {
+        buf.clear();
+        canonical(&r.record, &mut buf);
+        h.update(&buf);
+    }
+    h.finalize().into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum MismatchKind {
+    /// The source record is not on the target (the target has the next one there).
+    MissingOnTarget,
+    /// The target has a record the source does not have there (a duplicate, or foreign).
+    ExtraOnTarget,
+    /// The record and the next one are swapped on the target.
+    OutOfOrder,
+    /// Same position, different content ("value differs", "headers differ", ...).
+    Differs(String),
+}
+
+/// The first difference, with where it is on each side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    pub kind: MismatchKind,
+    pub source_offset: Option<i64>,
+    pub target_offset: Option<i64>,
+}
+
+impl Mismatch {
+    pub fn describe(&self) -> String {
+        let at = |o: Option<i64>| o.map_or("(none)".into(), |o| o.to_string());
+        let what = match &self.kind {
+            MismatchKind::MissingOnTarget => "missing on target".to_string(),
+            MismatchKind::ExtraOnTarget => "extra record on target (duplicate?)".to_string(),
+            MismatchKind::OutOfOrder => "out of order on target".to_string(),
+            MismatchKind::Differs(d) => d.clone(),
+        };
+        format!(
+            "{what}: source offset {}, target offset {}",
+            at(self.source_offset),
+            at(self.target_offset)
+        )
+    }
+}
+
+fn same(a: &Located, b: &Located) -> bool {
+    difference(&a.record, &b.record).is_none()
+}
+
+/// The first place two aligned runs of records differ, classified by looking one record
+/// ahead on each side. None when they agree as far as both go.
+pub fn first_difference(source: &[Located], target: &[Located]) -> Option<Mismatch> {
+    let i = source.iter().zip(target).position(|(a, b)| !same(a, b))?;
+    let (a, b) = (&source[i], &target[i]);
+    let next_s = source.get(i + 1);
+    let next_t = target.get(i + 1);
+    let at = |kind| {
+        Some(Mismatch {
+            kind,
+            source_offset: Some(a.offset),
+            target_offset: Some(b.offset),
+        })
+    };
+    let target_has_next_source = next_s.is_some_and(|n| same(n, b));
+    let source_has_next_target = next_t.is_some_and(|n| same(a, n));
+    if target_has_next_source && source_has_next_target {
+        return at(MismatchKind::OutOfOrder);
+    }
+    if target_has_next_source {
+        return at(MismatchKind::MissingOnTarget);
+    }
+    if source_has_next_target || (i > 0 && same(&source[i - 1], b)) {
+        return at(MismatchKind::ExtraOnTarget);
+    }
+    at(MismatchKind::Differs(
+        difference(&a.record, &b.record).unwrap_or_default(),
+    ))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail { mismatch: Mismatch },
+    Skipped { reason: String },
+}
+
+impl Verdict {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail { .. } => "FAIL",
+            Verdict::Skipped { .. } => "SKIPPED",
+        }
+    }
+}
+
+/// What validating one partition found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionResult {
+    /// Validated source offsets [from, to) and target offsets [from, to).
+    pub source_range: (i64, i64),
+    pub target_range: (i64, i64),
+    pub records_compared: u64,
+    /// Source records after the range, not on the target yet (replication lag).
+    pub pending: bool,
+    pub verdict: Verdict,
+}
+
+/// Where validation starts on each side, or why it cannot.
+pub fn align(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    oldest_sync: Option<(i64, i64)>,
+    identity: bool,
+    source_start: i64,
+) -> Result<Result<(i64, i64), String>, String> {
+    if identity {
+        return Ok(Ok((source_start, source_start)));
+    }
+    if let Some(sync) = oldest_sync {
+        return Ok(Ok(sync));
+    }
+    let t = seek_by_timestamp(source, target, source_start)?;
+    Ok(match (t.exact(), &t.outcome) {
+        (Some(target_offset), _) => {
+            source.seek(source_start)?;
+            let first = source.next()?.map_or(source_start, |r| r.offset);
+            Ok((first, target_offset))
+        }
+        (None, outcome) => Err(format!("no alignment: no offset-sync, and by timestamp: {outcome:?}")),
+    })
+}
+
+/// Compares the source from `start.0` with the target from `start.1`, chunk by chunk, until
+/// either side ends (a shorter target is replication lag: the rest is pending).
+pub fn validate_range(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    start: (i64, i64),
+) -> Result<PartitionResult, String> {
+    source.seek(start.0)?;
+    target.seek(start.1)?;
+    let (mut last_s, mut last_t) = (start.0, start.1);
+    let mut compared = 0u64;
+    let read = |c: &mut dyn Cursor, n: usize| -> Result<Vec<Located>, String> {
+        let mut v = Vec::with_capacity(n);
+        while v.len() < n {
+            match c.next()? {
+                Some(r) => v.push(r),
+                None => break,
+            }
+        }
+        Ok(v)
+    };
+    loop {
+        let s = read(source, CHUNK)?;
+        let t = read(target, s.len().max(1))?;
+        let n = s.len().min(t.len());
+        let result = |verdict, pending, compared, last_s, last_t| PartitionResult {
+            source_range: (start.0, last_s),
+            target_range: (start.1, last_t),
+            records_compared: compared,
+            pending,
+            verdict,
+        };
+        if n > 0 && chunk_digest(&s[..n]) != chunk_digest(&t[..n]) {
+            // Narrow down, with one more record of each side to tell what kind it is.
+            let (mut s, mut t) = (s, t);
+            s.extend(source.next()?);
+            t.extend(target.next()?);
+            let m = first_difference(&s, &t).expect("digests differ, so records do");
+            let i = s.iter().position(|r| Some(r.offset) == m.source_offset).unwrap_or(0) as u64;
+            return Ok(result(
+                Verdict::Fail { mismatch: m },
+                false,
+                compared + i,
+                last_s,
+                last_t,
+            ));
+        }
+        if n > 0 {
+            compared += n as u64;
+            last_s = s[n - 1].offset + 1;
+            last_t = t[n - 1].offset + 1;
+        }
+        match (s.len().cmp(&t.len()), s.is_empty()) {
+            // The source ended: anything more on the target is extra.
+            (_, true) => {
+                return Ok(match t.first() {
+                    Some(extra) => result(
+                        Verdict::Fail {
+                            mismatch: Mismatch {
+                                kind: MismatchKind::ExtraOnTarget,
+                                source_offset: None,
+                                target_offset: Some(extra.offset),
+                            },
+                        },
+                        false,
+                        compared,
+                        last_s,
+                        last_t,
+                    ),
+                    None => result(Verdict::Pass, false, compared, last_s, last_t),
+                })
+            }
+            // The target ended first: the rest of the source is not copied yet.
+            (std::cmp::Ordering::Greater, false) => return Ok(result(Verdict::Pass, true, compared, last_s, last_t)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(offset: i64, v: &str) -> Located {
+        Located {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            record: Record {
+                key: Some(b"k".to_vec()),
+                value: Some(v.as_bytes().to_vec()),
+                headers: vec![],
+                timestamp: Some(7),
+            },
+        }
+    }
+
+    fn run(values: &[&str], offset: i64) -> Vec<Located> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| rec(offset + i as i64, v))
+            .collect()
+    }
+
+    #[test]
+    fn canonical_encoding_separates_fields() {
+        let a = Record {
+            key: Some(b"ab".to_vec()),
+            value: Some(b"c".to_vec()),
+            headers: vec![],
+            timestamp: None,
+        };
+        let b = Record {
+            key: Some(b"a".to_vec()),
+            value: Some(b"bc".to_vec()),
+            headers: vec![],
+            timestamp: None,
+        };
+        let c = Record {
+            key: None,
+            value: Some(b"abc".to_vec()),
+            headers: vec![],
+            timestamp: None,
+        };
+        let enc = |r: &Record| {
+            let mut v = Vec::new();
+            canonical(r, &mut v);
+            v
+        };
+        assert_ne!(enc(&a), enc(&b));
+        assert_ne!(enc(&a), enc(&c));
+    }
+
+    #[test]
+    fn classifies_the_first_difference() {
+        let s = run(&["a", "b", "c", "d"], 100);
+        let kind = |t: &[&str]| first_difference(&s, &run(t, 0)).map(|m| (m.kind, m.source_offset, m.target_offset));
+        assert_eq!(kind(&["a", "b", "c", "d"]), None);
+        assert_eq!(
+            kind(&["a", "c", "d"]),
+            Some((MismatchKind::MissingOnTarget, Some(101), Some(1)))
+        );
+        assert_eq!(
+            kind(&["a", "a", "b", "c"]),
+            Some((MismatchKind::ExtraOnTarget, Some(101), Some(1)))
+        );
+        assert_eq!(
+            kind(&["a", "c", "b", "d"]),
+            Some((MismatchKind::OutOfOrder, Some(101), Some(1)))
+        );
+        assert_eq!(
+            kind(&["a", "x", "c", "d"]),
+            Some((MismatchKind::Differs("value differs".into()), Some(101), Some(1)))
+        );
+    }
+}
