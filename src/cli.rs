@@ -220,9 +220,14 @@ pub fn run(cli: Cli) -> Result<u8> {
             let snap = runtime
                 .block_on(crate::status::snapshot_once(&config))
                 .map_err(|e| fail(2, e))?;
-            let rows =
-                crate::validate::report::validate_all(&config, &snap, topic.as_deref(), config.monitor.request_timeout)
-                    .map_err(|e| fail(2, e))?;
+            let rows = crate::validate::report::validate_all(
+                &config,
+                &snap,
+                topic.as_deref(),
+                config.monitor.request_timeout,
+                None,
+            )
+            .map_err(|e| fail(2, e))?;
             let (text, code) = crate::validate::report::render(&rows, *json);
             println!("{text}");
             Ok(code)

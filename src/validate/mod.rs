@@ -6,6 +6,7 @@
 //! length-prefixed encoding. A chunk whose digests differ is narrowed down to the first
 //! differing record, classified, and located on both sides.
 
+pub mod compacted;
 pub mod report;
 
 use serde::Serialize;
@@ -69,6 +70,16 @@ pub enum MismatchKind {
     OutOfOrder,
     /// Same position, different content ("value differs", "headers differ", ...).
     Differs(String),
+    /// Compacted topics: a live key of the source has no record on the target.
+    KeyMissingOnTarget,
+    /// Compacted topics: the newest values of a key differ.
+    KeyValueDiffers,
+    /// Compacted topics: the source deleted the key (tombstone), the target still has a value.
+    KeyDeletedOnSourceOnly,
+    /// Compacted topics: the target deleted a key the source still has.
+    KeyDeletedOnTargetOnly,
+    /// Compacted topics: a live key on the target that the source never had.
+    KeyExtraOnTarget,
 }
 
 /// The first difference, with where it is on each side.
@@ -77,6 +88,8 @@ pub struct Mismatch {
     pub kind: MismatchKind,
     pub source_offset: Option<i64>,
     pub target_offset: Option<i64>,
+    /// Compacted topics: the key concerned.
+    pub key: Option<String>,
 }
 
 impl Mismatch {
@@ -87,9 +100,15 @@ impl Mismatch {
             MismatchKind::ExtraOnTarget => "extra record on target (duplicate?)".to_string(),
             MismatchKind::OutOfOrder => "out of order on target".to_string(),
             MismatchKind::Differs(d) => d.clone(),
+            MismatchKind::KeyMissingOnTarget => "key missing on target".into(),
+            MismatchKind::KeyValueDiffers => "newest value of the key differs".into(),
+            MismatchKind::KeyDeletedOnSourceOnly => "key deleted on source, still has a value on target".into(),
+            MismatchKind::KeyDeletedOnTargetOnly => "key deleted on target, still has a value on source".into(),
+            MismatchKind::KeyExtraOnTarget => "key on target only".into(),
         };
+        let key = self.key.as_ref().map(|k| format!(" key `{k}`")).unwrap_or_default();
         format!(
-            "{what}: source offset {}, target offset {}",
+            "{what}{key}: source offset {}, target offset {}",
             at(self.source_offset),
             at(self.target_offset)
         )
@@ -112,6 +131,7 @@ pub fn first_difference(source: &[Located], target: &[Located]) -> Option<Mismat
             kind,
             source_offset: Some(a.offset),
             target_offset: Some(b.offset),
+            key: None,
         })
     };
     let target_has_next_source = next_s.is_some_and(|n| same(n, b));
@@ -247,6 +267,7 @@ pub fn validate_range(
                                 kind: MismatchKind::ExtraOnTarget,
                                 source_offset: None,
                                 target_offset: Some(extra.offset),
+                                key: None,
                             },
                         },
                         false,

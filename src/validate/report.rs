@@ -1,13 +1,15 @@
-//! `cutover validate`: every watched partition's aligned range, compared record by record.
+//! `cutover validate`: every watched partition's aligned range, compared record by record, and
+//! compacted topics key by key.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::{align, validate_range, PartitionResult, Verdict};
+use super::{align, compacted, validate_range, PartitionResult, Verdict};
 use crate::config::{Config, ReplicationKind};
 use crate::model::Snapshot;
-use crate::translate::KafkaCursor;
+use crate::translate::{Cursor, KafkaCursor};
 
 /// One partition's line of the report.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -16,6 +18,21 @@ pub struct Row {
     pub target_topic: String,
     pub partition: i32,
     pub result: PartitionResult,
+    /// Records read from (source, target) for this partition.
+    pub records_read: (u64, u64),
+}
+
+/// Where each partition was validated up to (source, target offsets after the last record
+/// that passed), so the next run reads only what came since.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    validated_to: BTreeMap<(String, i32), (i64, i64)>,
+}
+
+impl Progress {
+    pub fn get(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        self.validated_to.get(&(topic.to_string(), partition)).copied()
+    }
 }
 
 fn skipped(reason: String) -> PartitionResult {
@@ -28,12 +45,15 @@ fn skipped(reason: String) -> PartitionResult {
     }
 }
 
-/// Validates every watched topic (or one) of a freshly polled snapshot.
+/// Validates every watched topic (or one) of a freshly polled snapshot. With `progress`,
+/// partitions start where the last passing run ended and `progress` moves on; compacted
+/// topics are always read whole (their latest state needs every key).
 pub fn validate_all(
     config: &Config,
     snap: &Snapshot,
     only_topic: Option<&str>,
     timeout: Duration,
+    mut progress: Option<&mut Progress>,
 ) -> Result<Vec<Row>, String> {
     let src = snap
         .source
@@ -55,34 +75,56 @@ pub fn validate_all(
             .and_then(|c| c.get("cleanup.policy"))
             .is_some_and(|p| p.contains("compact"));
         for p in &s.partitions {
-            let row = |result| Row {
+            let row = |result, records_read| Row {
                 topic: s.name.clone(),
                 target_topic: target_topic.clone(),
                 partition: p.id,
                 result,
+                records_read,
             };
-            if !tgt.topics.contains_key(&target_topic) {
-                rows.push(row(skipped(format!("{target_topic} is missing on the target"))));
+            let Some(target_partition) = tgt.topics.get(&target_topic).and_then(|t| t.partition(p.id)) else {
+                rows.push(row(
+                    skipped(format!("{target_topic}/{} is missing on the target", p.id)),
+                    (0, 0),
+                ));
                 continue;
-            }
-            if compacted {
-                rows.push(row(skipped(
-                    "compacted topic: key-by-key validation is not built yet".into(),
-                )));
-                continue;
-            }
+            };
             let low = p
                 .low
                 .clone()
                 .map_err(|e| format!("{}/{}: start offset {e}", s.name, p.id))?;
             let mut sc = KafkaCursor::new(&config.source, &s.name, p.id, timeout)?;
             let mut tc = KafkaCursor::new(&config.target, &target_topic, p.id, timeout)?;
-            let oldest = snap.mm2.as_ref().and_then(|m| m.syncs.oldest(&s.name, p.id));
-            let result = match align(&mut sc, &mut tc, oldest, identity, low)? {
-                Ok(start) => validate_range(&mut sc, &mut tc, start)?,
-                Err(reason) => skipped(reason),
+            let result = if compacted {
+                let target_low = target_partition.low.clone().unwrap_or(0);
+                let (mismatch, read_s, read_t) = compacted::validate(&mut sc, &mut tc, low, target_low)?;
+                PartitionResult {
+                    source_range: (low, p.high.clone().unwrap_or(low)),
+                    target_range: (target_low, target_partition.high.clone().unwrap_or(target_low)),
+                    records_compared: read_s.min(read_t),
+                    pending: false,
+                    verdict: mismatch.map_or(Verdict::Pass, |mismatch| Verdict::Fail { mismatch }),
+                }
+            } else {
+                let resume = progress.as_deref().and_then(|pr| pr.get(&s.name, p.id));
+                let start = match resume {
+                    Some(start) => Ok(start),
+                    None => {
+                        let oldest = snap.mm2.as_ref().and_then(|m| m.syncs.oldest(&s.name, p.id));
+                        align(&mut sc, &mut tc, oldest, identity, low)?
+                    }
+                };
+                let result = match start {
+                    Ok(start) => validate_range(&mut sc, &mut tc, start)?,
+                    Err(reason) => skipped(reason),
+                };
+                if let (Some(pr), Verdict::Pass) = (progress.as_deref_mut(), &result.verdict) {
+                    let ends = (result.source_range.1, result.target_range.1);
+                    pr.validated_to.insert((s.name.clone(), p.id), ends);
+                }
+                result
             };
-            rows.push(row(result));
+            rows.push(row(result, (sc.records_read(), tc.records_read())));
         }
     }
     if rows.is_empty() {
