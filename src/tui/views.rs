@@ -119,6 +119,11 @@ fn group_role(s: &GroupStatus) -> Role {
     }
 }
 
+/// A right-aligned cell: numbers line up.
+fn right(s: String) -> Cell<'static> {
+    Cell::from(Line::from(s).alignment(Alignment::Right))
+}
+
 fn num(v: Option<i64>) -> String {
     v.map_or_else(|| "?".into(), |n| n.to_string())
 }
@@ -257,7 +262,6 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                 .map(|p| {
                     let [sl, sh, sld, si] = side(&p.source);
                     let [tl, th, tld, ti] = side(&p.target);
-                    let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
                     let lag_role = match p.lag {
                         Some(l) if l < 0 => Role::Crit,
                         Some(l) if l >= app.config.monitor.lag_crit && app.config.monitor.lag_crit > 0 => Role::Crit,
@@ -382,7 +386,6 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             let body = parts
                 .iter()
                 .map(|p| {
-                    let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
                     let x = group_translation(app, group, p);
                     let mut cells = vec![Cell::from(p.source_topic.clone())];
                     if wide {
@@ -496,7 +499,6 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
             let body = rows
                 .iter()
                 .map(|r| {
-                    let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
                     let (sync_src, sync_tgt) = match (r.sync, identity) {
                         (Some((u, d)), _) => (u.to_string(), d.to_string()),
                         (None, true) => ("identity".into(), "identity".into()),
