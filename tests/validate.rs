@@ -267,3 +267,62 @@ fn incremental_runs_read_only_new_records() {
         cutover::validate::Verdict::Fail { .. }
     ));
 }
+
+#[test]
+fn spot_checks_sample_records_at_mapped_offsets() {
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("clean", 1), TopicSpec::new("lossy", 1)]);
+    create(&tgt, &[TopicSpec::new("clean", 1), TopicSpec::new("lossy", 1)]);
+    produce(&src, "clean", 0, 200, false);
+    produce(&src, "lossy", 0, 200, false);
+    let replication = Replication {
+        kind: ReplicationKind::OffsetPreserving,
+        source_alias: "src".into(),
+        target_alias: "dst".into(),
+        policy: PolicyKind::Identity,
+        separator: ".".into(),
+        offset_syncs_location: OffsetSyncsLocation::Source,
+    };
+    let r = Replicator::start(ReplicatorSpec::new(
+        cluster(&src, "s"),
+        cluster(&tgt, "t"),
+        replication,
+        &["clean", "lossy"],
+    ))
+    .unwrap();
+    r.inject(Injection {
+        topic: "lossy".into(),
+        partition: 0,
+        offset: 100,
+        fault: Fault::Drop,
+    });
+    wait_for(Duration::from_secs(30), "both copied", || {
+        (r.position("clean", 0) >= 200 && r.position("lossy", 0) >= 200).then_some(())
+    });
+    let file = config_file(dir.path(), &src, &tgt, "[replication]\nkind = \"offset-preserving\"\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&file)
+        .args(["validate", "--spot-check", "40", "--seed", "7", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |t: &str| {
+        doc["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["topic"] == t)
+            .unwrap()["result"]
+            .clone()
+    };
+    assert_eq!(row("clean")["verdict"]["result"], "pass");
+    assert_eq!(row("clean")["records_compared"], 40, "40 sampled records compared");
+    let lossy = row("lossy");
+    let m = &lossy["verdict"]["mismatch"];
+    assert_eq!(lossy["verdict"]["result"], "fail", "{lossy}");
+    let at = m["source_offset"].as_i64().unwrap();
+    assert!(at >= 100, "the first sampled offset at or past the drop: {m}");
+    assert_eq!(m["target_offset"].as_i64(), Some(at), "identity mapping");
+}

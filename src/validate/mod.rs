@@ -8,6 +8,7 @@
 
 pub mod compacted;
 pub mod report;
+pub mod spot;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
