@@ -68,15 +68,6 @@ pub struct Watch {
     pub group: Arc<dyn Fn(&str) -> bool + Send + Sync>,
 }
 
-impl Watch {
-    pub fn everything() -> Self {
-        Watch {
-            topic: Arc::new(|_| true),
-            group: Arc::new(|_| true),
-        }
-    }
-}
-
 /// Request counts per broker and API, from librdkafka's statistics (benchmarks use them).
 pub type RequestCounts = BTreeMap<String, BTreeMap<String, i64>>;
 

@@ -85,10 +85,6 @@ impl SyncHistory {
             .copied()
     }
 
-    pub fn partitions(&self) -> impl Iterator<Item = (&(String, i32), &Vec<(i64, i64)>)> {
-        self.by_partition.iter()
-    }
-
     pub fn len(&self) -> usize {
         self.by_partition.values().map(Vec::len).sum()
     }
