@@ -37,6 +37,7 @@ pub struct Config {
     pub topics: NameFilter,
     pub groups: NameFilter,
     pub monitor: MonitorConfig,
+    pub validation: ValidationConfig,
     pub ui: UiConfig,
     pub log: LogConfig,
 }
@@ -198,6 +199,27 @@ impl Default for MonitorConfig {
     }
 }
 
+/// The cockpit's background validation job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationConfig {
+    /// Time between scheduled runs; None: only on demand.
+    pub interval: Option<Duration>,
+    /// Bytes per second the job may read from both clusters together.
+    pub rate_limit_bytes: u64,
+    /// Partitions validated at once.
+    pub parallelism: usize,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            interval: Some(Duration::from_secs(300)),
+            rate_limit_bytes: 10 * 1_000_000,
+            parallelism: 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct UiConfig {
     /// A built-in theme name or a path to a theme file.
@@ -344,6 +366,8 @@ struct RawConfig {
     #[serde(default)]
     monitor: Option<RawMonitor>,
     #[serde(default)]
+    validation: Option<RawValidation>,
+    #[serde(default)]
     ui: Option<RawUi>,
     #[serde(default)]
     log: Option<RawLog>,
@@ -395,6 +419,14 @@ struct RawMonitor {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawValidation {
+    interval: Option<Spanned<String>>,
+    rate_limit_mb_per_s: Option<Spanned<f64>>,
+    parallelism: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawUi {
     theme: Option<Spanned<String>>,
 }
@@ -426,6 +458,10 @@ impl RawConfig {
             Some(m) => m.validate(located)?,
             None => MonitorConfig::default(),
         };
+        let validation = match self.validation {
+            Some(v) => v.validate(located)?,
+            None => ValidationConfig::default(),
+        };
         let ui = match self.ui {
             Some(u) => UiConfig {
                 theme: u.theme.map_or_else(|| UiConfig::default().theme, |t| t.into_inner()),
@@ -444,6 +480,7 @@ impl RawConfig {
             topics,
             groups,
             monitor,
+            validation,
             ui,
             log,
         })
@@ -661,6 +698,53 @@ impl RawMonitor {
     }
 }
 
+impl RawValidation {
+    fn validate(self, located: &Locate) -> Result<ValidationConfig, ConfigError> {
+        let defaults = ValidationConfig::default();
+        let interval = match self.interval {
+            None => defaults.interval,
+            Some(v) if v.get_ref().trim() == "off" => None,
+            Some(v) => {
+                let d = humantime::parse_duration(v.get_ref()).map_err(|e| {
+                    located(
+                        at(&v),
+                        format!(
+                            "interval: `{}` is not a duration ({e}); write e.g. \"5m\", or \"off\" for on demand only",
+                            v.get_ref()
+                        ),
+                    )
+                })?;
+                if d < Duration::from_secs(1) {
+                    return Err(located(at(&v), "interval must be at least 1s (or \"off\")".into()));
+                }
+                Some(d)
+            }
+        };
+        let rate_limit_bytes = match self.rate_limit_mb_per_s {
+            None => defaults.rate_limit_bytes,
+            Some(r) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
+                return Err(located(
+                    at(&r),
+                    "rate_limit_mb_per_s must be more than 0 (megabytes per second read from both clusters)".into(),
+                ))
+            }
+            Some(r) => ((*r.get_ref() * 1_000_000.0) as u64).max(1),
+        };
+        let parallelism = match self.parallelism {
+            None => defaults.parallelism,
+            Some(n) if !(1..=64).contains(n.get_ref()) => {
+                return Err(located(at(&n), "parallelism must be from 1 to 64 partitions".into()))
+            }
+            Some(n) => *n.get_ref() as usize,
+        };
+        Ok(ValidationConfig {
+            interval,
+            rate_limit_bytes,
+            parallelism,
+        })
+    }
+}
+
 impl RawLog {
     fn validate(self, located: &Locate) -> Result<LogConfig, ConfigError> {
         let defaults = LogConfig::default();
@@ -746,6 +830,21 @@ mod tests {
         assert!(!c.topics.matches("x.replica"));
         assert!(c.topics.matches("orders"));
         assert!(!c.groups.matches("console-consumer-123"));
+    }
+
+    #[test]
+    fn validation_section() {
+        let c = parse_str(MINIMAL).unwrap();
+        assert_eq!(c.validation.interval, Some(Duration::from_secs(300)));
+        let c = parse_str(&format!(
+            "{MINIMAL}[validation]\ninterval = \"off\"\nrate_limit_mb_per_s = 0.5\nparallelism = 2\n"
+        ))
+        .unwrap();
+        assert_eq!(c.validation.interval, None);
+        assert_eq!(c.validation.rate_limit_bytes, 500_000);
+        assert_eq!(c.validation.parallelism, 2);
+        let e = parse_str(&format!("{MINIMAL}[validation]\nparallelism = 0\n")).unwrap_err();
+        assert_eq!(e.location, Some((8, 15)));
     }
 
     #[test]

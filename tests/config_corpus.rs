@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// (file, "line:column", what the message must say)
-const CORPUS: [(&str, &str, &str); 18] = [
+const CORPUS: [(&str, &str, &str); 19] = [
     (
         "01-unknown-section.toml",
         "9:2",
@@ -60,6 +60,11 @@ const CORPUS: [(&str, &str, &str); 18] = [
     ("16-bad-log-level.toml", "10:9", "unknown log level `verbose`"),
     ("17-duplicate-key.toml", "3:1", "duplicate key"),
     ("18-bad-env-syntax.toml", "3:13", "unterminated `${`"),
+    (
+        "19-bad-rate-limit.toml",
+        "10:23",
+        "rate_limit_mb_per_s must be more than 0",
+    ),
 ];
 
 const SECRET: &str = "hunter2-do-not-print";

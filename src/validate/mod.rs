@@ -8,7 +8,9 @@
 
 pub mod compacted;
 pub mod report;
+pub mod run;
 pub mod spot;
+pub mod throttle;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -155,8 +157,16 @@ pub fn first_difference(source: &[Located], target: &[Located]) -> Option<Mismat
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
-    Fail { mismatch: Mismatch },
-    Skipped { reason: String },
+    Fail {
+        mismatch: Mismatch,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// The partition could not be validated (e.g. a broker stopped answering).
+    Error {
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -165,6 +175,7 @@ impl Verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail { .. } => "FAIL",
             Verdict::Skipped { .. } => "SKIPPED",
+            Verdict::Error { .. } => "ERROR",
         }
     }
 }

@@ -1,0 +1,255 @@
+//! One validation run: the plan (which partitions, from where; pure, from a snapshot), then
+//! every partition read and compared, several at once, within a rate limit.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::throttle::{Meter, Metered, RateLimit};
+use super::{align, compacted, validate_range, PartitionResult, Verdict};
+use crate::config::{ClusterConfig, Config, ReplicationKind};
+use crate::model::Snapshot;
+use crate::translate::KafkaCursor;
+
+/// One partition's line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Row {
+    pub topic: String,
+    pub target_topic: String,
+    pub partition: i32,
+    pub result: PartitionResult,
+    /// Records read from (source, target) for this partition.
+    pub records_read: (u64, u64),
+    /// Bytes of keys, values and headers read, both sides together.
+    pub bytes_read: u64,
+}
+
+/// Where each partition was validated up to (source, target offsets after the last record
+/// that passed), so the next run reads only what came since.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    validated_to: BTreeMap<(String, i32), (i64, i64)>,
+}
+
+impl Progress {
+    pub fn get(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        self.validated_to.get(&(topic.to_string(), partition)).copied()
+    }
+
+    /// Moves a partition on after a passing run of its range (compacted topics and failures
+    /// do not move: a failure is found again until it is fixed).
+    pub fn advance(&mut self, task: &Task, row: &Row) {
+        if let (Work::Range { .. }, Verdict::Pass) = (&task.work, &row.result.verdict) {
+            let ends = (row.result.source_range.1, row.result.target_range.1);
+            self.validated_to.insert((task.topic.clone(), task.partition), ends);
+        }
+    }
+
+    /// Forgets a topic (or, with None, everything): its next run starts from the beginning.
+    pub fn forget(&mut self, topic: Option<&str>) {
+        self.validated_to.retain(|(t, _), _| topic.is_some_and(|o| o != t));
+    }
+}
+
+/// What validating one partition takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Record by record, from where the last run ended, or aligned from the source's start.
+    Range {
+        resume: Option<(i64, i64)>,
+        source_low: i64,
+        oldest_sync: Option<(i64, i64)>,
+        identity: bool,
+    },
+    /// Key by key, both sides read whole.
+    Compacted {
+        source: (i64, i64),
+        target: (i64, i64),
+    },
+    Skip(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub topic: String,
+    pub target_topic: String,
+    pub partition: i32,
+    pub work: Work,
+}
+
+/// The partitions of every watched topic (or one), and what each needs, from a snapshot.
+pub fn plan(
+    config: &Config,
+    snap: &Snapshot,
+    only_topic: Option<&str>,
+    progress: Option<&Progress>,
+) -> Result<Vec<Task>, String> {
+    let src = snap
+        .source
+        .state()
+        .ok_or_else(|| format!("{} could not be reached", config.source.name))?;
+    let tgt = snap
+        .target
+        .state()
+        .ok_or_else(|| format!("{} could not be reached", config.target.name))?;
+    let identity = config.replication.kind == ReplicationKind::OffsetPreserving;
+    let mut tasks = Vec::new();
+    for s in src.topics.values().filter(|t| only_topic.is_none_or(|o| o == t.name)) {
+        let target_topic = config.replication.target_topic(&s.name);
+        let compacted = src
+            .configs
+            .as_ref()
+            .ok()
+            .and_then(|c| c.get(&s.name))
+            .and_then(|c| c.get("cleanup.policy"))
+            .is_some_and(|p| p.contains("compact"));
+        for p in &s.partitions {
+            let target_partition = tgt.topics.get(&target_topic).and_then(|t| t.partition(p.id));
+            let work = match (target_partition, &p.low) {
+                (None, _) => Work::Skip(format!("{target_topic}/{} is missing on the target", p.id)),
+                (_, Err(e)) => Work::Skip(format!("start offset unknown: {e}")),
+                (Some(t), Ok(low)) if compacted => {
+                    let target_low = t.low.clone().unwrap_or(0);
+                    Work::Compacted {
+                        source: (*low, p.high.clone().unwrap_or(*low)),
+                        target: (target_low, t.high.clone().unwrap_or(target_low)),
+                    }
+                }
+                (Some(_), Ok(low)) => Work::Range {
+                    resume: progress.and_then(|pr| pr.get(&s.name, p.id)),
+                    source_low: *low,
+                    oldest_sync: snap.mm2.as_ref().and_then(|m| m.syncs.oldest(&s.name, p.id)),
+                    identity,
+                },
+            };
+            tasks.push(Task {
+                topic: s.name.clone(),
+                target_topic: target_topic.clone(),
+                partition: p.id,
+                work,
+            });
+        }
+    }
+    if tasks.is_empty() {
+        return Err(only_topic.map_or("no watched topics to validate".into(), |t| {
+            format!("no topic {t} on the source")
+        }));
+    }
+    Ok(tasks)
+}
+
+fn result(source_range: (i64, i64), target_range: (i64, i64), verdict: Verdict) -> PartitionResult {
+    PartitionResult {
+        source_range,
+        target_range,
+        records_compared: 0,
+        pending: false,
+        verdict,
+    }
+}
+
+/// Validates one partition. Errors (a broker that stops answering) are the row's verdict.
+pub fn run_task(
+    source: &ClusterConfig,
+    target: &ClusterConfig,
+    task: &Task,
+    timeout: Duration,
+    meter: &Meter,
+    limit: Option<&RateLimit>,
+) -> Row {
+    let cursors = || -> Result<_, String> {
+        Ok((
+            Metered::source(
+                KafkaCursor::new(source, &task.topic, task.partition, timeout)?,
+                meter,
+                limit,
+            ),
+            Metered::target(
+                KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?,
+                meter,
+                limit,
+            ),
+        ))
+    };
+    let outcome = match &task.work {
+        Work::Skip(reason) => Ok(result((0, 0), (0, 0), Verdict::Skipped { reason: reason.clone() })),
+        Work::Compacted { source, target } => cursors().and_then(|(mut sc, mut tc)| {
+            let (mismatch, read_s, read_t) = compacted::validate(&mut sc, &mut tc, source.0, target.0)?;
+            let verdict = mismatch.map_or(Verdict::Pass, |mismatch| Verdict::Fail { mismatch });
+            Ok(PartitionResult {
+                records_compared: read_s.min(read_t),
+                ..result(*source, *target, verdict)
+            })
+        }),
+        Work::Range {
+            resume,
+            source_low,
+            oldest_sync,
+            identity,
+        } => cursors().and_then(|(mut sc, mut tc)| {
+            let start = match resume {
+                Some(start) => Ok(*start),
+                None => align(&mut sc, &mut tc, *oldest_sync, *identity, *source_low)?,
+            };
+            match start {
+                Ok(start) => validate_range(&mut sc, &mut tc, start),
+                Err(reason) => Ok(result((0, 0), (0, 0), Verdict::Skipped { reason })),
+            }
+        }),
+    };
+    let result = outcome.unwrap_or_else(|reason| result((0, 0), (0, 0), Verdict::Error { reason }));
+    Row {
+        topic: task.topic.clone(),
+        target_topic: task.target_topic.clone(),
+        partition: task.partition,
+        result,
+        records_read: meter.records(),
+        bytes_read: meter.bytes(),
+    }
+}
+
+/// What a run tells as it goes.
+pub enum RunEvent<'a> {
+    Started { task: &'a Task, meter: Arc<Meter> },
+    Done { task: &'a Task, row: &'a Row },
+}
+
+/// Validates every task, `parallelism` partitions at once, within `limit`. The rows come back
+/// in the tasks' order.
+pub fn run_all(
+    config: &Config,
+    tasks: &[Task],
+    parallelism: usize,
+    timeout: Duration,
+    limit: Option<&RateLimit>,
+    report: &(dyn Fn(RunEvent) + Sync),
+) -> Vec<Row> {
+    let next = AtomicUsize::new(0);
+    let rows: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; tasks.len()]);
+    std::thread::scope(|scope| {
+        for worker in 0..parallelism.clamp(1, tasks.len().max(1)) {
+            let (next, rows) = (&next, &rows);
+            std::thread::Builder::new()
+                .name(format!("validate-{worker}"))
+                .spawn_scoped(scope, move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    let meter = Arc::new(Meter::default());
+                    report(RunEvent::Started {
+                        task,
+                        meter: meter.clone(),
+                    });
+                    let row = run_task(&config.source, &config.target, task, timeout, &meter, limit);
+                    report(RunEvent::Done { task, row: &row });
+                    rows.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(row);
+                })
+                .expect("spawn a validation thread");
+        }
+    });
+    rows.into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every task ran"))
+        .collect()
+}
