@@ -7,6 +7,7 @@
 //! differing record, classified, and located on both sides.
 
 pub mod compacted;
+pub mod job;
 pub mod report;
 pub mod run;
 pub mod spot;

@@ -1,0 +1,399 @@
+//! What the background validation has found so far: the job's updates folded into a board,
+//! and the rows the Validation view and the overview show. No I/O here.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::Snapshot;
+use crate::validate::job::{Request, Scope, Trigger, Update};
+use crate::validate::run::Row;
+use crate::validate::throttle::Meter;
+use crate::validate::Verdict;
+
+/// Runs kept for the history, and results kept per partition.
+const RUNS_KEPT: usize = 50;
+const RESULTS_KEPT: usize = 20;
+
+/// The result word of a partition or a topic. Shown as text, never by colour alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    // In the order a topic shows the worst of its partitions.
+    Fail,
+    Error,
+    Running,
+    Pending,
+    Skipped,
+    Pass,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Running => "RUNNING",
+            Status::Pending => "PENDING",
+            Status::Skipped => "SKIPPED",
+            Status::Error => "ERROR",
+        }
+    }
+
+    fn of(verdict: &Verdict) -> Status {
+        match verdict {
+            Verdict::Pass => Status::Pass,
+            Verdict::Fail { .. } => Status::Fail,
+            Verdict::Skipped { .. } => Status::Skipped,
+            Verdict::Error { .. } => Status::Error,
+        }
+    }
+}
+
+/// Source and target ranges proven equal, over consecutive passing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub source: (i64, i64),
+    pub target: (i64, i64),
+    pub compared: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Activity {
+    Idle,
+    Pending,
+    Running { since: SystemTime, meter: Arc<Meter> },
+}
+
+/// One partition's validation so far.
+#[derive(Debug, Clone)]
+pub struct PartitionBoard {
+    pub activity: Activity,
+    /// Finished results, newest first, with when they finished and their run.
+    pub results: VecDeque<(u64, SystemTime, Row)>,
+    pub validated: Option<Span>,
+}
+
+/// One run, as the history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub id: u64,
+    pub trigger: Trigger,
+    pub request: Request,
+    pub started: SystemTime,
+    pub finished: Option<SystemTime>,
+    pub partitions: usize,
+    /// Finished partitions by result.
+    pub counts: BTreeMap<Status, usize>,
+    pub records: (u64, u64),
+    pub bytes: u64,
+    pub rate_limit: u64,
+    pub error: Option<String>,
+}
+
+impl RunSummary {
+    pub fn done(&self) -> usize {
+        self.counts.values().sum()
+    }
+
+    pub fn duration(&self, now: SystemTime) -> Duration {
+        self.finished
+            .unwrap_or(now)
+            .duration_since(self.started)
+            .unwrap_or_default()
+    }
+
+    /// "all", "orders", "all, full".
+    pub fn scope_label(&self) -> String {
+        let scope = match &self.request.scope {
+            Scope::All => "all".to_string(),
+            Scope::Topic(t) => t.clone(),
+        };
+        if self.request.full {
+            format!("{scope}, full")
+        } else {
+            scope
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Board {
+    partitions: BTreeMap<(String, i32), PartitionBoard>,
+    /// Newest first.
+    pub runs: VecDeque<RunSummary>,
+    /// When the next scheduled run starts (None: on demand only, or not known yet).
+    pub next_run: Option<SystemTime>,
+}
+
+/// Extends the proven span by a passing run that continues it; anything else starts over.
+fn extend(span: Option<Span>, row: &Row) -> Span {
+    let r = &row.result;
+    let new = Span {
+        source: r.source_range,
+        target: r.target_range,
+        compared: r.records_compared,
+    };
+    match span {
+        Some(s) if s.source.1 == r.source_range.0 && s.target.1 == r.target_range.0 => Span {
+            source: (s.source.0, r.source_range.1),
+            target: (s.target.0, r.target_range.1),
+            compared: s.compared + r.records_compared,
+        },
+        _ => new,
+    }
+}
+
+impl Board {
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionBoard> {
+        self.partitions.get(&(topic.to_string(), partition))
+    }
+
+    pub fn running(&self) -> Option<&RunSummary> {
+        self.runs.front().filter(|r| r.finished.is_none())
+    }
+
+    fn entry(&mut self, topic: &str, partition: i32) -> &mut PartitionBoard {
+        self.partitions
+            .entry((topic.to_string(), partition))
+            .or_insert_with(|| PartitionBoard {
+                activity: Activity::Idle,
+                results: VecDeque::new(),
+                validated: None,
+            })
+    }
+
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Waiting { next_run } => self.next_run = next_run,
+            Update::RunStarted {
+                run,
+                trigger,
+                request,
+                at,
+                partitions,
+                rate_limit,
+            } => {
+                for (t, p) in &partitions {
+                    self.entry(t, *p).activity = Activity::Pending;
+                }
+                self.runs.push_front(RunSummary {
+                    id: run,
+                    trigger,
+                    request,
+                    started: at,
+                    finished: None,
+                    partitions: partitions.len(),
+                    counts: BTreeMap::new(),
+                    records: (0, 0),
+                    bytes: 0,
+                    rate_limit,
+                    error: None,
+                });
+                self.runs.truncate(RUNS_KEPT);
+            }
+            Update::PartitionStarted {
+                topic,
+                partition,
+                meter,
+                at,
+                ..
+            } => self.entry(&topic, partition).activity = Activity::Running { since: at, meter },
+            Update::PartitionDone { run, row, at } => {
+                if let Some(summary) = self.runs.iter_mut().find(|r| r.id == run) {
+                    *summary.counts.entry(Status::of(&row.result.verdict)).or_default() += 1;
+                    summary.records.0 += row.records_read.0;
+                    summary.records.1 += row.records_read.1;
+                    summary.bytes += row.bytes_read;
+                }
+                let full = self.runs.iter().find(|r| r.id == run).is_some_and(|r| r.request.full);
+                let p = self.entry(&row.topic, row.partition);
+                p.activity = Activity::Idle;
+                if row.result.verdict == Verdict::Pass {
+                    p.validated = Some(extend(if full { None } else { p.validated }, &row));
+                }
+                p.results.push_front((run, at, row));
+                p.results.truncate(RESULTS_KEPT);
+            }
+            Update::RunFinished { run, at, error } => {
+                if let Some(summary) = self.runs.iter_mut().find(|r| r.id == run) {
+                    summary.finished = Some(at);
+                    summary.error = error;
+                }
+                // Anything still pending was not reached (the run could not start).
+                for p in self.partitions.values_mut() {
+                    if matches!(p.activity, Activity::Pending) {
+                        p.activity = Activity::Idle;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One row of the Validation view.
+#[derive(Debug, Clone)]
+pub struct ValidationRow {
+    pub topic: String,
+    pub partition: i32,
+    pub status: Status,
+    /// Ranges proven equal so far, and records compared in them.
+    pub validated: Option<Span>,
+    /// When the newest result came.
+    pub last: Option<SystemTime>,
+    /// Records read so far (source, target) while running.
+    pub reading: Option<(u64, u64)>,
+    /// The first mismatch, a skip or error reason, or a note.
+    pub detail: String,
+}
+
+fn row_of(board: &Board, topic: &str, partition: i32) -> ValidationRow {
+    let p = board.partition(topic, partition);
+    let newest = p.and_then(|p| p.results.front());
+    let (status, detail) = match (p.map(|p| &p.activity), newest) {
+        (Some(Activity::Running { meter, .. }), _) => (Status::Running, {
+            let (s, t) = meter.records();
+            format!("reading: {s} source + {t} target records")
+        }),
+        (Some(Activity::Pending), _) => (Status::Pending, "waiting for its turn in this run".into()),
+        (_, Some((_, _, row))) => {
+            let detail = match &row.result.verdict {
+                Verdict::Pass if row.result.pending => "later source records not copied yet".into(),
+                Verdict::Pass => String::new(),
+                Verdict::Fail { mismatch } => mismatch.describe(),
+                Verdict::Skipped { reason } | Verdict::Error { reason } => reason.clone(),
+            };
+            (Status::of(&row.result.verdict), detail)
+        }
+        _ => (Status::Pending, "not validated yet".into()),
+    };
+    ValidationRow {
+        topic: topic.to_string(),
+        partition,
+        status,
+        validated: p.and_then(|p| p.validated),
+        last: newest.map(|(_, at, _)| *at),
+        reading: match p.map(|p| &p.activity) {
+            Some(Activity::Running { meter, .. }) => Some(meter.records()),
+            _ => None,
+        },
+        detail,
+    }
+}
+
+/// Every watched source partition (from the snapshot, else what the board knows), with its
+/// validation so far.
+pub fn validation_rows(snap: &Snapshot, board: &Board) -> Vec<ValidationRow> {
+    let mut keys: Vec<(String, i32)> = match snap.source.state() {
+        Some(s) => s
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.id)))
+            .collect(),
+        None => vec![],
+    };
+    keys.extend(board.partitions.keys().cloned());
+    keys.sort();
+    keys.dedup();
+    keys.iter().map(|(t, p)| row_of(board, t, *p)).collect()
+}
+
+/// Each topic's latest result: the worst of its partitions'.
+pub fn topic_status(rows: &[ValidationRow]) -> BTreeMap<String, Status> {
+    let mut out: BTreeMap<String, Status> = BTreeMap::new();
+    for r in rows {
+        let s = out.entry(r.topic.clone()).or_insert(r.status);
+        *s = (*s).min(r.status);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::{Mismatch, MismatchKind, PartitionResult};
+
+    fn row(topic: &str, p: i32, s: (i64, i64), verdict: Verdict) -> Row {
+        Row {
+            topic: topic.into(),
+            target_topic: topic.into(),
+            partition: p,
+            result: PartitionResult {
+                source_range: s,
+                target_range: s,
+                records_compared: (s.1 - s.0) as u64,
+                pending: false,
+                verdict,
+            },
+            records_read: ((s.1 - s.0) as u64, (s.1 - s.0) as u64),
+            bytes_read: 10,
+        }
+    }
+
+    fn start(board: &mut Board, run: u64, full: bool, partitions: &[(&str, i32)]) {
+        board.apply(Update::RunStarted {
+            run,
+            trigger: Trigger::OnDemand,
+            request: Request {
+                scope: Scope::All,
+                full,
+            },
+            at: SystemTime::UNIX_EPOCH,
+            partitions: partitions.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
+            rate_limit: 1,
+        });
+    }
+
+    fn done(board: &mut Board, run: u64, row: Row) {
+        board.apply(Update::PartitionDone {
+            run,
+            row,
+            at: SystemTime::UNIX_EPOCH,
+        });
+    }
+
+    #[test]
+    fn passing_runs_extend_the_validated_span_and_a_full_run_restarts_it() {
+        let mut b = Board::default();
+        start(&mut b, 1, false, &[("a", 0)]);
+        assert_eq!(
+            b.partition("a", 0).map(|p| matches!(p.activity, Activity::Pending)),
+            Some(true)
+        );
+        done(&mut b, 1, row("a", 0, (0, 50), Verdict::Pass));
+        start(&mut b, 2, false, &[("a", 0)]);
+        done(&mut b, 2, row("a", 0, (50, 70), Verdict::Pass));
+        let span = b.partition("a", 0).unwrap().validated.unwrap();
+        assert_eq!((span.source, span.compared), ((0, 70), 70));
+        start(&mut b, 3, true, &[("a", 0)]);
+        done(&mut b, 3, row("a", 0, (0, 80), Verdict::Pass));
+        assert_eq!(b.partition("a", 0).unwrap().validated.unwrap().compared, 80);
+        assert_eq!(b.runs.len(), 3);
+        assert_eq!(b.runs[0].counts.get(&Status::Pass), Some(&1));
+    }
+
+    #[test]
+    fn a_topic_shows_the_worst_of_its_partitions() {
+        let mut b = Board::default();
+        start(&mut b, 1, false, &[("a", 0), ("a", 1), ("b", 0)]);
+        done(&mut b, 1, row("a", 0, (0, 5), Verdict::Pass));
+        let mismatch = Mismatch {
+            kind: MismatchKind::MissingOnTarget,
+            source_offset: Some(3),
+            target_offset: Some(3),
+            key: None,
+        };
+        done(&mut b, 1, row("a", 1, (0, 3), Verdict::Fail { mismatch }));
+        let rows = validation_rows(&Snapshot::default(), &b);
+        let status = topic_status(&rows);
+        assert_eq!(status.get("a"), Some(&Status::Fail));
+        assert_eq!(status.get("b"), Some(&Status::Pending));
+        assert!(rows[1].detail.contains("source offset 3"), "{}", rows[1].detail);
+        b.apply(Update::RunFinished {
+            run: 1,
+            at: SystemTime::UNIX_EPOCH,
+            error: None,
+        });
+        let rows = validation_rows(&Snapshot::default(), &b);
+        assert_eq!(rows[2].detail, "not validated yet");
+    }
+}
