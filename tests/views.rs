@@ -18,6 +18,8 @@ use cutover::translate::{Anchor, Outcome, Translated};
 use cutover::tui::app::App;
 use cutover::tui::theme::Theme;
 use cutover::tui::views;
+use cutover::validate::job::{Request, Scope, Trigger, Update};
+use cutover::validate::{self, Verdict};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -227,7 +229,125 @@ fn app(theme: Theme) -> App {
     for seq in 1..=6 {
         app.on_snapshot(snapshot(seq, at(seq * 2), 40), at(seq * 2 + 1));
     }
+    for update in validation_history() {
+        app.on_validation(update);
+    }
     app
+}
+
+fn result(topic: &str, p: i32, s: (i64, i64), t: (i64, i64), verdict: Verdict) -> validate::run::Row {
+    validate::run::Row {
+        topic: topic.into(),
+        target_topic: format!("dc1.{topic}"),
+        partition: p,
+        result: validate::PartitionResult {
+            source_range: s,
+            target_range: t,
+            records_compared: (s.1 - s.0) as u64,
+            pending: false,
+            verdict,
+        },
+        records_read: ((s.1 - s.0) as u64, (t.1 - t.0) as u64),
+        bytes_read: 120 * (s.1 - s.0 + t.1 - t.0) as u64,
+    }
+}
+
+/// What the background validation would have reported: a scheduled run over every topic
+/// (a value mismatch in payments 2, audit missing on the target), then an on-demand run of
+/// orders in progress.
+fn validation_history() -> Vec<Update> {
+    let all: Vec<(String, i32)> = [
+        ("audit", 1),
+        ("customers", 2),
+        ("events", 2),
+        ("orders", 3),
+        ("payments", 6),
+    ]
+    .iter()
+    .flat_map(|(t, n)| (0..*n).map(move |p| (t.to_string(), p)))
+    .collect();
+    let mut u = vec![Update::RunStarted {
+        run: 1,
+        trigger: Trigger::Scheduled,
+        request: Request {
+            scope: Scope::All,
+            full: false,
+        },
+        at: at(1),
+        partitions: all.clone(),
+        rate_limit: 10_000_000,
+    }];
+    let done = |run, row| Update::PartitionDone { run, row, at: at(5) };
+    for (t, p) in &all {
+        let row = match (t.as_str(), *p) {
+            ("audit", _) => result(
+                t,
+                *p,
+                (0, 0),
+                (0, 0),
+                Verdict::Skipped {
+                    reason: "dc1.audit/0 is missing on the target".into(),
+                },
+            ),
+            ("payments", 2) => result(
+                t,
+                2,
+                (92, 500),
+                (92, 500),
+                Verdict::Fail {
+                    mismatch: validate::Mismatch {
+                        kind: validate::MismatchKind::Differs("value differs".into()),
+                        source_offset: Some(500),
+                        target_offset: Some(500),
+                        key: None,
+                    },
+                },
+            ),
+            ("payments", 5) => result(
+                t,
+                5,
+                (0, 0),
+                (0, 0),
+                Verdict::Error {
+                    reason: "payments/5: no record and no end of partition within 5s".into(),
+                },
+            ),
+            (_, p) => result(t, p, (0, 1_000 + p as i64), (0, 1_000 + p as i64), Verdict::Pass),
+        };
+        u.push(done(1, row));
+    }
+    u.push(Update::RunFinished {
+        run: 1,
+        at: at(6),
+        error: None,
+    });
+    let orders: Vec<(String, i32)> = (0..3).map(|p| ("orders".to_string(), p)).collect();
+    u.push(Update::RunStarted {
+        run: 2,
+        trigger: Trigger::OnDemand,
+        request: Request {
+            scope: Scope::Topic("orders".into()),
+            full: false,
+        },
+        at: at(8),
+        partitions: orders,
+        rate_limit: 10_000_000,
+    });
+    u.push(done(
+        2,
+        result("orders", 0, (1_000, 1_400), (1_000, 1_400), Verdict::Pass),
+    ));
+    let meter = Arc::new(validate::throttle::Meter::default());
+    meter.source_records.store(1_200, std::sync::atomic::Ordering::Relaxed);
+    meter.target_records.store(1_180, std::sync::atomic::Ordering::Relaxed);
+    u.push(Update::PartitionStarted {
+        run: 2,
+        topic: "orders".into(),
+        partition: 1,
+        meter,
+        at: at(9),
+    });
+    u
 }
 
 /// The exact translation of billing, as the background task would report it: partition 0
@@ -305,6 +425,21 @@ fn views() -> Vec<(&'static str, Vec<KeyCode>)> {
         ("inventory", vec![KeyCode::Char('3')]),
         ("log", vec![KeyCode::Char('4')]),
         ("mapping", vec![KeyCode::Char('5')]),
+        ("validation", vec![KeyCode::Char('6')]),
+        (
+            "validation_partition",
+            vec![
+                KeyCode::Char('6'),
+                KeyCode::Char('/'),
+                KeyCode::Char('p'),
+                KeyCode::Char('a'),
+                KeyCode::Char('y'),
+                KeyCode::Enter,
+                KeyCode::Down,
+                KeyCode::Down,
+                KeyCode::Enter,
+            ],
+        ),
         ("help", vec![KeyCode::Char('?')]),
     ]
 }
@@ -391,6 +526,49 @@ fn filter_and_command_prompt() {
     assert!(text(&render(&mut a, 80, 24)).contains("Inventory diff"));
     key(&mut a, KeyCode::Esc);
     assert!(text(&render(&mut a, 80, 24)).contains("› Overview"));
+}
+
+#[test]
+fn validation_keys_ask_the_job_and_a_full_run_is_confirmed_first() {
+    let mut a = app(Theme::load("dark").unwrap());
+    // Overview rows: audit, customers, events, orders, payments. `v` on orders.
+    for k in [KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Char('v')] {
+        key(&mut a, k);
+    }
+    key(&mut a, KeyCode::Char('V'));
+    let topic = Request {
+        scope: Scope::Topic("orders".into()),
+        full: false,
+    };
+    let all = Request {
+        scope: Scope::All,
+        full: false,
+    };
+    assert_eq!(a.take_validation_requests(), vec![topic, all]);
+    // The overview shows each topic's latest result.
+    let t = text(&render(&mut a, 80, 24));
+    let line = |name: &str| t.lines().find(|l| l.contains(name)).unwrap().to_string();
+    assert!(line("payments").ends_with("FAIL"), "{t}");
+    assert!(line("orders").ends_with("RUNNING"), "{t}");
+    assert!(line("events").ends_with("PASS"), "{t}");
+    assert!(line("audit").ends_with("SKIPPED"), "{t}");
+
+    key(&mut a, KeyCode::Char('R'));
+    assert!(text(&render(&mut a, 80, 24)).contains("Validate every partition again from the start?"));
+    key(&mut a, KeyCode::Char('n'));
+    assert!(a.take_validation_requests().is_empty(), "anything but y cancels");
+    key(&mut a, KeyCode::Char('R'));
+    key(&mut a, KeyCode::Char('y'));
+    assert_eq!(
+        a.take_validation_requests(),
+        vec![Request {
+            scope: Scope::All,
+            full: true
+        }]
+    );
+    // A failure is also in the event log.
+    key(&mut a, KeyCode::Char('4'));
+    assert!(text(&render(&mut a, 160, 48)).contains("validation FAIL payments/2: value differs: source offset 500"));
 }
 
 #[test]

@@ -39,7 +39,7 @@ impl Status {
         }
     }
 
-    fn of(verdict: &Verdict) -> Status {
+    pub fn of(verdict: &Verdict) -> Status {
         match verdict {
             Verdict::Pass => Status::Pass,
             Verdict::Fail { .. } => Status::Fail,
@@ -152,6 +152,14 @@ impl Board {
         self.runs.front().filter(|r| r.finished.is_none())
     }
 
+    /// The meters of the partitions being read now.
+    pub fn running_meters(&self) -> impl Iterator<Item = &Arc<Meter>> {
+        self.partitions.values().filter_map(|p| match &p.activity {
+            Activity::Running { meter, .. } => Some(meter),
+            _ => None,
+        })
+    }
+
     fn entry(&mut self, topic: &str, partition: i32) -> &mut PartitionBoard {
         self.partitions
             .entry((topic.to_string(), partition))
@@ -246,7 +254,18 @@ pub struct ValidationRow {
     pub detail: String,
 }
 
-fn row_of(board: &Board, topic: &str, partition: i32) -> ValidationRow {
+/// What a result needs said: the first mismatch, why it was skipped, or a note.
+pub fn result_detail(row: &Row) -> String {
+    match &row.result.verdict {
+        Verdict::Pass if row.result.pending => "later source records not copied yet".into(),
+        Verdict::Pass => String::new(),
+        Verdict::Fail { mismatch } => mismatch.describe(),
+        Verdict::Skipped { reason } | Verdict::Error { reason } => reason.clone(),
+    }
+}
+
+/// A partition's row (PENDING "not validated yet" when the board has nothing of it).
+pub fn row_of(board: &Board, topic: &str, partition: i32) -> ValidationRow {
     let p = board.partition(topic, partition);
     let newest = p.and_then(|p| p.results.front());
     let (status, detail) = match (p.map(|p| &p.activity), newest) {
@@ -255,15 +274,7 @@ fn row_of(board: &Board, topic: &str, partition: i32) -> ValidationRow {
             format!("reading: {s} source + {t} target records")
         }),
         (Some(Activity::Pending), _) => (Status::Pending, "waiting for its turn in this run".into()),
-        (_, Some((_, _, row))) => {
-            let detail = match &row.result.verdict {
-                Verdict::Pass if row.result.pending => "later source records not copied yet".into(),
-                Verdict::Pass => String::new(),
-                Verdict::Fail { mismatch } => mismatch.describe(),
-                Verdict::Skipped { reason } | Verdict::Error { reason } => reason.clone(),
-            };
-            (Status::of(&row.result.verdict), detail)
-        }
+        (_, Some((_, _, row))) => (Status::of(&row.result.verdict), result_detail(row)),
         _ => (Status::Pending, "not validated yet".into()),
     };
     ValidationRow {

@@ -14,8 +14,11 @@ use crate::model::groups::{self, GroupPartition, GroupRow};
 use crate::model::inventory::{self, TopicDiff};
 use crate::model::mapping::{self, MappingRow};
 use crate::model::overview::{self, LagHistory, PartitionPair, TopicPair};
+use crate::model::validation::{self, Board, ValidationRow};
 use crate::model::Snapshot;
 use crate::translate::group::GroupPartitionTranslation;
+use crate::validate::job::{Request, Scope, Update};
+use crate::validate::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
@@ -27,6 +30,9 @@ pub enum View {
     Inventory,
     Log,
     Mapping,
+    Validation,
+    /// One partition's validation: the first mismatch in detail, and its history.
+    ValidationPartition(String, i32),
 }
 
 impl View {
@@ -39,14 +45,18 @@ impl View {
             View::Inventory => "Inventory diff".into(),
             View::Log => "Log".into(),
             View::Mapping => "Offset mapping".into(),
+            View::Validation => "Validation".into(),
+            View::ValidationPartition(t, p) => format!("Validation {t}/{p}"),
         }
     }
 
     pub fn screen(&self) -> Screen {
         match self {
-            View::Overview | View::Groups => Screen::DrillableList,
+            View::Overview | View::Validation => Screen::TopicList,
+            View::Topic(_) | View::ValidationPartition(..) => Screen::Topic,
+            View::Groups => Screen::DrillableList,
             View::Group(_) => Screen::Group,
-            _ => Screen::List,
+            View::Inventory | View::Log | View::Mapping => Screen::List,
         }
     }
 }
@@ -63,30 +73,54 @@ pub enum Input {
     None,
     Command(String),
     Filter(String),
+    /// A question answered with y (anything else cancels).
+    Confirm(Confirm),
+}
+
+/// What a y/N question is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    FullValidation,
+}
+
+impl Confirm {
+    pub fn question(&self) -> &'static str {
+        match self {
+            Confirm::FullValidation => {
+                "Validate every partition again from the start? It reads everything again (rate-limited). y/N"
+            }
+        }
+    }
 }
 
 /// The rows of the current view, filtered: computed once per frame from the snapshot by the
 /// model's functions, so the headless commands and the TUI show the same figures.
 pub enum Rows {
-    Topics(Vec<TopicPair>),
+    /// The topic pairs, and each topic's latest validation result.
+    Topics(Vec<TopicPair>, BTreeMap<String, validation::Status>),
     Partitions(Option<TopicPair>, Vec<PartitionPair>),
     Groups(Result<Vec<GroupRow>, String>),
     GroupPartitions(Vec<GroupPartition>),
     Inventory(Vec<TopicDiff>),
     Log(Vec<Event>),
     Mapping(Vec<MappingRow>),
+    Validation(Vec<ValidationRow>),
+    /// One partition's results, newest first.
+    ValidationResults(ValidationRow, Vec<(u64, SystemTime, crate::validate::run::Row)>),
 }
 
 impl Rows {
     pub fn len(&self) -> usize {
         match self {
-            Rows::Topics(v) => v.len(),
+            Rows::Topics(v, _) => v.len(),
             Rows::Partitions(_, v) => v.len(),
             Rows::Groups(v) => v.as_ref().map_or(0, Vec::len),
             Rows::GroupPartitions(v) => v.len(),
             Rows::Inventory(v) => v.len(),
             Rows::Log(v) => v.len(),
             Rows::Mapping(v) => v.len(),
+            Rows::Validation(v) => v.len(),
+            Rows::ValidationResults(_, v) => v.len(),
         }
     }
 
@@ -117,6 +151,10 @@ pub struct App {
     pub translations: BTreeMap<String, GroupTranslation>,
     /// Groups whose translation the terminal loop must start (it owns the I/O).
     requests: Vec<String>,
+    /// What the background validation found so far.
+    pub validation: Board,
+    /// Validation runs the terminal loop must ask the job for.
+    validation_requests: Vec<Request>,
 }
 
 /// A group's exact translation, running or done.
@@ -149,6 +187,8 @@ impl App {
             flash: None,
             translations: BTreeMap::new(),
             requests: Vec::new(),
+            validation: Board::default(),
+            validation_requests: Vec::new(),
         }
     }
 
@@ -212,6 +252,59 @@ impl App {
         }
     }
 
+    /// Asks the background job for a validation run.
+    fn request_validation(&mut self, scope: Scope, full: bool) {
+        let what = match &scope {
+            Scope::All => "every topic".to_string(),
+            Scope::Topic(t) => t.clone(),
+        };
+        let how = if full { "from the start" } else { "new records" };
+        self.flash = Some(format!("validation of {what} ({how}) asked for: see 6 Validation"));
+        self.validation_requests.push(Request { scope, full });
+    }
+
+    /// The validation runs the terminal loop should ask the job for now.
+    pub fn take_validation_requests(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.validation_requests)
+    }
+
+    /// An update from the background validation; failures also go to the event log.
+    pub fn on_validation(&mut self, update: Update) {
+        match &update {
+            Update::PartitionDone { row, .. } => match &row.result.verdict {
+                Verdict::Fail { mismatch } => self.note(
+                    Level::Error,
+                    format!(
+                        "validation FAIL {}/{}: {}",
+                        row.topic,
+                        row.partition,
+                        mismatch.describe()
+                    ),
+                ),
+                Verdict::Error { reason } => self.note(
+                    Level::Warn,
+                    format!("validation ERROR {}/{}: {reason}", row.topic, row.partition),
+                ),
+                _ => {}
+            },
+            Update::RunFinished {
+                run, error: Some(e), ..
+            } => self.note(Level::Warn, format!("validation run {run} could not start: {e}")),
+            _ => {}
+        }
+        self.validation.apply(update);
+    }
+
+    /// The topic the selected row or the current view is about, if any.
+    fn topic_in_view(&self) -> Option<String> {
+        match (self.view(), self.rows()) {
+            (View::Topic(t), _) | (View::ValidationPartition(t, _), _) => Some(t.clone()),
+            (_, Rows::Topics(v, _)) => v.get(self.selected()).map(|p| p.source_topic.clone()),
+            (_, Rows::Validation(v)) => v.get(self.selected()).map(|r| r.topic.clone()),
+            _ => None,
+        }
+    }
+
     pub fn rebalance_label(&self, side: crate::model::Side, group: &str) -> Option<String> {
         self.observer.rebalances.label(side, group, self.now)
     }
@@ -233,7 +326,27 @@ impl App {
                     .into_iter()
                     .filter(|p| self.keep(&p.source_topic))
                     .collect(),
+                validation::topic_status(&validation::validation_rows(&self.snapshot, &self.validation)),
             ),
+            View::Validation => Rows::Validation(
+                validation::validation_rows(&self.snapshot, &self.validation)
+                    .into_iter()
+                    .filter(|r| self.keep(&format!("{} {}", r.topic, r.status.word())))
+                    .collect(),
+            ),
+            View::ValidationPartition(topic, partition) => {
+                let rows = validation::validation_rows(&self.snapshot, &self.validation);
+                let row = rows
+                    .into_iter()
+                    .find(|r| &r.topic == topic && r.partition == *partition)
+                    .unwrap_or_else(|| validation::row_of(&self.validation, topic, *partition));
+                let results = self
+                    .validation
+                    .partition(topic, *partition)
+                    .map(|p| p.results.iter().cloned().collect())
+                    .unwrap_or_default();
+                Rows::ValidationResults(row, results)
+            }
             View::Topic(name) => {
                 let pair = self.topic_pairs().into_iter().find(|p| &p.source_topic == name);
                 let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
@@ -287,6 +400,15 @@ impl App {
         match self.input.clone() {
             Input::Command(text) => return self.on_prompt_key(key, text, true),
             Input::Filter(text) => return self.on_prompt_key(key, text, false),
+            Input::Confirm(what) => {
+                self.input = Input::None;
+                let yes = key.code == KeyCode::Char('y') || key.code == KeyCode::Char('Y');
+                match (what, yes) {
+                    (Confirm::FullValidation, true) => self.request_validation(Scope::All, true),
+                    (_, false) => self.flash = Some("cancelled".into()),
+                }
+                return;
+            }
             Input::None => {}
         }
         if self.show_help {
@@ -400,8 +522,11 @@ impl App {
             Action::Bottom => self.set_selected(last),
             Action::Drill => {
                 let target = match self.rows() {
-                    Rows::Topics(v) => v.get(sel).map(|p| View::Topic(p.source_topic.clone())),
+                    Rows::Topics(v, _) => v.get(sel).map(|p| View::Topic(p.source_topic.clone())),
                     Rows::Groups(Ok(v)) => v.get(sel).map(|g| View::Group(g.name.clone())),
+                    Rows::Validation(v) => v
+                        .get(sel)
+                        .map(|r| View::ValidationPartition(r.topic.clone(), r.partition)),
                     _ => None,
                 };
                 if let Some(v) = target {
@@ -416,6 +541,13 @@ impl App {
             Action::GoInventory => self.go_top(View::Inventory),
             Action::GoLog => self.go_top(View::Log),
             Action::GoMapping => self.go_top(View::Mapping),
+            Action::GoValidation => self.go_top(View::Validation),
+            Action::ValidateTopic => match self.topic_in_view() {
+                Some(t) => self.request_validation(Scope::Topic(t), false),
+                None => self.flash = Some("no topic selected".into()),
+            },
+            Action::ValidateAll => self.request_validation(Scope::All, false),
+            Action::ValidateFull => self.input = Input::Confirm(Confirm::FullValidation),
             Action::Translate => {
                 if let View::Group(g) = self.view().clone() {
                     self.request_translation(&g);

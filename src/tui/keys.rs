@@ -22,7 +22,14 @@ pub enum Action {
     GoInventory,
     GoLog,
     GoMapping,
+    GoValidation,
     Translate,
+    /// Validate the topic in view (or selected) now: its new records.
+    ValidateTopic,
+    /// Validate every topic now: their new records.
+    ValidateAll,
+    /// Validate everything again from the start (asks first).
+    ValidateFull,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +55,17 @@ pub struct Binding {
 pub enum Screen {
     /// A list whose rows open a detail view.
     DrillableList,
+    /// Topics (or their partitions) that open a detail view and can be validated.
+    TopicList,
+    /// One topic (or one of its partitions): it can be validated.
+    Topic,
     /// A list or detail with nothing under it.
     List,
     /// One group: its offsets can be translated exactly.
     Group,
 }
 
-const GLOBAL: [Binding; 15] = [
+const GLOBAL: [Binding; 18] = [
     Binding {
         keys: &[Key::Char('?')],
         label: "?",
@@ -66,7 +77,7 @@ const GLOBAL: [Binding; 15] = [
         keys: &[Key::Char(':')],
         label: ":",
         action: Action::Command,
-        help: "command: overview groups inventory log mapping quit (Tab completes)",
+        help: "command: overview groups inventory log mapping validation quit (Tab completes)",
         hint: Some("command"),
     },
     Binding {
@@ -160,6 +171,27 @@ const GLOBAL: [Binding; 15] = [
         help: "MM2 offset mapping and drift",
         hint: None,
     },
+    Binding {
+        keys: &[Key::Char('6')],
+        label: "6",
+        action: Action::GoValidation,
+        help: "validation: records compared on both sides, per partition",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('V')],
+        label: "V",
+        action: Action::ValidateAll,
+        help: "validate every topic now (records not validated yet)",
+        hint: None,
+    },
+    Binding {
+        keys: &[Key::Char('R')],
+        label: "R",
+        action: Action::ValidateFull,
+        help: "validate everything again from the start (asks first)",
+        hint: None,
+    },
 ];
 
 const QUIT: Binding = Binding {
@@ -186,11 +218,21 @@ const TRANSLATE: Binding = Binding {
     hint: Some("translate"),
 };
 
+const VALIDATE: Binding = Binding {
+    keys: &[Key::Char('v')],
+    label: "v",
+    action: Action::ValidateTopic,
+    help: "validate this topic now (records not validated yet)",
+    hint: Some("validate"),
+};
+
 /// Every binding available on a screen, in the order help shows them.
 pub fn bindings(screen: Screen) -> Vec<Binding> {
-    let mut v = Vec::with_capacity(GLOBAL.len() + 2);
+    let mut v = Vec::with_capacity(GLOBAL.len() + 3);
     match screen {
         Screen::DrillableList => v.push(DRILL),
+        Screen::TopicList => v.extend([DRILL, VALIDATE]),
+        Screen::Topic => v.push(VALIDATE),
         Screen::Group => v.push(TRANSLATE),
         Screen::List => {}
     }
@@ -216,7 +258,7 @@ pub fn action_for(screen: Screen, ev: &KeyEvent) -> Option<Action> {
 }
 
 /// The `:` commands, with the view or action each one means.
-pub const COMMANDS: [(&str, Action); 9] = [
+pub const COMMANDS: [(&str, Action); 10] = [
     ("overview", Action::GoOverview),
     ("topics", Action::GoOverview),
     ("groups", Action::GoGroups),
@@ -224,6 +266,7 @@ pub const COMMANDS: [(&str, Action); 9] = [
     ("diff", Action::GoInventory),
     ("log", Action::GoLog),
     ("mapping", Action::GoMapping),
+    ("validation", Action::GoValidation),
     ("help", Action::Help),
     ("quit", Action::Quit),
 ];

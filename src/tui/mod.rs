@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::monitor::Monitor;
+use crate::validate::job::Job;
 use app::App;
 use terminal::{Term, TerminalGuard};
 use theme::Theme;
@@ -108,6 +109,9 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
 
     // Exact translations read records: they run off the UI thread and report back here.
     let (done_tx, mut translations) = mpsc::unbounded_channel::<TranslationDone>();
+    // So does the background validation, on a thread of its own.
+    let (validation_tx, mut validation) = mpsc::unbounded_channel();
+    let job = Job::start(app.config.clone(), snapshots.clone(), validation_tx)?;
 
     // Ages on screen change every second; nothing else redraws without a reason.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -131,6 +135,13 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
                 app.on_snapshot(s, SystemTime::now());
             }
             Some((group, result)) = translations.recv() => app.on_translation(&group, result),
+            Some(update) = validation.recv() => {
+                app.on_validation(update);
+                // A run's progress comes in bursts: take what is waiting before drawing.
+                while let Ok(update) = validation.try_recv() {
+                    app.on_validation(update);
+                }
+            }
             _ = tick.tick() => app.on_tick(SystemTime::now()),
             _ = sigterm.recv() => break Exit::Signal(15),
             _ = sighup.recv() => break Exit::Signal(1),
@@ -141,6 +152,9 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
         }
         for group in app.take_requests() {
             start_translation(&app, group, done_tx.clone());
+        }
+        for request in app.take_validation_requests() {
+            job.request(request);
         }
     };
     drop(guard);

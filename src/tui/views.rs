@@ -13,6 +13,7 @@ use crate::model::events::Level;
 use crate::model::groups::{clock, FlipCost, GroupSide};
 use crate::model::inventory::Difference;
 use crate::model::overview::{age_label, sparkline, PairStatus};
+use crate::model::validation::{result_detail, RunSummary, Span as Validated, Status, ValidationRow};
 use crate::model::{ClusterFeed, GroupStatus, Health, Side};
 use crate::translate::Outcome;
 
@@ -110,6 +111,15 @@ fn status_role(s: PairStatus) -> Role {
     }
 }
 
+fn validation_role(s: Status) -> Role {
+    match s {
+        Status::Pass => Role::Ok,
+        Status::Fail | Status::Error => Role::Crit,
+        Status::Skipped => Role::Warn,
+        Status::Running | Status::Pending => Role::Muted,
+    }
+}
+
 fn group_role(s: &GroupStatus) -> Role {
     match s {
         GroupStatus::Stable => Role::Ok,
@@ -164,7 +174,7 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
     match rows {
-        Rows::Topics(pairs) => {
+        Rows::Topics(pairs, validated) => {
             let (trend_w, num_w) = if wide { (12, 12) } else { (6, 10) };
             let mut head = vec!["STATUS", "TOPIC"];
             let mut widths = vec![Constraint::Length(8), Constraint::Min(12)];
@@ -172,13 +182,14 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                 head.push("TARGET TOPIC");
                 widths.push(Constraint::Min(12));
             }
-            head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "TREND"]);
+            head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "TREND", "VALID"]);
             widths.extend([
                 Constraint::Length(9),
                 Constraint::Length(num_w),
                 Constraint::Length(num_w),
                 Constraint::Length(num_w),
                 Constraint::Length(trend_w),
+                Constraint::Length(7),
             ]);
             let body = pairs
                 .iter()
@@ -202,6 +213,10 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                         Cell::from(Line::from(num(p.target_end)).alignment(Alignment::Right)),
                         Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)),
                         Cell::from(trend).style(t.style(Role::Muted)),
+                        match validated.get(&p.source_topic) {
+                            Some(v) => Cell::from(v.word()).style(t.style(validation_role(*v))),
+                            None => Cell::from("-").style(t.style(Role::Muted)),
+                        },
                     ]);
                     Row::new(cells)
                 })
@@ -530,6 +545,8 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
                 "no replicated partitions",
             );
         }
+        Rows::Validation(rows) => render_validation(frame, area, app, rows),
+        Rows::ValidationResults(row, results) => render_validation_partition(frame, area, app, row, results),
         Rows::Log(events) => {
             let head = vec!["TIME", "LEVEL", "EVENT"];
             let widths = vec![Constraint::Length(9), Constraint::Length(5), Constraint::Min(20)];
@@ -720,7 +737,13 @@ fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
     }
     let sel = app.selected();
     match rows {
-        Rows::Topics(v) => v.get(sel).and_then(|p| {
+        Rows::Validation(v) => v.get(sel).filter(|r| !r.detail.is_empty()).map(|r| {
+            (
+                format!("{}/{}: {}", r.topic, r.partition, r.detail),
+                validation_role(r.status),
+            )
+        }),
+        Rows::Topics(v, _) => v.get(sel).and_then(|p| {
             p.note
                 .clone()
                 .map(|n| (format!("{}: {n}", p.source_topic), Role::Warn))
@@ -794,6 +817,7 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled("█", t.style(Role::Muted)),
             Span::styled("   Tab completes, Enter runs, Esc cancels", t.style(Role::Muted)),
         ]),
+        Input::Confirm(what) => Line::from(Span::styled(format!(" {}", what.question()), t.style(Role::Warn))),
         Input::Filter(text) => Line::from(vec![
             Span::styled("/", t.style(Role::Accent)),
             Span::raw(text.clone()),
@@ -848,4 +872,312 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
         ));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block).style(Style::default()), popup);
+}
+
+fn ago(app: &App, at: std::time::SystemTime) -> String {
+    crate::model::short_duration(app.now.duration_since(at).unwrap_or_default())
+}
+
+fn span_ranges(v: Option<Validated>) -> (String, String, String) {
+    match v {
+        Some(v) => (
+            format!("{}..{}", v.source.0, v.source.1),
+            format!("{}..{}", v.target.0, v.target.1),
+            v.compared.to_string(),
+        ),
+        None => ("-".into(), "-".into(), "0".into()),
+    }
+}
+
+fn megabytes_per_sec(bytes: u64, took: std::time::Duration) -> String {
+    let secs = took.as_secs_f64();
+    if secs < 0.001 {
+        return "-".into();
+    }
+    format!("{:.2}", bytes as f64 / 1e6 / secs)
+}
+
+/// "run 3 (on demand: orders): 2/4 partitions, 1,234 records read, 0.50 MB/s of 10 MB/s" or
+/// when the next scheduled run is.
+fn validation_summary(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let b = &app.validation;
+    let limit = format!("{} MB/s", app.config.validation.rate_limit_bytes as f64 / 1e6);
+    if let Some(r) = b.running() {
+        let took = r.duration(app.now);
+        // Records read so far: finished partitions plus the running ones' meters.
+        let running: (u64, u64) = b
+            .running_meters()
+            .map(|m| m.records())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let bytes = r.bytes + b.running_meters().map(|m| m.bytes()).sum::<u64>();
+        return Line::from(Span::styled(
+            format!(
+                "RUNNING run {} ({}) {}: {}/{} partitions, {}+{} records, {} MB/s of {limit}",
+                r.id,
+                r.scope_label(),
+                crate::model::short_duration(took),
+                r.done(),
+                r.partitions,
+                r.records.0 + running.0,
+                r.records.1 + running.1,
+                megabytes_per_sec(bytes, took),
+            ),
+            t.style(Role::Warn),
+        ));
+    }
+    let next = match (b.next_run, app.config.validation.interval) {
+        (Some(at), _) => format!(
+            "next run in {}",
+            crate::model::short_duration(at.duration_since(app.now).unwrap_or_default())
+        ),
+        (None, None) => "scheduled runs off: v, V or R".into(),
+        (None, Some(_)) => "first run after the first poll of both clusters".into(),
+    };
+    Line::from(Span::styled(
+        format!(
+            "{next}; limit {limit}, {} partitions at once",
+            app.config.validation.parallelism
+        ),
+        t.style(Role::Muted),
+    ))
+}
+
+fn render_validation(frame: &mut Frame, area: Rect, app: &App, rows: &[ValidationRow]) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    let history = (app.validation.runs.len() as u16 + 2).min(area.height / 3).min(12);
+    let [summary, list, runs] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(if history > 2 { history } else { 0 }),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(validation_summary(app)), summary);
+    let w = if wide { 17 } else { 11 };
+    let head = if wide {
+        vec![
+            "TOPIC",
+            "P",
+            "RESULT",
+            "SRC VALIDATED",
+            "TGT VALIDATED",
+            "COMPARED",
+            "LAST",
+            "DETAIL",
+        ]
+    } else {
+        vec![
+            "TOPIC",
+            "P",
+            "RESULT",
+            "SRC RANGE",
+            "TGT RANGE",
+            "COMPARED",
+            "LAST",
+            "DETAIL",
+        ]
+    };
+    let widths = vec![
+        Constraint::Fill(1),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(if wide { 10 } else { 8 }),
+        Constraint::Length(6),
+        Constraint::Fill(2),
+    ];
+    let body = rows
+        .iter()
+        .map(|r| {
+            let (src, tgt, compared) = span_ranges(r.validated);
+            Row::new(vec![
+                Cell::from(r.topic.clone()),
+                Cell::from(r.partition.to_string()),
+                Cell::from(r.status.word()).style(t.style(validation_role(r.status))),
+                right(src),
+                right(tgt),
+                right(compared),
+                right(r.last.map_or("-".into(), |at| ago(app, at))),
+                Cell::from(r.detail.clone()),
+            ])
+        })
+        .collect();
+    let empty = if app.snapshot.source.state().is_none() {
+        "waiting for the first poll of the source cluster…"
+    } else {
+        "no watched partitions"
+    };
+    render_table(
+        frame,
+        list,
+        app,
+        table(t, header(t, head), body, widths),
+        rows.len(),
+        empty,
+    );
+    if runs.height > 2 {
+        render_runs(frame, runs, app, &app.validation.runs.iter().collect::<Vec<_>>());
+    }
+}
+
+/// The history of runs, newest first.
+fn render_runs(frame: &mut Frame, area: Rect, app: &App, runs: &[&RunSummary]) {
+    let t = &app.theme;
+    let head = vec![
+        "RUN", "STARTED", "TRIGGER", "SCOPE", "TOOK", "RECORDS", "MB/s", "RESULTS",
+    ];
+    let widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(13),
+        Constraint::Length(6),
+        Constraint::Fill(2),
+    ];
+    let body = runs
+        .iter()
+        .map(|r| {
+            let took = r.duration(app.now);
+            let (results, role) = match (&r.error, r.finished) {
+                (Some(e), _) => (format!("not run: {e}"), Role::Crit),
+                (None, None) => (format!("running {}/{}", r.done(), r.partitions), Role::Warn),
+                (None, Some(_)) => {
+                    let words: Vec<String> = r.counts.iter().map(|(s, n)| format!("{n} {}", s.word())).collect();
+                    let worst = r.counts.keys().next().copied().unwrap_or(Status::Pass);
+                    (words.join(" "), validation_role(worst))
+                }
+            };
+            Row::new(vec![
+                right(r.id.to_string()),
+                Cell::from(clock(r.started)).style(t.style(Role::Muted)),
+                Cell::from(match r.trigger {
+                    crate::validate::job::Trigger::Scheduled => "scheduled",
+                    crate::validate::job::Trigger::OnDemand => "on demand",
+                }),
+                Cell::from(r.scope_label()),
+                right(crate::model::short_duration(took)),
+                right(format!("{}+{}", r.records.0, r.records.1)),
+                right(megabytes_per_sec(r.bytes, took)),
+                Cell::from(results).style(t.style(role)),
+            ])
+        })
+        .collect();
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(t.style(Role::Border))
+        .title(Span::styled(" Runs ", t.style(Role::Header)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(table(t, header(t, head), body, widths), inner);
+}
+
+fn render_validation_partition(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    row: &ValidationRow,
+    results: &[(u64, std::time::SystemTime, crate::validate::run::Row)],
+) {
+    let t = &app.theme;
+    let target_topic = app.config.replication.target_topic(&row.topic);
+    let (src, tgt, compared) = span_ranges(row.validated);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(row.status.word(), t.style(validation_role(row.status))),
+            Span::raw(format!(
+                " {}/{} → {target_topic}/{}",
+                row.topic, row.partition, row.partition
+            )),
+            Span::styled(
+                row.last.map_or("  never validated".into(), |at| {
+                    format!("  last result {} ago", ago(app, at))
+                }),
+                t.style(Role::Muted),
+            ),
+        ]),
+        Line::from(match row.validated {
+            Some(_) => format!("validated: source {src}, target {tgt}, {compared} records compared and equal"),
+            None => "validated: nothing yet (no passing run)".into(),
+        }),
+    ];
+    let newest = results.first().map(|(_, _, r)| r);
+    match newest.map(|r| &r.result.verdict) {
+        Some(crate::validate::Verdict::Fail { mismatch }) => {
+            let at = |o: Option<i64>| o.map_or("(none)".into(), |o| o.to_string());
+            lines.push(Line::from(Span::styled(
+                format!("first mismatch: {}", mismatch.describe()),
+                t.style(Role::Crit),
+            )));
+            lines.push(Line::from(format!(
+                "  source {}/{} offset {}   target {target_topic}/{} offset {}{}",
+                row.topic,
+                row.partition,
+                at(mismatch.source_offset),
+                row.partition,
+                at(mismatch.target_offset),
+                mismatch
+                    .key
+                    .as_ref()
+                    .map(|k| format!("   key `{k}`"))
+                    .unwrap_or_default()
+            )));
+        }
+        _ if !row.detail.is_empty() => lines.push(Line::from(Span::styled(
+            row.detail.clone(),
+            t.style(validation_role(row.status)),
+        ))),
+        _ => {}
+    }
+    let [top, rest] = Layout::vertical([Constraint::Length(lines.len() as u16 + 1), Constraint::Min(2)]).areas(area);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
+    let w = if area.width >= WIDE { 17 } else { 11 };
+    let head = vec![
+        "RUN",
+        "FINISHED",
+        "RESULT",
+        "SRC RANGE",
+        "TGT RANGE",
+        "COMPARED",
+        "READ",
+        "DETAIL",
+    ];
+    let widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(8),
+        Constraint::Length(11),
+        Constraint::Min(10),
+    ];
+    let body = results
+        .iter()
+        .map(|(run, at, r)| {
+            let range = |(a, b): (i64, i64)| format!("{a}..{b}");
+            let status = Status::of(&r.result.verdict);
+            Row::new(vec![
+                right(run.to_string()),
+                Cell::from(clock(*at)).style(t.style(Role::Muted)),
+                Cell::from(status.word()).style(t.style(validation_role(status))),
+                right(range(r.result.source_range)),
+                right(range(r.result.target_range)),
+                right(r.result.records_compared.to_string()),
+                right(format!("{}+{}", r.records_read.0, r.records_read.1)),
+                Cell::from(result_detail(r)),
+            ])
+        })
+        .collect();
+    render_table(
+        frame,
+        rest,
+        app,
+        table(t, header(t, head), body, widths),
+        results.len(),
+        "no results yet: v validates this topic now",
+    );
 }

@@ -114,12 +114,7 @@ pub fn render(rows: &[Row], as_json: bool) -> (String, u8) {
     );
     for r in rows {
         let range = |(a, b): (i64, i64)| format!("{a}..{b}");
-        let detail = match &r.result.verdict {
-            Verdict::Pass if r.result.pending => "later source records not copied yet".to_string(),
-            Verdict::Pass => String::new(),
-            Verdict::Fail { mismatch } => mismatch.describe(),
-            Verdict::Skipped { reason } | Verdict::Error { reason } => reason.clone(),
-        };
+        let detail = crate::model::validation::result_detail(r);
         out += &format!(
             "{:<8} {:<24} {:>4} {:>17} {:>17} {:>9}  {}\n",
             r.result.verdict.word(),
