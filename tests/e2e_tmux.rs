@@ -82,11 +82,19 @@ impl Tmux {
         self.cmd(&args);
     }
 
+    /// Waits until the screen shows `what`; on a timeout the last screen is in the message.
     fn wait_screen(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        wait_for(Duration::from_secs(20), what, || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
             let s = self.screen();
-            ok(&s).then_some(s)
-        })
+            if ok(&s) {
+                return s;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("timed out after 20s waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn pid(&self) -> String {
@@ -246,4 +254,54 @@ fn no_color_draws_without_colour() {
         !colour_codes(&coloured.screen_with_escapes()).is_empty(),
         "the default theme uses colour"
     );
+}
+
+#[test]
+fn validation_runs_in_the_background_and_on_v() {
+    let (src, tgt, dir) = setup();
+    let t = Tmux::start("validate", dir.path(), &src, &tgt, "");
+    // The first scheduled run starts after the first poll; its results reach the overview.
+    let s = t.wait_screen("a validation result for orders in the overview", |s| {
+        s.lines()
+            .any(|l| l.contains("orders") && l.trim_end().ends_with("PASS"))
+    });
+    let payments = s.lines().find(|l| l.contains("payments")).unwrap();
+    assert!(payments.trim_end().ends_with("SKIPPED"), "missing on the target:\n{s}");
+
+    t.keys(&["6"]);
+    let s = t.wait_screen("the Validation view", |s| {
+        s.contains("› Validation") && s.contains("Runs")
+    });
+    let p0 = s
+        .lines()
+        .find(|l| l.starts_with("orders") && l.contains(" 0 "))
+        .unwrap();
+    assert!(
+        p0.contains("PASS") && p0.contains("0..9"),
+        "9 of 12 records copied, all equal:\n{s}"
+    );
+    assert!(
+        s.contains("orders/0: later source records not copied yet"),
+        "the selected row's detail:\n{s}"
+    );
+    assert!(s.contains("scheduled"), "run history:\n{s}");
+
+    // The target gets k0..k11 again after its k0..k8, then `v` on orders: run 2 starts where
+    // run 1 ended (source 9, target 9) and finds k9 on the source against k0 on the target.
+    produce(&tgt, "east.orders", 0, 12, false);
+    t.keys(&["v"]);
+    let s = t.wait_screen("the on-demand run's result", |s| {
+        s.contains("on demand") && s.contains("FAIL")
+    });
+    let p0 = s
+        .lines()
+        .find(|l| l.starts_with("orders") && l.contains(" 0 "))
+        .unwrap();
+    assert!(p0.contains("FAIL"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_screen("the partition's detail", |s| s.contains("first mismatch"));
+    assert!(s.contains("source offset 9, target offset 9"), "{s}");
+    assert!(s.contains("validated: source 0..9, target 0..9"), "{s}");
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
 }

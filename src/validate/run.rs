@@ -40,7 +40,7 @@ impl Progress {
     /// Moves a partition on after a passing run of its range (compacted topics and failures
     /// do not move: a failure is found again until it is fixed).
     pub fn advance(&mut self, task: &Task, row: &Row) {
-        if let (Work::Range { .. }, Verdict::Pass) = (&task.work, &row.result.verdict) {
+        if let (Work::Range { .. } | Work::Empty { .. }, Verdict::Pass) = (&task.work, &row.result.verdict) {
             let ends = (row.result.source_range.1, row.result.target_range.1);
             self.validated_to.insert((task.topic.clone(), task.partition), ends);
         }
@@ -66,6 +66,12 @@ pub enum Work {
     Compacted {
         source: (i64, i64),
         target: (i64, i64),
+    },
+    /// Nothing on the source to compare (never written, or all deleted): passes when the
+    /// target has nothing either. `at`: the end offsets on both sides.
+    Empty {
+        at: (i64, i64),
+        target_records: i64,
     },
     Skip(String),
 }
@@ -114,6 +120,16 @@ pub fn plan(
                     Work::Compacted {
                         source: (*low, p.high.clone().unwrap_or(*low)),
                         target: (target_low, t.high.clone().unwrap_or(target_low)),
+                    }
+                }
+                (Some(t), Ok(low))
+                    if progress.and_then(|pr| pr.get(&s.name, p.id)).is_none()
+                        && p.high.as_ref().is_ok_and(|h| h == low) =>
+                {
+                    let (t_low, t_high) = (t.low.clone().unwrap_or(0), t.high.clone().unwrap_or(0));
+                    Work::Empty {
+                        at: (*low, t_high),
+                        target_records: t_high - t_low,
                     }
                 }
                 (Some(_), Ok(low)) => Work::Range {
@@ -174,6 +190,16 @@ pub fn run_task(
     };
     let outcome = match &task.work {
         Work::Skip(reason) => Ok(result((0, 0), (0, 0), Verdict::Skipped { reason: reason.clone() })),
+        Work::Empty { at, target_records: 0 } => Ok(result((at.0, at.0), (at.1, at.1), Verdict::Pass)),
+        Work::Empty { target_records, .. } => Ok(result(
+            (0, 0),
+            (0, 0),
+            Verdict::Skipped {
+                reason: format!(
+                    "the source partition holds no records, so the target's {target_records} cannot be compared"
+                ),
+            },
+        )),
         Work::Compacted { source, target } => cursors().and_then(|(mut sc, mut tc)| {
             let (mismatch, read_s, read_t) = compacted::validate(&mut sc, &mut tc, source.0, target.0)?;
             let verdict = mismatch.map_or(Verdict::Pass, |mismatch| Verdict::Fail { mismatch });
