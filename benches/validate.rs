@@ -20,7 +20,6 @@ use cutover::demo::broker::{Storage, TansuBroker};
 use cutover::kafka::admin::{create_topics, TopicSpec};
 use cutover::kafka::records::{Record, RecordReader, RecordWriter};
 
-const PARTITIONS: i32 = 4;
 const VALUE: usize = 200;
 
 fn rss_kb() -> u64 {
@@ -55,8 +54,15 @@ fn with_peak<T>(f: impl FnOnce() -> T) -> (T, u64) {
     (out, peak.load(Ordering::SeqCst).saturating_sub(start))
 }
 
-fn fill(cluster: &config::ClusterConfig, topic: &str, n: u64, partitions: i32, distinct_keys: bool) {
-    let w = RecordWriter::new(cluster, false).unwrap();
+fn fill(
+    cluster: &config::ClusterConfig,
+    topic: &str,
+    n: u64,
+    partitions: i32,
+    distinct_keys: bool,
+    one_per_request: bool,
+) {
+    let w = RecordWriter::new(cluster, one_per_request).unwrap();
     for i in 0..n {
         let key = if distinct_keys {
             format!("key-{i:010}")
@@ -82,16 +88,25 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    let env = |name: &str| std::env::var(name).ok();
+    let partitions: i32 = env("CUTOVER_BENCH_PARTITIONS")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    // The memory engine answers fetches faster, but needs one record per produce request for
+    // correct end offsets (test-brokers.md).
+    let memory = env("CUTOVER_BENCH_STORAGE").as_deref() == Some("memory");
+    let storage = if memory { Storage::Memory } else { Storage::Sqlite };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let src = TansuBroker::start(&dir.path().join("src"), "src", Storage::Sqlite).expect("tansu (make setup)");
-    let tgt = TansuBroker::start(&dir.path().join("tgt"), "tgt", Storage::Sqlite).expect("tansu (make setup)");
+    let src = TansuBroker::start(&dir.path().join("src"), "src", storage).expect("tansu (make setup)");
+    let tgt = TansuBroker::start(&dir.path().join("tgt"), "tgt", storage).expect("tansu (make setup)");
     let text = format!(
         "[source]\nname = \"src\"\nbootstrap = \"{}\"\n[target]\nname = \"tgt\"\nbootstrap = \"{}\"\n\
-         [replication]\nkind = \"offset-preserving\"\n[monitor]\nrequest_timeout = \"30s\"\n",
+         [replication]\nkind = \"offset-preserving\"\n[monitor]\nrequest_timeout = \"30s\"\n\
+         [validation]\nrate_limit_mb_per_s = 10000\nparallelism = 4\n",
         src.bootstrap(),
         tgt.bootstrap()
     );
@@ -99,12 +114,12 @@ fn main() {
     let setup = Instant::now();
     for c in [&config.source, &config.target] {
         let topics = [
-            TopicSpec::new("events", PARTITIONS),
+            TopicSpec::new("events", partitions),
             TopicSpec::new("keys", 1).config("cleanup.policy", "compact"),
         ];
         rt.block_on(create_topics(c, &topics, Duration::from_secs(30))).unwrap();
-        fill(c, "events", n, PARTITIONS, false);
-        fill(c, "keys", n, 1, true);
+        fill(c, "events", n, partitions, false, memory);
+        fill(c, "keys", n, 1, true, memory);
     }
     eprintln!("setup: {n} records and {n} keys on each side in {:?}", setup.elapsed());
     let snap = rt.block_on(cutover::status::snapshot_once(&config)).unwrap();
@@ -122,6 +137,19 @@ fn main() {
         .iter()
         .all(|r| r.result.verdict == cutover::validate::Verdict::Pass));
 
+    // Like for like with the baseline's one consumer: one partition at a time.
+    let serial = config::Config {
+        validation: config::ValidationConfig {
+            parallelism: 1,
+            ..config.validation.clone()
+        },
+        ..config.clone()
+    };
+    let t = Instant::now();
+    let rows = cutover::validate::report::validate_all(&serial, &snap, Some("events"), timeout, None).unwrap();
+    let took_serial = t.elapsed();
+    assert_eq!(rows.iter().map(|r| r.result.records_compared).sum::<u64>(), n);
+
     // Baseline: a plain consumer reading the same records on both sides.
     let t = Instant::now();
     let mut read = 0u64;
@@ -129,7 +157,7 @@ fn main() {
         let reader = RecordReader::new(c).unwrap();
         reader
             .assign(
-                &(0..PARTITIONS)
+                &(0..partitions)
                     .map(|p| ("events".to_string(), p, Some(0)))
                     .collect::<Vec<_>>(),
             )
@@ -158,7 +186,7 @@ fn main() {
 
     let both = 2.0 * n as f64;
     let rate = |d: Duration| both / d.as_secs_f64();
-    println!("\nvalidation of {n} records x 2 clusters ({PARTITIONS} partitions, ~{record_bytes} bytes a record):");
+    println!("\nvalidation of {n} records x 2 clusters ({partitions} partitions, ~{record_bytes} bytes a record):");
     println!(
         "  cutover validate: {:.2} s, {:.0} records/s, {:.1} MB/s; peak RSS +{} MB",
         took.as_secs_f64(),
@@ -171,7 +199,16 @@ fn main() {
         plain.as_secs_f64(),
         rate(plain)
     );
-    println!("  ratio validate / plain: {:.0}%", 100.0 * rate(took) / rate(plain));
+    println!(
+        "  cutover validate, one partition at a time: {:.2} s, {:.0} records/s",
+        took_serial.as_secs_f64(),
+        rate(took_serial)
+    );
+    println!(
+        "  ratio validate / plain: {:.0}% (4 partitions at once), {:.0}% (one at a time)",
+        100.0 * rate(took) / rate(plain),
+        100.0 * rate(took_serial) / rate(plain)
+    );
     println!(
         "compacted topic of {n} keys x 2 clusters, key by key: {:.2} s; peak RSS +{} MB",
         took_keys.as_secs_f64(),
