@@ -70,6 +70,13 @@ pub enum Command {
         /// Seed for the spot check's sample (to repeat a run).
         #[arg(long, default_value_t = 0, requires = "spot_check")]
         seed: u64,
+        /// Keep where each partition was validated up to in this file: the next run with it
+        /// reads only records not validated yet (created on the first run).
+        #[arg(long, value_name = "FILE", conflicts_with = "spot_check")]
+        state: Option<PathBuf>,
+        /// With --state: validate everything from the start again (and save the new state).
+        #[arg(long, requires = "state")]
+        full: bool,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -226,6 +233,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             json,
             spot_check,
             seed,
+            state,
+            full,
         }) => {
             let config = load_config(&cli.config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
@@ -237,7 +246,31 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Some(n) => {
                     crate::validate::report::spot_check_all(&config, &snap, topic.as_deref(), timeout, *n, *seed)
                 }
-                None => crate::validate::report::validate_all(&config, &snap, topic.as_deref(), timeout, None),
+                None => match state {
+                    None => crate::validate::report::validate_all(&config, &snap, topic.as_deref(), timeout, None),
+                    Some(path) => {
+                        use crate::validate::state;
+                        // --full forgets the topic (or all) but keeps the other topics' progress.
+                        let mut progress = match (state::load(path, &config), *full) {
+                            (Ok(mut p), true) => {
+                                p.forget(topic.as_deref());
+                                p
+                            }
+                            (Err(_), true) => Default::default(),
+                            (Ok(p), false) => p,
+                            (Err(e), false) => return Err(fail(2, e)),
+                        };
+                        let rows = crate::validate::report::validate_all(
+                            &config,
+                            &snap,
+                            topic.as_deref(),
+                            timeout,
+                            Some(&mut progress),
+                        );
+                        state::save(path, &config, &progress).map_err(|e| fail(2, e))?;
+                        rows
+                    }
+                },
             }
             .map_err(|e| fail(2, e))?;
             let (text, code) = crate::validate::report::render(&rows, *json);

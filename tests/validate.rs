@@ -326,3 +326,64 @@ fn spot_checks_sample_records_at_mapped_offsets() {
     assert!(at >= 100, "the first sampled offset at or past the drop: {m}");
     assert_eq!(m["target_offset"].as_i64(), Some(at), "identity mapping");
 }
+
+/// `cutover validate --state FILE --json`: exit code, JSON and stderr.
+fn validate_cli(config: &std::path::Path, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["validate", "--json", "--config"])
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn read(doc: &serde_json::Value) -> (u64, u64) {
+    let r = &doc["partitions"][0]["records_read"];
+    (r[0].as_u64().unwrap(), r[1].as_u64().unwrap())
+}
+
+#[test]
+fn a_state_file_makes_headless_runs_incremental() {
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("orders", 1)]);
+    produce(&src, "orders", 0, 30, false);
+    produce(&tgt, "orders", 0, 30, false);
+    let config = config_file(dir.path(), &src, &tgt, "[replication]\nkind = \"offset-preserving\"\n");
+    let state = dir.path().join("validated.json");
+    let state_arg = state.to_str().unwrap();
+
+    let (code, doc, err) = validate_cli(&config, &["--state", state_arg]);
+    assert_eq!(code, 0, "{doc}\n{err}");
+    assert_eq!(read(&doc), (30, 30));
+    assert!(state.exists(), "the state is saved");
+
+    produce(&src, "orders", 0, 10, false);
+    produce(&tgt, "orders", 0, 10, false);
+    let (code, doc, _) = validate_cli(&config, &["--state", state_arg]);
+    assert_eq!(code, 0);
+    assert_eq!(read(&doc), (10, 10), "only the 10 new records on each side");
+    assert_eq!(
+        doc["partitions"][0]["result"]["source_range"],
+        serde_json::json!([30, 40])
+    );
+
+    let (code, doc, _) = validate_cli(&config, &["--state", state_arg, "--full"]);
+    assert_eq!(code, 0);
+    assert_eq!(read(&doc), (40, 40), "--full reads from the start again");
+
+    std::fs::write(&state, "not json").unwrap();
+    let (code, _, err) = validate_cli(&config, &["--state", state_arg]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("validated.json:1:") && err.contains("not a cutover validation state file"),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod job;
 pub mod report;
 pub mod run;
 pub mod spot;
+pub mod state;
 pub mod throttle;
 
 use serde::Serialize;

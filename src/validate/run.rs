@@ -46,6 +46,14 @@ impl Progress {
         }
     }
 
+    pub fn set(&mut self, topic: &str, partition: i32, to: (i64, i64)) {
+        self.validated_to.insert((topic.to_string(), partition), to);
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&(String, i32), &(i64, i64))> {
+        self.validated_to.iter()
+    }
+
     /// Forgets a topic (or, with None, everything): its next run starts from the beginning.
     pub fn forget(&mut self, topic: Option<&str>) {
         self.validated_to.retain(|(t, _), _| topic.is_some_and(|o| o != t));
