@@ -134,6 +134,8 @@ fn extend(span: Option<Span>, row: &Row) -> Span {
         compared: r.records_compared,
     };
     match span {
+        // The same ranges again (a compacted partition with no new records): still proven.
+        Some(s) if s.source == r.source_range && s.target == r.target_range => s,
         Some(s) if s.source.1 == r.source_range.0 && s.target.1 == r.target_range.0 => Span {
             source: (s.source.0, r.source_range.1),
             target: (s.target.0, r.target_range.1),

@@ -30,6 +30,9 @@ pub struct Row {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
     validated_to: BTreeMap<(String, i32), (i64, i64)>,
+    /// Compacted partitions: the end offsets on both sides when they last passed. Their
+    /// latest state needs every key, so they are read whole again only when either side moved.
+    compacted_passed_at: BTreeMap<(String, i32), (i64, i64)>,
 }
 
 impl Progress {
@@ -40,9 +43,19 @@ impl Progress {
     /// Moves a partition on after a passing run of its range (compacted topics and failures
     /// do not move: a failure is found again until it is fixed).
     pub fn advance(&mut self, task: &Task, row: &Row) {
-        if let (Work::Range { .. } | Work::Empty { .. }, Verdict::Pass) = (&task.work, &row.result.verdict) {
-            let ends = (row.result.source_range.1, row.result.target_range.1);
-            self.validated_to.insert((task.topic.clone(), task.partition), ends);
+        let key = (task.topic.clone(), task.partition);
+        match (&task.work, &row.result.verdict) {
+            (Work::Range { .. } | Work::Empty { .. }, Verdict::Pass) => {
+                let ends = (row.result.source_range.1, row.result.target_range.1);
+                self.validated_to.insert(key, ends);
+            }
+            (Work::Compacted { source, target }, Verdict::Pass) => {
+                self.compacted_passed_at.insert(key, (source.1, target.1));
+            }
+            (Work::Compacted { .. }, _) => {
+                self.compacted_passed_at.remove(&key);
+            }
+            _ => {}
         }
     }
 
@@ -57,6 +70,8 @@ impl Progress {
     /// Forgets a topic (or, with None, everything): its next run starts from the beginning.
     pub fn forget(&mut self, topic: Option<&str>) {
         self.validated_to.retain(|(t, _), _| topic.is_some_and(|o| o != t));
+        self.compacted_passed_at
+            .retain(|(t, _), _| topic.is_some_and(|o| o != t));
     }
 }
 
@@ -72,6 +87,11 @@ pub enum Work {
     },
     /// Key by key, both sides read whole.
     Compacted {
+        source: (i64, i64),
+        target: (i64, i64),
+    },
+    /// A compacted partition that passed with these same end offsets: nothing to read.
+    Unchanged {
         source: (i64, i64),
         target: (i64, i64),
     },
@@ -125,9 +145,13 @@ pub fn plan(
                 (_, Err(e)) => Work::Skip(format!("start offset unknown: {e}")),
                 (Some(t), Ok(low)) if compacted => {
                     let target_low = t.low.clone().unwrap_or(0);
-                    Work::Compacted {
-                        source: (*low, p.high.clone().unwrap_or(*low)),
-                        target: (target_low, t.high.clone().unwrap_or(target_low)),
+                    let source = (*low, p.high.clone().unwrap_or(*low));
+                    let target = (target_low, t.high.clone().unwrap_or(target_low));
+                    let passed_at = progress.and_then(|pr| pr.compacted_passed_at.get(&(s.name.clone(), p.id)));
+                    if passed_at == Some(&(source.1, target.1)) && p.high.is_ok() && t.high.is_ok() {
+                        Work::Unchanged { source, target }
+                    } else {
+                        Work::Compacted { source, target }
                     }
                 }
                 (Some(t), Ok(low))
@@ -198,6 +222,7 @@ pub fn run_task(
     };
     let outcome = match &task.work {
         Work::Skip(reason) => Ok(result((0, 0), (0, 0), Verdict::Skipped { reason: reason.clone() })),
+        Work::Unchanged { source, target } => Ok(result(*source, *target, Verdict::Pass)),
         Work::Empty { at, target_records: 0 } => Ok(result((at.0, at.0), (at.1, at.1), Verdict::Pass)),
         Work::Empty { target_records, .. } => Ok(result(
             (0, 0),
