@@ -4,11 +4,13 @@
 //!   same run (the ratio is the figure); peak resident memory during the run
 //! - a compacted topic of N distinct keys: peak resident memory while validating key by key
 //!
-//! N = CUTOVER_BENCH_RECORDS (default 10,000). Run: `cargo bench --bench validate`.
+//! N = CUTOVER_BENCH_RECORDS (default 10,000); CUTOVER_BENCH_PARTITIONS (4);
+//! CUTOVER_BENCH_STORAGE=memory for tansu's memory engine (records produced one per request,
+//! as its end offsets need). Run: `cargo bench --bench validate`.
 //!
-//! Why not 1,000,000: tansu's sqlite engine serves a fetching consumer about 1,400 records/s,
-//! and with 20,000 records in one partition it did not answer a fetch from offset 0 within
-//! 30 s (measured here), so the 1M-record figures cannot be taken on these brokers.
+//! The 1,000,000-record figures were taken with CUTOVER_BENCH_STORAGE=memory: tansu's sqlite
+//! engine serves a fetching consumer about 1,400 records/s, and with 20,000 records in one
+//! partition it did not answer a fetch from offset 0 within 30 s (measured here).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
