@@ -209,13 +209,14 @@ impl Board {
                 ..
             } => self.entry(&topic, partition).activity = Activity::Running { since: at, meter },
             Update::PartitionDone { run, row, at } => {
+                let mut full = false;
                 if let Some(summary) = self.runs.iter_mut().find(|r| r.id == run) {
                     *summary.counts.entry(Status::of(&row.result.verdict)).or_default() += 1;
                     summary.records.0 += row.records_read.0;
                     summary.records.1 += row.records_read.1;
                     summary.bytes += row.bytes_read;
+                    full = summary.request.full;
                 }
-                let full = self.runs.iter().find(|r| r.id == run).is_some_and(|r| r.request.full);
                 let p = self.entry(&row.topic, row.partition);
                 p.activity = Activity::Idle;
                 if row.result.verdict == Verdict::Pass {

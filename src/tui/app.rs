@@ -335,11 +335,7 @@ impl App {
                     .collect(),
             ),
             View::ValidationPartition(topic, partition) => {
-                let rows = validation::validation_rows(&self.snapshot, &self.validation);
-                let row = rows
-                    .into_iter()
-                    .find(|r| &r.topic == topic && r.partition == *partition)
-                    .unwrap_or_else(|| validation::row_of(&self.validation, topic, *partition));
+                let row = validation::row_of(&self.validation, topic, *partition);
                 let results = self
                     .validation
                     .partition(topic, *partition)

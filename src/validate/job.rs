@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
-use super::run::{plan, run_all, Progress, Row, RunEvent};
-use super::throttle::{Meter, RateLimit};
+use super::run::{plan, run_planned, Progress, Row, RunEvent};
+use super::throttle::Meter;
 use crate::config::Config;
 use crate::model::Snapshot;
 
@@ -212,7 +212,6 @@ fn one_run(
         partitions: tasks.iter().map(|t| (t.topic.clone(), t.partition)).collect(),
         rate_limit: config.validation.rate_limit_bytes,
     });
-    let limit = RateLimit::new(config.validation.rate_limit_bytes);
     let report = |event: RunEvent| {
         let update = match event {
             RunEvent::Started { task, meter } => Update::PartitionStarted {
@@ -240,18 +239,7 @@ fn one_run(
         };
         let _ = updates.send(update);
     };
-    let timeout = config.monitor.request_timeout;
-    let rows = run_all(
-        config,
-        &tasks,
-        config.validation.parallelism,
-        timeout,
-        Some(&limit),
-        &report,
-    );
-    for (task, row) in tasks.iter().zip(&rows) {
-        progress.advance(task, row);
-    }
+    run_planned(config, &tasks, config.monitor.request_timeout, Some(progress), &report);
     tracing::info!(run, "validation run finished");
     let _ = updates.send(Update::RunFinished {
         run,

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::run::{plan, run_all};
-use super::throttle::RateLimit;
+use super::run::{plan, run_planned};
 use super::{PartitionResult, Verdict};
 use crate::config::{Config, ReplicationKind};
 use crate::model::Snapshot;
@@ -16,8 +15,8 @@ pub use super::run::{Progress, Row};
 
 /// Validates every watched topic (or one) of a freshly polled snapshot, as the config's
 /// `[validation]` says (partitions at once, rate limit). With `progress`, partitions start
-/// where the last passing run ended and `progress` moves on; compacted topics are always read
-/// whole (their latest state needs every key).
+/// where the last passing run ended and `progress` moves on; a compacted partition is read whole
+/// (its latest state needs every key) unless it passed with the same end offsets.
 pub fn validate_all(
     config: &Config,
     snap: &Snapshot,
@@ -26,21 +25,7 @@ pub fn validate_all(
     progress: Option<&mut Progress>,
 ) -> Result<Vec<Row>, String> {
     let tasks = plan(config, snap, only_topic, progress.as_deref())?;
-    let limit = RateLimit::new(config.validation.rate_limit_bytes);
-    let rows = run_all(
-        config,
-        &tasks,
-        config.validation.parallelism,
-        timeout,
-        Some(&limit),
-        &|_| {},
-    );
-    if let Some(progress) = progress {
-        for (task, row) in tasks.iter().zip(&rows) {
-            progress.advance(task, row);
-        }
-    }
-    Ok(rows)
+    Ok(run_planned(config, &tasks, timeout, progress, &|_| {}))
 }
 
 /// Spot checks: `samples` random records per partition (drawn with `seed`), each compared

@@ -268,6 +268,32 @@ pub fn run_task(
     }
 }
 
+/// Runs planned tasks as the config's `[validation]` says (partitions at once, rate limit) and
+/// moves `progress` on past what passed.
+pub fn run_planned(
+    config: &Config,
+    tasks: &[Task],
+    timeout: Duration,
+    progress: Option<&mut Progress>,
+    report: &(dyn Fn(RunEvent) + Sync),
+) -> Vec<Row> {
+    let limit = RateLimit::new(config.validation.rate_limit_bytes);
+    let rows = run_all(
+        config,
+        tasks,
+        config.validation.parallelism,
+        timeout,
+        Some(&limit),
+        report,
+    );
+    if let Some(progress) = progress {
+        for (task, row) in tasks.iter().zip(&rows) {
+            progress.advance(task, row);
+        }
+    }
+    rows
+}
+
 /// What a run tells as it goes.
 pub enum RunEvent<'a> {
     Started { task: &'a Task, meter: Arc<Meter> },
@@ -276,7 +302,7 @@ pub enum RunEvent<'a> {
 
 /// Validates every task, `parallelism` partitions at once, within `limit`. The rows come back
 /// in the tasks' order.
-pub fn run_all(
+fn run_all(
     config: &Config,
     tasks: &[Task],
     parallelism: usize,
