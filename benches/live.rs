@@ -14,10 +14,14 @@ use std::time::{Duration, Instant};
 
 use cutover::config::ClusterConfig;
 use cutover::demo::broker::{Storage, TansuBroker};
-use cutover::kafka::admin::{commit_group_offsets, create_topics, TopicSpec};
-use cutover::kafka::records::{Record, RecordWriter};
+use cutover::demo::clients::{create_topics, TopicSpec};
+#[path = "../tests/common/groups.rs"]
+mod groups;
+use cutover::demo::clients::RecordWriter;
+use cutover::kafka::records::Record;
 use cutover::kafka::{ClusterClient, RequestCounts};
 use cutover::monitor::watches;
+use groups::commit_offsets as commit_group_offsets;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const TOPICS: usize = 30;

@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use cutover::config;
 use cutover::model::overview::topic_pairs;
 use cutover::model::{ClusterFeed, ClusterState, PartitionState, Snapshot, TopicState};
-use cutover::tui::app::App;
+use cutover::tui::app::{App, Msg};
 use cutover::tui::theme::Theme;
 use cutover::tui::views;
 use ratatui::backend::TestBackend;
@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
     let now = SystemTime::now();
     let mut app = App::new(config.clone(), Theme::load("dark").unwrap(), Snapshot::default(), now);
     for seq in 1..=12 {
-        app.on_snapshot(snapshot(now, seq), now);
+        app.update(Msg::Snapshot(snapshot(now, seq), now));
     }
     let snap = snapshot(now, 12);
     let mut g = c.benchmark_group("overview_1500_partitions");

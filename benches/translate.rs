@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 
 use cutover::config;
 use cutover::demo::broker::{Storage, TansuBroker};
+use cutover::demo::clients::{create_topics, TopicSpec};
 use cutover::demo::replicator::{Replicator, ReplicatorSpec};
-use cutover::kafka::admin::{commit_group_offsets, create_topics, TopicSpec};
-use cutover::kafka::records::{Record, RecordReader, RecordWriter};
+#[path = "../tests/common/groups.rs"]
+mod groups;
+use cutover::demo::clients::RecordWriter;
+use cutover::kafka::records::{Record, RecordReader};
 use cutover::translate::group::{translate_group, translate_many};
+use groups::commit_offsets as commit_group_offsets;
 
 const PARTITIONS: i32 = 50;
 const GROUPS: i64 = 100;

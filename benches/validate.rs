@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use cutover::config;
 use cutover::demo::broker::{Storage, TansuBroker};
-use cutover::kafka::admin::{create_topics, TopicSpec};
-use cutover::kafka::records::{Record, RecordReader, RecordWriter};
+use cutover::demo::clients::RecordWriter;
+use cutover::demo::clients::{create_topics, TopicSpec};
+use cutover::kafka::records::{Record, RecordReader};
 
 const VALUE: usize = 200;
 

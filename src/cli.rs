@@ -30,6 +30,9 @@ pub struct Cli {
     /// Log file (overrides [log] file). Nothing is printed to the terminal while the cockpit runs.
     #[arg(long, global = true)]
     pub log_file: Option<PathBuf>,
+    /// Watch only: no key or command that changes anything on a cluster exists (`?` says so).
+    #[arg(long, global = true)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -189,7 +192,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let theme = theme(&cli, &config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
             tracing::info!(config = %cli.config.display(), "cockpit starting");
-            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme))?;
+            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only))?;
             Ok(exit_code(exit))
         }
         Some(Command::CheckConfig) => {
@@ -300,7 +303,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             let theme = theme(&cli, &config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
-            let exit = crate::tui::run(Arc::new(config), theme).await?;
+            let exit = crate::tui::run(Arc::new(config), theme, cli.read_only).await?;
             drop(demo);
             Ok(exit_code(exit))
         }),

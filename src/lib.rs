@@ -1,10 +1,12 @@
 //! cutover: a terminal cockpit for live Apache Kafka cluster migrations.
 //!
 //! Data flows one way: Kafka -> `kafka` -> `monitor` -> `model::Snapshot` -> `tui` / `status`.
+//! The README's "Architecture" section draws the modules and the direction of their imports.
 
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod jobs;
 pub mod kafka;
 pub mod mm2;
 pub mod model;

@@ -2,15 +2,14 @@
 //!
 //! The UI only ever reads the newest published snapshot; it never waits on Kafka.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::{Config, NameFilter, Replication, ReplicationKind};
+use crate::jobs::JobHandle;
 use crate::kafka::{ClusterClient, Watch};
 use crate::model::{Side, Snapshot};
 
@@ -35,22 +34,12 @@ pub fn watches(replication: &Replication, topics: &NameFilter, groups: &NameFilt
     (source, target)
 }
 
-/// The running monitor: a receiver of snapshots, the polling tasks, and the thread that
-/// follows MM2's internal topics.
+/// The running monitor: a receiver of snapshots and its jobs (one poll loop per cluster, and
+/// the MM2 reader). Dropping it cancels them.
 pub struct Monitor {
     pub snapshots: watch::Receiver<Snapshot>,
-    tasks: Vec<JoinHandle<()>>,
-    stop_mm2: Arc<AtomicBool>,
+    jobs: Vec<JobHandle>,
     sender: Arc<watch::Sender<Snapshot>>,
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        self.stop_mm2.store(true, Ordering::SeqCst);
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
 }
 
 impl Monitor {
@@ -61,7 +50,7 @@ impl Monitor {
         let source = ClusterClient::connect(&config.source, timeout, None)?;
         let target = ClusterClient::connect(&config.target, timeout, None)?;
         let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
-        let monitor = Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval);
+        let mut monitor = Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval);
         if config.replication.kind == ReplicationKind::MirrorMaker2 {
             monitor.follow_mm2(config);
         }
@@ -69,24 +58,24 @@ impl Monitor {
     }
 
     /// Follows MM2's internal topics in a thread of its own (its reads block).
-    fn follow_mm2(&self, config: &Config) {
+    fn follow_mm2(&mut self, config: &Config) {
         let (source, target, replication) = (config.source.clone(), config.target.clone(), config.replication.clone());
         let refresh = config.monitor.refresh_interval;
-        let stop = self.stop_mm2.clone();
         let tx = self.sender.clone();
-        let spawned = std::thread::Builder::new().name("mm2-reader".into()).spawn(move || {
+        let job = JobHandle::thread("mm2-reader", move |cancel| {
             let publish = |state| {
                 tx.send_modify(|snap: &mut Snapshot| {
                     snap.mm2 = Some(Arc::new(state));
                     snap.seq += 1;
                 })
             };
-            if let Err(e) = crate::mm2::reader::follow(&source, &target, &replication, refresh, stop, publish) {
+            if let Err(e) = crate::mm2::reader::follow(&source, &target, &replication, refresh, &cancel, publish) {
                 tracing::error!("mm2 reader stopped: {e}");
             }
         });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the mm2 reader: {e}");
+        match job {
+            Ok(job) => self.jobs.push(job),
+            Err(e) => tracing::error!("cannot start the mm2 reader: {e}"),
         }
     }
 
@@ -102,17 +91,32 @@ impl Monitor {
         initial.target.name = target.name().to_string();
         let (tx, rx) = watch::channel(initial);
         let tx = Arc::new(tx);
-        let tasks = vec![
-            tokio::spawn(poll_loop(Side::Source, source, ws, refresh, tx.clone())),
-            tokio::spawn(poll_loop(Side::Target, target, wt, refresh, tx.clone())),
+        let jobs = vec![
+            poll_job(Side::Source, source, ws, refresh, tx.clone()),
+            poll_job(Side::Target, target, wt, refresh, tx.clone()),
         ];
         Monitor {
             snapshots: rx,
-            tasks,
-            stop_mm2: Arc::new(AtomicBool::new(false)),
+            jobs,
             sender: tx,
         }
     }
+}
+
+fn poll_job(
+    side: Side,
+    client: ClusterClient,
+    watch: Watch,
+    refresh: Duration,
+    tx: Arc<watch::Sender<Snapshot>>,
+) -> JobHandle {
+    let name = format!("poll-{}", client.name());
+    JobHandle::task(&name, move |cancel| async move {
+        tokio::select! {
+            _ = poll_loop(side, client, watch, refresh, tx) => {}
+            _ = cancel.cancelled() => {}
+        }
+    })
 }
 
 async fn poll_loop(

@@ -5,11 +5,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::groups::TestMember as GroupMember;
 use common::*;
 use cutover::config::Config;
 use cutover::demo::broker::Storage;
-use cutover::kafka::admin::TopicSpec;
-use cutover::kafka::records::GroupMember;
+use cutover::demo::clients::TopicSpec;
 use cutover::model::groups::group_rows;
 use cutover::model::inventory::{diff, Difference};
 use cutover::model::overview::{partition_pairs, topic_pairs, PairStatus};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use cutover::demo::broker::{Storage, TansuBroker};
-use cutover::kafka::admin::TopicSpec;
+use cutover::demo::clients::TopicSpec;
 
 struct Tmux {
     socket: String,

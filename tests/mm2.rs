@@ -6,15 +6,17 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::groups::commit_offsets as commit_group_offsets;
 use common::*;
 use cutover::config::{ClusterConfig, Config, OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
 use cutover::demo::broker::{Storage, TansuBroker};
+use cutover::demo::clients::TopicSpec;
 use cutover::demo::replicator::{Fault, Injection, Replicator, ReplicatorSpec};
-use cutover::kafka::admin::{commit_group_offsets, TopicSpec};
+use cutover::kafka::cursor::{Cursor, KafkaCursor};
 use cutover::mm2::syncs::SyncHistory;
 use cutover::model::mapping::mapping_rows;
 use cutover::monitor::Monitor;
-use cutover::translate::{translate_partition, Cursor, KafkaCursor, Outcome, Translated};
+use cutover::translate::{translate_partition, Outcome, Translated};
 
 fn mm2(policy: PolicyKind) -> Replication {
     Replication {

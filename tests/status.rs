@@ -6,7 +6,7 @@ use std::process::Command;
 
 use common::*;
 use cutover::demo::broker::Storage;
-use cutover::kafka::admin::TopicSpec;
+use cutover::demo::clients::TopicSpec;
 
 fn status(config: &std::path::Path, json: bool) -> (i32, String, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));

@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use cutover::config::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
 use cutover::demo::broker::Storage;
+use cutover::demo::clients::TopicSpec;
 use cutover::demo::replicator::{Fault, Injection, Replicator, ReplicatorSpec};
-use cutover::kafka::admin::TopicSpec;
 
 const FAULTS: [(&str, Option<Fault>); 7] = [
     ("clean", None),
@@ -141,7 +141,8 @@ fn clean_passes_and_each_fault_is_located() {
 }
 
 fn write(b: &cutover::demo::broker::TansuBroker, topic: &str, records: &[(&str, Option<&str>, i64)]) {
-    use cutover::kafka::records::{Record, RecordWriter};
+    use cutover::demo::clients::RecordWriter;
+    use cutover::kafka::records::Record;
     let w = RecordWriter::new(&cluster(b, "w"), false).unwrap();
     for (key, value, ts) in records {
         let r = Record {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use cutover::demo::broker::{Storage, TansuBroker};
-use cutover::kafka::admin::TopicSpec;
-use cutover::kafka::records::{Record, RecordWriter};
+use cutover::demo::clients::RecordWriter;
+use cutover::demo::clients::TopicSpec;
+use cutover::kafka::records::Record;
 use cutover::model::validation::{Board, Status};
 use cutover::validate::job::{Job, Request, Scope, Trigger, Update};
 use cutover::validate::Verdict;
@@ -120,7 +121,7 @@ fn scheduled_and_on_demand_runs_read_only_what_is_new() {
     let _enter = rt.enter();
     let monitor = cutover::monitor::Monitor::start(&config).unwrap();
     let (tx, mut updates) = mpsc::unbounded_channel();
-    let job = Job::start(config.clone(), monitor.snapshots.clone(), tx).unwrap();
+    let job = Job::start(config.clone(), monitor.snapshots.clone(), move |u| tx.send(u).is_ok()).unwrap();
     let mut board = Board::default();
 
     // Run 1, scheduled as soon as both clusters were polled: everything, two at a time.
@@ -216,7 +217,7 @@ fn the_rate_limit_holds_for_both_clusters_together() {
         (s.source.state().is_some() && s.target.state().is_some()).then_some(())
     });
     let (tx, mut updates) = mpsc::unbounded_channel();
-    let job = Job::start(config.clone(), monitor.snapshots.clone(), tx).unwrap();
+    let job = Job::start(config.clone(), monitor.snapshots.clone(), move |u| tx.send(u).is_ok()).unwrap();
     let mut board = Board::default();
     let started = Instant::now();
     job.request(Request {

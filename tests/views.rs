@@ -15,7 +15,7 @@ use cutover::model::{
 };
 use cutover::translate::group::GroupPartitionTranslation;
 use cutover::translate::{Anchor, Outcome, Translated};
-use cutover::tui::app::App;
+use cutover::tui::app::{App, Effect, Msg};
 use cutover::tui::theme::Theme;
 use cutover::tui::views;
 use cutover::validate::job::{Request, Scope, Trigger, Update};
@@ -227,10 +227,10 @@ fn app(theme: Theme) -> App {
     let config = config::parse(Path::new("views.toml"), text, &|_| None).unwrap();
     let mut app = App::new(Arc::new(config), theme, Snapshot::default(), at(0));
     for seq in 1..=6 {
-        app.on_snapshot(snapshot(seq, at(seq * 2), 40), at(seq * 2 + 1));
+        app.update(Msg::Snapshot(snapshot(seq, at(seq * 2), 40), at(seq * 2 + 1)));
     }
     for update in validation_history() {
-        app.on_validation(update);
+        app.update(Msg::Validation(update));
     }
     app
 }
@@ -372,9 +372,9 @@ fn translate_billing(app: &mut App) {
         target_offset: o,
         verified_next: true,
     };
-    app.on_translation(
-        "billing",
-        Ok(vec![
+    app.update(Msg::Translation {
+        group: "billing".into(),
+        result: Ok(vec![
             row(0, 119_990, exact(119_990)),
             row(1, 118_400, exact(118_400)),
             row(
@@ -387,11 +387,22 @@ fn translate_billing(app: &mut App) {
                 },
             ),
         ]),
-    );
+    });
 }
 
-fn key(app: &mut App, code: KeyCode) {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// The validation runs among effects.
+fn validations(effects: Vec<Effect>) -> Vec<Request> {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Validate(r) => Some(r),
+            _ => None,
+        })
+        .collect()
 }
 
 fn render(app: &mut App, w: u16, h: u16) -> Buffer {
@@ -532,10 +543,11 @@ fn filter_and_command_prompt() {
 fn validation_keys_ask_the_job_and_a_full_run_is_confirmed_first() {
     let mut a = app(Theme::load("dark").unwrap());
     // Overview rows: audit, customers, events, orders, payments. `v` on orders.
+    let mut effects = Vec::new();
     for k in [KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Char('v')] {
-        key(&mut a, k);
+        effects.extend(key(&mut a, k));
     }
-    key(&mut a, KeyCode::Char('V'));
+    effects.extend(key(&mut a, KeyCode::Char('V')));
     let topic = Request {
         scope: Scope::Topic("orders".into()),
         full: false,
@@ -544,7 +556,7 @@ fn validation_keys_ask_the_job_and_a_full_run_is_confirmed_first() {
         scope: Scope::All,
         full: false,
     };
-    assert_eq!(a.take_validation_requests(), vec![topic, all]);
+    assert_eq!(validations(effects), vec![topic, all]);
     // The overview shows each topic's latest result.
     let t = text(&render(&mut a, 80, 24));
     let line = |name: &str| t.lines().find(|l| l.contains(name)).unwrap().to_string();
@@ -553,14 +565,14 @@ fn validation_keys_ask_the_job_and_a_full_run_is_confirmed_first() {
     assert!(line("events").ends_with("PASS"), "{t}");
     assert!(line("audit").ends_with("SKIPPED"), "{t}");
 
-    key(&mut a, KeyCode::Char('R'));
+    let mut effects = key(&mut a, KeyCode::Char('R'));
     assert!(text(&render(&mut a, 80, 24)).contains("Validate every partition again from the start?"));
-    key(&mut a, KeyCode::Char('n'));
-    assert!(a.take_validation_requests().is_empty(), "anything but y cancels");
-    key(&mut a, KeyCode::Char('R'));
-    key(&mut a, KeyCode::Char('y'));
+    effects.extend(key(&mut a, KeyCode::Char('n')));
+    assert!(validations(effects).is_empty(), "anything but y cancels");
+    let mut effects = key(&mut a, KeyCode::Char('R'));
+    effects.extend(key(&mut a, KeyCode::Char('y')));
     assert_eq!(
-        a.take_validation_requests(),
+        validations(effects),
         vec![Request {
             scope: Scope::All,
             full: true

@@ -5,6 +5,7 @@
 //! something. Not for production data.
 
 pub mod broker;
+pub mod clients;
 pub mod replicator;
 
 use std::path::{Path, PathBuf};
@@ -14,9 +15,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{ClusterConfig, Replication, ReplicationKind};
-use crate::kafka::admin::{create_topics, TopicSpec};
-use crate::kafka::records::{GroupMember, Record, RecordWriter};
+use crate::kafka::records::Record;
 use broker::{Storage, TansuBroker};
+use clients::{create_topics, GroupMember, RecordWriter, TopicSpec};
 use replicator::{Replicator, ReplicatorSpec};
 
 /// The demo's MirrorMaker 2 alias of the source cluster (`<alias>.<topic>` on the target).
@@ -174,17 +175,12 @@ fn traffic(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
     Ok(())
 }
 
-/// The `billing` group reads `orders` on the source and commits every second.
+/// The `billing` group reads `orders` on the source and commits every second (auto-commit).
 fn consume(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
     let member = GroupMember::join(src, "billing", &["orders"])?;
-    let mut last_commit = std::time::Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if let Some(Err(e)) = member.poll(Duration::from_millis(200)) {
             tracing::warn!("demo consumer: {e}");
-        }
-        if last_commit.elapsed() > Duration::from_secs(1) {
-            let _ = member.commit();
-            last_commit = std::time::Instant::now();
         }
     }
     member.leave();

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::Consumer;
 
+use super::clients::{create_topics, RecordWriter, TopicSpec};
 use crate::config::{ClusterConfig, Replication, ReplicationKind};
-use crate::kafka::admin::{create_topics, TopicSpec};
 use crate::kafka::ffi::list_group_offsets;
-use crate::kafka::records::{Located, Record, RecordReader, RecordWriter};
+use crate::kafka::records::{Located, Record, RecordReader};
 use crate::mm2::codec::{Checkpoint, Heartbeat, OffsetSync};
 use crate::mm2::syncs::{mm2_translate, SyncEmitter, SyncHistory};
 use crate::mm2::topics::{self, Cluster};

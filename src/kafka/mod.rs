@@ -6,10 +6,11 @@
 //! one OffsetFetch per watched group. Every failing call becomes an "unavailable: <reason>"
 //! figure; only a failed Metadata call fails the whole poll.
 
-pub mod admin;
 pub mod assignment;
+pub mod cursor;
 pub mod ffi;
 pub mod records;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -214,6 +215,30 @@ impl ClusterClient {
         }
         out
     }
+}
+
+/// Whether a librdkafka error may go away when the same call is tried again later: timeouts,
+/// brokers or coordinators down or moving, a rebalance in progress. Everything else (refused,
+/// unknown, invalid) needs a person.
+pub fn retryable(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::OperationTimedOut
+                | C::RequestTimedOut
+                | C::AllBrokersDown
+                | C::BrokerTransportFailure
+                | C::BrokerNotAvailable
+                | C::NetworkException
+                | C::CoordinatorNotAvailable
+                | C::NotCoordinator
+                | C::CoordinatorLoadInProgress
+                | C::LeaderNotAvailable
+                | C::NotLeaderForPartition
+                | C::RebalanceInProgress
+        )
+    )
 }
 
 /// One group's committed offsets on a cluster (one OffsetFetch), without joining it.

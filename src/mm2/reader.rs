@@ -2,8 +2,6 @@
 //!
 //! One thread, two assign-only readers (source and target), never a group member.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,6 +10,7 @@ use super::codec::{Checkpoint, Heartbeat, OffsetSync};
 use super::state::Mm2State;
 use super::topics::{self, Cluster};
 use crate::config::{ClusterConfig, Replication};
+use crate::jobs::CancelToken;
 use crate::kafka::records::{Located, RecordReader};
 
 /// Which internal topic a record came from.
@@ -181,14 +180,14 @@ impl Side {
     }
 }
 
-/// Reads until `stop`, calling `publish` with the state whenever it changed (at most once per
+/// Reads until cancelled, calling `publish` with the state whenever it changed (at most once per
 /// `refresh`) and whenever a topic's availability changed.
 pub fn follow(
     source: &ClusterConfig,
     target: &ClusterConfig,
     replication: &Replication,
     refresh: Duration,
-    stop: Arc<AtomicBool>,
+    cancel: &CancelToken,
     mut publish: impl FnMut(Mm2State),
 ) -> Result<(), String> {
     let (where_syncs, syncs_topic) = topics::offset_syncs(replication);
@@ -206,7 +205,7 @@ pub fn follow(
     let mut last_publish: Option<Instant> = None;
     let mut dirty = true;
     let mut last_errors = state.errors.clone();
-    while !stop.load(Ordering::SeqCst) {
+    while !cancel.is_cancelled() {
         let mut changed = false;
         for side in &mut sides {
             if last_publish.is_none_or(|t| t.elapsed() >= refresh) {
@@ -223,7 +222,7 @@ pub fn follow(
             dirty = false;
         }
         if !changed {
-            std::thread::sleep(Duration::from_millis(20));
+            cancel.sleep(Duration::from_millis(20));
         }
     }
     Ok(())
@@ -237,7 +236,7 @@ pub fn read_once(
     replication: &Replication,
     timeout: Duration,
 ) -> Result<Mm2State, String> {
-    use crate::translate::{Cursor, KafkaCursor};
+    use crate::kafka::cursor::{Cursor, KafkaCursor};
     let (where_syncs, syncs_topic) = topics::offset_syncs(replication);
     let syncs_cluster = match where_syncs {
         Cluster::Source => source,

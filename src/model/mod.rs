@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod mapping;
 pub mod overview;
 pub mod validation;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

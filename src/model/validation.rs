@@ -2,14 +2,98 @@
 //! and the rows the Validation view and the overview show. No I/O here.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::verdict::{Row, Verdict};
 use super::Snapshot;
-use crate::validate::job::{Request, Scope, Trigger, Update};
-use crate::validate::run::Row;
-use crate::validate::throttle::Meter;
-use crate::validate::Verdict;
+
+/// What the validation job is asked for, and what it tells the cockpit.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Topic(String),
+}
+
+impl Scope {
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Topic(t) => Some(t),
+        }
+    }
+}
+
+/// A run asked for from the cockpit. `full`: from the start again, not only what is new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub scope: Scope,
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Scheduled,
+    OnDemand,
+}
+
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// The job waits; the next scheduled run is at `next_run` (None: only on demand).
+    Waiting {
+        next_run: Option<SystemTime>,
+    },
+    RunStarted {
+        run: u64,
+        trigger: Trigger,
+        request: Request,
+        at: SystemTime,
+        partitions: Vec<(String, i32)>,
+        rate_limit: u64,
+    },
+    PartitionStarted {
+        run: u64,
+        topic: String,
+        partition: i32,
+        meter: Arc<Meter>,
+        at: SystemTime,
+    },
+    PartitionDone {
+        run: u64,
+        row: Row,
+        at: SystemTime,
+    },
+    /// `error`: the run could not start (e.g. a cluster is unreachable).
+    RunFinished {
+        run: u64,
+        at: SystemTime,
+        error: Option<String>,
+    },
+}
+
+/// Records and bytes read so far by one partition's validation, on both sides; read by the
+/// cockpit while it runs.
+#[derive(Debug, Default)]
+pub struct Meter {
+    pub source_records: AtomicU64,
+    pub target_records: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+impl Meter {
+    pub fn records(&self) -> (u64, u64) {
+        (
+            self.source_records.load(Ordering::Relaxed),
+            self.target_records.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
 
 /// Runs kept for the history, and results kept per partition.
 const RUNS_KEPT: usize = 50;
@@ -324,7 +408,7 @@ pub fn topic_status(rows: &[ValidationRow]) -> BTreeMap<String, Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::{Mismatch, MismatchKind, PartitionResult};
+    use crate::model::verdict::{Mismatch, MismatchKind, PartitionResult};
 
     fn row(topic: &str, p: i32, s: (i64, i64), verdict: Verdict) -> Row {
         Row {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{translate_partition, Cursor, KafkaCursor, Outcome, Translated};
+use super::{translate_partition, Outcome, Translated};
 use crate::config::Config;
+use crate::kafka::cursor::{Cursor, KafkaCursor};
 use crate::mm2::state::Mm2State;
 use crate::mm2::syncs::SyncHistory;
 use crate::model::groups::{flip_cost, FlipCost};

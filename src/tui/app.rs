@@ -1,4 +1,5 @@
-//! The cockpit's state and `update`: keys and snapshots in, new state out. No I/O here.
+//! The cockpit's state and `update`: one `Msg` in, new state and `Effect`s out. No I/O here:
+//! the terminal loop runs the effects and feeds their results back as messages.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,28 +68,73 @@ struct Place {
     selected: usize,
 }
 
+/// Everything that reaches the cockpit, from the terminal, the clock and the background jobs.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A new snapshot from the monitor, and when it arrived.
+    Snapshot(Snapshot, SystemTime),
+    /// Time passed: ages grow, clusters may turn stale.
+    Tick(SystemTime),
+    /// A group's exact translation finished.
+    Translation {
+        group: String,
+        result: Result<Vec<GroupPartitionTranslation>, String>,
+    },
+    /// News from the background validation.
+    Validation(Update),
+    /// The terminal changed size: nothing to update, the next frame fits it.
+    Resize,
+}
+
+/// What the cockpit asks the terminal loop to do; the loop owns every job and all I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Translate a group's committed offsets exactly (reads both clusters).
+    Translate { group: String },
+    /// Ask the validation job for a run.
+    Validate(Request),
+}
+
 /// What a line of input is being typed into, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     None,
     Command(String),
     Filter(String),
-    /// A question answered with y (anything else cancels).
-    Confirm(Confirm),
+    /// A question that guards an effect.
+    Confirm(Confirmation),
 }
 
-/// What a y/N question is about.
+/// The facts a confirmation was asked on, checked again when it is accepted: if they changed,
+/// the effect does not run and the user is asked to look again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirm {
-    FullValidation,
+pub enum Basis {
+    /// The partitions the effect covers.
+    Partitions(Vec<(String, i32)>),
 }
 
-impl Confirm {
-    pub fn question(&self) -> &'static str {
-        match self {
-            Confirm::FullValidation => {
-                "Validate every partition again from the start? It reads everything again (rate-limited). y/N"
-            }
+/// A question that carries the effect it guards. What it shows is computed once, when it is
+/// asked, and stays as it was while the user reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    pub question: String,
+    /// Exactly what the effect will do, one line each.
+    pub details: Vec<String>,
+    pub effect: Effect,
+    pub basis: Basis,
+    /// Typed acceptance: the words the user must type, then Enter. None: y accepts.
+    pub typed: Option<String>,
+    /// What has been typed so far (typed acceptance only).
+    pub entered: String,
+}
+
+impl Confirmation {
+    /// How to answer, for the dialog's last line.
+    pub fn answer_hint(&self) -> String {
+        match &self.typed {
+            Some(words) => format!("type `{words}` and Enter to go on; Esc cancels"),
+            None => "y goes on; N, Esc or any other key cancels".into(),
         }
     }
 }
@@ -149,12 +195,12 @@ pub struct App {
     pub flash: Option<String>,
     /// Exact translations of groups, by group: asked for, and the answer when it came.
     pub translations: BTreeMap<String, GroupTranslation>,
-    /// Groups whose translation the terminal loop must start (it owns the I/O).
-    requests: Vec<String>,
     /// What the background validation found so far.
     pub validation: Board,
-    /// Validation runs the terminal loop must ask the job for.
-    validation_requests: Vec<Request>,
+    /// `--read-only`: the key table has no dangerous binding.
+    pub read_only: bool,
+    /// Effects asked for while handling the current message.
+    effects: Vec<Effect>,
 }
 
 /// A group's exact translation, running or done.
@@ -186,10 +232,28 @@ impl App {
             quit: false,
             flash: None,
             translations: BTreeMap::new(),
-            requests: Vec::new(),
             validation: Board::default(),
-            validation_requests: Vec::new(),
+            read_only: false,
+            effects: Vec::new(),
         }
+    }
+
+    /// The one way in: handles a message and returns the effects it asks for.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Snapshot(snapshot, now) => self.on_snapshot(snapshot, now),
+            Msg::Tick(now) => self.on_tick(now),
+            Msg::Translation { group, result } => self.on_translation(&group, result),
+            Msg::Validation(update) => self.on_validation(update),
+            Msg::Resize => {}
+        }
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The key bindings of the current view (without the dangerous ones in read-only mode).
+    pub fn bindings(&self) -> Vec<keys::Binding> {
+        keys::bindings(self.view().screen(), self.read_only)
     }
 
     pub fn view(&self) -> &View {
@@ -206,7 +270,7 @@ impl App {
     }
 
     /// A new snapshot from the monitor.
-    pub fn on_snapshot(&mut self, snapshot: Snapshot, now: SystemTime) {
+    fn on_snapshot(&mut self, snapshot: Snapshot, now: SystemTime) {
         self.snapshot = snapshot;
         self.on_tick(now);
         let pairs = self.topic_pairs();
@@ -214,7 +278,7 @@ impl App {
     }
 
     /// Time passed: ages grow, clusters may turn stale.
-    pub fn on_tick(&mut self, now: SystemTime) {
+    fn on_tick(&mut self, now: SystemTime) {
         self.now = now;
         let refresh = self.config.monitor.refresh_interval;
         for e in self.observer.observe(&self.snapshot, now, refresh) {
@@ -235,15 +299,12 @@ impl App {
                 done: None,
             },
         );
-        self.requests.push(group.to_string());
+        self.effects.push(Effect::Translate {
+            group: group.to_string(),
+        });
     }
 
-    /// The translations the terminal loop should start now.
-    pub fn take_requests(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.requests)
-    }
-
-    pub fn on_translation(&mut self, group: &str, result: Result<Vec<GroupPartitionTranslation>, String>) {
+    fn on_translation(&mut self, group: &str, result: Result<Vec<GroupPartitionTranslation>, String>) {
         if let Err(e) = &result {
             self.note(Level::Warn, format!("exact translation of {group} failed: {e}"));
         }
@@ -260,16 +321,11 @@ impl App {
         };
         let how = if full { "from the start" } else { "new records" };
         self.flash = Some(format!("validation of {what} ({how}) asked for: see 6 Validation"));
-        self.validation_requests.push(Request { scope, full });
-    }
-
-    /// The validation runs the terminal loop should ask the job for now.
-    pub fn take_validation_requests(&mut self) -> Vec<Request> {
-        std::mem::take(&mut self.validation_requests)
+        self.effects.push(Effect::Validate(Request { scope, full }));
     }
 
     /// An update from the background validation; failures also go to the event log.
-    pub fn on_validation(&mut self, update: Update) {
+    fn on_validation(&mut self, update: Update) {
         match &update {
             Update::PartitionDone { row, .. } => match &row.result.verdict {
                 Verdict::Fail { mismatch } => self.note(
@@ -391,32 +447,102 @@ impl App {
         }
     }
 
-    pub fn on_key(&mut self, key: KeyEvent) {
+    fn on_key(&mut self, key: KeyEvent) {
         self.flash = None;
         match self.input.clone() {
             Input::Command(text) => return self.on_prompt_key(key, text, true),
             Input::Filter(text) => return self.on_prompt_key(key, text, false),
-            Input::Confirm(what) => {
-                self.input = Input::None;
-                let yes = key.code == KeyCode::Char('y') || key.code == KeyCode::Char('Y');
-                match (what, yes) {
-                    (Confirm::FullValidation, true) => self.request_validation(Scope::All, true),
-                    (_, false) => self.flash = Some("cancelled".into()),
-                }
-                return;
-            }
+            Input::Confirm(c) => return self.on_confirm_key(key, c),
             Input::None => {}
         }
+        let action = keys::action_for(&self.bindings(), &key);
         if self.show_help {
             // Any key closes help; the help keys themselves too.
             self.show_help = false;
-            if matches!(keys::action_for(self.view().screen(), &key), Some(Action::Quit)) {
+            if action == Some(Action::Quit) {
                 self.quit = true;
             }
             return;
         }
-        if let Some(action) = keys::action_for(self.view().screen(), &key) {
+        if let Some(action) = action {
             self.apply(action);
+        }
+    }
+
+    /// Asks before an effect runs (see `Confirmation`).
+    fn ask(&mut self, question: String, details: Vec<String>, effect: Effect, basis: Basis, typed: Option<String>) {
+        self.input = Input::Confirm(Confirmation {
+            question,
+            details,
+            effect,
+            basis,
+            typed,
+            entered: String::new(),
+        });
+    }
+
+    fn on_confirm_key(&mut self, key: KeyEvent, mut c: Confirmation) {
+        let accepted = match &c.typed {
+            None => matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')),
+            Some(words) => match key.code {
+                KeyCode::Char(ch) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    c.entered.push(ch);
+                    self.input = Input::Confirm(c);
+                    return;
+                }
+                KeyCode::Backspace => {
+                    c.entered.pop();
+                    self.input = Input::Confirm(c);
+                    return;
+                }
+                KeyCode::Enter if c.entered == *words => true,
+                KeyCode::Enter => {
+                    self.input = Input::None;
+                    self.flash = Some(format!("cancelled: `{}` is not `{words}`", c.entered));
+                    return;
+                }
+                _ => false,
+            },
+        };
+        self.input = Input::None;
+        if !accepted {
+            self.flash = Some("cancelled".into());
+            return;
+        }
+        if let Err(changed) = self.recheck(&c.basis) {
+            self.flash = Some(format!("not done: {changed} since you were asked; look again"));
+            return;
+        }
+        match c.effect {
+            Effect::Validate(Request { scope, full }) => self.request_validation(scope, full),
+            Effect::Translate { group } => self.request_translation(&group),
+        }
+    }
+
+    /// The partitions a validation of `scope` covers now.
+    fn watched_partitions(&self, scope: &Scope) -> Vec<(String, i32)> {
+        validation::validation_rows(&self.snapshot, &self.validation)
+            .into_iter()
+            .filter(|r| scope.topic().is_none_or(|t| t == r.topic))
+            .map(|r| (r.topic, r.partition))
+            .collect()
+    }
+
+    /// Whether what a confirmation was asked on still holds.
+    fn recheck(&self, basis: &Basis) -> Result<(), String> {
+        match basis {
+            Basis::Partitions(asked) => {
+                let now = self.watched_partitions(&Scope::All);
+                if now == *asked {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the watched partitions changed ({} then, {} now)",
+                        asked.len(),
+                        now.len()
+                    ))
+                }
+            }
         }
     }
 
@@ -433,7 +559,7 @@ impl App {
             KeyCode::Enter => {
                 self.input = Input::None;
                 if command {
-                    match keys::command_action(&text) {
+                    match keys::command_action(&text, &self.bindings()) {
                         Some(a) => self.apply(a),
                         None if text.trim().is_empty() => {}
                         None => {
@@ -543,7 +669,27 @@ impl App {
                 None => self.flash = Some("no topic selected".into()),
             },
             Action::ValidateAll => self.request_validation(Scope::All, false),
-            Action::ValidateFull => self.input = Input::Confirm(Confirm::FullValidation),
+            Action::ValidateFull => {
+                let partitions = self.watched_partitions(&Scope::All);
+                let limit = self.config.validation.rate_limit_bytes as f64 / 1e6;
+                let details = vec![
+                    format!(
+                        "forgets what was validated and reads all {} watched partitions again on both clusters",
+                        partitions.len()
+                    ),
+                    format!("rate-limited to {limit} MB/s; the cockpit keeps running meanwhile"),
+                ];
+                self.ask(
+                    "Validate every partition again from the start?".into(),
+                    details,
+                    Effect::Validate(Request {
+                        scope: Scope::All,
+                        full: true,
+                    }),
+                    Basis::Partitions(partitions),
+                    None,
+                );
+            }
             Action::Translate => {
                 if let View::Group(g) = self.view().clone() {
                     self.request_translation(&g);

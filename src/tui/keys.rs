@@ -48,6 +48,8 @@ pub struct Binding {
     pub help: &'static str,
     /// The word shown in the one-line hint bar; None: only in `?` help.
     pub hint: Option<&'static str>,
+    /// Changes something on a cluster: it asks first, and `--read-only` removes it.
+    pub dangerous: bool,
 }
 
 /// Which bindings a screen offers beyond the global ones.
@@ -72,6 +74,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Help,
         help: "show or hide this help",
         hint: Some("help"),
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char(':')],
@@ -79,6 +82,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Command,
         help: "command: overview groups inventory log mapping validation quit (Tab completes)",
         hint: Some("command"),
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('/')],
@@ -86,6 +90,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Filter,
         help: "filter the rows of this view",
         hint: Some("filter"),
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Esc)],
@@ -93,6 +98,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Back,
         help: "close, clear the filter, or go back",
         hint: Some("back"),
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Up), Key::Char('k')],
@@ -100,6 +106,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Up,
         help: "move up",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Down), Key::Char('j')],
@@ -107,6 +114,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Down,
         help: "move down",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Code(KeyCode::PageUp)],
@@ -114,6 +122,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::PageUp,
         help: "page up",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Code(KeyCode::PageDown)],
@@ -121,6 +130,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::PageDown,
         help: "page down",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('g'), Key::Code(KeyCode::Home)],
@@ -128,6 +138,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Top,
         help: "first row",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('G'), Key::Code(KeyCode::End)],
@@ -135,6 +146,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::Bottom,
         help: "last row",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('1')],
@@ -142,6 +154,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::GoOverview,
         help: "overview: replicated topics",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('2')],
@@ -149,6 +162,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::GoGroups,
         help: "consumer groups on both sides",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('3')],
@@ -156,6 +170,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::GoInventory,
         help: "inventory diff: missing topics, partitions, configs",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('4')],
@@ -163,6 +178,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::GoLog,
         help: "event log",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('5')],
@@ -170,6 +186,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::GoMapping,
         help: "MM2 offset mapping and drift",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('6')],
@@ -177,6 +194,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::GoValidation,
         help: "validation: records compared on both sides, per partition",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('V')],
@@ -184,6 +202,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::ValidateAll,
         help: "validate every topic now (records not validated yet)",
         hint: None,
+        dangerous: false,
     },
     Binding {
         keys: &[Key::Char('R')],
@@ -191,6 +210,7 @@ const GLOBAL: [Binding; 18] = [
         action: Action::ValidateFull,
         help: "validate everything again from the start (asks first)",
         hint: None,
+        dangerous: false,
     },
 ];
 
@@ -200,6 +220,7 @@ const QUIT: Binding = Binding {
     action: Action::Quit,
     help: "quit (the terminal is restored)",
     hint: Some("quit"),
+    dangerous: false,
 };
 
 const DRILL: Binding = Binding {
@@ -208,6 +229,7 @@ const DRILL: Binding = Binding {
     action: Action::Drill,
     help: "open the selected row",
     hint: Some("open"),
+    dangerous: false,
 };
 
 const TRANSLATE: Binding = Binding {
@@ -216,6 +238,7 @@ const TRANSLATE: Binding = Binding {
     action: Action::Translate,
     help: "translate exactly again (reads records on both clusters)",
     hint: Some("translate"),
+    dangerous: false,
 };
 
 const VALIDATE: Binding = Binding {
@@ -224,10 +247,21 @@ const VALIDATE: Binding = Binding {
     action: Action::ValidateTopic,
     help: "validate this topic now (records not validated yet)",
     hint: Some("validate"),
+    dangerous: false,
 };
 
-/// Every binding available on a screen, in the order help shows them.
-pub fn bindings(screen: Screen) -> Vec<Binding> {
+/// Every binding available on a screen, in the order help shows them; in read-only mode,
+/// none that is dangerous.
+pub fn bindings(screen: Screen, read_only: bool) -> Vec<Binding> {
+    allowed(all_bindings(screen), read_only)
+}
+
+/// The bindings a run may offer: read-only mode is a filter over the table, not a convention.
+pub fn allowed(bindings: Vec<Binding>, read_only: bool) -> Vec<Binding> {
+    bindings.into_iter().filter(|b| !(read_only && b.dangerous)).collect()
+}
+
+fn all_bindings(screen: Screen) -> Vec<Binding> {
     let mut v = Vec::with_capacity(GLOBAL.len() + 3);
     match screen {
         Screen::DrillableList => v.push(DRILL),
@@ -249,10 +283,10 @@ fn matches(key: &Key, ev: &KeyEvent) -> bool {
     }
 }
 
-/// The action a key press means on this screen, if any.
-pub fn action_for(screen: Screen, ev: &KeyEvent) -> Option<Action> {
-    bindings(screen)
-        .into_iter()
+/// The action a key press means among these bindings, if any.
+pub fn action_for(bindings: &[Binding], ev: &KeyEvent) -> Option<Action> {
+    bindings
+        .iter()
         .find(|b| b.keys.iter().any(|k| matches(k, ev)))
         .map(|b| b.action)
 }
@@ -285,8 +319,14 @@ pub fn complete(prefix: &str) -> Option<String> {
     Some(first[..common].to_string())
 }
 
-/// The action a typed command means ("q" and unique prefixes work too).
-pub fn command_action(input: &str) -> Option<Action> {
+/// The action a typed command means ("q" and unique prefixes work too), if one of these
+/// bindings offers it: a command can do nothing a key could not.
+pub fn command_action(input: &str, bindings: &[Binding]) -> Option<Action> {
+    let offered = |a: Action| bindings.iter().any(|b| b.action == a);
+    command(input).filter(|a| offered(*a))
+}
+
+fn command(input: &str) -> Option<Action> {
     let input = input.trim();
     if input == "q" || input == "q!" {
         return Some(Action::Quit);
@@ -314,17 +354,61 @@ mod tests {
         assert_eq!(complete("gr").as_deref(), Some("groups"));
         assert_eq!(complete("x"), None);
         assert_eq!(complete("").as_deref(), Some(""));
-        assert_eq!(command_action("inv"), Some(Action::GoInventory));
-        assert_eq!(command_action("q"), Some(Action::Quit));
-        assert_eq!(command_action("zzz"), None);
+        let list = bindings(Screen::List, false);
+        assert_eq!(command_action("inv", &list), Some(Action::GoInventory));
+        assert_eq!(command_action("q", &list), Some(Action::Quit));
+        assert_eq!(command_action("zzz", &list), None);
     }
 
     #[test]
     fn drill_only_where_offered() {
         let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
-        assert_eq!(action_for(Screen::DrillableList, &enter), Some(Action::Drill));
-        assert_eq!(action_for(Screen::List, &enter), None);
+        assert_eq!(
+            action_for(&bindings(Screen::DrillableList, false), &enter),
+            Some(Action::Drill)
+        );
+        assert_eq!(action_for(&bindings(Screen::List, false), &enter), None);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(Screen::List, &ctrl_c), Some(Action::Quit));
+        assert_eq!(action_for(&bindings(Screen::List, false), &ctrl_c), Some(Action::Quit));
+    }
+
+    const SCREENS: [Screen; 5] = [
+        Screen::DrillableList,
+        Screen::TopicList,
+        Screen::Topic,
+        Screen::List,
+        Screen::Group,
+    ];
+
+    #[test]
+    fn read_only_leaves_no_dangerous_binding_in_the_key_table() {
+        for screen in SCREENS {
+            let table = bindings(screen, true);
+            assert!(table.iter().all(|b| !b.dangerous), "{screen:?}");
+            // Everything that is not dangerous is still there.
+            let safe = all_bindings(screen).into_iter().filter(|b| !b.dangerous).count();
+            assert_eq!(table.len(), safe, "{screen:?}");
+        }
+        // The filter itself, on a table that has a dangerous binding (the cutover engine's
+        // keys will be such bindings): read-only removes it, keys and commands alike.
+        let commit = Binding {
+            keys: &[Key::Ctrl('k')],
+            label: "^k",
+            action: Action::ValidateFull,
+            help: "a binding that writes",
+            hint: Some("write"),
+            dangerous: true,
+        };
+        let mut table = all_bindings(Screen::List);
+        table.retain(|b| b.action != Action::ValidateFull);
+        table.push(commit);
+        let key = KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL);
+        assert_eq!(
+            action_for(&allowed(table.clone(), false), &key),
+            Some(Action::ValidateFull)
+        );
+        let read_only = allowed(table, true);
+        assert!(read_only.iter().all(|b| !b.dangerous));
+        assert_eq!(action_for(&read_only, &key), None);
     }
 }

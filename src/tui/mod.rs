@@ -6,6 +6,7 @@ pub mod terminal;
 pub mod theme;
 pub mod views;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,9 +18,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::jobs::JobHandle;
 use crate::monitor::Monitor;
 use crate::validate::job::Job;
-use app::App;
+use app::{App, Effect, Msg};
 use terminal::{Term, TerminalGuard};
 use theme::Theme;
 
@@ -46,16 +48,35 @@ fn draw(terminal: &mut Term, app: &mut App) -> std::io::Result<()> {
     .unwrap_or(Ok(()))
 }
 
-type TranslationDone = (
-    String,
-    Result<Vec<crate::translate::group::GroupPartitionTranslation>, String>,
-);
+/// The jobs the cockpit's effects start, by what they are for.
+struct Jobs {
+    /// One exact translation per group at most: a new one replaces (cancels) the old.
+    translations: BTreeMap<String, JobHandle>,
+    validation: Job,
+    inbox: mpsc::UnboundedSender<Msg>,
+}
 
-/// Translates a group's committed offsets in a blocking task; the answer comes back on `done`.
-fn start_translation(app: &App, group: String, done: mpsc::UnboundedSender<TranslationDone>) {
+impl Jobs {
+    fn run(&mut self, effect: Effect, app: &App) {
+        match effect {
+            Effect::Translate { group } => match translation_job(app, group.clone(), self.inbox.clone()) {
+                Ok(job) => {
+                    self.translations.retain(|_, j| !j.is_finished());
+                    self.translations.insert(group, job);
+                }
+                Err(e) => tracing::error!(group, "cannot start a translation: {e}"),
+            },
+            Effect::Validate(request) => self.validation.request(request),
+        }
+    }
+}
+
+/// Translates a group's committed offsets on a thread of its own; the answer comes back as a
+/// message unless the job was cancelled meanwhile.
+fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) -> std::io::Result<JobHandle> {
     let config = app.config.clone();
     let mm2 = app.snapshot.mm2.clone();
-    tokio::task::spawn_blocking(move || {
+    JobHandle::thread(&format!("translate {group}"), move |cancel| {
         let timeout = config.monitor.request_timeout;
         let result = crate::kafka::group_offsets(&config.source, &group, timeout)
             .map_err(|e| format!("committed offsets on {}: {e}", config.source.name))
@@ -71,12 +92,15 @@ fn start_translation(app: &App, group: String, done: mpsc::UnboundedSender<Trans
                 );
                 rows
             });
-        let _ = done.send((group, result));
-    });
+        if !cancel.is_cancelled() {
+            let _ = inbox.send(Msg::Translation { group, result });
+        }
+    })
 }
 
 /// Runs the cockpit until `q` or a signal. The terminal is restored on every path out.
-pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> {
+/// `read_only`: no key that changes anything on a cluster exists.
+pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_eyre::Result<Exit> {
     let monitor = Monitor::start(&config).map_err(|e| color_eyre::eyre::eyre!(e))?;
     let mut snapshots = monitor.snapshots.clone();
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -86,18 +110,46 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
     let mut guard = TerminalGuard::enter()?;
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(config, theme, first, SystemTime::now());
+    app.read_only = read_only;
+
+    // Every message for the cockpit comes through this one inbox.
+    let (inbox, mut messages) = mpsc::unbounded_channel::<Msg>();
 
     // crossterm's read blocks, so it gets its own thread; it ends with the process.
-    let (tx, mut keys) = mpsc::unbounded_channel();
+    let keys = inbox.clone();
     std::thread::Builder::new()
         .name("terminal-input".into())
         .spawn(move || {
             while let Ok(ev) = event::read() {
-                if tx.send(ev).is_err() {
+                let msg = match ev {
+                    TermEvent::Key(k) if k.kind != KeyEventKind::Release => Msg::Key(k),
+                    TermEvent::Resize(..) => Msg::Resize,
+                    _ => continue,
+                };
+                if keys.send(msg).is_err() {
                     break;
                 }
             }
         })?;
+
+    // The monitor's snapshots, as messages.
+    let forward = inbox.clone();
+    let _snapshots = JobHandle::task("snapshots", move |cancel| async move {
+        loop {
+            tokio::select! {
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let s = snapshots.borrow_and_update().clone();
+                    if forward.send(Msg::Snapshot(s, SystemTime::now())).is_err() {
+                        return;
+                    }
+                }
+                _ = cancel.cancelled() => return,
+            }
+        }
+    });
 
     // Fault injection for the terminal-restore test: a panic inside a monitor-like task.
     if std::env::var_os("CUTOVER_INJECT_TASK_PANIC").is_some() {
@@ -107,54 +159,42 @@ pub async fn run(config: Arc<Config>, theme: Theme) -> color_eyre::Result<Exit> 
         });
     }
 
-    // Exact translations read records: they run off the UI thread and report back here.
-    let (done_tx, mut translations) = mpsc::unbounded_channel::<TranslationDone>();
-    // So does the background validation, on a thread of its own.
-    let (validation_tx, mut validation) = mpsc::unbounded_channel();
-    let job = Job::start(app.config.clone(), snapshots.clone(), validation_tx)?;
+    let updates = inbox.clone();
+    let validation = Job::start(app.config.clone(), monitor.snapshots.clone(), move |u| {
+        updates.send(Msg::Validation(u)).is_ok()
+    })?;
+    let mut jobs = Jobs {
+        translations: BTreeMap::new(),
+        validation,
+        inbox,
+    };
 
     // Ages on screen change every second; nothing else redraws without a reason.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let exit = loop {
         draw(&mut guard.terminal, &mut app)?;
         tokio::select! {
-            Some(ev) = keys.recv() => {
-                let mut next = Some(ev);
-                // Apply every key already waiting before drawing again.
-                while let Some(ev) = next {
-                    if let TermEvent::Key(k) = ev {
-                        if k.kind != KeyEventKind::Release {
-                            app.on_key(k);
-                        }
+            Some(msg) = messages.recv() => {
+                let mut next = Some(msg);
+                // Apply every message already waiting (keys, a run's progress) before drawing.
+                while let Some(msg) = next {
+                    for effect in app.update(msg) {
+                        jobs.run(effect, &app);
                     }
-                    next = keys.try_recv().ok();
+                    next = messages.try_recv().ok();
                 }
             }
-            Ok(()) = snapshots.changed() => {
-                let s = snapshots.borrow_and_update().clone();
-                app.on_snapshot(s, SystemTime::now());
-            }
-            Some((group, result)) = translations.recv() => app.on_translation(&group, result),
-            Some(update) = validation.recv() => {
-                app.on_validation(update);
-                // A run's progress comes in bursts: take what is waiting before drawing.
-                while let Ok(update) = validation.try_recv() {
-                    app.on_validation(update);
+            _ = tick.tick() => {
+                for effect in app.update(Msg::Tick(SystemTime::now())) {
+                    jobs.run(effect, &app);
                 }
             }
-            _ = tick.tick() => app.on_tick(SystemTime::now()),
             _ = sigterm.recv() => break Exit::Signal(15),
             _ = sighup.recv() => break Exit::Signal(1),
             _ = sigint.recv() => break Exit::Signal(2),
         }
         if app.quit {
             break Exit::Quit;
-        }
-        for group in app.take_requests() {
-            start_translation(&app, group, done_tx.clone());
-        }
-        for request in app.take_validation_requests() {
-            job.request(request);
         }
     };
     drop(guard);

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::{Mismatch, MismatchKind};
+use crate::kafka::cursor::Cursor;
 use crate::kafka::records::{Located, Record};
-use crate::translate::Cursor;
 
 type Hash = [u8; 32];
 

@@ -9,91 +9,35 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::run::{plan, run_planned, Progress, Row, RunEvent};
-use super::throttle::Meter;
+use super::run::{plan, run_planned, Progress, RunEvent};
 use crate::config::Config;
+use crate::jobs::{CancelToken, JobHandle};
+pub use crate::model::validation::{Request, Scope, Trigger, Update};
 use crate::model::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    All,
-    Topic(String),
-}
-
-impl Scope {
-    fn topic(&self) -> Option<&str> {
-        match self {
-            Scope::All => None,
-            Scope::Topic(t) => Some(t),
-        }
-    }
-}
-
-/// A run asked for from the cockpit. `full`: from the start again, not only what is new.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub scope: Scope,
-    pub full: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Scheduled,
-    OnDemand,
-}
-
-#[derive(Debug, Clone)]
-pub enum Update {
-    /// The job waits; the next scheduled run is at `next_run` (None: only on demand).
-    Waiting {
-        next_run: Option<SystemTime>,
-    },
-    RunStarted {
-        run: u64,
-        trigger: Trigger,
-        request: Request,
-        at: SystemTime,
-        partitions: Vec<(String, i32)>,
-        rate_limit: u64,
-    },
-    PartitionStarted {
-        run: u64,
-        topic: String,
-        partition: i32,
-        meter: Arc<Meter>,
-        at: SystemTime,
-    },
-    PartitionDone {
-        run: u64,
-        row: Row,
-        at: SystemTime,
-    },
-    /// `error`: the run could not start (e.g. a cluster is unreachable).
-    RunFinished {
-        run: u64,
-        at: SystemTime,
-        error: Option<String>,
-    },
-}
+/// Where the job tells what it does; false when nobody listens any more (the job then ends).
+pub type Report = Box<dyn Fn(Update) -> bool + Send + Sync>;
 
 /// The handle the cockpit keeps: dropping it stops the job after the run in progress.
 pub struct Job {
     requests: Sender<Request>,
+    _job: JobHandle,
 }
 
 impl Job {
     pub fn start(
         config: Arc<Config>,
         snapshots: watch::Receiver<Snapshot>,
-        updates: mpsc::UnboundedSender<Update>,
+        report: impl Fn(Update) -> bool + Send + Sync + 'static,
     ) -> std::io::Result<Job> {
         let (requests, incoming) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("validation-job".into())
-            .spawn(move || job_loop(&config, &snapshots, &incoming, &updates))?;
-        Ok(Job { requests })
+        let report: Report = Box::new(report);
+        let job = JobHandle::thread("validation-job", move |cancel| {
+            job_loop(&config, &snapshots, &incoming, &report, &cancel)
+        })?;
+        Ok(Job { requests, _job: job })
     }
 
     pub fn request(&self, request: Request) {
@@ -108,11 +52,15 @@ fn enqueue(pending: &mut VecDeque<Request>, request: Request) {
     }
 }
 
+/// How often a waiting job looks at its cancel token.
+const CANCEL_CHECK: Duration = Duration::from_millis(250);
+
 fn job_loop(
     config: &Config,
     snapshots: &watch::Receiver<Snapshot>,
     incoming: &Receiver<Request>,
-    updates: &mpsc::UnboundedSender<Update>,
+    report: &Report,
+    cancel: &CancelToken,
 ) {
     let interval = config.validation.interval;
     let mut progress = Progress::default();
@@ -122,20 +70,21 @@ fn job_loop(
     let first_poll = config.monitor.refresh_interval * 2 + config.monitor.request_timeout;
     let mut next = interval.map(|_| Instant::now());
     let mut pending = VecDeque::new();
-    let _ = updates.send(Update::Waiting { next_run: None });
-    loop {
+    report(Update::Waiting { next_run: None });
+    while !cancel.is_cancelled() {
         incoming.try_iter().for_each(|r| enqueue(&mut pending, r));
-        let wait = next.map_or(Duration::from_secs(3600), |n| {
-            n.saturating_duration_since(Instant::now())
+        let wait = next.map_or(CANCEL_CHECK, |n| {
+            n.saturating_duration_since(Instant::now()).min(CANCEL_CHECK)
         });
         let received = match pending.pop_front() {
             Some(request) => Ok(request),
             None => incoming.recv_timeout(wait),
         };
+        let due = next.is_some_and(|n| Instant::now() >= n);
         let (request, trigger) = match received {
             Ok(request) => (request, Trigger::OnDemand),
             Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) if next.is_none() => continue,
+            Err(RecvTimeoutError::Timeout) if !due => continue,
             Err(RecvTimeoutError::Timeout) => {
                 let snap = snapshots.borrow();
                 let polled = snap.source.state().is_some() && snap.target.state().is_some();
@@ -157,12 +106,12 @@ fn job_loop(
             progress.forget(request.scope.topic());
         }
         let snap = snapshots.borrow().clone();
-        one_run(config, &snap, run, trigger, request, &mut progress, updates);
+        one_run(config, &snap, run, trigger, request, &mut progress, report);
         if let (Some(i), Trigger::Scheduled) = (interval, trigger) {
             next = Some(Instant::now() + i);
         }
         let next_run = next.map(|n| SystemTime::now() + n.saturating_duration_since(Instant::now()));
-        if updates.send(Update::Waiting { next_run }).is_err() {
+        if !report(Update::Waiting { next_run }) {
             return; // the cockpit is gone
         }
     }
@@ -175,13 +124,13 @@ fn one_run(
     trigger: Trigger,
     request: Request,
     progress: &mut Progress,
-    updates: &mpsc::UnboundedSender<Update>,
+    report: &Report,
 ) {
     let tasks = match plan(config, snap, request.scope.topic(), Some(progress)) {
         Ok(tasks) => tasks,
         Err(error) => {
             tracing::warn!(run, "validation run not started: {error}");
-            let _ = updates.send(Update::RunStarted {
+            report(Update::RunStarted {
                 run,
                 trigger,
                 request,
@@ -189,7 +138,7 @@ fn one_run(
                 partitions: vec![],
                 rate_limit: config.validation.rate_limit_bytes,
             });
-            let _ = updates.send(Update::RunFinished {
+            report(Update::RunFinished {
                 run,
                 at: SystemTime::now(),
                 error: Some(error),
@@ -204,7 +153,7 @@ fn one_run(
         partitions = tasks.len(),
         "validation run started"
     );
-    let _ = updates.send(Update::RunStarted {
+    report(Update::RunStarted {
         run,
         trigger,
         request,
@@ -212,7 +161,7 @@ fn one_run(
         partitions: tasks.iter().map(|t| (t.topic.clone(), t.partition)).collect(),
         rate_limit: config.validation.rate_limit_bytes,
     });
-    let report = |event: RunEvent| {
+    let on_event = |event: RunEvent| {
         let update = match event {
             RunEvent::Started { task, meter } => Update::PartitionStarted {
                 run,
@@ -237,11 +186,17 @@ fn one_run(
                 }
             }
         };
-        let _ = updates.send(update);
+        report(update);
     };
-    run_planned(config, &tasks, config.monitor.request_timeout, Some(progress), &report);
+    run_planned(
+        config,
+        &tasks,
+        config.monitor.request_timeout,
+        Some(progress),
+        &on_event,
+    );
     tracing::info!(run, "validation run finished");
-    let _ = updates.send(Update::RunFinished {
+    report(Update::RunFinished {
         run,
         at: SystemTime::now(),
         error: None,

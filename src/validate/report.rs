@@ -8,8 +8,8 @@ use serde_json::json;
 use super::run::{plan, run_planned};
 use super::{PartitionResult, Verdict};
 use crate::config::{Config, ReplicationKind};
+use crate::kafka::cursor::{Cursor, KafkaCursor};
 use crate::model::Snapshot;
-use crate::translate::{Cursor, KafkaCursor};
 
 pub use super::run::{Progress, Row};
 

@@ -9,21 +9,9 @@ use std::time::Duration;
 use super::throttle::{Meter, Metered, RateLimit};
 use super::{align, compacted, validate_range, PartitionResult, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
+use crate::kafka::cursor::KafkaCursor;
+pub use crate::model::verdict::Row;
 use crate::model::Snapshot;
-use crate::translate::KafkaCursor;
-
-/// One partition's line of the report.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Row {
-    pub topic: String,
-    pub target_topic: String,
-    pub partition: i32,
-    pub result: PartitionResult,
-    /// Records read from (source, target) for this partition.
-    pub records_read: (u64, u64),
-    /// Bytes of keys, values and headers read, both sides together.
-    pub bytes_read: u64,
-}
 
 /// Where each partition was validated up to (source, target offsets after the last record
 /// that passed), so the next run reads only what came since.

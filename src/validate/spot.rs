@@ -8,8 +8,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{canonical, Mismatch, MismatchKind, Verdict};
+use crate::kafka::cursor::Cursor;
 use crate::kafka::records::Record;
-use crate::translate::Cursor;
 
 /// Up to `n` distinct offsets in [low, high), drawn with `seed` (so a run can be repeated).
 pub fn sample_offsets(low: i64, high: i64, n: usize, seed: u64) -> Vec<i64> {

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::kafka::cursor::Cursor;
 use crate::kafka::records::{Located, Record};
-use crate::translate::Cursor;
+pub use crate::model::validation::Meter;
 
 /// Bytes a record costs the brokers to serve, as far as the validation can tell: key, value and
 /// headers.
@@ -63,28 +64,6 @@ impl RateLimit {
         if !wait.is_zero() {
             std::thread::sleep(wait);
         }
-    }
-}
-
-/// Records and bytes read so far by one partition's validation, on both sides; read by the
-/// cockpit while it runs.
-#[derive(Debug, Default)]
-pub struct Meter {
-    pub source_records: AtomicU64,
-    pub target_records: AtomicU64,
-    pub bytes: AtomicU64,
-}
-
-impl Meter {
-    pub fn records(&self) -> (u64, u64) {
-        (
-            self.source_records.load(Ordering::Relaxed),
-            self.target_records.load(Ordering::Relaxed),
-        )
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
     }
 }
 

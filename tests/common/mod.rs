@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 
 use cutover::config::{self, ClusterConfig, Config};
 use cutover::demo::broker::{tansu_binary, Storage, TansuBroker};
-use cutover::kafka::admin::{create_topics, TopicSpec};
-use cutover::kafka::records::{Record, RecordWriter};
+use cutover::demo::clients::RecordWriter;
+use cutover::demo::clients::{create_topics, TopicSpec};
+use cutover::kafka::records::Record;
 
 use cutover::model::Snapshot;
 use cutover::monitor::Monitor;
+
+pub mod groups;
 
 pub use tempfile::TempDir;
 

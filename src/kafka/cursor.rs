@@ -1,0 +1,97 @@
+//! Reading one partition from a position on: the one trait translation, validation and the
+//! MM2 reader read records through, and its implementation over a real cluster.
+
+use std::time::Duration;
+
+use super::records::{Located, Next, RecordReader};
+use crate::config::ClusterConfig;
+
+/// Reads one partition from a position on.
+pub trait Cursor {
+    /// The first record at or after `offset` comes next.
+    fn seek(&mut self, offset: i64) -> Result<(), String>;
+    /// The next record, or None at the partition's end.
+    fn next(&mut self) -> Result<Option<Located>, String>;
+    /// The first offset whose timestamp is at or after `timestamp` (ms).
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String>;
+    /// Records read so far.
+    fn records_read(&self) -> u64;
+}
+
+/// A cursor over one partition of a real cluster.
+pub struct KafkaCursor {
+    reader: RecordReader,
+    topic: String,
+    partition: i32,
+    read: u64,
+    /// How long to wait for the next record or the partition's end.
+    timeout: Duration,
+    /// librdkafka says "end of partition" once; remembered until the next seek.
+    at_end: bool,
+    /// Where the last seek went, and records read since: for error messages.
+    sought: (i64, u64),
+}
+
+impl KafkaCursor {
+    pub fn new(cluster: &ClusterConfig, topic: &str, partition: i32, timeout: Duration) -> Result<KafkaCursor, String> {
+        Ok(KafkaCursor {
+            reader: RecordReader::with_end_events(cluster)?,
+            topic: topic.to_string(),
+            partition,
+            read: 0,
+            timeout,
+            at_end: false,
+            sought: (0, 0),
+        })
+    }
+
+    /// Points the cursor at another partition (it reads from `seek` on).
+    pub fn switch(&mut self, topic: &str, partition: i32) {
+        self.topic = topic.to_string();
+        self.partition = partition;
+    }
+}
+
+impl Cursor for KafkaCursor {
+    fn seek(&mut self, offset: i64) -> Result<(), String> {
+        self.at_end = false;
+        self.sought = (offset, 0);
+        self.reader
+            .assign(&[(self.topic.clone(), self.partition, Some(offset))])
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, String> {
+        if self.at_end {
+            return Ok(None);
+        }
+        loop {
+            match self.reader.next_event(self.timeout, (&self.topic, self.partition))? {
+                Next::Record(r) if r.topic == self.topic && r.partition == self.partition => {
+                    self.read += 1;
+                    self.sought.1 += 1;
+                    return Ok(Some(r));
+                }
+                Next::Record(_) => continue, // fetched before the last seek
+                Next::End { .. } => {
+                    self.at_end = true;
+                    return Ok(None);
+                }
+                Next::Idle => {
+                    return Err(format!(
+                        "{}/{}: no record and no end of partition within {:?} ({} read since offset {})",
+                        self.topic, self.partition, self.timeout, self.sought.1, self.sought.0
+                    ))
+                }
+            }
+        }
+    }
+
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String> {
+        self.reader
+            .offset_for_time(&self.topic, self.partition, timestamp, self.timeout)
+    }
+
+    fn records_read(&self) -> u64 {
+        self.read
+    }
+}

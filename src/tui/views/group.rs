@@ -1,0 +1,210 @@
+//! One group: its committed offsets on both clusters, MM2's checkpoint, the exact translation
+//! and what flipping on the checkpoint would cost; its members below.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row};
+use ratatui::Frame;
+
+use super::widgets::*;
+use crate::model::groups::{FlipCost, GroupPartition};
+use crate::model::Side;
+use crate::translate::Outcome;
+use crate::tui::app::{App, View};
+use crate::tui::theme::Role;
+
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPartition]) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    let View::Group(group) = app.view() else { return };
+    let [status, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    frame.render_widget(Paragraph::new(translation_status(app, group)), status);
+    let w = if wide { 12 } else { 9 };
+    let mut head = vec![
+        "TOPIC",
+        "P",
+        "SRC COMMIT",
+        "TGT COMMIT",
+        "CHECKPOINT",
+        "EXACT",
+        "FLIP ON CKPT",
+    ];
+    let mut widths = vec![
+        Constraint::Min(8),
+        Constraint::Length(3),
+        Constraint::Length(w + 1),
+        Constraint::Length(w + 1),
+        Constraint::Length(w + 1),
+        Constraint::Length(w),
+        Constraint::Length(15),
+    ];
+    if wide {
+        head.insert(1, "TARGET TOPIC");
+        widths.insert(1, Constraint::Min(12));
+        head.extend(["SRC LAG", "TGT LAG"]);
+        widths.extend([Constraint::Length(w), Constraint::Length(w)]);
+    }
+    let body = parts
+        .iter()
+        .map(|p| {
+            let x = group_translation(app, group, p);
+            let mut cells = vec![Cell::from(p.source_topic.clone())];
+            if wide {
+                cells.push(Cell::from(p.target_topic.clone()));
+            }
+            let (flip, role) = match &x.flip {
+                Some(FlipCost::Duplicates(_)) => (x.flip.as_ref().map(FlipCost::label), Role::Warn),
+                Some(FlipCost::Skips(_)) | Some(FlipCost::NoExact) => {
+                    (x.flip.as_ref().map(FlipCost::label), Role::Crit)
+                }
+                Some(FlipCost::Zero) => (Some("0".into()), Role::Ok),
+                Some(FlipCost::NoCheckpoint) => (Some("no checkpoint".into()), Role::Muted),
+                None => (None, Role::Muted),
+            };
+            cells.extend([
+                Cell::from(p.partition.to_string()),
+                right(p.source_committed.map_or("-".into(), |c| c.to_string())),
+                right(p.target_committed.map_or("-".into(), |c| c.to_string())),
+                right(x.checkpoint.map_or("-".into(), |c| c.to_string())),
+                right(x.exact.clone()),
+                Cell::from(Line::from(flip.unwrap_or_else(|| "…".into())).alignment(Alignment::Right))
+                    .style(t.style(role)),
+            ]);
+            if wide {
+                cells.push(right(p.source_lag().map_or("-".into(), |c| c.to_string())));
+                cells.push(right(p.target_lag().map_or("-".into(), |c| c.to_string())));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let members = crate::model::groups::group_members(&app.snapshot, group);
+    // Members below the offsets: as many as fit, at most a third of the body.
+    let member_rows = (members.len().max(1) as u16 + 1).min(area.height / 3).max(2);
+    let [offsets_area, members_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(member_rows)]).areas(area);
+    render_table(
+        frame,
+        offsets_area,
+        app,
+        table(t, header(t, head), body, widths),
+        parts.len(),
+        "no committed offsets for this group on either cluster",
+    );
+    let mut lines = vec![Line::from(Span::styled(
+        format!("MEMBERS ({})", members.len()),
+        t.style(Role::Header),
+    ))];
+    if members.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no members on either cluster",
+            t.style(Role::Muted),
+        )));
+    }
+    for (side, m) in &members {
+        let side = if *side == Side::Source { "src" } else { "tgt" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{side} "), t.style(Role::Muted)),
+            Span::raw(format!("{} {} ", m.client_id, m.host)),
+            Span::styled(crate::model::groups::assignment_label(m), t.style(Role::Accent)),
+            Span::styled(format!("  {}", m.id), t.style(Role::Muted)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), members_area);
+}
+
+pub(super) fn info(app: &App, v: &[GroupPartition], sel: usize) -> Option<(String, Role)> {
+    let View::Group(group) = app.view() else { return None };
+    let p = v.get(sel)?;
+    group_translation(app, group, p)
+        .detail
+        .map(|d| (format!("{} {}: {d}", p.source_topic, p.partition), Role::Crit))
+}
+
+/// What the group view shows per partition from MM2 and the exact translation.
+struct PartitionTranslation {
+    checkpoint: Option<i64>,
+    /// The exact target offset, "…" while translating, or why there is none.
+    exact: String,
+    flip: Option<FlipCost>,
+    /// The divergence or reason, for the line under the table.
+    detail: Option<String>,
+}
+
+fn group_translation(app: &App, group: &str, p: &crate::model::groups::GroupPartition) -> PartitionTranslation {
+    let checkpoint = app
+        .snapshot
+        .mm2
+        .as_ref()
+        .and_then(|m| m.checkpoint(group, &p.target_topic, p.partition))
+        .map(|c| c.downstream);
+    let done = app.translations.get(group).and_then(|t| t.done.as_ref());
+    let row = done.and_then(|(_, r)| r.as_ref().ok()).and_then(|rows| {
+        rows.iter()
+            .find(|r| r.source_topic == p.source_topic && r.partition == p.partition)
+    });
+    let Some(row) = row else {
+        let exact = if done.is_some() { "-" } else { "…" };
+        return PartitionTranslation {
+            checkpoint,
+            exact: exact.into(),
+            flip: None,
+            detail: None,
+        };
+    };
+    if Some(row.committed) != p.source_committed {
+        return PartitionTranslation {
+            checkpoint,
+            exact: "stale".into(),
+            flip: None,
+            detail: Some(format!(
+                "the group committed again since the translation of {}; t translates again",
+                row.committed
+            )),
+        };
+    }
+    let exact = row.translation.exact();
+    let detail = match &row.translation.outcome {
+        Outcome::Diverged {
+            source_offset,
+            target_offset,
+            difference,
+        } => Some(format!(
+            "no exact translation: source {source_offset} vs target {}: {difference}",
+            target_offset.map_or("(none)".into(), |t| t.to_string())
+        )),
+        Outcome::Unavailable { reason } => Some(format!("no exact translation: {reason}")),
+        Outcome::Exact { .. } => None,
+    };
+    PartitionTranslation {
+        checkpoint,
+        exact: exact.map_or("NONE".into(), |e| e.to_string()),
+        flip: Some(crate::model::groups::flip_cost(checkpoint, exact)),
+        detail,
+    }
+}
+
+/// "exact translation 12s ago" above the group's table.
+fn translation_status(app: &App, group: &str) -> Line<'static> {
+    let t = &app.theme;
+    let age = |at: std::time::SystemTime| crate::model::short_duration(app.now.duration_since(at).unwrap_or_default());
+    match app.translations.get(group) {
+        None => Line::from(Span::styled("exact translation: press t", t.style(Role::Muted))),
+        Some(x) => match &x.done {
+            None => Line::from(Span::styled(
+                format!("exact translation: reading both clusters… ({})", age(x.requested_at)),
+                t.style(Role::Warn),
+            )),
+            Some((at, Ok(_))) => Line::from(Span::styled(
+                format!(
+                    "exact translation {} ago, content-verified; t translates again",
+                    age(*at)
+                ),
+                t.style(Role::Muted),
+            )),
+            Some((_, Err(e))) => Line::from(Span::styled(
+                format!("exact translation failed: {e}"),
+                t.style(Role::Crit),
+            )),
+        },
+    }
+}

@@ -1,0 +1,119 @@
+//! Groups (2): every consumer group on both clusters, its state, members, lag and rebalances.
+
+use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Wrap};
+use ratatui::Frame;
+
+use super::widgets::*;
+use crate::model::groups::{GroupRow, GroupSide};
+use crate::model::{GroupStatus, Side};
+use crate::tui::app::App;
+use crate::tui::theme::Role;
+
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &Result<Vec<GroupRow>, String>) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    let groups = match groups {
+        Ok(g) => g,
+        Err(e) => {
+            let msg = format!("consumer groups unavailable on both clusters: {e}");
+            frame.render_widget(
+                Paragraph::new(msg).style(t.style(Role::Crit)).wrap(Wrap { trim: true }),
+                area,
+            );
+            return;
+        }
+    };
+    let state_w = if wide { 19 } else { 10 };
+    let mut head = vec!["GROUP", "SRC STATE", "MEM", "SRC LAG", "TGT STATE", "MEM", "TGT LAG"];
+    let mut widths = vec![
+        Constraint::Min(12),
+        Constraint::Length(state_w),
+        Constraint::Length(3),
+        Constraint::Length(9),
+        Constraint::Length(state_w),
+        Constraint::Length(3),
+        Constraint::Length(9),
+    ];
+    if wide {
+        head.push("REBALANCE");
+        widths.push(Constraint::Length(44));
+    }
+    let side_cells = |s: &Option<GroupSide>| -> Vec<Cell> {
+        match s {
+            None => vec![Cell::from("-"), Cell::from("-"), Cell::from("-")],
+            Some(s) => vec![
+                Cell::from(state_label(&s.status, wide)).style(t.style(group_role(&s.status))),
+                Cell::from(Line::from(s.members.to_string()).alignment(Alignment::Right)),
+                Cell::from(Line::from(fig(&s.lag)).alignment(Alignment::Right)),
+            ],
+        }
+    };
+    let body = groups
+        .iter()
+        .map(|g| {
+            let mut cells = vec![Cell::from(g.name.clone())];
+            cells.extend(side_cells(&g.source));
+            cells.extend(side_cells(&g.target));
+            if wide {
+                let label = app
+                    .rebalance_label(Side::Source, &g.name)
+                    .map(|l| format!("src {l}"))
+                    .or_else(|| app.rebalance_label(Side::Target, &g.name).map(|l| format!("tgt {l}")))
+                    .unwrap_or_default();
+                cells.push(Cell::from(label).style(t.style(Role::Warn)));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    render_table(
+        frame,
+        area,
+        app,
+        table(t, header(t, head), body, widths),
+        groups.len(),
+        "no consumer groups match the group filter",
+    );
+}
+
+pub(super) fn info(app: &App, v: &[GroupRow], sel: usize) -> Option<(String, Role)> {
+    let errs: Vec<String> = [Side::Source, Side::Target]
+        .into_iter()
+        .filter_map(|s| {
+            crate::model::groups::group_list_error(&app.snapshot, s)
+                .map(|e| format!("{} groups: {e}", app.snapshot.feed(s).name))
+        })
+        .collect();
+    if !errs.is_empty() {
+        return Some((errs.join("; "), Role::Crit));
+    }
+    let g = v.get(sel)?;
+    let side_note = |s: &Option<GroupSide>, name: &str, side: Side| -> Option<String> {
+        let s = s.as_ref()?;
+        let lag = s.lag.as_ref().err().map(|e| format!("lag {e}"));
+        let rebal = app.rebalance_label(side, &g.name);
+        let parts: Vec<String> = lag.into_iter().chain(rebal).collect();
+        (!parts.is_empty()).then(|| format!("{name}: {}", parts.join(", ")))
+    };
+    let notes: Vec<String> = [
+        side_note(&g.source, "src", Side::Source),
+        side_note(&g.target, "tgt", Side::Target),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!notes.is_empty()).then(|| (format!("{}: {}", g.name, notes.join("; ")), Role::Warn))
+}
+
+fn state_label(s: &GroupStatus, wide: bool) -> String {
+    if wide {
+        return s.label();
+    }
+    match s {
+        GroupStatus::PreparingRebalance => "PrepRebal".into(),
+        GroupStatus::CompletingRebalance => "CompRebal".into(),
+        GroupStatus::Unknown(_) => "unknown".into(),
+        other => other.label(),
+    }
+}

@@ -1,0 +1,110 @@
+//! Offset mapping (5): MM2's newest offset-sync per partition and the drift since.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row};
+use ratatui::Frame;
+
+use super::widgets::*;
+use crate::model::mapping::MappingRow;
+use crate::tui::app::App;
+use crate::tui::theme::Role;
+
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRow]) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    frame.render_widget(Paragraph::new(mm2_summary(app)), summary);
+    let w = if wide { 12 } else { 9 };
+    let head = vec!["TOPIC", "P", "SYNC SRC", "SYNC TGT", "SRC +", "TGT +", "DRIFT"];
+    let widths = vec![
+        Constraint::Min(10),
+        Constraint::Length(4),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(8),
+    ];
+    let identity = app.config.replication.kind == crate::config::ReplicationKind::OffsetPreserving;
+    let body = rows
+        .iter()
+        .map(|r| {
+            let (sync_src, sync_tgt) = match (r.sync, identity) {
+                (Some((u, d)), _) => (u.to_string(), d.to_string()),
+                (None, true) => ("identity".into(), "identity".into()),
+                (None, false) => ("no sync".into(), "-".into()),
+            };
+            let (drift, role) = match r.drift {
+                Some(0) => ("0".to_string(), Role::Ok),
+                Some(d) if d > 0 => (format!("+{d}"), Role::Crit),
+                Some(d) => (d.to_string(), Role::Warn),
+                None => ("?".into(), Role::Muted),
+            };
+            Row::new(vec![
+                Cell::from(r.source_topic.clone()),
+                Cell::from(r.partition.to_string()),
+                right(sync_src),
+                right(sync_tgt),
+                right(num(r.source_since)),
+                right(num(r.target_since)),
+                Cell::from(Line::from(drift).alignment(Alignment::Right)).style(t.style(role)),
+            ])
+        })
+        .collect();
+    render_table(
+        frame,
+        rest,
+        app,
+        table(t, header(t, head), body, widths),
+        rows.len(),
+        "no replicated partitions",
+    );
+}
+
+/// MM2's liveness (heartbeat age) and what could not be read, above the mapping table.
+fn mm2_summary(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    if app.config.replication.kind == crate::config::ReplicationKind::OffsetPreserving {
+        return Line::from(Span::styled(
+            "offset-preserving replicator: same offsets on both sides (identity mapping)",
+            t.style(Role::Muted),
+        ));
+    }
+    let Some(m) = &app.snapshot.mm2 else {
+        return Line::from(Span::styled("reading MM2's internal topics…", t.style(Role::Muted)));
+    };
+    let now_ms = app
+        .now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut spans = match m.heartbeat_ms {
+        Some(hb) => {
+            let age = std::time::Duration::from_millis((now_ms - hb).max(0) as u64);
+            let role = if age > app.config.monitor.refresh_interval * 10 {
+                Role::Crit
+            } else {
+                Role::Ok
+            };
+            vec![Span::styled(
+                format!("MM2 heartbeat {} ago", crate::model::short_duration(age)),
+                t.style(role),
+            )]
+        }
+        None => vec![Span::styled("no MM2 heartbeat read", t.style(Role::Warn))],
+    };
+    spans.push(Span::styled(
+        format!("  {} offset-syncs", m.syncs.len()),
+        t.style(Role::Muted),
+    ));
+    if m.undecodable > 0 {
+        spans.push(Span::styled(
+            format!("  {} undecodable records", m.undecodable),
+            t.style(Role::Warn),
+        ));
+    }
+    for (what, e) in &m.errors {
+        spans.push(Span::styled(format!("  {what}: {e}"), t.style(Role::Crit)));
+    }
+    Line::from(spans)
+}

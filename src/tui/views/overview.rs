@@ -1,0 +1,95 @@
+//! Overview (1): every replicated topic pair, its lag, trend and validation result.
+
+use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row};
+use ratatui::Frame;
+
+use super::widgets::*;
+use crate::model::overview::{sparkline, PairStatus, TopicPair};
+use crate::model::validation::Status;
+use crate::tui::app::App;
+use crate::tui::theme::Role;
+use std::collections::BTreeMap;
+
+pub(super) fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    pairs: &[TopicPair],
+    validated: &BTreeMap<String, Status>,
+) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    let (trend_w, num_w) = if wide { (12, 12) } else { (6, 10) };
+    let mut head = vec!["STATUS", "TOPIC"];
+    let mut widths = vec![Constraint::Length(8), Constraint::Min(12)];
+    if wide {
+        head.push("TARGET TOPIC");
+        widths.push(Constraint::Min(12));
+    }
+    head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "TREND", "VALID"]);
+    widths.extend([
+        Constraint::Length(9),
+        Constraint::Length(num_w),
+        Constraint::Length(num_w),
+        Constraint::Length(num_w),
+        Constraint::Length(trend_w),
+        Constraint::Length(7),
+    ]);
+    let body = pairs
+        .iter()
+        .map(|p| {
+            let trend = app.lag_history.trend(&p.source_topic);
+            let trend = sparkline(&trend[trend.len().saturating_sub(trend_w as usize)..]);
+            let mut cells = vec![
+                Cell::from(p.status.word()).style(t.style(status_role(p.status))),
+                Cell::from(p.source_topic.clone()),
+            ];
+            if wide {
+                cells.push(Cell::from(p.target_topic.clone()));
+            }
+            cells.extend([
+                Cell::from(format!(
+                    "{}/{}",
+                    num(p.source_partitions.map(|n| n as i64)),
+                    p.target_partitions.map_or("-".into(), |n| n.to_string())
+                )),
+                Cell::from(Line::from(num(p.source_end)).alignment(Alignment::Right)),
+                Cell::from(Line::from(num(p.target_end)).alignment(Alignment::Right)),
+                Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)),
+                Cell::from(trend).style(t.style(Role::Muted)),
+                match validated.get(&p.source_topic) {
+                    Some(v) => Cell::from(v.word()).style(t.style(validation_role(*v))),
+                    None => Cell::from("-").style(t.style(Role::Muted)),
+                },
+            ]);
+            Row::new(cells)
+        })
+        .collect();
+    let empty = if app.snapshot.source.state().is_none() {
+        "waiting for the first poll of the source cluster…"
+    } else {
+        "no replicated topics match the topic filter"
+    };
+    render_table(
+        frame,
+        area,
+        app,
+        table(t, header(t, head), body, widths),
+        pairs.len(),
+        empty,
+    );
+}
+
+pub(super) fn info(v: &[TopicPair], sel: usize) -> Option<(String, Role)> {
+    v.get(sel).and_then(|p| {
+        p.note
+            .clone()
+            .map(|n| (format!("{}: {n}", p.source_topic), Role::Warn))
+            .or_else(|| {
+                (p.status == PairStatus::Missing)
+                    .then(|| (format!("{} is missing on the target", p.target_topic), Role::Crit))
+            })
+    })
+}

@@ -1,0 +1,99 @@
+//! One topic: its partitions on both clusters, side by side.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row};
+use ratatui::Frame;
+
+use super::widgets::*;
+use crate::model::overview::{PartitionPair, TopicPair};
+use crate::tui::app::App;
+use crate::tui::theme::Role;
+
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<TopicPair>, parts: &[PartitionPair]) {
+    let t = &app.theme;
+    let wide = area.width >= WIDE;
+    let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let line = match pair {
+        Some(p) => Line::from(vec![
+            Span::styled(p.status.word(), t.style(status_role(p.status))),
+            Span::raw(format!(" {} → {}  lag {}", p.source_topic, p.target_topic, num(p.lag))),
+        ]),
+        None => Line::from("topic no longer in the source snapshot"),
+    };
+    frame.render_widget(Paragraph::new(line), summary);
+    let w = if wide { 12 } else { 9 };
+    let head = vec![
+        "P", "SRC LOW", "SRC END", "LDR", "ISR", "TGT LOW", "TGT END", "LDR", "ISR", "LAG",
+    ];
+    let widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(4),
+        Constraint::Length(5),
+        Constraint::Length(w),
+        Constraint::Length(w),
+        Constraint::Length(4),
+        Constraint::Length(5),
+        Constraint::Length(w),
+    ];
+    let side = |f: &Option<crate::model::overview::SideFigures>| -> [String; 4] {
+        match f {
+            Some(f) => [
+                fig(&f.low),
+                fig(&f.high),
+                f.leader.to_string(),
+                format!("{}/{}", f.isr, f.replicas),
+            ],
+            None => ["-".into(), "-".into(), "-".into(), "-".into()],
+        }
+    };
+    let body = parts
+        .iter()
+        .map(|p| {
+            let [sl, sh, sld, si] = side(&p.source);
+            let [tl, th, tld, ti] = side(&p.target);
+            let lag_role = match p.lag {
+                Some(l) if l < 0 => Role::Crit,
+                Some(l) if l >= app.config.monitor.lag_crit && app.config.monitor.lag_crit > 0 => Role::Crit,
+                Some(l) if l >= app.config.monitor.lag_warn && app.config.monitor.lag_warn > 0 => Role::Warn,
+                _ => Role::Text,
+            };
+            Row::new(vec![
+                Cell::from(p.partition.to_string()),
+                right(sl),
+                right(sh),
+                right(sld),
+                right(si),
+                right(tl),
+                right(th),
+                right(tld),
+                right(ti),
+                Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)).style(t.style(lag_role)),
+            ])
+        })
+        .collect();
+    render_table(
+        frame,
+        rest,
+        app,
+        table(t, header(t, head), body, widths),
+        parts.len(),
+        "no partitions",
+    );
+}
+
+pub(super) fn info(v: &[PartitionPair], sel: usize) -> Option<(String, Role)> {
+    v.get(sel).and_then(|p| {
+        let errs: Vec<String> = [("source", &p.source), ("target", &p.target)]
+            .iter()
+            .filter_map(|(side, f)| {
+                let f = f.as_ref()?;
+                let e = f.error.clone().or(f.high.clone().err()).or(f.low.clone().err())?;
+                Some(format!("{side}: {e}"))
+            })
+            .collect();
+        (!errs.is_empty()).then(|| (format!("partition {}: {}", p.partition, errs.join("; ")), Role::Warn))
+    })
+}

@@ -1,0 +1,86 @@
+//! What every view draws with: cells, tables, the roles of result words.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use crate::model::overview::PairStatus;
+use crate::model::validation::Status;
+use crate::model::GroupStatus;
+use crate::tui::app::App;
+use crate::tui::theme::{Role, Theme};
+
+/// Terminals at least this wide get the extra columns.
+pub(super) const WIDE: u16 = 120;
+
+pub(super) fn status_role(s: PairStatus) -> Role {
+    match s {
+        PairStatus::Ok => Role::Ok,
+        PairStatus::Lag => Role::Warn,
+        PairStatus::LagCrit | PairStatus::Stale | PairStatus::Missing | PairStatus::Mismatch => Role::Crit,
+    }
+}
+
+pub(super) fn validation_role(s: Status) -> Role {
+    match s {
+        Status::Pass => Role::Ok,
+        Status::Fail | Status::Error => Role::Crit,
+        Status::Skipped => Role::Warn,
+        Status::Running | Status::Pending => Role::Muted,
+    }
+}
+
+pub(super) fn group_role(s: &GroupStatus) -> Role {
+    match s {
+        GroupStatus::Stable => Role::Ok,
+        GroupStatus::PreparingRebalance | GroupStatus::CompletingRebalance => Role::Warn,
+        GroupStatus::Dead => Role::Crit,
+        GroupStatus::Empty | GroupStatus::Unknown(_) => Role::Text,
+    }
+}
+
+/// A right-aligned cell: numbers line up.
+pub(super) fn right(s: String) -> Cell<'static> {
+    Cell::from(Line::from(s).alignment(Alignment::Right))
+}
+
+pub(super) fn num(v: Option<i64>) -> String {
+    v.map_or_else(|| "?".into(), |n| n.to_string())
+}
+
+pub(super) fn fig(v: &Result<i64, String>) -> String {
+    v.as_ref().map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+pub(super) fn header<'a>(t: &Theme, cells: Vec<&'a str>) -> Row<'a> {
+    Row::new(cells.into_iter().map(|c| Cell::from(c).style(t.style(Role::Header))))
+}
+
+pub(super) fn table<'a>(t: &Theme, head: Row<'a>, rows: Vec<Row<'a>>, widths: Vec<Constraint>) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(head)
+        .column_spacing(1)
+        .row_highlight_style(t.selected())
+        .style(t.style(Role::Text))
+}
+
+pub(super) fn render_table(frame: &mut Frame, area: Rect, app: &App, table: Table, len: usize, empty: &str) {
+    if len == 0 {
+        let msg = if app.filter.is_empty() {
+            empty.to_string()
+        } else {
+            format!("no rows match the filter `{}` (Esc clears it)", app.filter)
+        };
+        let [head, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        frame.render_widget(table, head);
+        frame.render_widget(Paragraph::new(msg).style(app.theme.style(Role::Muted)), rest);
+        return;
+    }
+    let mut state = TableState::default().with_selected(Some(app.selected().min(len - 1)));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+pub(super) fn ago(app: &App, at: std::time::SystemTime) -> String {
+    crate::model::short_duration(app.now.duration_since(at).unwrap_or_default())
+}
