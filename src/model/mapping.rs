@@ -1,7 +1,10 @@
 //! The offset mapping per partition, from MM2's newest offset-sync, and its drift.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use super::Snapshot;
 use crate::config::{NameFilter, Replication, ReplicationKind};
+use crate::mm2::state::Mm2State;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingRow {
@@ -60,4 +63,17 @@ pub fn mapping_rows(snapshot: &Snapshot, replication: &Replication, filter: &Nam
         }
     }
     rows
+}
+
+/// How old MM2's newest heartbeat is at `now`; None when none was read.
+pub fn heartbeat_age(mm2: &Mm2State, now: SystemTime) -> Option<Duration> {
+    let now_ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    mm2.heartbeat_ms
+        .map(|hb| Duration::from_millis((now_ms - hb).max(0) as u64))
+}
+
+/// MM2 emits a heartbeat every second or so: ten refreshes without one means it is not running
+/// (or not reaching the target).
+pub fn heartbeat_stale(age: Duration, refresh: Duration) -> bool {
+    age > refresh * 10
 }

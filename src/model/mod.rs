@@ -8,6 +8,7 @@ pub mod groups;
 pub mod inventory;
 pub mod mapping;
 pub mod overview;
+pub mod translation;
 pub mod validation;
 pub mod verdict;
 

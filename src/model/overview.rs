@@ -7,6 +7,25 @@ use super::{Health, Snapshot, TopicState};
 use crate::config::{MonitorConfig, NameFilter, Replication};
 
 /// The status word of a topic pair. Always shown as text, never by colour alone.
+/// How bad a lag is, by the configured thresholds (0 turns a threshold off). A negative lag
+/// (the target ahead of the source) is critical: it means extra or foreign records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LagLevel {
+    Ok,
+    Warn,
+    Crit,
+}
+
+pub fn lag_level(lag: i64, thresholds: &MonitorConfig) -> LagLevel {
+    if lag < 0 || (thresholds.lag_crit > 0 && lag >= thresholds.lag_crit) {
+        LagLevel::Crit
+    } else if thresholds.lag_warn > 0 && lag >= thresholds.lag_warn {
+        LagLevel::Warn
+    } else {
+        LagLevel::Ok
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PairStatus {
     Ok,
@@ -175,13 +194,10 @@ pub fn topic_pairs(
             } else if t.is_some_and(|t| t.partitions.len() != s.partitions.len()) || lags.iter().any(|l| *l < 0) {
                 PairStatus::Mismatch
             } else {
-                let max = lags.iter().copied().max().unwrap_or(0);
-                if max >= thresholds.lag_crit && thresholds.lag_crit > 0 {
-                    PairStatus::LagCrit
-                } else if max >= thresholds.lag_warn && thresholds.lag_warn > 0 {
-                    PairStatus::Lag
-                } else {
-                    PairStatus::Ok
+                match lag_level(lags.iter().copied().max().unwrap_or(0), thresholds) {
+                    LagLevel::Crit => PairStatus::LagCrit,
+                    LagLevel::Warn => PairStatus::Lag,
+                    LagLevel::Ok => PairStatus::Ok,
                 }
             };
             TopicPair {

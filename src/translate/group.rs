@@ -10,26 +10,7 @@ use crate::config::Config;
 use crate::kafka::cursor::{Cursor, KafkaCursor};
 use crate::mm2::state::Mm2State;
 use crate::mm2::syncs::SyncHistory;
-use crate::model::groups::{flip_cost, FlipCost};
-
-/// One partition of a group: committed on the source, MM2's checkpoint, the exact offset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GroupPartitionTranslation {
-    pub source_topic: String,
-    pub target_topic: String,
-    pub partition: i32,
-    pub committed: i64,
-    /// MM2's checkpoint (downstream offset) for this committed offset, if it wrote one.
-    pub checkpoint: Option<i64>,
-    pub translation: Translated,
-}
-
-impl GroupPartitionTranslation {
-    /// What flipping the group to the target on MM2's checkpoint would cost here.
-    pub fn flip(&self) -> FlipCost {
-        flip_cost(self.checkpoint, self.translation.exact())
-    }
-}
+pub use crate::model::translation::GroupPartitionTranslation;
 
 /// Records read on each side while translating, for the benchmark and the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -11,58 +11,11 @@
 pub mod group;
 pub mod report;
 
-use serde::Serialize;
-
 use crate::config::{Replication, ReplicationKind};
 use crate::kafka::cursor::Cursor;
 use crate::kafka::records::{Located, Record};
 use crate::mm2::syncs::SyncHistory;
-
-/// Where a translation started from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Anchor {
-    Sync { upstream: i64, downstream: i64 },
-    Timestamp { timestamp: i64, target_offset: i64 },
-    Identity,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Resuming the group on the target at `target_offset` reads exactly what it would have
-    /// read next on the source. `verified_next`: the record there was compared too (false
-    /// when the group has read everything and there is no next record yet).
-    Exact {
-        target_offset: i64,
-        verified_next: bool,
-    },
-    /// No exact translation: the first place the two sides differ.
-    Diverged {
-        source_offset: i64,
-        target_offset: Option<i64>,
-        difference: String,
-    },
-    Unavailable {
-        reason: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Translated {
-    pub committed: i64,
-    pub anchor: Option<Anchor>,
-    pub outcome: Outcome,
-}
-
-impl Translated {
-    pub fn exact(&self) -> Option<i64> {
-        match self.outcome {
-            Outcome::Exact { target_offset, .. } => Some(target_offset),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::translation::{Anchor, Outcome, Translated};
 
 /// How two records differ ("value differs"), or None when they are the same record.
 pub fn difference(source: &Record, target: &Record) -> Option<String> {

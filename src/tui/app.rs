@@ -15,9 +15,9 @@ use crate::model::groups::{self, GroupPartition, GroupRow};
 use crate::model::inventory::{self, TopicDiff};
 use crate::model::mapping::{self, MappingRow};
 use crate::model::overview::{self, LagHistory, PartitionPair, TopicPair};
+use crate::model::translation::{GroupPartitionTranslation, GroupTranslation};
 use crate::model::validation::{self, Board, ValidationRow};
 use crate::model::Snapshot;
-use crate::translate::group::GroupPartitionTranslation;
 use crate::validate::job::{Request, Scope, Update};
 use crate::validate::Verdict;
 
@@ -201,13 +201,6 @@ pub struct App {
     pub read_only: bool,
     /// Effects asked for while handling the current message.
     effects: Vec<Effect>,
-}
-
-/// A group's exact translation, running or done.
-#[derive(Debug, Clone)]
-pub struct GroupTranslation {
-    pub requested_at: SystemTime,
-    pub done: Option<(SystemTime, Result<Vec<GroupPartitionTranslation>, String>)>,
 }
 
 impl App {

@@ -8,8 +8,8 @@ use ratatui::Frame;
 
 use super::widgets::*;
 use crate::model::groups::{FlipCost, GroupPartition};
+use crate::model::translation::{partition_exact, Exact, PartitionExact};
 use crate::model::Side;
-use crate::translate::Outcome;
 use crate::tui::app::{App, View};
 use crate::tui::theme::Role;
 
@@ -66,7 +66,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
                 right(p.source_committed.map_or("-".into(), |c| c.to_string())),
                 right(p.target_committed.map_or("-".into(), |c| c.to_string())),
                 right(x.checkpoint.map_or("-".into(), |c| c.to_string())),
-                right(x.exact.clone()),
+                right(exact_cell(&x.exact).0),
                 Cell::from(Line::from(flip.unwrap_or_else(|| "…".into())).alignment(Alignment::Right))
                     .style(t.style(role)),
             ]);
@@ -115,72 +115,29 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
 pub(super) fn info(app: &App, v: &[GroupPartition], sel: usize) -> Option<(String, Role)> {
     let View::Group(group) = app.view() else { return None };
     let p = v.get(sel)?;
-    group_translation(app, group, p)
-        .detail
+    exact_cell(&group_translation(app, group, p).exact)
+        .1
         .map(|d| (format!("{} {}: {d}", p.source_topic, p.partition), Role::Crit))
 }
 
-/// What the group view shows per partition from MM2 and the exact translation.
-struct PartitionTranslation {
-    checkpoint: Option<i64>,
-    /// The exact target offset, "…" while translating, or why there is none.
-    exact: String,
-    flip: Option<FlipCost>,
-    /// The divergence or reason, for the line under the table.
-    detail: Option<String>,
+/// The exact offset's cell, and the line under the table when it needs one.
+fn exact_cell(e: &Exact) -> (String, Option<String>) {
+    match e {
+        Exact::Translating => ("…".into(), None),
+        Exact::NotTranslated => ("-".into(), None),
+        Exact::Stale { translated } => (
+            "stale".into(),
+            Some(format!(
+                "the group committed again since the translation of {translated}; t translates again"
+            )),
+        ),
+        Exact::Offset(o) => (o.to_string(), None),
+        Exact::NoExact { reason } => ("NONE".into(), Some(format!("no exact translation: {reason}"))),
+    }
 }
 
-fn group_translation(app: &App, group: &str, p: &crate::model::groups::GroupPartition) -> PartitionTranslation {
-    let checkpoint = app
-        .snapshot
-        .mm2
-        .as_ref()
-        .and_then(|m| m.checkpoint(group, &p.target_topic, p.partition))
-        .map(|c| c.downstream);
-    let done = app.translations.get(group).and_then(|t| t.done.as_ref());
-    let row = done.and_then(|(_, r)| r.as_ref().ok()).and_then(|rows| {
-        rows.iter()
-            .find(|r| r.source_topic == p.source_topic && r.partition == p.partition)
-    });
-    let Some(row) = row else {
-        let exact = if done.is_some() { "-" } else { "…" };
-        return PartitionTranslation {
-            checkpoint,
-            exact: exact.into(),
-            flip: None,
-            detail: None,
-        };
-    };
-    if Some(row.committed) != p.source_committed {
-        return PartitionTranslation {
-            checkpoint,
-            exact: "stale".into(),
-            flip: None,
-            detail: Some(format!(
-                "the group committed again since the translation of {}; t translates again",
-                row.committed
-            )),
-        };
-    }
-    let exact = row.translation.exact();
-    let detail = match &row.translation.outcome {
-        Outcome::Diverged {
-            source_offset,
-            target_offset,
-            difference,
-        } => Some(format!(
-            "no exact translation: source {source_offset} vs target {}: {difference}",
-            target_offset.map_or("(none)".into(), |t| t.to_string())
-        )),
-        Outcome::Unavailable { reason } => Some(format!("no exact translation: {reason}")),
-        Outcome::Exact { .. } => None,
-    };
-    PartitionTranslation {
-        checkpoint,
-        exact: exact.map_or("NONE".into(), |e| e.to_string()),
-        flip: Some(crate::model::groups::flip_cost(checkpoint, exact)),
-        detail,
-    }
+fn group_translation(app: &App, group: &str, p: &GroupPartition) -> PartitionExact {
+    partition_exact(app.snapshot.mm2.as_deref(), app.translations.get(group), group, p)
 }
 
 /// "exact translation 12s ago" above the group's table.

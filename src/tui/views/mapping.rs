@@ -6,7 +6,7 @@ use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
 
 use super::widgets::*;
-use crate::model::mapping::MappingRow;
+use crate::model::mapping::{heartbeat_age, heartbeat_stale, MappingRow};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
@@ -74,14 +74,9 @@ fn mm2_summary(app: &App) -> Line<'static> {
     let Some(m) = &app.snapshot.mm2 else {
         return Line::from(Span::styled("reading MM2's internal topics…", t.style(Role::Muted)));
     };
-    let now_ms = app
-        .now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let mut spans = match m.heartbeat_ms {
-        Some(hb) => {
-            let age = std::time::Duration::from_millis((now_ms - hb).max(0) as u64);
-            let role = if age > app.config.monitor.refresh_interval * 10 {
+    let mut spans = match heartbeat_age(m, app.now) {
+        Some(age) => {
+            let role = if heartbeat_stale(age, app.config.monitor.refresh_interval) {
                 Role::Crit
             } else {
                 Role::Ok

@@ -6,7 +6,7 @@ use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
 
 use super::widgets::*;
-use crate::model::overview::{PartitionPair, TopicPair};
+use crate::model::overview::{lag_level, LagLevel, PartitionPair, TopicPair};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
@@ -54,10 +54,9 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
         .map(|p| {
             let [sl, sh, sld, si] = side(&p.source);
             let [tl, th, tld, ti] = side(&p.target);
-            let lag_role = match p.lag {
-                Some(l) if l < 0 => Role::Crit,
-                Some(l) if l >= app.config.monitor.lag_crit && app.config.monitor.lag_crit > 0 => Role::Crit,
-                Some(l) if l >= app.config.monitor.lag_warn && app.config.monitor.lag_warn > 0 => Role::Warn,
+            let lag_role = match p.lag.map(|l| lag_level(l, &app.config.monitor)) {
+                Some(LagLevel::Crit) => Role::Crit,
+                Some(LagLevel::Warn) => Role::Warn,
                 _ => Role::Text,
             };
             Row::new(vec![

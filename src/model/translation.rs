@@ -1,0 +1,158 @@
+//! Exact translation's answers as plain data, and the rule for showing them beside a live
+//! group: what `translate` found, and whether it is still current. No I/O here.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::groups::{flip_cost, FlipCost, GroupPartition};
+use crate::mm2::state::Mm2State;
+
+/// Where a translation started from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Anchor {
+    Sync { upstream: i64, downstream: i64 },
+    Timestamp { timestamp: i64, target_offset: i64 },
+    Identity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Resuming the group on the target at `target_offset` reads exactly what it would have
+    /// read next on the source. `verified_next`: the record there was compared too (false
+    /// when the group has read everything and there is no next record yet).
+    Exact {
+        target_offset: i64,
+        verified_next: bool,
+    },
+    /// No exact translation: the first place the two sides differ.
+    Diverged {
+        source_offset: i64,
+        target_offset: Option<i64>,
+        difference: String,
+    },
+    Unavailable {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Translated {
+    pub committed: i64,
+    pub anchor: Option<Anchor>,
+    pub outcome: Outcome,
+}
+
+impl Translated {
+    pub fn exact(&self) -> Option<i64> {
+        match self.outcome {
+            Outcome::Exact { target_offset, .. } => Some(target_offset),
+            _ => None,
+        }
+    }
+}
+
+/// One partition of a group: committed on the source, MM2's checkpoint, the exact offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupPartitionTranslation {
+    pub source_topic: String,
+    pub target_topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    /// MM2's checkpoint (downstream offset) for this committed offset, if it wrote one.
+    pub checkpoint: Option<i64>,
+    pub translation: Translated,
+}
+
+impl GroupPartitionTranslation {
+    /// What flipping the group to the target on MM2's checkpoint would cost here.
+    pub fn flip(&self) -> FlipCost {
+        flip_cost(self.checkpoint, self.translation.exact())
+    }
+}
+
+/// A group's exact translation, running or done.
+#[derive(Debug, Clone)]
+pub struct GroupTranslation {
+    pub requested_at: SystemTime,
+    pub done: Option<(SystemTime, Result<Vec<GroupPartitionTranslation>, String>)>,
+}
+
+/// The exact offset of one partition, as the group view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exact {
+    /// The translation is still reading both clusters.
+    Translating,
+    /// Not translated (none asked, it failed, or this partition was not in it).
+    NotTranslated,
+    /// The group committed again since: the translation was of `translated`, not of now.
+    Stale {
+        translated: i64,
+    },
+    Offset(i64),
+    /// No exact translation, and why.
+    NoExact {
+        reason: String,
+    },
+}
+
+/// One partition's MM2 checkpoint, exact offset and flip cost, for the group view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionExact {
+    pub checkpoint: Option<i64>,
+    pub exact: Exact,
+    /// What flipping on MM2's checkpoint would cost; None until an exact answer is current.
+    pub flip: Option<FlipCost>,
+}
+
+/// A translation is current only for the committed offset it translated: once the group
+/// commits again it is stale, and its flip cost is not shown.
+pub fn partition_exact(
+    mm2: Option<&Mm2State>,
+    translation: Option<&GroupTranslation>,
+    group: &str,
+    p: &GroupPartition,
+) -> PartitionExact {
+    let checkpoint = mm2
+        .and_then(|m| m.checkpoint(group, &p.target_topic, p.partition))
+        .map(|c| c.downstream);
+    let done = translation.and_then(|t| t.done.as_ref());
+    let row = done.and_then(|(_, r)| r.as_ref().ok()).and_then(|rows| {
+        rows.iter()
+            .find(|r| r.source_topic == p.source_topic && r.partition == p.partition)
+    });
+    let (exact, flip) = match row {
+        None if done.is_some() => (Exact::NotTranslated, None),
+        None => (Exact::Translating, None),
+        Some(row) if Some(row.committed) != p.source_committed => (
+            Exact::Stale {
+                translated: row.committed,
+            },
+            None,
+        ),
+        Some(row) => {
+            let exact = match &row.translation.outcome {
+                Outcome::Exact { target_offset, .. } => Exact::Offset(*target_offset),
+                Outcome::Diverged {
+                    source_offset,
+                    target_offset,
+                    difference,
+                } => Exact::NoExact {
+                    reason: format!(
+                        "source {source_offset} vs target {}: {difference}",
+                        target_offset.map_or("(none)".into(), |t| t.to_string())
+                    ),
+                },
+                Outcome::Unavailable { reason } => Exact::NoExact { reason: reason.clone() },
+            };
+            (exact, Some(flip_cost(checkpoint, row.translation.exact())))
+        }
+    };
+    PartitionExact {
+        checkpoint,
+        exact,
+        flip,
+    }
+}
