@@ -94,7 +94,7 @@ fn main() {
             .collect();
         commit_group_offsets(&config.source, &format!("group-{g:03}"), &offsets).unwrap();
     }
-    let mm2 = cutover::mm2::reader::read_once(
+    let mm2 = cutover::kafka::mm2::read_once(
         &config.source,
         &config.target,
         &config.replication,

@@ -69,7 +69,7 @@ impl Monitor {
                     snap.seq += 1;
                 })
             };
-            if let Err(e) = crate::mm2::reader::follow(&source, &target, &replication, refresh, &cancel, publish) {
+            if let Err(e) = crate::kafka::mm2::follow(&source, &target, &replication, refresh, &cancel, publish) {
                 tracing::error!("mm2 reader stopped: {e}");
             }
         });

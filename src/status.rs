@@ -33,7 +33,7 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
         crate::config::ReplicationKind::MirrorMaker2 => {
             let (source, target, replication) =
                 (config.source.clone(), config.target.clone(), config.replication.clone());
-            tokio::task::spawn_blocking(move || crate::mm2::reader::read_once(&source, &target, &replication, timeout))
+            tokio::task::spawn_blocking(move || crate::kafka::mm2::read_once(&source, &target, &replication, timeout))
                 .await
                 .map_err(|e| e.to_string())?
                 .map(Arc::new)

@@ -9,6 +9,7 @@
 pub mod assignment;
 pub mod cursor;
 pub mod ffi;
+pub mod mm2;
 pub mod records;
 pub mod write;
 

@@ -1,7 +1,6 @@
 //! MirrorMaker 2: its internal records (pure codecs) and where they live.
 
 pub mod codec;
-pub mod reader;
 pub mod state;
 pub mod syncs;
 pub mod topics;

@@ -54,7 +54,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         ));
     }
     let mm2 = match config.replication.kind {
-        ReplicationKind::MirrorMaker2 => Some(crate::mm2::reader::read_once(
+        ReplicationKind::MirrorMaker2 => Some(crate::kafka::mm2::read_once(
             &config.source,
             &config.target,
             &config.replication,

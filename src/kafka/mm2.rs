@@ -1,4 +1,5 @@
-//! Follows MM2's internal topics on the right clusters and publishes what they say.
+//! Reads MM2's internal topics on the right clusters (followed live, or once to their ends)
+//! and decodes them with `mm2`'s codecs.
 //!
 //! One thread, two assign-only readers (source and target), never a group member.
 
@@ -6,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use super::codec::{Checkpoint, Heartbeat, OffsetSync};
-use super::state::Mm2State;
-use super::topics::{self, Cluster};
+use super::records::{Located, RecordReader};
 use crate::config::{ClusterConfig, Replication};
 use crate::jobs::CancelToken;
-use crate::kafka::records::{Located, RecordReader};
+use crate::mm2::codec::{Checkpoint, Heartbeat, OffsetSync};
+use crate::mm2::state::Mm2State;
+use crate::mm2::topics::{self, Cluster};
 
 /// Which internal topic a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
