@@ -1,19 +1,21 @@
 //! Reading one partition from a position on: the one trait translation, validation and the
-//! MM2 reader read records through, and its implementation over a real cluster.
+//! MM2 reader read records through, and its implementation over a real cluster. Its errors
+//! say whether a retry may help (`kafka::Error::retryable`).
 
 use std::time::Duration;
 
 use super::records::{Located, Next, RecordReader};
+use super::Error;
 use crate::config::ClusterConfig;
 
 /// Reads one partition from a position on.
 pub trait Cursor {
     /// The first record at or after `offset` comes next.
-    fn seek(&mut self, offset: i64) -> Result<(), String>;
+    fn seek(&mut self, offset: i64) -> Result<(), Error>;
     /// The next record, or None at the partition's end.
-    fn next(&mut self) -> Result<Option<Located>, String>;
+    fn next(&mut self) -> Result<Option<Located>, Error>;
     /// The first offset whose timestamp is at or after `timestamp` (ms).
-    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String>;
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error>;
     /// Records read so far.
     fn records_read(&self) -> u64;
 }
@@ -53,14 +55,14 @@ impl KafkaCursor {
 }
 
 impl Cursor for KafkaCursor {
-    fn seek(&mut self, offset: i64) -> Result<(), String> {
+    fn seek(&mut self, offset: i64) -> Result<(), Error> {
         self.at_end = false;
         self.sought = (offset, 0);
         self.reader
             .assign(&[(self.topic.clone(), self.partition, Some(offset))])
     }
 
-    fn next(&mut self) -> Result<Option<Located>, String> {
+    fn next(&mut self) -> Result<Option<Located>, Error> {
         if self.at_end {
             return Ok(None);
         }
@@ -76,17 +78,18 @@ impl Cursor for KafkaCursor {
                     self.at_end = true;
                     return Ok(None);
                 }
+                // Nothing within the timeout: a slow or restarting broker, worth another try.
                 Next::Idle => {
-                    return Err(format!(
+                    return Err(Error::transient(format!(
                         "{}/{}: no record and no end of partition within {:?} ({} read since offset {})",
                         self.topic, self.partition, self.timeout, self.sought.1, self.sought.0
-                    ))
+                    )))
                 }
             }
         }
     }
 
-    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String> {
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error> {
         self.reader
             .offset_for_time(&self.topic, self.partition, timestamp, self.timeout)
     }

@@ -130,7 +130,7 @@ impl Side {
                         })
                         .collect();
                     if let Err(e) = self.reader.assign(&all) {
-                        state.errors.insert(kind.label(), e);
+                        state.errors.insert(kind.label(), e.message);
                     }
                 }
                 Err(e) => {

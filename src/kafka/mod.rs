@@ -218,6 +218,55 @@ impl ClusterClient {
     }
 }
 
+/// A failed call to a cluster: what failed, and whether the same call may succeed if tried
+/// again later (a caller decides: retry, stop, or report). Converts into the `String` errors
+/// of callers that only report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl Error {
+    /// From librdkafka's error, classified by `retryable`.
+    pub fn kafka(context: &str, e: &rdkafka::error::KafkaError) -> Error {
+        Error {
+            message: format!("{context}: {e}"),
+            retryable: retryable(e),
+        }
+    }
+
+    /// Something that may pass by itself: a timeout, a broker away for a moment.
+    pub fn transient(message: String) -> Error {
+        Error {
+            message,
+            retryable: true,
+        }
+    }
+
+    /// Something trying again will not fix.
+    pub fn fatal(message: String) -> Error {
+        Error {
+            message,
+            retryable: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.message
+    }
+}
+
 /// Whether a librdkafka error may go away when the same call is tried again later: timeouts,
 /// brokers or coordinators down or moving, a rebalance in progress. Everything else (refused,
 /// unknown, invalid) needs a person.

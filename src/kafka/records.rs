@@ -8,6 +8,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
+use super::Error;
 use crate::config::ClusterConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,18 +81,19 @@ impl RecordReader {
         partition: i32,
         timestamp: i64,
         timeout: Duration,
-    ) -> Result<Option<i64>, String> {
+    ) -> Result<Option<i64>, Error> {
+        let what = format!("{topic}/{partition}: offset for time");
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Offset(timestamp))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Error::kafka(&what, &e))?;
         let answer = self
             .consumer
             .offsets_for_times(tpl, timeout)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Error::kafka(&what, &e))?;
         let elem = answer
             .find_partition(topic, partition)
-            .ok_or("no answer for the partition")?;
-        elem.error().map_err(|e| e.to_string())?;
+            .ok_or_else(|| Error::transient(format!("{what}: no answer for the partition")))?;
+        elem.error().map_err(|e| Error::kafka(&what, &e))?;
         Ok(match elem.offset() {
             Offset::Offset(o) => Some(o),
             _ => None,
@@ -99,18 +101,19 @@ impl RecordReader {
     }
 
     /// Starts reading each (topic, partition) at its offset (`None`: the beginning).
-    pub fn assign(&self, from: &[(String, i32, Option<i64>)]) -> Result<(), String> {
+    pub fn assign(&self, from: &[(String, i32, Option<i64>)]) -> Result<(), Error> {
         let mut tpl = TopicPartitionList::new();
         for (t, p, o) in from {
             let offset = o.map_or(Offset::Beginning, Offset::Offset);
-            tpl.add_partition_offset(t, *p, offset).map_err(|e| e.to_string())?;
+            tpl.add_partition_offset(t, *p, offset)
+                .map_err(|e| Error::kafka("assign", &e))?;
         }
-        self.consumer.assign(&tpl).map_err(|e| format!("assign: {e}"))
+        self.consumer.assign(&tpl).map_err(|e| Error::kafka("assign", &e))
     }
 
     /// The next record, waiting at most `timeout`; None when nothing arrived (or, for readers
     /// made `with_end_events`, when a partition ended).
-    pub fn next(&self, timeout: Duration) -> Option<Result<Located, String>> {
+    pub fn next(&self, timeout: Duration) -> Option<Result<Located, Error>> {
         match self.poll(timeout) {
             Polled::Record(r) => Some(Ok(r)),
             Polled::Failed(e) => Some(Err(e)),
@@ -119,7 +122,7 @@ impl RecordReader {
     }
 
     /// Only one partition is assigned at a time for end events to name it: `assigned` is it.
-    pub fn next_event(&self, timeout: Duration, assigned: (&str, i32)) -> Result<Next, String> {
+    pub fn next_event(&self, timeout: Duration, assigned: (&str, i32)) -> Result<Next, Error> {
         match self.poll(timeout) {
             Polled::Record(r) => Ok(Next::Record(r)),
             Polled::End(partition) => Ok(Next::End {
@@ -136,7 +139,7 @@ impl RecordReader {
             None => return Polled::Nothing,
             Some(Ok(m)) => m,
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => return Polled::End(p),
-            Some(Err(e)) => return Polled::Failed(e.to_string()),
+            Some(Err(e)) => return Polled::Failed(Error::kafka("fetch", &e)),
         };
         let headers = m
             .headers()
@@ -164,5 +167,5 @@ enum Polled {
     Record(Located),
     End(i32),
     Nothing,
-    Failed(String),
+    Failed(Error),
 }

@@ -56,7 +56,7 @@ impl Peekable<'_> {
     fn next(&mut self) -> Result<Option<Located>, String> {
         match self.pending.take() {
             Some(r) => Ok(Some(r)),
-            None => self.cursor.next(),
+            None => Ok(self.cursor.next()?),
         }
     }
 }
@@ -397,7 +397,7 @@ mod tests {
     }
 
     impl Cursor for Memory {
-        fn seek(&mut self, offset: i64) -> Result<(), String> {
+        fn seek(&mut self, offset: i64) -> Result<(), crate::kafka::Error> {
             self.at = self
                 .records
                 .iter()
@@ -405,7 +405,7 @@ mod tests {
                 .unwrap_or(self.records.len());
             Ok(())
         }
-        fn next(&mut self) -> Result<Option<Located>, String> {
+        fn next(&mut self) -> Result<Option<Located>, crate::kafka::Error> {
             let r = self.records.get(self.at).cloned();
             if r.is_some() {
                 self.at += 1;
@@ -413,7 +413,7 @@ mod tests {
             }
             Ok(r)
         }
-        fn offset_for_time(&mut self, ts: i64) -> Result<Option<i64>, String> {
+        fn offset_for_time(&mut self, ts: i64) -> Result<Option<i64>, crate::kafka::Error> {
             Ok(self
                 .records
                 .iter()

@@ -96,11 +96,11 @@ impl<'a, C: Cursor> Metered<'a, C> {
 }
 
 impl<C: Cursor> Cursor for Metered<'_, C> {
-    fn seek(&mut self, offset: i64) -> Result<(), String> {
+    fn seek(&mut self, offset: i64) -> Result<(), crate::kafka::Error> {
         self.inner.seek(offset)
     }
 
-    fn next(&mut self) -> Result<Option<Located>, String> {
+    fn next(&mut self) -> Result<Option<Located>, crate::kafka::Error> {
         let next = self.inner.next()?;
         if let Some(r) = &next {
             let bytes = record_bytes(&r.record);
@@ -113,7 +113,7 @@ impl<C: Cursor> Cursor for Metered<'_, C> {
         Ok(next)
     }
 
-    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, String> {
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, crate::kafka::Error> {
         self.inner.offset_for_time(timestamp)
     }
 
