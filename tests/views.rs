@@ -583,6 +583,50 @@ fn validation_keys_ask_the_job_and_a_full_run_is_confirmed_first() {
     assert!(text(&render(&mut a, 160, 48)).contains("validation FAIL payments/2: value differs: source offset 500"));
 }
 
+/// What a confirmation shows is frozen while it asks, and what it was asked on is checked again
+/// when it is accepted: a topic that appears meanwhile stops the effect.
+#[test]
+fn a_confirmation_is_frozen_while_it_asks_and_rechecked_when_accepted() {
+    let mut a = app(Theme::load("dark").unwrap());
+    assert!(key(&mut a, KeyCode::Char('R')).is_empty());
+    insta::assert_snapshot!("confirm_80x24", text(&render(&mut a, 80, 24)));
+    let dialog = |a: &mut App| {
+        let t = text(&render(a, 160, 48));
+        t.lines()
+            .find(|l| l.contains("watched partitions again"))
+            .map(|l| l.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+            .unwrap_or_else(|| panic!("no dialog:\n{t}"))
+    };
+    let watched = |a: &App| cutover::model::validation::validation_rows(&a.snapshot, &a.validation).len();
+    let before = watched(&a);
+    let asked = dialog(&mut a);
+    assert!(
+        asked.contains(&format!("reads all {before} watched partitions")),
+        "{asked}"
+    );
+
+    // While it asks, a poll finds a new topic on the source, `refunds`, with 2 partitions.
+    let mut next = snapshot(7, at(14), 40);
+    let mut source = (**next.source.last_good.as_ref().unwrap()).clone();
+    let mut refunds = source.topics["events"].clone();
+    refunds.name = "refunds".into();
+    source.topics.insert("refunds".into(), refunds);
+    next.source.last_good = Some(Arc::new(source));
+    assert!(a.update(Msg::Snapshot(next, at(15))).is_empty());
+    assert_eq!(watched(&a), before + 2, "refunds has two partitions");
+    assert_eq!(dialog(&mut a), asked, "the dialog shows what it was asked on");
+
+    assert!(validations(key(&mut a, KeyCode::Char('y'))).is_empty(), "nothing runs");
+    let t = text(&render(&mut a, 160, 48));
+    assert!(
+        t.contains(&format!(
+            "not done: the watched partitions changed ({before} then, {} now) since you were asked",
+            before + 2
+        )),
+        "{t}"
+    );
+}
+
 #[test]
 fn tiny_and_odd_terminal_sizes_do_not_break_any_view() {
     for (name, keys) in views() {

@@ -705,3 +705,84 @@ impl App {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ratatui::crossterm::event::KeyEvent;
+
+    use super::*;
+
+    fn app() -> App {
+        let text = "[source]\nname = \"a\"\nbootstrap = \"a:9092\"\n[target]\nname = \"b\"\nbootstrap = \"b:9092\"\n";
+        let config = crate::config::parse(Path::new("t.toml"), text, &|_| None).unwrap();
+        App::new(
+            Arc::new(config),
+            Theme::load("mono").unwrap(),
+            Snapshot::default(),
+            SystemTime::UNIX_EPOCH,
+        )
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+        text.chars().flat_map(|c| press(app, KeyCode::Char(c))).collect()
+    }
+
+    #[test]
+    fn typed_acceptance_runs_the_effect_only_after_the_exact_words() {
+        let effect = Effect::Validate(Request {
+            scope: Scope::Topic("orders".into()),
+            full: true,
+        });
+        let ask = |a: &mut App| {
+            a.ask(
+                "Go on with analytics?".into(),
+                vec!["what it does".into()],
+                effect.clone(),
+                Basis::Partitions(vec![]),
+                Some("analytics".into()),
+            )
+        };
+        let mut a = app();
+        ask(&mut a);
+        // `y` is just a letter of the answer here, and a wrong word cancels.
+        assert!(type_text(&mut a, "y").is_empty());
+        assert!(press(&mut a, KeyCode::Backspace).is_empty());
+        assert!(type_text(&mut a, "analytix").is_empty());
+        assert!(press(&mut a, KeyCode::Enter).is_empty());
+        assert_eq!(a.input, Input::None);
+        assert!(a.flash.as_deref().unwrap().starts_with("cancelled"), "{:?}", a.flash);
+
+        ask(&mut a);
+        assert!(type_text(&mut a, "analytics").is_empty(), "nothing runs before Enter");
+        assert_eq!(press(&mut a, KeyCode::Enter), vec![effect.clone()]);
+
+        ask(&mut a);
+        assert!(type_text(&mut a, "analytics").is_empty());
+        assert!(press(&mut a, KeyCode::Esc).is_empty(), "Esc cancels");
+    }
+
+    #[test]
+    fn a_yes_no_confirmation_defaults_to_cancel() {
+        let mut a = app();
+        for other in [KeyCode::Char('n'), KeyCode::Enter, KeyCode::Esc, KeyCode::Char('x')] {
+            press(&mut a, KeyCode::Char('R'));
+            assert!(matches!(a.input, Input::Confirm(_)));
+            assert!(press(&mut a, other).is_empty(), "{other:?} must cancel");
+            assert_eq!(a.input, Input::None);
+        }
+        press(&mut a, KeyCode::Char('R'));
+        assert_eq!(
+            press(&mut a, KeyCode::Char('y')),
+            vec![Effect::Validate(Request {
+                scope: Scope::All,
+                full: true
+            })]
+        );
+    }
+}

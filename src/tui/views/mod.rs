@@ -78,7 +78,10 @@ fn render_confirm(frame: &mut Frame, area: Rect, app: &App, c: &Confirmation) {
     }
     lines.push(Line::from(Span::styled(c.answer_hint(), t.style(Role::Muted))));
     let width = area.width.saturating_sub(4).min(90);
-    let popup = centered(area, width, lines.len() as u16 + 2);
+    // Each line takes as many rows as it wraps to inside the borders.
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let popup = centered(area, width, rows as u16 + 2);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.style(Role::Warn))
@@ -205,10 +208,7 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled("█", t.style(Role::Muted)),
             Span::styled("   Tab completes, Enter runs, Esc cancels", t.style(Role::Muted)),
         ]),
-        Input::Confirm(c) => Line::from(Span::styled(
-            format!(" {} {}", c.question, c.answer_hint()),
-            t.style(Role::Warn),
-        )),
+        Input::Confirm(c) => Line::from(Span::styled(format!(" {}", c.answer_hint()), t.style(Role::Warn))),
         Input::Filter(text) => Line::from(vec![
             Span::styled("/", t.style(Role::Accent)),
             Span::raw(text.clone()),
