@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::keys::{self, Action, Screen};
+use super::keys::{self, Action, Screen, Top};
 use super::theme::Theme;
 use crate::config::Config;
 use crate::model::events::{Event, EventLog, Level, Observer};
@@ -48,6 +48,18 @@ impl View {
             View::Mapping => "Offset mapping".into(),
             View::Validation => "Validation".into(),
             View::ValidationPartition(t, p) => format!("Validation {t}/{p}"),
+        }
+    }
+
+    /// The view a top-level key or command opens.
+    pub fn top(top: Top) -> View {
+        match top {
+            Top::Overview => View::Overview,
+            Top::Groups => View::Groups,
+            Top::Inventory => View::Inventory,
+            Top::Log => View::Log,
+            Top::Mapping => View::Mapping,
+            Top::Validation => View::Validation,
         }
     }
 
@@ -559,7 +571,7 @@ impl App {
                             self.flash = Some(format!(
                                 "unknown command `{}`: try {}",
                                 text.trim(),
-                                keys::COMMANDS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+                                keys::commands().iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
                             ))
                         }
                     }
@@ -651,12 +663,7 @@ impl App {
                     self.drill(v);
                 }
             }
-            Action::GoOverview => self.go_top(View::Overview),
-            Action::GoGroups => self.go_top(View::Groups),
-            Action::GoInventory => self.go_top(View::Inventory),
-            Action::GoLog => self.go_top(View::Log),
-            Action::GoMapping => self.go_top(View::Mapping),
-            Action::GoValidation => self.go_top(View::Validation),
+            Action::Go(top) => self.go_top(View::top(top)),
             Action::ValidateTopic => match self.topic_in_view() {
                 Some(t) => self.request_validation(Scope::Topic(t), false),
                 None => self.flash = Some("no topic selected".into()),

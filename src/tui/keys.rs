@@ -17,12 +17,8 @@ pub enum Action {
     Top,
     Bottom,
     Drill,
-    GoOverview,
-    GoGroups,
-    GoInventory,
-    GoLog,
-    GoMapping,
-    GoValidation,
+    /// Switch to a top-level view.
+    Go(Top),
     Translate,
     /// Validate the topic in view (or selected) now: its new records.
     ValidateTopic,
@@ -67,7 +63,7 @@ pub enum Screen {
     Group,
 }
 
-const GLOBAL: [Binding; 18] = [
+const GLOBAL: [Binding; 10] = [
     Binding {
         keys: &[Key::Char('?')],
         label: "?",
@@ -148,54 +144,10 @@ const GLOBAL: [Binding; 18] = [
         hint: None,
         dangerous: false,
     },
-    Binding {
-        keys: &[Key::Char('1')],
-        label: "1",
-        action: Action::GoOverview,
-        help: "overview: replicated topics",
-        hint: None,
-        dangerous: false,
-    },
-    Binding {
-        keys: &[Key::Char('2')],
-        label: "2",
-        action: Action::GoGroups,
-        help: "consumer groups on both sides",
-        hint: None,
-        dangerous: false,
-    },
-    Binding {
-        keys: &[Key::Char('3')],
-        label: "3",
-        action: Action::GoInventory,
-        help: "inventory diff: missing topics, partitions, configs",
-        hint: None,
-        dangerous: false,
-    },
-    Binding {
-        keys: &[Key::Char('4')],
-        label: "4",
-        action: Action::GoLog,
-        help: "event log",
-        hint: None,
-        dangerous: false,
-    },
-    Binding {
-        keys: &[Key::Char('5')],
-        label: "5",
-        action: Action::GoMapping,
-        help: "MM2 offset mapping and drift",
-        hint: None,
-        dangerous: false,
-    },
-    Binding {
-        keys: &[Key::Char('6')],
-        label: "6",
-        action: Action::GoValidation,
-        help: "validation: records compared on both sides, per partition",
-        hint: None,
-        dangerous: false,
-    },
+];
+
+/// After the top-level views in help.
+const GLOBAL_AFTER: [Binding; 2] = [
     Binding {
         keys: &[Key::Char('V')],
         label: "V",
@@ -211,6 +163,72 @@ const GLOBAL: [Binding; 18] = [
         help: "validate everything again from the start (asks first)",
         hint: None,
         dangerous: false,
+    },
+];
+
+/// The top-level views: one row each gives the view its number key, its `:` commands and its
+/// line in help. Adding a top-level view adds a `Top` variant and a row here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Top {
+    Overview,
+    Groups,
+    Inventory,
+    Log,
+    Mapping,
+    Validation,
+}
+
+pub struct TopView {
+    pub top: Top,
+    pub keys: &'static [Key],
+    pub label: &'static str,
+    /// The `:` commands that open it, the first being its name.
+    pub commands: &'static [&'static str],
+    pub help: &'static str,
+}
+
+pub const TOP_VIEWS: [TopView; 6] = [
+    TopView {
+        top: Top::Overview,
+        keys: &[Key::Char('1')],
+        label: "1",
+        commands: &["overview", "topics"],
+        help: "overview: replicated topics",
+    },
+    TopView {
+        top: Top::Groups,
+        keys: &[Key::Char('2')],
+        label: "2",
+        commands: &["groups"],
+        help: "consumer groups on both sides",
+    },
+    TopView {
+        top: Top::Inventory,
+        keys: &[Key::Char('3')],
+        label: "3",
+        commands: &["inventory", "diff"],
+        help: "inventory diff: missing topics, partitions, configs",
+    },
+    TopView {
+        top: Top::Log,
+        keys: &[Key::Char('4')],
+        label: "4",
+        commands: &["log"],
+        help: "event log",
+    },
+    TopView {
+        top: Top::Mapping,
+        keys: &[Key::Char('5')],
+        label: "5",
+        commands: &["mapping"],
+        help: "MM2 offset mapping and drift",
+    },
+    TopView {
+        top: Top::Validation,
+        keys: &[Key::Char('6')],
+        label: "6",
+        commands: &["validation"],
+        help: "validation: records compared on both sides, per partition",
     },
 ];
 
@@ -262,7 +280,7 @@ pub fn allowed(bindings: Vec<Binding>, read_only: bool) -> Vec<Binding> {
 }
 
 fn all_bindings(screen: Screen) -> Vec<Binding> {
-    let mut v = Vec::with_capacity(GLOBAL.len() + 3);
+    let mut v = Vec::with_capacity(GLOBAL.len() + TOP_VIEWS.len() + GLOBAL_AFTER.len() + 3);
     match screen {
         Screen::DrillableList => v.push(DRILL),
         Screen::TopicList => v.extend([DRILL, VALIDATE]),
@@ -271,6 +289,15 @@ fn all_bindings(screen: Screen) -> Vec<Binding> {
         Screen::List => {}
     }
     v.extend(GLOBAL);
+    v.extend(TOP_VIEWS.iter().map(|t| Binding {
+        keys: t.keys,
+        label: t.label,
+        action: Action::Go(t.top),
+        help: t.help,
+        hint: None,
+        dangerous: false,
+    }));
+    v.extend(GLOBAL_AFTER);
     v.push(QUIT);
     v
 }
@@ -292,22 +319,17 @@ pub fn action_for(bindings: &[Binding], ev: &KeyEvent) -> Option<Action> {
 }
 
 /// The `:` commands, with the view or action each one means.
-pub const COMMANDS: [(&str, Action); 10] = [
-    ("overview", Action::GoOverview),
-    ("topics", Action::GoOverview),
-    ("groups", Action::GoGroups),
-    ("inventory", Action::GoInventory),
-    ("diff", Action::GoInventory),
-    ("log", Action::GoLog),
-    ("mapping", Action::GoMapping),
-    ("validation", Action::GoValidation),
-    ("help", Action::Help),
-    ("quit", Action::Quit),
-];
+pub fn commands() -> Vec<(&'static str, Action)> {
+    let views = TOP_VIEWS
+        .iter()
+        .flat_map(|t| t.commands.iter().map(move |c| (*c, Action::Go(t.top))));
+    views.chain([("help", Action::Help), ("quit", Action::Quit)]).collect()
+}
 
 /// Completes a command prefix: the longest common prefix of every command that starts with it.
 pub fn complete(prefix: &str) -> Option<String> {
-    let hits: Vec<&str> = COMMANDS
+    let commands = commands();
+    let hits: Vec<&str> = commands
         .iter()
         .map(|(c, _)| *c)
         .filter(|c| c.starts_with(prefix))
@@ -331,10 +353,11 @@ fn command(input: &str) -> Option<Action> {
     if input == "q" || input == "q!" {
         return Some(Action::Quit);
     }
-    if let Some((_, a)) = COMMANDS.iter().find(|(c, _)| *c == input) {
+    let commands = commands();
+    if let Some((_, a)) = commands.iter().find(|(c, _)| *c == input) {
         return Some(*a);
     }
-    let hits: Vec<Action> = COMMANDS
+    let hits: Vec<Action> = commands
         .iter()
         .filter(|(c, _)| c.starts_with(input))
         .map(|(_, a)| *a)
@@ -355,7 +378,7 @@ mod tests {
         assert_eq!(complete("x"), None);
         assert_eq!(complete("").as_deref(), Some(""));
         let list = bindings(Screen::List, false);
-        assert_eq!(command_action("inv", &list), Some(Action::GoInventory));
+        assert_eq!(command_action("inv", &list), Some(Action::Go(Top::Inventory)));
         assert_eq!(command_action("q", &list), Some(Action::Quit));
         assert_eq!(command_action("zzz", &list), None);
     }
