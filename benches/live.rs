@@ -21,7 +21,7 @@ use cutover::demo::clients::RecordWriter;
 use cutover::kafka::records::Record;
 use cutover::kafka::{ClusterClient, RequestCounts};
 use cutover::monitor::watches;
-use groups::commit_offsets as commit_group_offsets;
+use groups::commit_offsets;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const TOPICS: usize = 30;
@@ -70,7 +70,7 @@ fn setup(src: &TansuBroker, tgt: &TansuBroker, rt: &tokio::runtime::Runtime) {
     for g in 0..GROUPS {
         let topic = &names[g % TOPICS];
         let offsets: Vec<(String, i32, i64)> = (0..PARTITIONS).map(|p| (topic.clone(), p, 1)).collect();
-        commit_group_offsets(&s, &format!("group-{g:03}"), &offsets).unwrap();
+        commit_offsets(&s, &format!("group-{g:03}"), &offsets).unwrap();
     }
     eprintln!(
         "setup: {} partitions per cluster, {GROUPS} groups, in {:?}",

@@ -19,7 +19,7 @@ mod groups;
 use cutover::demo::clients::RecordWriter;
 use cutover::kafka::records::{Record, RecordReader};
 use cutover::translate::group::{translate_group, translate_many};
-use groups::commit_offsets as commit_group_offsets;
+use groups::commit_offsets;
 
 const PARTITIONS: i32 = 50;
 const GROUPS: i64 = 100;
@@ -92,7 +92,7 @@ fn main() {
         let offsets: Vec<(String, i32, i64)> = (0..PARTITIONS)
             .map(|p| ("orders".to_string(), p, committed_at(g)))
             .collect();
-        commit_group_offsets(&config.source, &format!("group-{g:03}"), &offsets).unwrap();
+        commit_offsets(&config.source, &format!("group-{g:03}"), &offsets).unwrap();
     }
     let mm2 = cutover::kafka::mm2::read_once(
         &config.source,

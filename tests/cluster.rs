@@ -5,11 +5,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::groups::TestMember as GroupMember;
 use common::*;
 use cutover::config::Config;
 use cutover::demo::broker::Storage;
-use cutover::demo::clients::TopicSpec;
+use cutover::demo::clients::{GroupMember, TopicSpec};
 use cutover::model::groups::group_rows;
 use cutover::model::inventory::{diff, Difference};
 use cutover::model::overview::{partition_pairs, topic_pairs, PairStatus};
@@ -140,8 +139,8 @@ fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
 /// Group states need tansu's memory engine (DescribeGroups is broken on sqlite); its end
 /// offsets are right only when every produce request carries one record, so the records
 /// here are produced one per request.
-/// tansu lists a group only once it has committed offsets, so the member commits before the
-/// monitor is asked about it.
+/// tansu lists a group only once it has committed offsets; the member commits (auto-commit,
+/// every second) before the monitor sees it.
 #[test]
 fn group_with_a_live_member_is_stable_then_empty_after_it_leaves() {
     let (src, tgt, _dir) = two_brokers(Storage::Memory);
@@ -162,7 +161,6 @@ fn group_with_a_live_member_is_stable_then_empty_after_it_leaves() {
         }
         (read == 5).then_some(())
     });
-    member.commit().unwrap();
 
     let row = wait_snapshot(
         &monitor,

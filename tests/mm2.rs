@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::groups::commit_offsets as commit_group_offsets;
+use common::groups::commit_offsets;
 use common::*;
 use cutover::config::{ClusterConfig, Config, OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
 use cutover::demo::broker::{Storage, TansuBroker};
@@ -148,7 +148,7 @@ fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
     assert!(mm2.heartbeat_ms.is_some(), "heartbeats are read: {mm2:?}");
 
     // A group committed at 137 translates exactly; MM2's checkpoint lags by its +1 rule.
-    commit_group_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 137)]).unwrap();
+    commit_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 137)]).unwrap();
     let (out, _) = translate(
         &cluster(&src, "s"),
         &cluster(&tgt, "t"),
@@ -246,7 +246,7 @@ fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
         }
     );
 
-    commit_group_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 265)]).unwrap();
+    commit_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 265)]).unwrap();
     let (code, out, _) = run(&["--group", "billing"]);
     assert_eq!(code, Some(1), "no exact translation needs attention:\n{out}");
     let row = out.lines().find(|l| l.starts_with("orders")).unwrap();

@@ -8,10 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::groups::{commit_offsets, TestMember};
+use common::groups::commit_offsets;
 use common::*;
 use cutover::demo::broker::Storage;
-use cutover::demo::clients::TopicSpec;
+use cutover::demo::clients::{GroupMember, TopicSpec};
 use cutover::kafka::write::{CommitError, Moved, OffsetChange, OffsetWriter, WritePermission};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,12 +43,12 @@ fn refuses_a_group_with_members_and_offsets_that_moved_then_commits_and_reads_ba
     let (src, _tgt, _dir) = two_brokers(Storage::Memory);
     let cluster = cluster(&src, "src");
     create(&src, &[TopicSpec::new("orders", 1)]);
-    produce(&src, "orders", 0, 10, true);
+    produce(&src, "orders", 0, 5, true);
     let permission = WritePermission::grant(true).unwrap();
     let writer = OffsetWriter::new(&permission, &cluster, TIMEOUT);
 
-    // A live member has read and committed 5: the group is Stable with one member.
-    let member = TestMember::join(&cluster, "billing", &["orders"]).unwrap();
+    // A live member has read and committed all 5 (auto-commit): the group is Stable with one member.
+    let member = GroupMember::join(&cluster, "billing", &["orders"]).unwrap();
     let mut read = 0;
     wait_for(Duration::from_secs(30), "the member to read 5 records", || {
         if let Some(r) = member.poll(Duration::from_millis(100)) {
@@ -57,8 +57,10 @@ fn refuses_a_group_with_members_and_offsets_that_moved_then_commits_and_reads_ba
         }
         (read == 5).then_some(())
     });
-    member.commit().unwrap();
-    assert_eq!(committed(&cluster, "billing"), Some(5));
+    wait_for(Duration::from_secs(20), "the member's commit of 5", || {
+        let _ = member.poll(Duration::from_millis(50));
+        (committed(&cluster, "billing") == Some(5)).then_some(())
+    });
     let refused = wait_for(Duration::from_secs(20), "a refusal naming the live group", || {
         // Keep the membership alive while the writer looks at the group.
         let _ = member.poll(Duration::from_millis(50));
