@@ -16,7 +16,7 @@ use cutover::kafka::cursor::{Cursor, KafkaCursor};
 use cutover::mm2::syncs::SyncHistory;
 use cutover::model::mapping::mapping_rows;
 use cutover::monitor::Monitor;
-use cutover::translate::{translate_partition, Outcome, Translated};
+use cutover::translate::{translate_partition, Outcome, Translated, WalkedOver};
 
 fn mm2(policy: PolicyKind) -> Replication {
     Replication {
@@ -238,19 +238,38 @@ fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
     );
     assert_eq!(out[0].exact(), Some(255), "before the drop all is exact");
     assert_eq!(
-        out[1].outcome,
+        (out[1].exact(), out[1].walked_over.clone()),
+        (Some(264), vec![WalkedOver::Missing { source_offset: 260 }]),
+        "the group already read 260 on the source: it resumes exactly, and the loss is named"
+    );
+
+    commit_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 265)]).unwrap();
+    let (code, out, _) = run(&["--group", "billing"]);
+    assert_eq!(code, Some(1), "a lost record needs attention:\n{out}");
+    let row = out.lines().find(|l| l.starts_with("orders")).unwrap();
+    assert!(
+        row.contains("walked over source 260 missing on the target: data loss"),
+        "{row}"
+    );
+
+    // Lost at the committed offset itself: the group has not read it, no exact translation.
+    let (out, _) = translate(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        &syncs,
+        "orders",
+        0,
+        &[260],
+    );
+    assert_eq!(
+        out[0].outcome,
         Outcome::Diverged {
             source_offset: 260,
             target_offset: Some(260),
             difference: "key differs, value differs, timestamp differs (1700000000010 vs 1700000000011)".into()
         }
     );
-
-    commit_offsets(&cluster(&src, "src"), "billing", &[("orders".into(), 0, 265)]).unwrap();
-    let (code, out, _) = run(&["--group", "billing"]);
-    assert_eq!(code, Some(1), "no exact translation needs attention:\n{out}");
-    let row = out.lines().find(|l| l.starts_with("orders")).unwrap();
-    assert!(row.contains("NO EXACT TRANSLATION: source 260 vs target 260"), "{row}");
 }
 
 #[test]
@@ -527,16 +546,16 @@ fn a_duplicate_drifts_plus_one_and_a_stall_shows_as_lag_until_it_clears() {
         0,
         &[10],
     );
-    assert!(
-        matches!(
-            out[0].outcome,
-            Outcome::Diverged {
-                source_offset: 6,
-                target_offset: Some(6),
-                ..
-            }
+    assert_eq!(
+        (out[0].exact(), out[0].walked_over.clone()),
+        (
+            Some(11),
+            vec![WalkedOver::Duplicate {
+                target_offset: 6,
+                of_source: 5
+            }]
         ),
-        "the copy of 5 stands where 6 should be: {out:?}"
+        "the second copy of 5 at target 6 is stepped over: {out:?}"
     );
 
     r.stall(true);

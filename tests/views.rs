@@ -366,6 +366,7 @@ fn translate_billing(app: &mut App) {
                 downstream: 119_000,
             }),
             outcome,
+            walked_over: vec![],
         },
     };
     let exact = |o| Outcome::Exact {

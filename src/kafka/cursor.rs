@@ -18,6 +18,84 @@ pub trait Cursor {
     fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error>;
     /// Records read so far.
     fn records_read(&self) -> u64;
+    /// The partition's end offset now (its high watermark), asked of the broker.
+    fn end_offset(&mut self) -> Result<i64, Error>;
+}
+
+impl<C: Cursor + ?Sized> Cursor for &mut C {
+    fn seek(&mut self, offset: i64) -> Result<(), Error> {
+        (**self).seek(offset)
+    }
+    fn next(&mut self) -> Result<Option<Located>, Error> {
+        (**self).next()
+    }
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error> {
+        (**self).offset_for_time(timestamp)
+    }
+    fn records_read(&self) -> u64 {
+        (**self).records_read()
+    }
+    fn end_offset(&mut self) -> Result<i64, Error> {
+        (**self).end_offset()
+    }
+}
+
+/// A cursor that ends at a fixed offset: a range read on both sides to bounds fixed before
+/// either is read, so records written meanwhile are never half-seen on one side only.
+pub struct Bounded<C> {
+    inner: C,
+    end: i64,
+    ended: bool,
+}
+
+impl<C: Cursor> Bounded<C> {
+    pub fn new(inner: C, end: i64) -> Self {
+        Bounded {
+            inner,
+            end,
+            ended: false,
+        }
+    }
+
+    pub fn end(&self) -> i64 {
+        self.end
+    }
+
+    /// The cursor underneath, unbounded.
+    pub fn inner_mut(&mut self) -> &mut C {
+        &mut self.inner
+    }
+}
+
+impl<C: Cursor> Cursor for Bounded<C> {
+    fn seek(&mut self, offset: i64) -> Result<(), Error> {
+        self.ended = offset >= self.end;
+        if self.ended {
+            return Ok(());
+        }
+        self.inner.seek(offset)
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, Error> {
+        if self.ended {
+            return Ok(None);
+        }
+        let next = self.inner.next()?.filter(|r| r.offset < self.end);
+        self.ended = next.is_none();
+        Ok(next)
+    }
+
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error> {
+        Ok(self.inner.offset_for_time(timestamp)?.filter(|o| *o < self.end))
+    }
+
+    fn records_read(&self) -> u64 {
+        self.inner.records_read()
+    }
+
+    fn end_offset(&mut self) -> Result<i64, Error> {
+        Ok(self.end)
+    }
 }
 
 /// A cursor over one partition of a real cluster.
@@ -96,5 +174,9 @@ impl Cursor for KafkaCursor {
 
     fn records_read(&self) -> u64 {
         self.read
+    }
+
+    fn end_offset(&mut self) -> Result<i64, Error> {
+        self.reader.end_offset(&self.topic, self.partition, self.timeout)
     }
 }

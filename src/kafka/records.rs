@@ -100,6 +100,16 @@ impl RecordReader {
         })
     }
 
+    /// A partition's end offset (high watermark), fresh from its leader.
+    pub fn end_offset(&self, topic: &str, partition: i32, timeout: Duration) -> Result<i64, Error> {
+        let what = format!("{topic}/{partition}: end offset");
+        let (_, high) = self
+            .consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .map_err(|e| Error::kafka(&what, &e))?;
+        Ok(high)
+    }
+
     /// Starts reading each (topic, partition) at its offset (`None`: the beginning).
     pub fn assign(&self, from: &[(String, i32, Option<i64>)]) -> Result<(), Error> {
         let mut tpl = TopicPartitionList::new();

@@ -38,11 +38,85 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The outcome as a sentence, for screens and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Exact {
+                target_offset,
+                verified_next: true,
+            } => format!("exact at target offset {target_offset}, next record verified"),
+            Outcome::Exact { target_offset, .. } => {
+                format!("exact at target offset {target_offset} (no next record yet)")
+            }
+            Outcome::Diverged {
+                source_offset,
+                target_offset,
+                difference,
+            } => format!(
+                "source {source_offset} vs target {}: {difference}",
+                target_offset.map_or("(none)".into(), |t| t.to_string())
+            ),
+            Outcome::Unavailable { reason } => reason.clone(),
+        }
+    }
+}
+
+/// A difference between the two sides that the walk from the anchor stepped over before the
+/// committed offset, where the streams agreed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WalkedOver {
+    /// A second copy of a source record already matched (MM2 is at-least-once).
+    Duplicate { target_offset: i64, of_source: i64 },
+    /// A source record the group already processed that is not on the target: data loss.
+    Missing { source_offset: i64 },
+    /// A target record that is not on the source (a corrupted or foreign copy).
+    NotOnSource { target_offset: i64 },
+}
+
+impl WalkedOver {
+    pub fn describe(&self) -> String {
+        match self {
+            WalkedOver::Duplicate {
+                target_offset,
+                of_source,
+            } => format!("duplicate at target {target_offset} (of source {of_source})"),
+            WalkedOver::Missing { source_offset } => {
+                format!("source {source_offset} missing on the target: data loss, see validation")
+            }
+            WalkedOver::NotOnSource { target_offset } => {
+                format!("target {target_offset} holds a record that is not on the source, see validation")
+            }
+        }
+    }
+
+    /// A record lost or changed, not merely repeated.
+    pub fn is_loss(&self) -> bool {
+        !matches!(self, WalkedOver::Duplicate { .. })
+    }
+}
+
+/// "walked over 1 duplicate at target 11; source 57 missing on the target: ..."
+pub fn walked_summary(walked: &[WalkedOver]) -> Option<String> {
+    if walked.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = walked.iter().take(SHOWN).map(WalkedOver::describe).collect();
+    if walked.len() > SHOWN {
+        parts.push(format!("{} more", walked.len() - SHOWN));
+    }
+    Some(format!("walked over {}", parts.join("; ")))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Translated {
     pub committed: i64,
     pub anchor: Option<Anchor>,
     pub outcome: Outcome,
+    /// What the walk from the anchor stepped over before the committed offset.
+    pub walked_over: Vec<WalkedOver>,
 }
 
 impl Translated {
@@ -51,6 +125,11 @@ impl Translated {
             Outcome::Exact { target_offset, .. } => Some(target_offset),
             _ => None,
         }
+    }
+
+    /// Exact, but a record before the committed offset was lost or changed on the target.
+    pub fn lost_records(&self) -> bool {
+        self.walked_over.iter().any(WalkedOver::is_loss)
     }
 }
 
@@ -105,6 +184,8 @@ pub struct PartitionExact {
     pub exact: Exact,
     /// What flipping on MM2's checkpoint would cost; None until an exact answer is current.
     pub flip: Option<FlipCost>,
+    /// What the current translation stepped over before the committed offset.
+    pub walked_over: Vec<WalkedOver>,
 }
 
 /// A translation is current only for the committed offset it translated: once the group
@@ -123,36 +204,34 @@ pub fn partition_exact(
         rows.iter()
             .find(|r| r.source_topic == p.source_topic && r.partition == p.partition)
     });
-    let (exact, flip) = match row {
-        None if done.is_some() => (Exact::NotTranslated, None),
-        None => (Exact::Translating, None),
+    let (exact, flip, walked_over) = match row {
+        None if done.is_some() => (Exact::NotTranslated, None, vec![]),
+        None => (Exact::Translating, None, vec![]),
         Some(row) if Some(row.committed) != p.source_committed => (
             Exact::Stale {
                 translated: row.committed,
             },
             None,
+            vec![],
         ),
         Some(row) => {
             let exact = match &row.translation.outcome {
                 Outcome::Exact { target_offset, .. } => Exact::Offset(*target_offset),
-                Outcome::Diverged {
-                    source_offset,
-                    target_offset,
-                    difference,
-                } => Exact::NoExact {
-                    reason: format!(
-                        "source {source_offset} vs target {}: {difference}",
-                        target_offset.map_or("(none)".into(), |t| t.to_string())
-                    ),
+                other => Exact::NoExact {
+                    reason: other.describe(),
                 },
-                Outcome::Unavailable { reason } => Exact::NoExact { reason: reason.clone() },
             };
-            (exact, Some(flip_cost(checkpoint, row.translation.exact())))
+            (
+                exact,
+                Some(flip_cost(checkpoint, row.translation.exact())),
+                row.translation.walked_over.clone(),
+            )
         }
     };
     PartitionExact {
         checkpoint,
         exact,
         flip,
+        walked_over,
     }
 }

@@ -128,6 +128,7 @@ impl Status {
             Verdict::Pass => Status::Pass,
             Verdict::Fail { .. } => Status::Fail,
             Verdict::Skipped { .. } => Status::Skipped,
+            Verdict::Pending { .. } => Status::Pending,
             Verdict::Error { .. } => Status::Error,
         }
     }
@@ -347,7 +348,7 @@ pub fn result_detail(row: &Row) -> String {
         Verdict::Pass if row.result.pending => "later source records not copied yet".into(),
         Verdict::Pass => String::new(),
         Verdict::Fail { mismatch } => mismatch.describe(),
-        Verdict::Skipped { reason } | Verdict::Error { reason } => reason.clone(),
+        Verdict::Skipped { reason } | Verdict::Pending { reason } | Verdict::Error { reason } => reason.clone(),
     }
 }
 

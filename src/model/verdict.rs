@@ -69,6 +69,10 @@ pub enum Verdict {
     Skipped {
         reason: String,
     },
+    /// Not validated yet, and why it waits (no alignment yet); retried as soon as it can be.
+    Pending {
+        reason: String,
+    },
     /// The partition could not be validated (e.g. a broker stopped answering).
     Error {
         reason: String,
@@ -81,6 +85,7 @@ impl Verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail { .. } => "FAIL",
             Verdict::Skipped { .. } => "SKIPPED",
+            Verdict::Pending { .. } => "PENDING",
             Verdict::Error { .. } => "ERROR",
         }
     }

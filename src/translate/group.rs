@@ -95,6 +95,7 @@ pub fn translate_many(
                         committed: *c,
                         anchor: None,
                         outcome: Outcome::Unavailable { reason: e.clone() },
+                        walked_over: Vec::new(),
                     })
                     .collect()
             });

@@ -15,7 +15,9 @@ use crate::config::{Replication, ReplicationKind};
 use crate::kafka::cursor::Cursor;
 use crate::kafka::records::{Located, Record};
 use crate::mm2::syncs::SyncHistory;
-pub use crate::model::translation::{Anchor, Outcome, Translated};
+pub use crate::model::translation::{Anchor, Outcome, Translated, WalkedOver};
+
+use std::collections::VecDeque;
 
 /// How two records differ ("value differs"), or None when they are the same record.
 pub fn difference(source: &Record, target: &Record) -> Option<String> {
@@ -39,105 +41,249 @@ pub fn difference(source: &Record, target: &Record) -> Option<String> {
     (!d.is_empty()).then(|| d.join(", "))
 }
 
-/// A cursor with one record of lookahead.
-struct Peekable<'a> {
+/// Records looked ahead on each side when the walk meets a difference, to find where the
+/// streams agree again (a duplicate, a lost record, a corrupted copy). A difference the
+/// window cannot resolve leaves no exact translation.
+pub const LOOKAHEAD: usize = 500;
+/// Records after the point where the streams agree again that must agree too (as far as both
+/// sides go), so a repeated record is not mistaken for it.
+pub const AGREE_AGAIN: usize = 3;
+
+/// A cursor with a bounded lookahead.
+struct Ahead<'a> {
     cursor: &'a mut dyn Cursor,
-    pending: Option<Located>,
+    buffered: VecDeque<Located>,
+    ended: bool,
 }
 
-impl Peekable<'_> {
-    fn peek(&mut self) -> Result<Option<&Located>, String> {
-        if self.pending.is_none() {
-            self.pending = self.cursor.next()?;
+impl<'a> Ahead<'a> {
+    fn new(cursor: &'a mut dyn Cursor) -> Self {
+        Ahead {
+            cursor,
+            buffered: VecDeque::new(),
+            ended: false,
         }
-        Ok(self.pending.as_ref())
     }
 
-    fn next(&mut self) -> Result<Option<Located>, String> {
-        match self.pending.take() {
-            Some(r) => Ok(Some(r)),
-            None => Ok(self.cursor.next()?),
+    /// The next `n` records (fewer at the partition's end).
+    fn peek_n(&mut self, n: usize) -> Result<&VecDeque<Located>, String> {
+        while self.buffered.len() < n && !self.ended {
+            match self.cursor.next()? {
+                Some(r) => self.buffered.push_back(r),
+                None => self.ended = true,
+            }
+        }
+        Ok(&self.buffered)
+    }
+
+    fn peek(&mut self) -> Result<Option<&Located>, String> {
+        Ok(self.peek_n(1)?.front())
+    }
+
+    fn pop(&mut self) -> Result<Option<Located>, String> {
+        self.peek_n(1)?;
+        Ok(self.buffered.pop_front())
+    }
+}
+
+/// Where two runs of records agree again: the smallest (a, b) (fewest records stepped over)
+/// with source[a] == target[b] and the next `AGREE_AGAIN` records agreeing too.
+fn agree_again(source: &VecDeque<Located>, target: &VecDeque<Located>) -> Option<(usize, usize)> {
+    let same = |i: usize, j: usize| difference(&source[i].record, &target[j].record).is_none();
+    for skipped in 1..source.len() + target.len() {
+        // Prefer stepping over target records (duplicates) before source records.
+        for a in 0..=skipped {
+            let b = skipped - a;
+            if a >= source.len() || b >= target.len() || !same(a, b) {
+                continue;
+            }
+            let more = AGREE_AGAIN.min(source.len() - a - 1).min(target.len() - b - 1);
+            if (1..=more).all(|k| same(a + k, b + k)) {
+                return Some((a, b));
+            }
+        }
+    }
+    None
+}
+
+/// A lockstep walk of both sides from an exact pair, stepping over what `agree_again` explains.
+struct Walk<'a> {
+    src: Ahead<'a>,
+    tgt: Ahead<'a>,
+    /// The newest matched source records, to recognise a duplicate on the target.
+    matched: VecDeque<Located>,
+    walked: Vec<WalkedOver>,
+    after_last_match: i64,
+    /// Set when the walk cannot go on: the first difference it could not explain.
+    broken: Option<Outcome>,
+}
+
+impl Walk<'_> {
+    fn matched(&mut self, s: Located, t: &Located) {
+        self.after_last_match = t.offset + 1;
+        self.matched.push_back(s);
+        if self.matched.len() > LOOKAHEAD {
+            self.matched.pop_front();
+        }
+    }
+
+    fn duplicate_of(&self, t: &Located) -> Option<i64> {
+        self.matched
+            .iter()
+            .rev()
+            .find(|m| difference(&m.record, &t.record).is_none())
+            .map(|m| m.offset)
+    }
+
+    /// Steps over the difference at the heads of both sides, if the lookahead explains it;
+    /// with `only_target`, only target records (duplicates or records not on the source) may
+    /// be stepped over. False when it cannot be explained.
+    fn step_over(&mut self, only_target: bool) -> Result<bool, String> {
+        let source = self.src.peek_n(LOOKAHEAD)?.clone();
+        let target = self.tgt.peek_n(LOOKAHEAD)?.clone();
+        let Some((a, b)) = agree_again(&source, &target) else {
+            return Ok(false);
+        };
+        if only_target && a > 0 {
+            return Ok(false);
+        }
+        for t in target.iter().take(b) {
+            self.walked.push(match self.duplicate_of(t) {
+                Some(of_source) => WalkedOver::Duplicate {
+                    target_offset: t.offset,
+                    of_source,
+                },
+                None => WalkedOver::NotOnSource {
+                    target_offset: t.offset,
+                },
+            });
+            self.tgt.pop()?;
+        }
+        for s in source.iter().take(a) {
+            self.walked.push(WalkedOver::Missing {
+                source_offset: s.offset,
+            });
+            self.src.pop()?;
+        }
+        Ok(true)
+    }
+
+    /// Walks until the next source record is at or after `committed`.
+    fn advance_to(&mut self, committed: i64) -> Result<(), String> {
+        while self.broken.is_none() {
+            let Some(s) = self.src.peek()?.filter(|s| s.offset < committed).cloned() else {
+                return Ok(());
+            };
+            let Some(t) = self.tgt.peek()?.cloned() else {
+                self.broken = Some(Outcome::Diverged {
+                    source_offset: s.offset,
+                    target_offset: None,
+                    difference: "not on the target (not copied yet, or lost)".into(),
+                });
+                return Ok(());
+            };
+            match difference(&s.record, &t.record) {
+                None => {
+                    self.src.pop()?;
+                    self.tgt.pop()?;
+                    self.matched(s, &t);
+                }
+                Some(d) => {
+                    if !self.step_over(false)? {
+                        self.broken = Some(Outcome::Diverged {
+                            source_offset: s.offset,
+                            target_offset: Some(t.offset),
+                            difference: d,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the group resumes after `committed`: the next target record must be the next
+    /// source record, after any duplicates of records already read.
+    fn resume(&mut self, committed: i64) -> Result<(Outcome, Vec<WalkedOver>), String> {
+        if let Some(b) = &self.broken {
+            return Ok((b.clone(), self.walked.clone()));
+        }
+        // A record lost at or after the committed offset: the group would skip it.
+        if let Some(WalkedOver::Missing { source_offset }) = self
+            .walked
+            .iter()
+            .find(|w| matches!(w, WalkedOver::Missing { source_offset } if *source_offset >= committed))
+        {
+            let outcome = Outcome::Diverged {
+                source_offset: *source_offset,
+                target_offset: None,
+                difference: "not on the target, at or after the committed offset".into(),
+            };
+            return Ok((outcome, self.walked.clone()));
+        }
+        loop {
+            let next_source = self.src.peek()?.cloned();
+            let next_target = self.tgt.peek()?.cloned();
+            let (Some(s), Some(t)) = (next_source, next_target) else {
+                let outcome = Outcome::Exact {
+                    target_offset: self.after_last_match,
+                    verified_next: false,
+                };
+                return Ok((outcome, self.walked.clone()));
+            };
+            match difference(&s.record, &t.record) {
+                None => {
+                    let outcome = Outcome::Exact {
+                        target_offset: t.offset,
+                        verified_next: true,
+                    };
+                    return Ok((outcome, self.walked.clone()));
+                }
+                Some(d) => {
+                    // Only extra target records may be stepped over here: a source record
+                    // missing at the resume point is one the group has not read yet.
+                    let before = self.walked.len();
+                    if self.step_over(true)? {
+                        self.after_last_match = self.tgt.peek()?.map_or(self.after_last_match, |t| t.offset);
+                        continue;
+                    }
+                    self.walked.truncate(before);
+                    let outcome = Outcome::Diverged {
+                        source_offset: s.offset,
+                        target_offset: Some(t.offset),
+                        difference: d,
+                    };
+                    return Ok((outcome, self.walked.clone()));
+                }
+            }
         }
     }
 }
 
 /// Walks both sides from an exact pair (source `up` is target `down`) and translates every
-/// committed offset in `committed` (ascending, all >= `up`) in one pass.
+/// committed offset in `committed` (ascending, all >= `up`) in one pass. Differences before a
+/// committed offset that the lookahead explains (duplicates, lost or corrupted records) are
+/// stepped over and returned with it; one it cannot explain ends the walk.
 pub fn walk_from_sync(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     (up, down): (i64, i64),
     committed: &[i64],
-) -> Result<Vec<Outcome>, String> {
+) -> Result<Vec<(Outcome, Vec<WalkedOver>)>, String> {
     source.seek(up)?;
     target.seek(down)?;
-    let mut src = Peekable {
-        cursor: source,
-        pending: None,
+    let mut walk = Walk {
+        src: Ahead::new(source),
+        tgt: Ahead::new(target),
+        matched: VecDeque::new(),
+        walked: Vec::new(),
+        after_last_match: down,
+        broken: None,
     };
-    let mut tgt = Peekable {
-        cursor: target,
-        pending: None,
-    };
-    let mut after_last_match = down;
-    let mut diverged: Option<Outcome> = None;
     let mut out = Vec::with_capacity(committed.len());
     for &c in committed {
-        while diverged.is_none() {
-            let Some(s) = src.peek()?.filter(|s| s.offset < c).cloned() else {
-                break;
-            };
-            src.next()?;
-            match tgt.next()? {
-                None => {
-                    diverged = Some(Outcome::Diverged {
-                        source_offset: s.offset,
-                        target_offset: None,
-                        difference: "not on the target (not copied yet, or lost)".into(),
-                    })
-                }
-                Some(t) => match difference(&s.record, &t.record) {
-                    Some(d) => {
-                        diverged = Some(Outcome::Diverged {
-                            source_offset: s.offset,
-                            target_offset: Some(t.offset),
-                            difference: d,
-                        })
-                    }
-                    None => after_last_match = t.offset + 1,
-                },
-            }
-        }
-        if let Some(d) = &diverged {
-            out.push(d.clone());
-            continue;
-        }
-        // Where the group resumes: the next target record must be the next source record.
-        let next_source = src.peek()?.cloned();
-        let outcome = match next_source {
-            None => Outcome::Exact {
-                target_offset: after_last_match,
-                verified_next: false,
-            },
-            Some(s) => match tgt.peek()?.cloned() {
-                None => Outcome::Exact {
-                    target_offset: after_last_match,
-                    verified_next: false,
-                },
-                Some(t) => match difference(&s.record, &t.record) {
-                    None => Outcome::Exact {
-                        target_offset: t.offset,
-                        verified_next: true,
-                    },
-                    Some(d) => Outcome::Diverged {
-                        source_offset: s.offset,
-                        target_offset: Some(t.offset),
-                        difference: d,
-                    },
-                },
-            },
-        };
-        out.push(outcome);
+        walk.advance_to(c)?;
+        out.push(walk.resume(c)?);
     }
     Ok(out)
 }
@@ -160,6 +306,7 @@ pub fn seek_by_timestamp(
         committed,
         anchor,
         outcome,
+        walked_over: Vec::new(),
     };
     let unavailable = |reason: &str| Outcome::Unavailable { reason: reason.into() };
     source.seek(committed)?;
@@ -307,6 +454,7 @@ pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committe
         committed,
         anchor: Some(Anchor::Identity),
         outcome,
+        walked_over: Vec::new(),
     })
 }
 
@@ -347,14 +495,20 @@ pub fn translate_partition(
                     .collect();
                 i += group.len();
                 let outcomes = walk_from_sync(source, target, anchor, &group)?;
-                out.extend(group.into_iter().zip(outcomes).map(|(c, outcome)| Translated {
-                    committed: c,
-                    anchor: Some(Anchor::Sync {
-                        upstream: anchor.0,
-                        downstream: anchor.1,
-                    }),
-                    outcome,
-                }));
+                out.extend(
+                    group
+                        .into_iter()
+                        .zip(outcomes)
+                        .map(|(c, (outcome, walked_over))| Translated {
+                            committed: c,
+                            anchor: Some(Anchor::Sync {
+                                upstream: anchor.0,
+                                downstream: anchor.1,
+                            }),
+                            outcome,
+                            walked_over,
+                        }),
+                );
             }
         }
     }
@@ -423,6 +577,9 @@ mod tests {
         fn records_read(&self) -> u64 {
             self.read
         }
+        fn end_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+            Ok(self.records.last().map_or(0, |r| r.offset + 1))
+        }
     }
 
     /// Source offsets 100.. with gaps (transaction markers) copied to target offsets 0..
@@ -453,7 +610,7 @@ mod tests {
         let out = walk_from_sync(&mut s, &mut t, (100, 0), &[100, 102, 103, 106, 108]).unwrap();
         let exact: Vec<Option<i64>> = out
             .iter()
-            .map(|o| match o {
+            .map(|(o, _)| match o {
                 Outcome::Exact { target_offset, .. } => Some(*target_offset),
                 _ => None,
             })
@@ -462,7 +619,7 @@ mod tests {
         assert_eq!(exact, vec![Some(0), Some(2), Some(2), Some(5), Some(6)]);
         assert!(
             matches!(
-                out[4],
+                out[4].0,
                 Outcome::Exact {
                     verified_next: false,
                     ..
@@ -470,25 +627,84 @@ mod tests {
             ),
             "nothing to read next"
         );
+        assert!(out.iter().all(|(_, w)| w.is_empty()), "nothing to step over");
     }
 
-    #[test]
-    fn a_missing_record_is_the_divergence_point() {
-        let (mut s, mut t) = sides();
-        t.records.remove(2); // source 103 never arrived
+    fn renumber(t: &mut Memory) {
         for (i, r) in t.records.iter_mut().enumerate() {
             r.offset = i as i64;
         }
+    }
+
+    #[test]
+    fn a_record_missing_before_the_committed_offset_is_stepped_over_and_named() {
+        let (mut s, mut t) = sides();
+        t.records.remove(2); // source 103 never arrived
+        renumber(&mut t);
         let out = walk_from_sync(&mut s, &mut t, (100, 0), &[102, 105]).unwrap();
         assert_eq!(
-            out[0],
+            out[0].0,
             Outcome::Diverged {
                 source_offset: 103,
                 target_offset: Some(2),
                 difference: "value differs, timestamp differs (1103 vs 1104)".into()
-            }
+            },
+            "lost at the resume point: the group would skip it"
         );
-        assert_eq!(out[1], out[0], "past a divergence nothing is exact");
+        assert_eq!(
+            out[1],
+            (
+                Outcome::Exact {
+                    target_offset: 3,
+                    verified_next: true
+                },
+                vec![WalkedOver::Missing { source_offset: 103 }]
+            ),
+            "lost before the committed offset: the resume point is still exact"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_stepped_over_before_and_at_the_resume_point() {
+        let (mut s, mut t) = sides();
+        let dup = t.records[1].clone(); // source 101 written twice
+        t.records.insert(2, dup);
+        renumber(&mut t);
+        let out = walk_from_sync(&mut s, &mut t, (100, 0), &[102, 105]).unwrap();
+        let dup = WalkedOver::Duplicate {
+            target_offset: 2,
+            of_source: 101,
+        };
+        let exact = |target_offset| Outcome::Exact {
+            target_offset,
+            verified_next: true,
+        };
+        assert_eq!(out[0], (exact(3), vec![dup.clone()]));
+        assert_eq!(out[1], (exact(5), vec![dup]));
+    }
+
+    #[test]
+    fn a_corrupted_record_at_the_committed_offset_leaves_no_exact_translation() {
+        let (mut s, mut t) = sides();
+        t.records[3].record.value = Some(b"corrupted".to_vec()); // source 104
+        let out = walk_from_sync(&mut s, &mut t, (100, 0), &[104, 105]).unwrap();
+        assert!(
+            matches!(out[0].0, Outcome::Diverged { source_offset: 104, .. }),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[1],
+            (
+                Outcome::Exact {
+                    target_offset: 4,
+                    verified_next: true
+                },
+                vec![
+                    WalkedOver::NotOnSource { target_offset: 3 },
+                    WalkedOver::Missing { source_offset: 104 }
+                ]
+            )
+        );
     }
 
     #[test]

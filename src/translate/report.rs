@@ -6,6 +6,7 @@ use super::group::{translate_group, GroupPartitionTranslation};
 use super::{Anchor, Outcome};
 use crate::config::{Config, ReplicationKind};
 use crate::model::groups::FlipCost;
+use crate::model::translation::walked_summary;
 
 fn anchor_text(a: &Option<Anchor>) -> String {
     match a {
@@ -20,6 +21,14 @@ fn anchor_text(a: &Option<Anchor>) -> String {
 }
 
 fn detail(r: &GroupPartitionTranslation) -> String {
+    let outcome = outcome_detail(r);
+    match walked_summary(&r.translation.walked_over) {
+        Some(w) => format!("{outcome}; {w}"),
+        None => outcome,
+    }
+}
+
+fn outcome_detail(r: &GroupPartitionTranslation) -> String {
     match &r.translation.outcome {
         Outcome::Exact {
             verified_next: true, ..
@@ -69,9 +78,11 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
             topic.map(|t| format!(" (topic {t})")).unwrap_or_default()
         ));
     }
-    let attention = rows
-        .iter()
-        .any(|r| r.translation.exact().is_none() || matches!(r.flip(), FlipCost::Skips(_)));
+    // Duplicates stepped over lose nothing; a record lost or changed before the committed
+    // offset does, even where the resume point is exact.
+    let attention = rows.iter().any(|r| {
+        r.translation.exact().is_none() || r.translation.lost_records() || matches!(r.flip(), FlipCost::Skips(_))
+    });
     let code = u8::from(attention);
     if as_json {
         let doc = json!({
@@ -84,6 +95,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
                 "topic": r.source_topic, "target_topic": r.target_topic, "partition": r.partition,
                 "committed": r.committed, "checkpoint": r.checkpoint, "exact": r.translation.exact(),
                 "flip_on_checkpoint": r.flip().label(), "anchor": r.translation.anchor, "outcome": r.translation.outcome,
+                "walked_over": r.translation.walked_over, "walked_over_text": walked_summary(&r.translation.walked_over),
             })).collect::<Vec<_>>(),
         });
         return Ok((serde_json::to_string_pretty(&doc).expect("json"), code));

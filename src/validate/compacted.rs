@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::{Mismatch, MismatchKind};
-use crate::kafka::cursor::Cursor;
+use crate::kafka::cursor::{Bounded, Cursor};
 use crate::kafka::records::{Located, Record};
 
 type Hash = [u8; 32];
@@ -85,14 +85,32 @@ pub fn compare(source: &LatestState, target: &LatestState) -> Option<(MismatchKi
     problems.into_iter().next().map(|(_, kind, s, t)| (kind, s, t))
 }
 
-/// Reads a whole partition into its latest state.
-pub fn read_state(cursor: &mut dyn Cursor, from: i64) -> Result<LatestState, String> {
+/// Reads a partition from `from` to its end into its latest state; also returns the newest
+/// record read.
+pub fn read_state(cursor: &mut dyn Cursor, from: i64) -> Result<(LatestState, Option<Located>), String> {
+    cursor.seek(from)?;
+    let mut state = LatestState::default();
+    let mut newest = None;
+    while let Some(r) = cursor.next()? {
+        state.add(&r);
+        newest = Some(r);
+    }
+    Ok((state, newest))
+}
+
+/// The source's latest state as of the target's newest record: read from `from` up to and
+/// including the first record with the same content (key, value, headers, timestamp). None
+/// when the source has no such record (the target's newest record is not a copy).
+fn state_up_to(cursor: &mut dyn Cursor, from: i64, copy_of: &Record) -> Result<Option<(LatestState, i64)>, String> {
     cursor.seek(from)?;
     let mut state = LatestState::default();
     while let Some(r) = cursor.next()? {
         state.add(&r);
+        if r.record == *copy_of {
+            return Ok(Some((state, r.offset + 1)));
+        }
     }
-    Ok(state)
+    Ok(None)
 }
 
 /// The key of the record at `offset`, for the report ("customer-17", or hex if not UTF-8).
@@ -108,33 +126,77 @@ pub fn key_at(cursor: &mut dyn Cursor, offset: i64) -> Result<Option<String>, St
         }))
 }
 
-/// Validates a compacted partition pair: None when the latest states agree.
+/// What comparing a compacted partition pair found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    pub mismatch: Option<Mismatch>,
+    /// Source offsets [from, to) compared: up to what the target has copied.
+    pub source_range: (i64, i64),
+    /// Target offsets [from, to) compared: up to its end when the run began.
+    pub target_range: (i64, i64),
+    /// Source records after `source_range`, not copied yet.
+    pub pending: bool,
+    pub records_read: (u64, u64),
+}
+
+/// Validates a compacted partition pair as of what the target has copied: the target is read
+/// to its end (fixed first), the source only up to the record the target's newest record is a
+/// copy of (offset-preserving: the same offset). Updates and tombstones the replicator has not
+/// copied yet are then "not copied yet", never a failure; a key whose newest value on the
+/// target is older than the source's at that position, or missing, fails.
 pub fn validate(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     source_from: i64,
     target_from: i64,
-) -> Result<(Option<Mismatch>, u64, u64), String> {
-    let s = read_state(source, source_from)?;
-    let t = read_state(target, target_from)?;
-    let Some((kind, so, to)) = compare(&s, &t) else {
-        return Ok((None, s.records, t.records));
+    identity: bool,
+) -> Result<Compared, String> {
+    let target_end = target.end_offset()?;
+    let source_end = source.end_offset()?;
+    let mut target = Bounded::new(target, target_end);
+    let (t, newest) = read_state(&mut target, target_from)?;
+    let (s, source_to, not_a_copy) = if identity {
+        let bound = target_end.min(source_end);
+        let (s, _) = read_state(&mut Bounded::new(&mut *source, bound), source_from)?;
+        (s, bound, None)
+    } else {
+        match &newest {
+            None => (LatestState::default(), source_from, None),
+            Some(n) => match state_up_to(&mut Bounded::new(&mut *source, source_end), source_from, &n.record)? {
+                Some((s, to)) => (s, to, None),
+                None => {
+                    // Compared with the whole source, the key of that record cannot agree.
+                    let (s, _) = read_state(&mut Bounded::new(&mut *source, source_end), source_from)?;
+                    (s, source_end, Some(n.offset))
+                }
+            },
+        }
+    };
+    let compared = |mismatch| Compared {
+        mismatch,
+        source_range: (source_from, source_to),
+        target_range: (target_from, target_end),
+        pending: source_to < source_end,
+        records_read: (s.records, t.records),
+    };
+    let found = match not_a_copy {
+        Some(offset) => Some((MismatchKind::KeyValueDiffers, None, Some(offset))),
+        None => compare(&s, &t),
+    };
+    let Some((kind, so, to)) = found else {
+        return Ok(compared(None));
     };
     let key = match (so, to) {
         (Some(o), _) => key_at(source, o)?,
-        (None, Some(o)) => key_at(target, o)?,
+        (None, Some(o)) => key_at(target.inner_mut(), o)?,
         (None, None) => None,
     };
-    Ok((
-        Some(Mismatch {
-            kind,
-            source_offset: so,
-            target_offset: to,
-            key,
-        }),
-        s.records,
-        t.records,
-    ))
+    Ok(compared(Some(Mismatch {
+        kind,
+        source_offset: so,
+        target_offset: to,
+        key,
+    })))
 }
 
 #[cfg(test)]

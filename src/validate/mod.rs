@@ -121,16 +121,24 @@ pub fn align(
             let first = source.next()?.map_or(source_start, |r| r.offset);
             Ok((first, target_offset))
         }
-        (None, outcome) => Err(format!("no alignment: no offset-sync, and by timestamp: {outcome:?}")),
+        // Usually the replicator has not copied the first record yet.
+        (None, outcome) => Err(format!(
+            "waiting for MM2's first offset-sync (by timestamp, source offset {source_start}: {})",
+            outcome.describe()
+        )),
     })
 }
 
 /// Compares the source from `start.0` with the target from `start.1`, chunk by chunk, until
 /// either side ends (a shorter target is replication lag: the rest is pending).
+///
+/// `identity`: an offset-preserving replicator promises the same offsets on both sides, so a
+/// record at another offset than its source's fails even when the content is the same.
 pub fn validate_range(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     start: (i64, i64),
+    identity: bool,
 ) -> Result<PartitionResult, String> {
     source.seek(start.0)?;
     target.seek(start.1)?;
@@ -157,7 +165,36 @@ pub fn validate_range(
             pending,
             verdict,
         };
-        if n > 0 && chunk_digest(&s[..n]) != chunk_digest(&t[..n]) {
+        let shifted = if identity {
+            (0..n).find(|&i| s[i].offset - start.0 != t[i].offset - start.1)
+        } else {
+            None
+        };
+        let content_differs = n > 0 && chunk_digest(&s[..n]) != chunk_digest(&t[..n]);
+        let first_content = if content_differs {
+            (0..n).find(|&i| !same(&s[i], &t[i]))
+        } else {
+            None
+        };
+        if let Some(i) = shifted.filter(|i| first_content.is_none_or(|c| *i <= c)) {
+            let m = Mismatch {
+                kind: MismatchKind::Differs(format!(
+                    "offsets differ: source {} is at target {} (an offset-preserving replicator keeps them equal)",
+                    s[i].offset, t[i].offset
+                )),
+                source_offset: Some(s[i].offset),
+                target_offset: Some(t[i].offset),
+                key: None,
+            };
+            return Ok(result(
+                Verdict::Fail { mismatch: m },
+                false,
+                compared + i as u64,
+                last_s,
+                last_t,
+            ));
+        }
+        if content_differs {
             // Narrow down, with one more record of each side to tell what kind it is.
             let (mut s, mut t) = (s, t);
             s.extend(source.next()?);

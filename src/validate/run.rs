@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::throttle::{Meter, Metered, RateLimit};
 use super::{align, compacted, validate_range, PartitionResult, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
-use crate::kafka::cursor::KafkaCursor;
+use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor};
 pub use crate::model::verdict::Row;
 use crate::model::Snapshot;
 
@@ -37,7 +37,8 @@ impl Progress {
                 let ends = (row.result.source_range.1, row.result.target_range.1);
                 self.validated_to.insert(key, ends);
             }
-            (Work::Compacted { source, target }, Verdict::Pass) => {
+            // With records not copied yet, the next run must look again even if nothing moves.
+            (Work::Compacted { source, target, .. }, Verdict::Pass) if !row.result.pending => {
                 self.compacted_passed_at.insert(key, (source.1, target.1));
             }
             (Work::Compacted { .. }, _) => {
@@ -73,10 +74,11 @@ pub enum Work {
         oldest_sync: Option<(i64, i64)>,
         identity: bool,
     },
-    /// Key by key, both sides read whole.
+    /// Key by key: the target read whole, the source as far as the target has copied.
     Compacted {
         source: (i64, i64),
         target: (i64, i64),
+        identity: bool,
     },
     /// A compacted partition that passed with these same end offsets: nothing to read.
     Unchanged {
@@ -139,7 +141,11 @@ pub fn plan(
                     if passed_at == Some(&(source.1, target.1)) && p.high.is_ok() && t.high.is_ok() {
                         Work::Unchanged { source, target }
                     } else {
-                        Work::Compacted { source, target }
+                        Work::Compacted {
+                            source,
+                            target,
+                            identity,
+                        }
                     }
                 }
                 (Some(t), Ok(low))
@@ -185,6 +191,15 @@ fn result(source_range: (i64, i64), target_range: (i64, i64), verdict: Verdict) 
     }
 }
 
+/// Both sides bounded by their end offsets, the target's taken first: every target record
+/// below its bound is then a copy of a source record below the source's bound, so records the
+/// replicator copies while the run reads are neither extras nor missing.
+fn fixed_bounds<S: Cursor, T: Cursor>(mut source: S, mut target: T) -> Result<(Bounded<S>, Bounded<T>), String> {
+    let target_end = target.end_offset()?;
+    let source_end = source.end_offset()?;
+    Ok((Bounded::new(source, source_end), Bounded::new(target, target_end)))
+}
+
 /// Validates one partition. Errors (a broker that stops answering) are the row's verdict.
 pub fn run_task(
     source: &ClusterConfig,
@@ -221,12 +236,18 @@ pub fn run_task(
                 ),
             },
         )),
-        Work::Compacted { source, target } => cursors().and_then(|(mut sc, mut tc)| {
-            let (mismatch, read_s, read_t) = compacted::validate(&mut sc, &mut tc, source.0, target.0)?;
-            let verdict = mismatch.map_or(Verdict::Pass, |mismatch| Verdict::Fail { mismatch });
+        Work::Compacted {
+            source,
+            target,
+            identity,
+        } => cursors().and_then(|(mut sc, mut tc)| {
+            let c = compacted::validate(&mut sc, &mut tc, source.0, target.0, *identity)?;
             Ok(PartitionResult {
-                records_compared: read_s.min(read_t),
-                ..result(*source, *target, verdict)
+                source_range: c.source_range,
+                target_range: c.target_range,
+                records_compared: c.records_read.0.min(c.records_read.1),
+                pending: c.pending,
+                verdict: c.mismatch.map_or(Verdict::Pass, |mismatch| Verdict::Fail { mismatch }),
             })
         }),
         Work::Range {
@@ -234,14 +255,15 @@ pub fn run_task(
             source_low,
             oldest_sync,
             identity,
-        } => cursors().and_then(|(mut sc, mut tc)| {
+        } => cursors().and_then(|(sc, tc)| {
+            let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
             let start = match resume {
                 Some(start) => Ok(*start),
                 None => align(&mut sc, &mut tc, *oldest_sync, *identity, *source_low)?,
             };
             match start {
-                Ok(start) => validate_range(&mut sc, &mut tc, start),
-                Err(reason) => Ok(result((0, 0), (0, 0), Verdict::Skipped { reason })),
+                Ok(start) => validate_range(&mut sc, &mut tc, start, *identity),
+                Err(reason) => Ok(result((0, 0), (0, 0), Verdict::Pending { reason })),
             }
         }),
     };

@@ -120,6 +120,10 @@ impl<C: Cursor> Cursor for Metered<'_, C> {
     fn records_read(&self) -> u64 {
         self.inner.records_read()
     }
+
+    fn end_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+        self.inner.end_offset()
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::widgets::*;
 use crate::model::groups::{FlipCost, GroupPartition};
-use crate::model::translation::{partition_exact, Exact, PartitionExact};
+use crate::model::translation::{partition_exact, walked_summary, Exact, PartitionExact, WalkedOver};
 use crate::model::Side;
 use crate::tui::app::{App, View};
 use crate::tui::theme::Role;
@@ -115,9 +115,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
 pub(super) fn info(app: &App, v: &[GroupPartition], sel: usize) -> Option<(String, Role)> {
     let View::Group(group) = app.view() else { return None };
     let p = v.get(sel)?;
-    exact_cell(&group_translation(app, group, p).exact)
-        .1
-        .map(|d| (format!("{} {}: {d}", p.source_topic, p.partition), Role::Crit))
+    let x = group_translation(app, group, p);
+    let here = |d: String| format!("{} {}: {d}", p.source_topic, p.partition);
+    if let Some(d) = exact_cell(&x.exact).1 {
+        return Some((here(d), Role::Crit));
+    }
+    let lost = x.walked_over.iter().any(WalkedOver::is_loss);
+    walked_summary(&x.walked_over).map(|w| (here(format!("exact, {w}")), if lost { Role::Crit } else { Role::Warn }))
 }
 
 /// The exact offset's cell, and the line under the table when it needs one.
