@@ -33,6 +33,10 @@ pub struct Cli {
     /// Watch only: no key or command that changes anything on a cluster exists (`?` says so).
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Run even when source and target report the same cluster id (refused by default: a
+    /// cluster validated or translated against itself always looks perfect).
+    #[arg(long, global = true)]
+    pub allow_same_cluster: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -191,6 +195,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             let config = load_config(&cli.config)?;
             let theme = theme(&cli, &config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            // Unreachable clusters are shown in the cockpit; the same cluster twice is refused.
+            if !cli.allow_same_cluster {
+                let timeout = config.monitor.request_timeout;
+                if let (Ok(_), Ok(_)) = (
+                    crate::kafka::cluster_id(&config.source, timeout),
+                    crate::kafka::cluster_id(&config.target, timeout),
+                ) {
+                    crate::kafka::check_two_clusters(&config.source, &config.target, timeout)
+                        .map_err(|e| fail(2, e))?;
+                }
+            }
             tracing::info!(config = %cli.config.display(), "cockpit starting");
             let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only))?;
             Ok(exit_code(exit))
@@ -226,6 +241,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Translate { group, topic, json }) => {
             let config = load_config(&cli.config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            if !cli.allow_same_cluster {
+                crate::kafka::check_two_clusters(&config.source, &config.target, config.monitor.request_timeout)
+                    .map_err(|e| fail(2, e))?;
+            }
             let (text, code) =
                 crate::translate::report::run(&config, group, topic.as_deref(), *json).map_err(|e| fail(2, e))?;
             println!("{text}");
@@ -241,6 +260,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         }) => {
             let config = load_config(&cli.config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            if !cli.allow_same_cluster {
+                crate::kafka::check_two_clusters(&config.source, &config.target, config.monitor.request_timeout)
+                    .map_err(|e| fail(2, e))?;
+            }
             let snap = runtime
                 .block_on(crate::status::snapshot_once(&config))
                 .map_err(|e| fail(2, e))?;

@@ -58,7 +58,9 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
     let diffs = diff(snap, &config.replication, &config.topics);
     let groups = group_rows(snap, &config.groups);
     let unreachable = [&snap.source, &snap.target].iter().any(|f| f.state().is_none());
-    let attention = pairs.iter().any(|p| p.status != PairStatus::Ok) || !diffs.is_empty();
+    // A filter that matches nothing watches nothing: never "all OK".
+    let nothing_watched = pairs.is_empty();
+    let attention = nothing_watched || pairs.iter().any(|p| p.status != PairStatus::Ok) || !diffs.is_empty();
     let code = if unreachable {
         2
     } else if attention {
@@ -86,10 +88,11 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             })).collect::<Vec<_>>()),
             Err(e) => json!({"unavailable": e}),
         };
-        let mm2 = snap
-            .mm2
-            .as_ref()
-            .map(|m| json!({"offset_syncs": m.syncs.len(), "heartbeat_ms": m.heartbeat_ms, "errors": m.errors}));
+        let mm2 = snap.mm2.as_ref().map(|m| {
+            json!({"offset_syncs": m.syncs.len(), "heartbeat_ms": m.heartbeat_ms, "errors": m.errors,
+                "skipped_records": {"undecodable": m.undecodable, "invalid_offset_syncs": m.rejected_syncs},
+                "other_flows_heartbeats": m.other_flows_heartbeats})
+        });
         let doc = json!({"source": cluster_json(&snap.source), "target": cluster_json(&snap.target),
             "mm2": mm2, "topics": topics, "inventory": inventory, "groups": groups});
         return (serde_json::to_string_pretty(&doc).expect("json"), code);
@@ -119,6 +122,9 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
         for (what, e) in &m.errors {
             out += &format!("MM2 {what}: {e}\n");
         }
+    }
+    if nothing_watched && !unreachable {
+        out += "no source topic matches the [topics] include/exclude filters of the config: nothing is watched\n";
     }
     out += &format!(
         "\n{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}\n",

@@ -290,7 +290,7 @@ fn exact_when_only_the_newest_sync_survived_compaction() {
     let newest = r.syncs_written().last().cloned().unwrap();
     assert_eq!((newest.upstream, newest.downstream), (202, 209));
     let mut compacted = SyncHistory::new(10);
-    compacted.record(&newest);
+    compacted.record(&newest).unwrap();
     let c = [3, 150, 202, 250, 300];
     let (out, _) = translate(
         &cluster(&src, "s"),
@@ -472,7 +472,7 @@ fn exact_across_transaction_markers() {
 
     let mut syncs = SyncHistory::new(10);
     for s in r.syncs_written() {
-        syncs.record(&s);
+        syncs.record(&s).unwrap();
     }
     let committed = [3, 5, 6, 11, 14, 23, 29, 30];
     let (out, _) = translate(
@@ -579,4 +579,87 @@ fn a_duplicate_drifts_plus_one_and_a_stall_shows_as_lag_until_it_clears() {
         row(30)().filter(|r| r.target_end == Some(31))
     });
     assert_eq!(resumed.drift, Some(1));
+}
+
+/// Item 7 and 8 of "no false alarms": one malformed offset-sync is skipped alone (the history
+/// before it stays, and the count is in the JSON); heartbeats of another replication flow
+/// into the same target are not this flow's sign of life.
+#[test]
+fn a_malformed_sync_is_skipped_alone_and_other_flows_heartbeats_are_not_ours() {
+    use cutover::kafka::records::Record;
+    use cutover::mm2::codec::{Heartbeat, OffsetSync};
+    use cutover::mm2::topics;
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    let replication = mm2(PolicyKind::Default);
+    let compacted = |name: &str| TopicSpec::new(name, 1).config("cleanup.policy", "compact");
+    let (_, syncs_topic) = topics::offset_syncs(&replication);
+    create(&src, &[compacted(&syncs_topic), TopicSpec::new("orders", 1)]);
+    create(
+        &tgt,
+        &[
+            compacted(&topics::checkpoints(&replication)),
+            TopicSpec::new(topics::HEARTBEATS, 1),
+            TopicSpec::new("src.orders", 1),
+        ],
+    );
+    let raw = |(k, v): (Vec<u8>, Vec<u8>)| Record {
+        key: Some(k),
+        value: Some(v),
+        headers: vec![],
+        timestamp: Some(1),
+    };
+    let sync = |up, down| OffsetSync {
+        topic: "orders".into(),
+        partition: 0,
+        upstream: up,
+        downstream: down,
+    };
+    let sw = cutover::demo::clients::RecordWriter::new(&cluster(&src, "s"), false).unwrap();
+    for s in [sync(0, 0), sync(100, 100), sync(-1, -1)] {
+        sw.send(&syncs_topic, 0, &raw(s.encode().unwrap())).unwrap();
+    }
+    sw.flush(Duration::from_secs(10)).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ours_an_hour_ago = now - 3_600_000;
+    let tw = cutover::demo::clients::RecordWriter::new(&cluster(&tgt, "t"), false).unwrap();
+    for (from, at) in [("src", ours_an_hour_ago), ("other", now)] {
+        let hb = Heartbeat {
+            source_alias: from.into(),
+            target_alias: "dst".into(),
+            timestamp: at,
+        };
+        tw.send(topics::HEARTBEATS, 0, &raw(hb.encode().unwrap())).unwrap();
+    }
+    tw.flush(Duration::from_secs(10)).unwrap();
+
+    let state = cutover::kafka::mm2::read_once(
+        &cluster(&src, "s"),
+        &cluster(&tgt, "t"),
+        &replication,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(state.syncs.anchor("orders", 0, 150), Some((100, 100)), "history kept");
+    assert_eq!(state.syncs.len(), 2);
+    assert_eq!(state.rejected_syncs, 1);
+    assert_eq!(
+        state.heartbeat_ms,
+        Some(ours_an_hour_ago),
+        "this flow's newest heartbeat"
+    );
+    assert_eq!(state.other_flows_heartbeats, 1);
+
+    let file = config_file(dir.path(), &src, &tgt, &config_toml("default", "mirrormaker2"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&file)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["mm2"]["skipped_records"]["invalid_offset_syncs"], 1, "{doc}");
+    assert_eq!(doc["mm2"]["heartbeat_ms"], ours_an_hour_ago, "{doc}");
 }

@@ -100,21 +100,25 @@ fn brokers(host_pattern: &str) -> Vec<Broker> {
 /// MM2's internal topics: syncs for orders (one partition lost a record after its sync),
 /// a checkpoint for billing, and a heartbeat a second before the poll.
 fn mm2_state(polled: SystemTime) -> Mm2State {
-    let mut m = Mm2State::new(polled);
+    let mut m = Mm2State::new("dc1", "cloud", polled);
     for (p, up, down) in [(0, 119_000, 119_000), (1, 118_000, 118_000), (2, 121_000, 121_000)] {
-        m.syncs.record(&OffsetSync {
-            topic: "orders".into(),
-            partition: p,
-            upstream: up,
-            downstream: down,
-        });
+        m.syncs
+            .record(&OffsetSync {
+                topic: "orders".into(),
+                partition: p,
+                upstream: up,
+                downstream: down,
+            })
+            .unwrap();
     }
-    m.syncs.record(&OffsetSync {
-        topic: "customers".into(),
-        partition: 0,
-        upstream: 40_000,
-        downstream: 30_000,
-    });
+    m.syncs
+        .record(&OffsetSync {
+            topic: "customers".into(),
+            partition: 0,
+            upstream: 40_000,
+            downstream: 30_000,
+        })
+        .unwrap();
     m.checkpoints.insert(
         ("billing".into(), "dc1.orders".into(), 0),
         Checkpoint {

@@ -392,7 +392,7 @@ impl Worker {
             for s in &new_syncs {
                 let (k, v) = s.encode().map_err(|e| e.to_string())?;
                 w.send(topic, 0, &raw(k, v))?;
-                self.history.record(s);
+                self.history.record(s)?;
             }
             w.flush(Duration::from_secs(30))?;
         }

@@ -38,7 +38,10 @@ fn apply(state: &mut Mm2State, kind: Kind, r: &Located) {
     let value = r.record.value.as_deref().unwrap_or_default();
     let trailing = match kind {
         Kind::Syncs => OffsetSync::decode(key, value).map(|d| {
-            state.syncs.record(&d.record);
+            if let Err(e) = state.syncs.record(&d.record) {
+                state.rejected_syncs += 1;
+                tracing::warn!("{}/{}@{}: {e}", r.topic, r.partition, r.offset);
+            }
             d.trailing_bytes
         }),
         Kind::Checkpoints => Checkpoint::decode(key, value).map(|d| {
@@ -49,11 +52,12 @@ fn apply(state: &mut Mm2State, kind: Kind, r: &Located) {
             d.trailing_bytes
         }),
         Kind::Heartbeats => Heartbeat::decode(key, value).map(|d| {
-            state.heartbeat_ms = Some(
-                state
-                    .heartbeat_ms
-                    .map_or(d.record.timestamp, |t| t.max(d.record.timestamp)),
-            );
+            let hb = d.record;
+            if (hb.source_alias.as_str(), hb.target_alias.as_str()) == (state.flow.0.as_str(), state.flow.1.as_str()) {
+                state.heartbeat_ms = Some(state.heartbeat_ms.map_or(hb.timestamp, |t| t.max(hb.timestamp)));
+            } else {
+                state.other_flows_heartbeats += 1;
+            }
             d.trailing_bytes
         }),
     };
@@ -202,7 +206,7 @@ pub fn follow(
         Cluster::Target => on_target.insert(0, (Kind::Syncs, syncs_topic)),
     }
     let mut sides = vec![Side::new(source, on_source)?, Side::new(target, on_target)?];
-    let mut state = Mm2State::new(SystemTime::now());
+    let mut state = Mm2State::new(&replication.source_alias, &replication.target_alias, SystemTime::now());
     let mut last_publish: Option<Instant> = None;
     let mut dirty = true;
     let mut last_errors = state.errors.clone();
@@ -248,7 +252,7 @@ pub fn read_once(
         (Kind::Checkpoints, target, topics::checkpoints(replication)),
         (Kind::Heartbeats, target, topics::HEARTBEATS.to_string()),
     ];
-    let mut state = Mm2State::new(SystemTime::now());
+    let mut state = Mm2State::new(&replication.source_alias, &replication.target_alias, SystemTime::now());
     for (kind, cluster, topic) in wanted {
         let metadata: BaseConsumer = crate::kafka::consumer_config(cluster)
             .create()

@@ -292,6 +292,32 @@ pub fn retryable(e: &rdkafka::error::KafkaError) -> bool {
 }
 
 /// One group's committed offsets on a cluster (one OffsetFetch), without joining it.
+/// A cluster's id, asked of its brokers (Metadata); an error when no broker answers.
+pub fn cluster_id(cluster: &ClusterConfig, timeout: Duration) -> Result<Option<String>, String> {
+    let consumer: BaseConsumer = consumer_config(cluster)
+        .create()
+        .map_err(|e| format!("cannot create a client for {}: {e}", cluster.name))?;
+    consumer
+        .fetch_metadata(Some(crate::mm2::topics::HEARTBEATS), timeout)
+        .map_err(|e| format!("{} ({}) could not be reached: {e}", cluster.name, cluster.bootstrap))?;
+    Ok(consumer.client().fetch_cluster_id(timeout))
+}
+
+/// Both clusters answer, and they are two clusters: a cluster compared with itself proves
+/// nothing. Errors say which, and how to proceed.
+pub fn check_two_clusters(source: &ClusterConfig, target: &ClusterConfig, timeout: Duration) -> Result<(), String> {
+    let s = cluster_id(source, timeout)?;
+    let t = cluster_id(target, timeout)?;
+    match (s, t) {
+        (Some(a), Some(b)) if a == b => Err(format!(
+            "source {} and target {} are the same cluster (cluster id {a}): check the bootstraps \
+             in the config, or pass --allow-same-cluster if this is really meant",
+            source.name, target.name
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn group_offsets(cluster: &ClusterConfig, group: &str, timeout: Duration) -> ffi::GroupOffsets {
     let consumer: BaseConsumer = consumer_config(cluster)
         .create()

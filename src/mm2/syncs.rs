@@ -54,7 +54,15 @@ impl SyncHistory {
         }
     }
 
-    pub fn record(&mut self, s: &OffsetSync) {
+    /// Adds a sync; one that cannot be true (a negative offset) is rejected on its own and
+    /// leaves the history as it was.
+    pub fn record(&mut self, s: &OffsetSync) -> Result<(), String> {
+        if s.upstream < 0 || s.downstream < 0 || s.partition < 0 {
+            return Err(format!(
+                "offset-sync {}/{} {}->{} rejected: negative offset or partition",
+                s.topic, s.partition, s.upstream, s.downstream
+            ));
+        }
         let h = self.by_partition.entry((s.topic.clone(), s.partition)).or_default();
         // Compacted re-reads and restarts can repeat or rewind: keep the newest per upstream.
         h.retain(|(up, _)| *up < s.upstream);
@@ -63,6 +71,7 @@ impl SyncHistory {
             let excess = h.len() - self.limit;
             h.drain(..excess);
         }
+        Ok(())
     }
 
     /// The newest sync of a partition.
@@ -129,9 +138,18 @@ mod tests {
                 partition: 0,
                 upstream: up,
                 downstream: down,
-            });
+            })
+            .unwrap();
         }
         assert_eq!(h.len(), 3, "bounded");
+        let bad = OffsetSync {
+            topic: "t".into(),
+            partition: 0,
+            upstream: -5,
+            downstream: -5,
+        };
+        assert!(h.record(&bad).is_err(), "a negative offset is rejected");
+        assert_eq!(h.len(), 3, "and wipes nothing");
         assert_eq!(h.anchor("t", 0, 50), None, "the oldest sync was dropped");
         assert_eq!(h.anchor("t", 0, 250), Some((200, 180)));
         assert_eq!(h.newest("t", 0), Some((300, 270)));

@@ -91,6 +91,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
             "target": config.target.name,
             "records_read": counts,
             "mm2_errors": mm2.as_ref().map(|m| m.errors.clone()),
+            "mm2_skipped_records": mm2.as_ref().map(|m| json!({"undecodable": m.undecodable, "invalid_offset_syncs": m.rejected_syncs})),
             "partitions": rows.iter().map(|r| json!({
                 "topic": r.source_topic, "target_topic": r.target_topic, "partition": r.partition,
                 "committed": r.committed, "checkpoint": r.checkpoint, "exact": r.translation.exact(),
@@ -107,6 +108,14 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
     if let Some(m) = &mm2 {
         for (what, e) in &m.errors {
             out += &format!("MM2 {what}: {e}\n");
+        }
+        if m.skipped() > 0 {
+            out += &format!(
+                "MM2: {} records skipped ({} undecodable, {} invalid offset-syncs; see the log)\n",
+                m.skipped(),
+                m.undecodable,
+                m.rejected_syncs
+            );
         }
     }
     out += &format!(

@@ -92,9 +92,14 @@ fn mm2_summary(app: &App) -> Line<'static> {
         format!("  {} offset-syncs", m.syncs.len()),
         t.style(Role::Muted),
     ));
-    if m.undecodable > 0 {
+    if m.skipped() > 0 {
         spans.push(Span::styled(
-            format!("  {} undecodable records", m.undecodable),
+            format!(
+                "  {} MM2 records skipped ({} undecodable, {} invalid offset-syncs; see the log)",
+                m.skipped(),
+                m.undecodable,
+                m.rejected_syncs
+            ),
             t.style(Role::Warn),
         ));
     }
