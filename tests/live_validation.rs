@@ -239,3 +239,65 @@ fn a_large_partition_passes_while_producer_and_replicator_write() {
     assert!(written > 100, "the producer kept writing during the runs ({written})");
     assert!(r.error().is_none(), "{:?}", r.error());
 }
+
+/// Item 9: a target broker away for a moment during a run is retried with backoff (re-reading
+/// from where the run was), not an ERROR. The partition is larger than a cursor's prefetch
+/// (8 MB), so the run must fetch from the target while it is down.
+#[test]
+fn a_target_away_for_a_moment_is_retried_not_an_error() {
+    const RECORDS: i64 = 12_000;
+    let (src, mut tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("orders", 1)]);
+    let record = |i: i64| Record {
+        key: Some(format!("o{i}").into_bytes()),
+        value: Some(format!("{i:>1024}").into_bytes()),
+        headers: vec![],
+        timestamp: Some(1_700_000_000_000 + i),
+    };
+    for b in [&src, &tgt] {
+        let w = RecordWriter::new(&cluster(b, "setup"), false).unwrap();
+        for i in 0..RECORDS {
+            w.send("orders", 0, &record(i)).unwrap();
+        }
+        w.flush(Duration::from_secs(60)).unwrap();
+    }
+    // tansu's sqlite engine serves a fetching reader about 1,400 records/s, so the run takes
+    // well over 10 s and reads as fast as records arrive; the target is down from 2 s to
+    // 4.5 s, longer than the request timeout, so a read fails while it is away.
+    let file = config_file(
+        dir.path(),
+        &src,
+        &tgt,
+        "[replication]\nkind = \"offset-preserving\"\npolicy = \"identity\"\n\
+         [monitor]\nrequest_timeout = \"1s\"\n[validation]\nrate_limit_mb_per_s = 100\n",
+    );
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&file)
+        .args(["validate", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    tgt.kill();
+    std::thread::sleep(Duration::from_millis(2_500));
+    tgt.restart().expect("target back");
+    let out = run.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let row = &doc["partitions"][0]["result"];
+    assert_eq!(row["verdict"]["result"], "pass", "{text}");
+    assert_eq!(row["records_compared"], RECORDS, "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let log = std::fs::read_to_string(dir.path().join("cutover.log")).unwrap_or_default();
+    assert!(
+        log.contains("retrying in"),
+        "the outage was met and retried (see the log):\n{log}"
+    );
+}

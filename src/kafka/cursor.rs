@@ -40,6 +40,64 @@ impl<C: Cursor + ?Sized> Cursor for &mut C {
     }
 }
 
+/// How often a transient error is retried, and the first wait (doubled each time): about
+/// 7.5 s in all, enough for a broker restart or a leader move, short enough to report.
+pub const RETRIES: u32 = 5;
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Retries transient errors (`Error::retryable`) with backoff: the same call again, as the
+/// consumer keeps its position and reconnects by itself. (Seeking again while a broker is away
+/// trips an assertion in librdkafka's assignment code, so it does not.) A broker away for a
+/// moment costs a pause, not a failed partition.
+pub struct Retrying<C> {
+    inner: C,
+}
+
+impl<C: Cursor> Retrying<C> {
+    pub fn new(inner: C) -> Self {
+        Retrying { inner }
+    }
+
+    fn again<T>(&mut self, what: impl Fn(&mut C) -> Result<T, Error>) -> Result<T, Error> {
+        let mut wait = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            match what(&mut self.inner) {
+                Err(e) if e.retryable && attempt < RETRIES => {
+                    tracing::warn!("{e}; retrying in {wait:?} ({} of {RETRIES})", attempt + 1);
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                    attempt += 1;
+                }
+                Err(e) if e.retryable => return Err(Error::transient(format!("{e} (after {RETRIES} retries)"))),
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<C: Cursor> Cursor for Retrying<C> {
+    fn seek(&mut self, offset: i64) -> Result<(), Error> {
+        self.again(|c| c.seek(offset))
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, Error> {
+        self.again(|c| c.next())
+    }
+
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error> {
+        self.again(|c| c.offset_for_time(timestamp))
+    }
+
+    fn records_read(&self) -> u64 {
+        self.inner.records_read()
+    }
+
+    fn end_offset(&mut self) -> Result<i64, Error> {
+        self.again(|c| c.end_offset())
+    }
+}
+
 /// A cursor that ends at a fixed offset: a range read on both sides to bounds fixed before
 /// either is read, so records written meanwhile are never half-seen on one side only.
 pub struct Bounded<C> {
@@ -144,8 +202,21 @@ impl Cursor for KafkaCursor {
         if self.at_end {
             return Ok(None);
         }
+        // librdkafka reports a broker going away as error events while it reconnects by itself:
+        // those are waited out until the timeout, then reported as one transient error.
+        let deadline = std::time::Instant::now() + self.timeout;
+        let mut last_error: Option<Error> = None;
         loop {
-            match self.reader.next_event(self.timeout, (&self.topic, self.partition))? {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let event = match self.reader.next_event(left, (&self.topic, self.partition)) {
+                Err(e) if e.retryable && !left.is_zero() => {
+                    last_error = Some(e);
+                    std::thread::sleep(Duration::from_millis(50).min(left));
+                    continue;
+                }
+                other => other?,
+            };
+            match event {
                 Next::Record(r) if r.topic == self.topic && r.partition == self.partition => {
                     self.read += 1;
                     self.sought.1 += 1;
@@ -159,8 +230,13 @@ impl Cursor for KafkaCursor {
                 // Nothing within the timeout: a slow or restarting broker, worth another try.
                 Next::Idle => {
                     return Err(Error::transient(format!(
-                        "{}/{}: no record and no end of partition within {:?} ({} read since offset {})",
-                        self.topic, self.partition, self.timeout, self.sought.1, self.sought.0
+                        "{}/{}: no record and no end of partition within {:?} ({} read since offset {}){}",
+                        self.topic,
+                        self.partition,
+                        self.timeout,
+                        self.sought.1,
+                        self.sought.0,
+                        last_error.map(|e| format!("; {e}")).unwrap_or_default()
                     )))
                 }
             }

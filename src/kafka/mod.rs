@@ -291,7 +291,6 @@ pub fn retryable(e: &rdkafka::error::KafkaError) -> bool {
     )
 }
 
-/// One group's committed offsets on a cluster (one OffsetFetch), without joining it.
 /// A cluster's id, asked of its brokers (Metadata); an error when no broker answers.
 pub fn cluster_id(cluster: &ClusterConfig, timeout: Duration) -> Result<Option<String>, String> {
     let consumer: BaseConsumer = consumer_config(cluster)
@@ -318,6 +317,7 @@ pub fn check_two_clusters(source: &ClusterConfig, target: &ClusterConfig, timeou
     }
 }
 
+/// One group's committed offsets on a cluster (one OffsetFetch), without joining it.
 pub fn group_offsets(cluster: &ClusterConfig, group: &str, timeout: Duration) -> ffi::GroupOffsets {
     let consumer: BaseConsumer = consumer_config(cluster)
         .create()

@@ -29,6 +29,9 @@ pub struct Located {
     pub record: Record,
 }
 
+/// The prefetch of a cursor's reader, in kB (librdkafka's `queued.max.messages.kbytes`).
+pub const CURSOR_PREFETCH_KB: u64 = 8 * 1024;
+
 /// Reads assigned partitions from given offsets, never as a group member. Reads committed
 /// records only (librdkafka's default isolation), as consumers and MM2 do.
 pub struct RecordReader {
@@ -68,6 +71,10 @@ impl RecordReader {
             // Cursors seek constantly: after a re-assign librdkafka first waits out the last
             // long-poll fetch, 500 ms by default; 10 ms makes a seek ~25 ms instead of ~750.
             c.set("fetch.wait.max.ms", "10");
+            // Cursors read at the pace of a comparison, often rate-limited: a prefetch of
+            // 8 MB per cursor (librdkafka's default is 64 MB) bounds memory with large
+            // records and several partitions at once, and costs no throughput.
+            c.set("queued.max.messages.kbytes", CURSOR_PREFETCH_KB.to_string());
         }
         let consumer = c.create().map_err(|e| format!("{}: reader: {e}", cluster.name))?;
         Ok(RecordReader { consumer })

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{translate_partition, Outcome, Translated};
 use crate::config::Config;
-use crate::kafka::cursor::{Cursor, KafkaCursor};
+use crate::kafka::cursor::{Cursor, KafkaCursor, Retrying};
 use crate::mm2::state::Mm2State;
 use crate::mm2::syncs::SyncHistory;
 pub use crate::model::translation::GroupPartitionTranslation;
@@ -87,7 +87,8 @@ pub fn translate_many(
             }
             None => target.insert(KafkaCursor::new(&config.target, &target_topic, *partition, timeout)?),
         };
-        let translated = translate_partition(s, t, &config.replication, syncs, topic, *partition, committed)
+        let (mut s, mut t) = (Retrying::new(s), Retrying::new(t));
+        let translated = translate_partition(&mut s, &mut t, &config.replication, syncs, topic, *partition, committed)
             .unwrap_or_else(|e| {
                 committed
                     .iter()

@@ -21,8 +21,11 @@ use crate::kafka::records::{Located, Record};
 pub use crate::model::verdict::{Mismatch, MismatchKind, PartitionResult, Verdict};
 use crate::translate::{difference, seek_by_timestamp};
 
-/// Records per chunk digest.
+/// Records per chunk digest, at most.
 pub const CHUNK: usize = 1_000;
+/// Bytes of keys, values and headers per chunk, at most (one record more than this when a
+/// single record is larger): with the cursors' prefetch, what bounds a run's memory.
+pub const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Appends a record in the canonical encoding: every field length-prefixed, absence marked,
 /// so no two different records encode the same.
@@ -144,7 +147,22 @@ pub fn validate_range(
     target.seek(start.1)?;
     let (mut last_s, mut last_t) = (start.0, start.1);
     let mut compared = 0u64;
+    // Up to n records, stopping early once the chunk holds CHUNK_BYTES.
     let read = |c: &mut dyn Cursor, n: usize| -> Result<Vec<Located>, String> {
+        let mut v = Vec::with_capacity(n.min(CHUNK));
+        let mut bytes = 0;
+        while v.len() < n && bytes < CHUNK_BYTES {
+            match c.next()? {
+                Some(r) => {
+                    bytes += throttle::record_bytes(&r.record);
+                    v.push(r)
+                }
+                None => break,
+            }
+        }
+        Ok(v)
+    };
+    let read_n = |c: &mut dyn Cursor, n: usize| -> Result<Vec<Located>, String> {
         let mut v = Vec::with_capacity(n);
         while v.len() < n {
             match c.next()? {
@@ -156,7 +174,9 @@ pub fn validate_range(
     };
     loop {
         let s = read(source, CHUNK)?;
-        let t = read(target, s.len().max(1))?;
+        // As many target records as source records (the byte limit cannot cut it shorter:
+        // the same records have the same size).
+        let t = read_n(target, s.len().max(1))?;
         let n = s.len().min(t.len());
         let result = |verdict, pending, compared, last_s, last_t| PartitionResult {
             source_range: (start.0, last_s),

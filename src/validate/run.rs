@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::throttle::{Meter, Metered, RateLimit};
 use super::{align, compacted, validate_range, PartitionResult, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
-use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor};
+use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor, Retrying};
 pub use crate::model::verdict::Row;
 use crate::model::Snapshot;
 
@@ -212,12 +212,12 @@ pub fn run_task(
     let cursors = || -> Result<_, String> {
         Ok((
             Metered::source(
-                KafkaCursor::new(source, &task.topic, task.partition, timeout)?,
+                Retrying::new(KafkaCursor::new(source, &task.topic, task.partition, timeout)?),
                 meter,
                 limit,
             ),
             Metered::target(
-                KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?,
+                Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?),
                 meter,
                 limit,
             ),
