@@ -645,3 +645,45 @@ fn tiny_and_odd_terminal_sizes_do_not_break_any_view() {
         }
     }
 }
+
+/// Item 10 of "no false alarms": a figure too wide for its column ends in "…"; it never shows
+/// as a different number (a right-aligned line cut from the left would show lag 2000 as 00).
+#[test]
+fn narrow_terminals_never_show_a_figure_with_digits_missing() {
+    let a = app(Theme::load("dark").unwrap());
+    let pairs = cutover::model::overview::topic_pairs(
+        &a.snapshot,
+        &a.config.replication,
+        &a.config.topics,
+        &a.config.monitor,
+        at(13),
+    );
+    let orders = pairs.iter().find(|p| p.source_topic == "orders").unwrap();
+    let truth: Vec<String> = [orders.source_end, orders.target_end, orders.lag]
+        .iter()
+        .flatten()
+        .map(|n| n.to_string())
+        .collect();
+    let mut cut = 0;
+    for w in 24..=90 {
+        let mut a = app(Theme::load("dark").unwrap());
+        let screen = text(&render(&mut a, w, 12));
+        let Some(row) = screen.lines().find(|l| l.contains("orders")) else {
+            continue;
+        };
+        for token in row.split_whitespace().skip(2) {
+            if token.chars().all(|c| c.is_ascii_digit()) {
+                assert!(
+                    truth.contains(&token.to_string()),
+                    "at width {w}, {token} is not a figure of the row {truth:?}:\n{row}"
+                );
+            } else if token.ends_with('…') && token.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                cut += 1;
+            }
+        }
+    }
+    assert!(
+        cut > 0,
+        "some width was too narrow for a figure: the test tested the cut"
+    );
+}

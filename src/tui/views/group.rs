@@ -1,7 +1,7 @@
 //! One group: its committed offsets on both clusters, MM2's checkpoint, the exact translation
 //! and what flipping on the checkpoint would cost; its members below.
 
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
@@ -44,6 +44,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
         head.extend(["SRC LAG", "TGT LAG"]);
         widths.extend([Constraint::Length(w), Constraint::Length(w)]);
     }
+    let cols = column_widths(area.width, &widths);
+    let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
     let body = parts
         .iter()
         .map(|p| {
@@ -63,16 +65,27 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
             };
             cells.extend([
                 Cell::from(p.partition.to_string()),
-                right(p.source_committed.map_or("-".into(), |c| c.to_string())),
-                right(p.target_committed.map_or("-".into(), |c| c.to_string())),
-                right(x.checkpoint.map_or("-".into(), |c| c.to_string())),
-                right(exact_cell(&x.exact).0),
-                Cell::from(Line::from(flip.unwrap_or_else(|| "…".into())).alignment(Alignment::Right))
-                    .style(t.style(role)),
+                right(
+                    p.source_committed.map_or("-".into(), |c| c.to_string()),
+                    at("SRC COMMIT"),
+                ),
+                right(
+                    p.target_committed.map_or("-".into(), |c| c.to_string()),
+                    at("TGT COMMIT"),
+                ),
+                right(x.checkpoint.map_or("-".into(), |c| c.to_string()), at("CHECKPOINT")),
+                right(exact_cell(&x.exact).0, at("EXACT")),
+                right(flip.unwrap_or_else(|| "…".into()), at("FLIP ON CKPT")).style(t.style(role)),
             ]);
             if wide {
-                cells.push(right(p.source_lag().map_or("-".into(), |c| c.to_string())));
-                cells.push(right(p.target_lag().map_or("-".into(), |c| c.to_string())));
+                cells.push(right(
+                    p.source_lag().map_or("-".into(), |c| c.to_string()),
+                    at("SRC LAG"),
+                ));
+                cells.push(right(
+                    p.target_lag().map_or("-".into(), |c| c.to_string()),
+                    at("TGT LAG"),
+                ));
             }
             Row::new(cells)
         })

@@ -1,7 +1,6 @@
 //! Groups (2): every consumer group on both clusters, its state, members, lag and rebalances.
 
-use ratatui::layout::{Alignment, Constraint, Rect};
-use ratatui::text::Line;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Paragraph, Row, Wrap};
 use ratatui::Frame;
 
@@ -40,13 +39,15 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &Result<V
         head.push("REBALANCE");
         widths.push(Constraint::Length(44));
     }
+    let cols = column_widths(area.width, &widths);
+    let (mem_w, lag_w) = (cols[2], cols[3]);
     let side_cells = |s: &Option<GroupSide>| -> Vec<Cell> {
         match s {
             None => vec![Cell::from("-"), Cell::from("-"), Cell::from("-")],
             Some(s) => vec![
                 Cell::from(state_label(&s.status, wide)).style(t.style(group_role(&s.status))),
-                Cell::from(Line::from(s.members.to_string()).alignment(Alignment::Right)),
-                Cell::from(Line::from(fig(&s.lag)).alignment(Alignment::Right)),
+                right(s.members.to_string(), mem_w),
+                right(fig(&s.lag), lag_w),
             ],
         }
     };

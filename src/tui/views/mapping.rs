@@ -1,6 +1,6 @@
 //! Offset mapping (5): MM2's newest offset-sync per partition and the drift since.
 
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
@@ -26,6 +26,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRo
         Constraint::Length(w),
         Constraint::Length(8),
     ];
+    let cols = column_widths(rest.width, &widths);
     let identity = app.config.replication.kind == crate::config::ReplicationKind::OffsetPreserving;
     let body = rows
         .iter()
@@ -44,11 +45,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRo
             Row::new(vec![
                 Cell::from(r.source_topic.clone()),
                 Cell::from(r.partition.to_string()),
-                right(sync_src),
-                right(sync_tgt),
-                right(num(r.source_since)),
-                right(num(r.target_since)),
-                Cell::from(Line::from(drift).alignment(Alignment::Right)).style(t.style(role)),
+                right(sync_src, cols[2]),
+                right(sync_tgt, cols[3]),
+                right(num(r.source_since), cols[4]),
+                right(num(r.target_since), cols[5]),
+                right(drift, cols[6]).style(t.style(role)),
             ])
         })
         .collect();

@@ -1,7 +1,6 @@
 //! Overview (1): every replicated topic pair, its lag, trend and validation result.
 
-use ratatui::layout::{Alignment, Constraint, Rect};
-use ratatui::text::Line;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
@@ -37,6 +36,9 @@ pub(super) fn render(
         Constraint::Length(trend_w),
         Constraint::Length(7),
     ]);
+    let cols = column_widths(area.width, &widths);
+    let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
+    let (parts_w, src_w, tgt_w, lag_w) = (at("P SRC/TGT"), at("SRC END"), at("TGT END"), at("LAG"));
     let body = pairs
         .iter()
         .map(|p| {
@@ -50,14 +52,17 @@ pub(super) fn render(
                 cells.push(Cell::from(p.target_topic.clone()));
             }
             cells.extend([
-                Cell::from(format!(
-                    "{}/{}",
-                    num(p.source_partitions.map(|n| n as i64)),
-                    p.target_partitions.map_or("-".into(), |n| n.to_string())
+                Cell::from(fit(
+                    &format!(
+                        "{}/{}",
+                        num(p.source_partitions.map(|n| n as i64)),
+                        p.target_partitions.map_or("-".into(), |n| n.to_string())
+                    ),
+                    parts_w as usize,
                 )),
-                Cell::from(Line::from(num(p.source_end)).alignment(Alignment::Right)),
-                Cell::from(Line::from(num(p.target_end)).alignment(Alignment::Right)),
-                Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)),
+                right(num(p.source_end), src_w),
+                right(num(p.target_end), tgt_w),
+                right(num(p.lag), lag_w),
                 Cell::from(trend).style(t.style(Role::Muted)),
                 match validated.get(&p.source_topic) {
                     Some(v) => Cell::from(v.word()).style(t.style(validation_role(*v))),

@@ -1,6 +1,6 @@
 //! One topic: its partitions on both clusters, side by side.
 
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
@@ -49,6 +49,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
             None => ["-".into(), "-".into(), "-".into(), "-".into()],
         }
     };
+    let cols = column_widths(rest.width, &widths);
     let body = parts
         .iter()
         .map(|p| {
@@ -61,15 +62,15 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
             };
             Row::new(vec![
                 Cell::from(p.partition.to_string()),
-                right(sl),
-                right(sh),
-                right(sld),
-                right(si),
-                right(tl),
-                right(th),
-                right(tld),
-                right(ti),
-                Cell::from(Line::from(num(p.lag)).alignment(Alignment::Right)).style(t.style(lag_role)),
+                right(sl, cols[1]),
+                right(sh, cols[2]),
+                right(sld, cols[3]),
+                right(si, cols[4]),
+                right(tl, cols[5]),
+                right(th, cols[6]),
+                right(tld, cols[7]),
+                right(ti, cols[8]),
+                right(num(p.lag), cols[9]).style(t.style(lag_role)),
             ])
         })
         .collect();

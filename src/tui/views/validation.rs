@@ -130,6 +130,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[Validatio
         Constraint::Length(6),
         Constraint::Fill(2),
     ];
+    let cols = column_widths(area.width, &widths);
     let body = rows
         .iter()
         .map(|r| {
@@ -138,10 +139,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[Validatio
                 Cell::from(r.topic.clone()),
                 Cell::from(r.partition.to_string()),
                 Cell::from(r.status.word()).style(t.style(validation_role(r.status))),
-                right(src),
-                right(tgt),
-                right(compared),
-                right(r.last.map_or("-".into(), |at| ago(app, at))),
+                right(src, cols[3]),
+                right(tgt, cols[4]),
+                right(compared, cols[5]),
+                right(r.last.map_or("-".into(), |at| ago(app, at)), cols[6]),
                 Cell::from(r.detail.clone()),
             ])
         })
@@ -180,6 +181,7 @@ fn render_runs(frame: &mut Frame, area: Rect, app: &App, runs: &[&RunSummary]) {
         Constraint::Length(6),
         Constraint::Fill(2),
     ];
+    let cols = column_widths(area.width.saturating_sub(2), &widths);
     let body = runs
         .iter()
         .map(|r| {
@@ -194,16 +196,16 @@ fn render_runs(frame: &mut Frame, area: Rect, app: &App, runs: &[&RunSummary]) {
                 }
             };
             Row::new(vec![
-                right(r.id.to_string()),
+                right(r.id.to_string(), cols[0]),
                 Cell::from(clock(r.started)).style(t.style(Role::Muted)),
                 Cell::from(match r.trigger {
                     crate::validate::job::Trigger::Scheduled => "scheduled",
                     crate::validate::job::Trigger::OnDemand => "on demand",
                 }),
                 Cell::from(r.scope_label()),
-                right(crate::model::short_duration(took)),
-                right(format!("{}+{}", r.records.0, r.records.1)),
-                right(megabytes_per_sec(r.bytes, took)),
+                right(crate::model::short_duration(took), cols[4]),
+                right(format!("{}+{}", r.records.0, r.records.1), cols[5]),
+                right(megabytes_per_sec(r.bytes, took), cols[6]),
                 Cell::from(results).style(t.style(role)),
             ])
         })

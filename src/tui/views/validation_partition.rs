@@ -92,19 +92,20 @@ pub(super) fn render(
         Constraint::Length(11),
         Constraint::Min(10),
     ];
+    let cols = column_widths(rest.width, &widths);
     let body = results
         .iter()
         .map(|(run, at, r)| {
             let range = |(a, b): (i64, i64)| format!("{a}..{b}");
             let status = Status::of(&r.result.verdict);
             Row::new(vec![
-                right(run.to_string()),
+                right(run.to_string(), cols[0]),
                 Cell::from(clock(*at)).style(t.style(Role::Muted)),
                 Cell::from(status.word()).style(t.style(validation_role(status))),
-                right(range(r.result.source_range)),
-                right(range(r.result.target_range)),
-                right(r.result.records_compared.to_string()),
-                right(format!("{}+{}", r.records_read.0, r.records_read.1)),
+                right(range(r.result.source_range), cols[3]),
+                right(range(r.result.target_range), cols[4]),
+                right(r.result.records_compared.to_string(), cols[5]),
+                right(format!("{}+{}", r.records_read.0, r.records_read.1), cols[6]),
                 Cell::from(result_detail(r)),
             ])
         })

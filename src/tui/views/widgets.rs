@@ -40,9 +40,34 @@ pub(super) fn group_role(s: &GroupStatus) -> Role {
     }
 }
 
-/// A right-aligned cell: numbers line up.
-pub(super) fn right(s: String) -> Cell<'static> {
-    Cell::from(Line::from(s).alignment(Alignment::Right))
+/// A right-aligned cell: numbers line up. Too wide for `width`, it ends in "…" instead of
+/// losing digits (a right-aligned line would be cut from the left: 2000 would read "00").
+pub(super) fn right(s: String, width: u16) -> Cell<'static> {
+    Cell::from(Line::from(fit(&s, width as usize)).alignment(Alignment::Right))
+}
+
+/// `s` if it fits in `width` columns, else its start and "…": never a different figure.
+pub(super) fn fit(s: &str, width: usize) -> String {
+    // Figures are ASCII, so a character is a column.
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    match width {
+        0 => String::new(),
+        _ => s.chars().take(width - 1).chain(std::iter::once('…')).collect(),
+    }
+}
+
+/// The widths the table will give its columns in `area_width` (as ratatui's Table lays them
+/// out: column spacing 1, no selection symbol), so figures can be fitted before rendering.
+pub(super) fn column_widths(area_width: u16, widths: &[Constraint]) -> Vec<u16> {
+    Layout::horizontal(widths.to_vec())
+        .flex(ratatui::layout::Flex::Start)
+        .spacing(1)
+        .split(Rect::new(0, 0, area_width, 1))
+        .iter()
+        .map(|r| r.width)
+        .collect()
 }
 
 pub(super) fn num(v: Option<i64>) -> String {
