@@ -305,3 +305,27 @@ fn validation_runs_in_the_background_and_on_v() {
     t.keys(&["q"]);
     t.assert_exited_sane(0);
 }
+
+/// Item 12 of "no false alarms": a paste (bracketed, as tmux sends it to an application that
+/// asked for it) is literal text for the `/` filter: its newline and `q` neither run nor quit.
+/// A paste of over 1 KB at `:` arrives whole, without waiting for another key.
+#[test]
+fn a_paste_is_text_for_the_prompt_never_keys() {
+    let (src, tgt, dir) = setup();
+    let t = Tmux::start("paste", dir.path(), &src, &tgt, "");
+    t.wait_screen("both clusters LIVE and the topics", shows_topics);
+    t.keys(&["/"]);
+    t.cmd(&["set-buffer", "-b", "p", "pay\nq"]);
+    t.cmd(&["paste-buffer", "-p", "-b", "p", "-t", "e2e"]);
+    let s = t.wait_screen("the pasted filter", |s| s.contains("pay q"));
+    assert!(!s.contains("EXIT="), "the paste quit the cockpit:\n{s}");
+    t.keys(&["Escape"]);
+    t.keys(&[":"]);
+    let long = format!("{}\n", "x".repeat(1_500));
+    t.cmd(&["set-buffer", "-b", "long", &long]);
+    t.cmd(&["paste-buffer", "-p", "-b", "long", "-t", "e2e"]);
+    t.wait_screen("the whole paste in the command prompt", |s| s.contains("xxxxxxxx"));
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+}

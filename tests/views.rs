@@ -687,3 +687,16 @@ fn narrow_terminals_never_show_a_figure_with_digits_missing() {
         "some width was too narrow for a figure: the test tested the cut"
     );
 }
+
+/// A paste is text for the open prompt (line breaks become spaces), and ignored elsewhere:
+/// never keystrokes.
+#[test]
+fn a_paste_is_literal_text_for_the_prompt() {
+    let mut a = app(Theme::load("dark").unwrap());
+    a.update(Msg::Paste("q".into()));
+    assert!(!a.quit, "a paste outside a prompt presses no key");
+    key(&mut a, KeyCode::Char('/'));
+    a.update(Msg::Paste("ord\nq".into()));
+    assert_eq!(a.filter, "ord q");
+    assert!(!a.quit);
+}

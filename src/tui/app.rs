@@ -97,6 +97,8 @@ pub enum Msg {
     Validation(Update),
     /// The terminal changed size: nothing to update, the next frame fits it.
     Resize,
+    /// Text pasted (bracketed paste): literal text for the open prompt, never keystrokes.
+    Paste(String),
 }
 
 /// What the cockpit asks the terminal loop to do; the loop owns every job and all I/O.
@@ -252,8 +254,23 @@ impl App {
             Msg::Translation { group, result } => self.on_translation(&group, result),
             Msg::Validation(update) => self.on_validation(update),
             Msg::Resize => {}
+            Msg::Paste(text) => self.on_paste(&text),
         }
         std::mem::take(&mut self.effects)
+    }
+
+    /// A paste goes into an open `/` or `:` prompt as text (line breaks and tabs become
+    /// spaces); anywhere else it is ignored, since it is not keys a person pressed.
+    fn on_paste(&mut self, pasted: &str) {
+        let clean: String = pasted.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        match std::mem::replace(&mut self.input, Input::None) {
+            Input::Command(text) => self.set_input(text + &clean, true),
+            Input::Filter(text) => self.set_input(text + &clean, false),
+            other => {
+                self.input = other;
+                self.flash = Some("paste ignored: press / or : first to paste into a prompt".into());
+            }
+        }
     }
 
     /// The key bindings of the current view (without the dangerous ones in read-only mode).

@@ -124,6 +124,7 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
                 let msg = match ev {
                     TermEvent::Key(k) if k.kind != KeyEventKind::Release => Msg::Key(k),
                     TermEvent::Resize(..) => Msg::Resize,
+                    TermEvent::Paste(text) => Msg::Paste(text),
                     _ => continue,
                 };
                 if keys.send(msg).is_err() {
