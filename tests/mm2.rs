@@ -415,13 +415,10 @@ fn default_policy_with_offset_syncs_on_the_target() {
     assert_eq!(row.drift, Some(0));
 }
 
-/// The source is librdkafka 2.16's mock cluster in a Python helper (tansu rejects
-/// transactions; rdkafka 0.39's own mock writes no transaction markers). The 2.16 mock writes
-/// control markers but still serves aborted records to read_committed consumers, so this
-/// covers the offset gaps of markers; filtering aborted records is the broker's job and
-/// cannot be exercised here. offset-syncs live on the target (tansu).
-#[test]
-fn exact_across_transaction_markers() {
+/// librdkafka 2.16's mock cluster with five transactions on orders/0 (data at 0-4, 6-10,
+/// 12-16, 18-22, 24-28; markers at 5, 11, 17, 23, 29), and its address. The cluster lives
+/// as long as the returned child process.
+fn transactional_source() -> (std::process::Child, ClusterConfig) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
@@ -446,7 +443,18 @@ fn exact_across_transaction_markers() {
         .unwrap();
     let source = ClusterConfig::plaintext("mock", address.trim());
     assert!(!address.trim().is_empty(), "the mock cluster did not start");
+    (helper, source)
 
+}
+
+/// The source is librdkafka 2.16's mock cluster in a Python helper (tansu rejects
+/// transactions; rdkafka 0.39's own mock writes no transaction markers). The 2.16 mock writes
+/// control markers but still serves aborted records to read_committed consumers, so this
+/// covers the offset gaps of markers; filtering aborted records is the broker's job and
+/// cannot be exercised here. offset-syncs live on the target (tansu).
+#[test]
+fn exact_across_transaction_markers() {
+    let (mut helper, source) = transactional_source();
     let dir = tempfile::tempdir().unwrap();
     let tgt = TansuBroker::start(&dir.path().join("tgt"), "tgt", Storage::Sqlite).unwrap();
     create(&tgt, &[TopicSpec::new("orders", 1)]);
@@ -662,4 +670,45 @@ fn a_malformed_sync_is_skipped_alone_and_other_flows_heartbeats_are_not_ours() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["mm2"]["skipped_records"]["invalid_offset_syncs"], 1, "{doc}");
     assert_eq!(doc["mm2"]["heartbeat_ms"], ours_an_hour_ago, "{doc}");
+}
+
+/// Item 6 of "no false alarms": an offset-preserving replicator promises the same offsets on
+/// both sides. A source with offset gaps (transaction markers) copied densely shifts every
+/// offset after the first gap: validation fails there, though every record's content matches.
+#[test]
+fn offset_preserving_validation_fails_where_offsets_shift() {
+    let (mut helper, source) = transactional_source();
+    let dir = tempfile::tempdir().unwrap();
+    let tgt = TansuBroker::start(&dir.path().join("tgt"), "tgt", Storage::Sqlite).unwrap();
+    create(&tgt, &[TopicSpec::new("orders", 1)]);
+    let replication = Replication {
+        kind: ReplicationKind::OffsetPreserving,
+        ..mm2(PolicyKind::Identity)
+    };
+    let r = Replicator::start(ReplicatorSpec::new(
+        source.clone(),
+        cluster(&tgt, "tgt"),
+        replication,
+        &["orders"],
+    ))
+    .unwrap();
+    wait_copied(&r, "orders", 0, 29);
+    let text = format!(
+        "[source]\nname = \"mock\"\nbootstrap = \"{}\"\n[target]\nname = \"tgt\"\nbootstrap = \"{}\"\n\
+         [replication]\nkind = \"offset-preserving\"\npolicy = \"identity\"\n[monitor]\nrequest_timeout = \"5s\"\n",
+        source.bootstrap,
+        tgt.bootstrap()
+    );
+    let config = cutover::config::parse(std::path::Path::new("t.toml"), &text, &|_| None).unwrap();
+    let rt = runtime();
+    let snap = rt.block_on(cutover::status::snapshot_once(&config)).unwrap();
+    let rows =
+        cutover::validate::report::validate_all(&config, &snap, Some("orders"), Duration::from_secs(5), None).unwrap();
+    let cutover::validate::Verdict::Fail { mismatch } = &rows[0].result.verdict else {
+        panic!("{rows:?}")
+    };
+    assert_eq!((mismatch.source_offset, mismatch.target_offset), (Some(6), Some(5)));
+    assert!(mismatch.describe().contains("offsets differ"), "{}", mismatch.describe());
+    drop(helper.stdin.take());
+    let _ = helper.wait();
 }
