@@ -444,7 +444,6 @@ fn transactional_source() -> (std::process::Child, ClusterConfig) {
     let source = ClusterConfig::plaintext("mock", address.trim());
     assert!(!address.trim().is_empty(), "the mock cluster did not start");
     (helper, source)
-
 }
 
 /// The source is librdkafka 2.16's mock cluster in a Python helper (tansu rejects
@@ -708,7 +707,11 @@ fn offset_preserving_validation_fails_where_offsets_shift() {
         panic!("{rows:?}")
     };
     assert_eq!((mismatch.source_offset, mismatch.target_offset), (Some(6), Some(5)));
-    assert!(mismatch.describe().contains("offsets differ"), "{}", mismatch.describe());
+    assert!(
+        mismatch.describe().contains("offsets differ"),
+        "{}",
+        mismatch.describe()
+    );
     drop(helper.stdin.take());
     let _ = helper.wait();
 }

@@ -239,3 +239,82 @@ fn the_rate_limit_holds_for_both_clusters_together() {
     assert_eq!(board.runs[0].bytes, bytes);
     assert_eq!(board.runs[0].rate_limit, 10_000);
 }
+
+/// Item 3 of "no false alarms": the first run, before MM2's first offset-sync, shows every
+/// partition PENDING with a sentence (no debug text), and they are validated as soon as the
+/// syncs arrive, not at the next scheduled run (five minutes later here).
+#[test]
+fn partitions_waiting_for_the_first_sync_are_pending_then_validated_when_it_arrives() {
+    use cutover::config::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
+    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
+    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 2)]);
+    create(&tgt, &[TopicSpec::new("src.orders", 2)]);
+    for p in 0..2 {
+        put(&src, "orders", p, 0, 30, 20);
+    }
+    let config = Arc::new(config(
+        &src,
+        &tgt,
+        "[replication]\nsource_alias = \"src\"\ntarget_alias = \"dst\"\n\
+         [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"2s\"\n[validation]\ninterval = \"5m\"\n",
+    ));
+    let rt = runtime();
+    let _enter = rt.enter();
+    let monitor = cutover::monitor::Monitor::start(&config).unwrap();
+    let (tx, mut updates) = mpsc::unbounded_channel();
+    let _job = Job::start(config.clone(), monitor.snapshots.clone(), move |u| tx.send(u).is_ok()).unwrap();
+    let mut board = Board::default();
+
+    let first = until_finished(&mut updates, &mut board, 1);
+    assert_eq!(trigger(&first), Trigger::Scheduled);
+    for row in rows(&first) {
+        let Verdict::Pending { reason } = &row.result.verdict else {
+            panic!("{row:?}")
+        };
+        assert!(reason.starts_with("waiting for MM2's first offset-sync"), "{reason}");
+        assert!(
+            !reason.contains('{') && !reason.contains("Diverged"),
+            "a sentence, not debug text: {reason}"
+        );
+    }
+    assert_eq!(
+        board
+            .partition("orders", 0)
+            .map(|p| p.results.front().map(|r| Status::of(&r.2.result.verdict))),
+        Some(Some(Status::Pending))
+    );
+
+    let started = Instant::now();
+    let replication = Replication {
+        kind: ReplicationKind::MirrorMaker2,
+        source_alias: "src".into(),
+        target_alias: "dst".into(),
+        policy: PolicyKind::Default,
+        separator: ".".into(),
+        offset_syncs_location: OffsetSyncsLocation::Source,
+    };
+    let _r = Replicator::start(ReplicatorSpec::new(
+        cluster(&src, "src"),
+        cluster(&tgt, "tgt"),
+        replication,
+        &["orders"],
+    ))
+    .unwrap();
+    let mut run = 2;
+    loop {
+        let seen = until_finished(&mut updates, &mut board, run);
+        assert_eq!(trigger(&seen), Trigger::Aligned, "not the scheduled run");
+        let r = rows(&seen);
+        if r.len() == 2 && r.iter().all(|row| row.result.verdict == Verdict::Pass) {
+            assert_eq!(r[0].result.records_compared + r[1].result.records_compared, 60);
+            break;
+        }
+        run += 1;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "validated {:?} after the replicator started",
+        started.elapsed()
+    );
+}

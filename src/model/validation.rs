@@ -37,6 +37,8 @@ pub struct Request {
 pub enum Trigger {
     Scheduled,
     OnDemand,
+    /// Partitions that waited for an alignment (MM2's first offset-sync) can now be validated.
+    Aligned,
 }
 
 #[derive(Debug, Clone)]

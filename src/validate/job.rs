@@ -4,14 +4,15 @@
 //! partitions at once, within the configured rate limit, and tells the cockpit what it does
 //! through `Update`s.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::run::{plan, run_planned, Progress, RunEvent};
+use super::run::{plan, run_planned, Progress, Row, RunEvent};
+use super::Verdict;
 use crate::config::Config;
 use crate::jobs::{CancelToken, JobHandle};
 pub use crate::model::validation::{Request, Scope, Trigger, Update};
@@ -54,6 +55,16 @@ fn enqueue(pending: &mut VecDeque<Request>, request: Request) {
 
 /// How often a waiting job looks at its cancel token.
 const CANCEL_CHECK: Duration = Duration::from_millis(250);
+/// Partitions waiting for an alignment are tried again at once when MM2's first offset-sync
+/// for one of them arrives, and otherwise (alignment by timestamp) at most this often.
+const PENDING_RETRY: Duration = Duration::from_secs(30);
+
+/// Whether a partition that waited for an alignment may now have one: an offset-sync for it.
+fn alignment_arrived(snap: &Snapshot, waiting: &BTreeSet<(String, i32)>) -> bool {
+    snap.mm2
+        .as_ref()
+        .is_some_and(|m| waiting.iter().any(|(t, p)| m.syncs.oldest(t, *p).is_some()))
+}
 
 fn job_loop(
     config: &Config,
@@ -70,6 +81,9 @@ fn job_loop(
     let first_poll = config.monitor.refresh_interval * 2 + config.monitor.request_timeout;
     let mut next = interval.map(|_| Instant::now());
     let mut pending = VecDeque::new();
+    // Partitions whose last result was PENDING (no alignment yet), and when they were tried.
+    let mut waiting: BTreeSet<(String, i32)> = BTreeSet::new();
+    let mut waiting_since = Instant::now();
     report(Update::Waiting { next_run: None });
     while !cancel.is_cancelled() {
         incoming.try_iter().for_each(|r| enqueue(&mut pending, r));
@@ -81,9 +95,18 @@ fn job_loop(
             None => incoming.recv_timeout(wait),
         };
         let due = next.is_some_and(|n| Instant::now() >= n);
+        let aligned = !waiting.is_empty()
+            && (alignment_arrived(&snapshots.borrow(), &waiting) || waiting_since.elapsed() >= PENDING_RETRY);
         let (request, trigger) = match received {
             Ok(request) => (request, Trigger::OnDemand),
             Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) if aligned && !due => (
+                Request {
+                    scope: Scope::All,
+                    full: false,
+                },
+                Trigger::Aligned,
+            ),
             Err(RecvTimeoutError::Timeout) if !due => continue,
             Err(RecvTimeoutError::Timeout) => {
                 let snap = snapshots.borrow();
@@ -106,7 +129,17 @@ fn job_loop(
             progress.forget(request.scope.topic());
         }
         let snap = snapshots.borrow().clone();
-        one_run(config, &snap, run, trigger, request, &mut progress, report);
+        let rows = one_run(config, &snap, run, trigger, request, &mut progress, report);
+        // What still waits for an alignment (a run of one topic leaves the others as they were).
+        for row in rows {
+            let key = (row.topic.clone(), row.partition);
+            if matches!(row.result.verdict, Verdict::Pending { .. }) {
+                waiting.insert(key);
+            } else {
+                waiting.remove(&key);
+            }
+        }
+        waiting_since = Instant::now();
         if let (Some(i), Trigger::Scheduled) = (interval, trigger) {
             next = Some(Instant::now() + i);
         }
@@ -125,7 +158,7 @@ fn one_run(
     request: Request,
     progress: &mut Progress,
     report: &Report,
-) {
+) -> Vec<Row> {
     let tasks = match plan(config, snap, request.scope.topic(), Some(progress)) {
         Ok(tasks) => tasks,
         Err(error) => {
@@ -143,7 +176,7 @@ fn one_run(
                 at: SystemTime::now(),
                 error: Some(error),
             });
-            return;
+            return Vec::new();
         }
     };
     tracing::info!(
@@ -188,7 +221,7 @@ fn one_run(
         };
         report(update);
     };
-    run_planned(
+    let rows = run_planned(
         config,
         &tasks,
         config.monitor.request_timeout,
@@ -201,6 +234,7 @@ fn one_run(
         at: SystemTime::now(),
         error: None,
     });
+    rows
 }
 
 #[cfg(test)]

@@ -118,6 +118,13 @@ pub fn render(rows: &[Row], as_json: bool) -> (String, u8) {
     if skipped > 0 {
         out += &format!("\n{skipped} partition(s) SKIPPED: not validated, see DETAIL\n");
     }
+    let pending = rows
+        .iter()
+        .filter(|r| matches!(r.result.verdict, Verdict::Pending { .. }))
+        .count();
+    if pending > 0 {
+        out += &format!("\n{pending} partition(s) PENDING: not validated yet (no alignment yet), see DETAIL\n");
+    }
     let errors = rows
         .iter()
         .filter(|r| matches!(r.result.verdict, Verdict::Error { .. }))

@@ -201,6 +201,7 @@ fn render_runs(frame: &mut Frame, area: Rect, app: &App, runs: &[&RunSummary]) {
                 Cell::from(match r.trigger {
                     crate::validate::job::Trigger::Scheduled => "scheduled",
                     crate::validate::job::Trigger::OnDemand => "on demand",
+                    crate::validate::job::Trigger::Aligned => "aligned",
                 }),
                 Cell::from(r.scope_label()),
                 right(crate::model::short_duration(took), cols[4]),
