@@ -329,3 +329,105 @@ fn a_paste_is_text_for_the_prompt_never_keys() {
     t.keys(&["q"]);
     t.assert_exited_sane(0);
 }
+
+/// "Translations that stay current": a live group (a member consuming, auto-committing every
+/// second) while a producer writes and the replicator copies. In the group view, EXACT is a
+/// figure that follows the commits on its own; it never reads "stale" for longer than one
+/// refresh (500 ms here) plus the time to sample the screen.
+#[test]
+fn a_live_groups_exact_translation_follows_its_commits() {
+    use cutover::demo::clients::{GroupMember, RecordWriter};
+    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
+    use cutover::kafka::records::Record;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    // The memory engine: tansu's sqlite engine breaks DescribeGroups (test-brokers.md); its
+    // end offsets need one record per produce request.
+    let (src, tgt, dir) = two_brokers(Storage::Memory);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("east.orders", 1)]);
+    produce(&src, "orders", 0, 50, true);
+    let replication = config(&src, &tgt, "[replication]\nsource_alias = \"east\"\n").replication;
+    let mut spec = ReplicatorSpec::new(cluster(&src, "src"), cluster(&tgt, "tgt"), replication, &["orders"]);
+    spec.one_record_per_request = true;
+    let _r = Replicator::start(spec).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (stop, w) = (stop.clone(), RecordWriter::new(&cluster(&src, "p"), true).unwrap());
+        std::thread::spawn(move || {
+            let mut i = 50i64;
+            while !stop.load(Ordering::SeqCst) {
+                let r = Record {
+                    key: Some(format!("k{i}").into_bytes()),
+                    value: Some(format!("v{i}").into_bytes()),
+                    headers: vec![],
+                    timestamp: Some(1_700_000_000_000 + i),
+                };
+                w.send("orders", 0, &r).unwrap();
+                w.flush(Duration::from_secs(10)).unwrap();
+                i += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let consumer = {
+        let (stop, member) = (
+            stop.clone(),
+            GroupMember::join(&cluster(&src, "c"), "billing", &["orders"]).unwrap(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let _ = member.poll(Duration::from_millis(100));
+            }
+            member.leave();
+        })
+    };
+
+    let t = Tmux::start("live-group", dir.path(), &src, &tgt, "");
+    t.wait_screen("the topics", |s| s.contains("orders"));
+    t.keys(&["2"]);
+    t.wait_screen("the group billing", |s| s.contains("billing"));
+    t.keys(&["Enter"]);
+    let exact = |s: &str| -> Option<String> {
+        let row = s.lines().find(|l| l.trim_start().starts_with("orders"))?;
+        row.split_whitespace().nth(5).map(str::to_string)
+    };
+    t.wait_screen("an exact figure in the group view", |s| {
+        exact(s).is_some_and(|e| e.parse::<i64>().is_ok())
+    });
+    let (mut stale_since, mut longest) = (None::<std::time::Instant>, Duration::ZERO);
+    let mut figures = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        let s = t.screen();
+        match exact(&s).as_deref() {
+            Some("stale") => {
+                let since = *stale_since.get_or_insert_with(std::time::Instant::now);
+                longest = longest.max(since.elapsed());
+            }
+            Some(e) => {
+                stale_since = None;
+                if let Ok(n) = e.parse::<i64>() {
+                    figures.insert(n);
+                }
+            }
+            None => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::SeqCst);
+    producer.join().unwrap();
+    consumer.join().unwrap();
+    eprintln!("EXACT figures seen: {}, longest stale: {longest:?}", figures.len());
+    assert!(
+        figures.len() >= 5,
+        "EXACT followed the commits without a key: {figures:?}"
+    );
+    assert!(
+        longest <= Duration::from_millis(500 + 300),
+        "EXACT read stale for {longest:?}, more than one refresh"
+    );
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+}

@@ -12,8 +12,20 @@ use crate::mm2::state::Mm2State;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Anchor {
-    Sync { upstream: i64, downstream: i64 },
-    Timestamp { timestamp: i64, target_offset: i64 },
+    Sync {
+        upstream: i64,
+        downstream: i64,
+    },
+    /// The previous exact translation of the group (`committed` is at `target_offset`): a
+    /// live group is translated again walking only the records since.
+    Translation {
+        committed: i64,
+        target_offset: i64,
+    },
+    Timestamp {
+        timestamp: i64,
+        target_offset: i64,
+    },
     Identity,
 }
 
@@ -152,11 +164,33 @@ impl GroupPartitionTranslation {
     }
 }
 
-/// A group's exact translation, running or done.
+/// A group's exact translation: the newest answer, and whether a newer one is being read.
 #[derive(Debug, Clone)]
 pub struct GroupTranslation {
     pub requested_at: SystemTime,
+    /// A translation is reading both clusters (the previous answer stays shown meanwhile).
+    pub running: bool,
     pub done: Option<(SystemTime, Result<Vec<GroupPartitionTranslation>, String>)>,
+}
+
+impl GroupTranslation {
+    /// The previous answer's rows, as anchors for the next translation.
+    pub fn previous(&self) -> Vec<GroupPartitionTranslation> {
+        match &self.done {
+            Some((_, Ok(rows))) => rows.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// True when the answer is for other committed offsets than `committed` gives now.
+    pub fn outdated(&self, committed: impl Fn(&str, i32) -> Option<i64>) -> bool {
+        match &self.done {
+            Some((_, Ok(rows))) => rows
+                .iter()
+                .any(|r| committed(&r.source_topic, r.partition).is_some_and(|c| c != r.committed)),
+            _ => false,
+        }
+    }
 }
 
 /// The exact offset of one partition, as the group view shows it.

@@ -20,6 +20,8 @@ pub struct ReadCounts {
 }
 
 /// Translates one group's committed source offsets (`committed`), optionally one topic only.
+/// `previous`: the group's last translation (may be empty); where it is exact, a partition is
+/// walked from it, so a live group costs only the records since.
 pub fn translate_group(
     config: &Config,
     mm2: Option<&Mm2State>,
@@ -27,13 +29,18 @@ pub fn translate_group(
     committed: &BTreeMap<(String, i32), i64>,
     only_topic: Option<&str>,
     timeout: Duration,
+    previous: &[GroupPartitionTranslation],
 ) -> Result<(Vec<GroupPartitionTranslation>, ReadCounts), String> {
     let queries: BTreeMap<(String, i32), Vec<i64>> = committed
         .iter()
         .filter(|((t, _), _)| only_topic.is_none_or(|o| o == t) && config.topics.matches(t))
         .map(|(k, c)| (k.clone(), vec![*c]))
         .collect();
-    let (rows, counts) = translate_many(config, mm2, &queries, timeout)?;
+    let previous: BTreeMap<(String, i32), Translated> = previous
+        .iter()
+        .map(|r| ((r.source_topic.clone(), r.partition), r.translation.clone()))
+        .collect();
+    let (rows, counts) = translate_many(config, mm2, &queries, timeout, &previous)?;
     let out = rows
         .into_iter()
         .map(|((topic, partition), translated)| {
@@ -65,6 +72,7 @@ pub fn translate_many(
     mm2: Option<&Mm2State>,
     queries: &BTreeMap<(String, i32), Vec<i64>>,
     timeout: Duration,
+    previous: &BTreeMap<(String, i32), Translated>,
 ) -> Result<(Vec<PartitionTranslated>, ReadCounts), String> {
     let empty = SyncHistory::new(1);
     let syncs = mm2.map_or(&empty, |m| &m.syncs);
@@ -88,18 +96,28 @@ pub fn translate_many(
             None => target.insert(KafkaCursor::new(&config.target, &target_topic, *partition, timeout)?),
         };
         let (mut s, mut t) = (Retrying::new(s), Retrying::new(t));
-        let translated = translate_partition(&mut s, &mut t, &config.replication, syncs, topic, *partition, committed)
-            .unwrap_or_else(|e| {
-                committed
-                    .iter()
-                    .map(|c| Translated {
-                        committed: *c,
-                        anchor: None,
-                        outcome: Outcome::Unavailable { reason: e.clone() },
-                        walked_over: Vec::new(),
-                    })
-                    .collect()
-            });
+        let before = previous.get(&(topic.clone(), *partition));
+        let translated = translate_partition(
+            &mut s,
+            &mut t,
+            &config.replication,
+            syncs,
+            topic,
+            *partition,
+            committed,
+            before,
+        )
+        .unwrap_or_else(|e| {
+            committed
+                .iter()
+                .map(|c| Translated {
+                    committed: *c,
+                    anchor: None,
+                    outcome: Outcome::Unavailable { reason: e.clone() },
+                    walked_over: Vec::new(),
+                })
+                .collect()
+        });
         out.extend(translated.into_iter().map(|t| ((topic.clone(), *partition), t)));
     }
     let counts = ReadCounts {

@@ -459,6 +459,9 @@ pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committe
 }
 
 /// Translates the committed offsets of one source partition (any order, duplicates fine).
+/// `previous`: an earlier exact translation of this partition; a committed offset at or after
+/// it (and after every sync below it) is walked from it, reading only the records since.
+#[allow(clippy::too_many_arguments)]
 pub fn translate_partition(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
@@ -467,6 +470,7 @@ pub fn translate_partition(
     topic: &str,
     partition: i32,
     committed: &[i64],
+    previous: Option<&Translated>,
 ) -> Result<Vec<Translated>, String> {
     let mut sorted = committed.to_vec();
     sorted.sort_unstable();
@@ -478,10 +482,41 @@ pub fn translate_partition(
         }
         return Ok(out);
     }
-    // One lockstep walk per anchor, covering every C that anchors there.
+    // The previous translation, when it is a later exact pair than the sync.
+    let from_previous = |c: i64| -> Option<(i64, i64)> {
+        let p = previous?;
+        let t = p.exact()?;
+        let sync_up = syncs.anchor(topic, partition, c).map_or(i64::MIN, |(up, _)| up);
+        (p.committed <= c && p.committed >= sync_up).then_some((p.committed, t))
+    };
     let mut i = 0;
     while i < sorted.len() {
         let c = sorted[i];
+        if let (Some(anchor), Some(p)) = (from_previous(c), previous) {
+            let group: Vec<i64> = sorted[i..]
+                .iter()
+                .copied()
+                .take_while(|c| from_previous(*c) == Some(anchor))
+                .collect();
+            i += group.len();
+            let outcomes = walk_from_sync(source, target, anchor, &group)?;
+            out.extend(
+                group
+                    .into_iter()
+                    .zip(outcomes)
+                    .map(|(c, (outcome, walked))| Translated {
+                        committed: c,
+                        anchor: Some(Anchor::Translation {
+                            committed: anchor.0,
+                            target_offset: anchor.1,
+                        }),
+                        outcome,
+                        walked_over: p.walked_over.iter().cloned().chain(walked).collect(),
+                    }),
+            );
+            continue;
+        }
+        // One lockstep walk per anchor, covering every C that anchors there.
         match syncs.anchor(topic, partition, c) {
             None => {
                 out.push(seek_by_timestamp(source, target, c)?);
@@ -705,6 +740,34 @@ mod tests {
                 ]
             )
         );
+    }
+
+    #[test]
+    fn a_live_group_is_translated_again_from_its_previous_answer() {
+        let (mut s, mut t) = sides();
+        let mut syncs = SyncHistory::new(10);
+        let sync = crate::mm2::codec::OffsetSync {
+            topic: "t".into(),
+            partition: 0,
+            upstream: 100,
+            downstream: 0,
+        };
+        syncs.record(&sync).unwrap();
+        let replication = Replication::default();
+        let first = translate_partition(&mut s, &mut t, &replication, &syncs, "t", 0, &[104], None).unwrap();
+        assert_eq!(first[0].exact(), Some(3));
+        let read_before = (s.read, t.read);
+        let again = translate_partition(&mut s, &mut t, &replication, &syncs, "t", 0, &[107], Some(&first[0])).unwrap();
+        assert_eq!(again[0].exact(), Some(5));
+        assert_eq!(
+            again[0].anchor,
+            Some(Anchor::Translation {
+                committed: 104,
+                target_offset: 3
+            })
+        );
+        let read = (s.read - read_before.0, t.read - read_before.1);
+        assert!(read.0 <= 3 && read.1 <= 3, "only the records since 104: {read:?}");
     }
 
     #[test]

@@ -16,6 +16,10 @@ fn anchor_text(a: &Option<Anchor>) -> String {
             target_offset,
         }) => format!("timestamp {timestamp} at {target_offset}"),
         Some(Anchor::Identity) => "identity".into(),
+        Some(Anchor::Translation {
+            committed,
+            target_offset,
+        }) => format!("previous translation {committed}->{target_offset}"),
         None => "-".into(),
     }
 }
@@ -71,7 +75,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         )?),
         ReplicationKind::OffsetPreserving => None,
     };
-    let (rows, counts) = translate_group(config, mm2.as_ref(), group, &committed, topic, timeout)?;
+    let (rows, counts) = translate_group(config, mm2.as_ref(), group, &committed, topic, timeout, &[])?;
     if rows.is_empty() {
         return Err(format!(
             "group {group} has no committed offsets on watched topics{}",

@@ -297,6 +297,29 @@ impl App {
         self.on_tick(now);
         let pairs = self.topic_pairs();
         self.lag_history.record(self.snapshot.seq, &pairs);
+        self.keep_translation_current();
+    }
+
+    /// The open group's exact translation follows its commits: when the group committed since
+    /// the last answer, it is translated again from that answer (only the new records).
+    fn keep_translation_current(&mut self) {
+        let View::Group(group) = self.view().clone() else {
+            return;
+        };
+        let parts = groups::group_partitions(&self.snapshot, &self.config.replication, &group);
+        let committed = |topic: &str, p: i32| {
+            parts
+                .iter()
+                .find(|x| x.source_topic == topic && x.partition == p)
+                .and_then(|x| x.source_committed)
+        };
+        let outdated = self
+            .translations
+            .get(&group)
+            .is_some_and(|t| !t.running && t.outdated(committed));
+        if outdated {
+            self.request_translation(&group);
+        }
     }
 
     /// Time passed: ages grow, clusters may turn stale.
@@ -311,14 +334,17 @@ impl App {
 
     /// Asks for a group's exact translation (unless one is already running).
     fn request_translation(&mut self, group: &str) {
-        if self.translations.get(group).is_some_and(|t| t.done.is_none()) {
+        if self.translations.get(group).is_some_and(|t| t.running) {
             return;
         }
+        // The previous answer stays shown (and is the next walk's anchor) until the new one.
+        let done = self.translations.remove(group).and_then(|t| t.done);
         self.translations.insert(
             group.to_string(),
             GroupTranslation {
                 requested_at: self.now,
-                done: None,
+                running: true,
+                done,
             },
         );
         self.effects.push(Effect::Translate {
@@ -332,6 +358,7 @@ impl App {
         }
         if let Some(t) = self.translations.get_mut(group) {
             t.done = Some((self.now, result));
+            t.running = false;
         }
     }
 

@@ -76,12 +76,22 @@ impl Jobs {
 fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) -> std::io::Result<JobHandle> {
     let config = app.config.clone();
     let mm2 = app.snapshot.mm2.clone();
+    // The previous answer: partitions walk on from it (a live group costs only what is new).
+    let previous = app.translations.get(&group).map(|t| t.previous()).unwrap_or_default();
     JobHandle::thread(&format!("translate {group}"), move |cancel| {
         let timeout = config.monitor.request_timeout;
         let result = crate::kafka::group_offsets(&config.source, &group, timeout)
             .map_err(|e| format!("committed offsets on {}: {e}", config.source.name))
             .and_then(|committed| {
-                crate::translate::group::translate_group(&config, mm2.as_deref(), &group, &committed, None, timeout)
+                crate::translate::group::translate_group(
+                    &config,
+                    mm2.as_deref(),
+                    &group,
+                    &committed,
+                    None,
+                    timeout,
+                    &previous,
+                )
             })
             .map(|(rows, counts)| {
                 tracing::info!(

@@ -170,8 +170,10 @@ fn translation_status(app: &App, group: &str) -> Line<'static> {
             )),
             Some((at, Ok(_))) => Line::from(Span::styled(
                 format!(
-                    "exact translation {} ago, content-verified; t translates again",
-                    age(*at)
+                    "exact translation {} ago, content-verified; t translates again{}",
+                    age(*at),
+                    // A live group's translation follows its commits on its own.
+                    if x.running { " (updating…)" } else { "" }
                 ),
                 t.style(Role::Muted),
             )),
