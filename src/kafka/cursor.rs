@@ -20,6 +20,8 @@ pub trait Cursor {
     fn records_read(&self) -> u64;
     /// The partition's end offset now (its high watermark), asked of the broker.
     fn end_offset(&mut self) -> Result<i64, Error>;
+    /// The partition's first offset now (its log start: older records were deleted).
+    fn start_offset(&mut self) -> Result<i64, Error>;
 }
 
 impl<C: Cursor + ?Sized> Cursor for &mut C {
@@ -37,6 +39,9 @@ impl<C: Cursor + ?Sized> Cursor for &mut C {
     }
     fn end_offset(&mut self) -> Result<i64, Error> {
         (**self).end_offset()
+    }
+    fn start_offset(&mut self) -> Result<i64, Error> {
+        (**self).start_offset()
     }
 }
 
@@ -96,6 +101,10 @@ impl<C: Cursor> Cursor for Retrying<C> {
     fn end_offset(&mut self) -> Result<i64, Error> {
         self.again(|c| c.end_offset())
     }
+
+    fn start_offset(&mut self) -> Result<i64, Error> {
+        self.again(|c| c.start_offset())
+    }
 }
 
 /// A cursor that ends at a fixed offset: a range read on both sides to bounds fixed before
@@ -153,6 +162,10 @@ impl<C: Cursor> Cursor for Bounded<C> {
 
     fn end_offset(&mut self) -> Result<i64, Error> {
         Ok(self.end)
+    }
+
+    fn start_offset(&mut self) -> Result<i64, Error> {
+        self.inner.start_offset()
     }
 }
 
@@ -253,6 +266,10 @@ impl Cursor for KafkaCursor {
     }
 
     fn end_offset(&mut self) -> Result<i64, Error> {
-        self.reader.end_offset(&self.topic, self.partition, self.timeout)
+        Ok(self.reader.watermarks(&self.topic, self.partition, self.timeout)?.1)
+    }
+
+    fn start_offset(&mut self) -> Result<i64, Error> {
+        Ok(self.reader.watermarks(&self.topic, self.partition, self.timeout)?.0)
     }
 }

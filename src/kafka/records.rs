@@ -107,14 +107,12 @@ impl RecordReader {
         })
     }
 
-    /// A partition's end offset (high watermark), fresh from its leader.
-    pub fn end_offset(&self, topic: &str, partition: i32, timeout: Duration) -> Result<i64, Error> {
-        let what = format!("{topic}/{partition}: end offset");
-        let (_, high) = self
-            .consumer
+    /// A partition's first and end offsets (low and high watermarks), fresh from its leader.
+    pub fn watermarks(&self, topic: &str, partition: i32, timeout: Duration) -> Result<(i64, i64), Error> {
+        let what = format!("{topic}/{partition}: watermarks");
+        self.consumer
             .fetch_watermarks(topic, partition, timeout)
-            .map_err(|e| Error::kafka(&what, &e))?;
-        Ok(high)
+            .map_err(|e| Error::kafka(&what, &e))
     }
 
     /// Starts reading each (topic, partition) at its offset (`None`: the beginning).

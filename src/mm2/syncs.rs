@@ -84,6 +84,16 @@ impl SyncHistory {
         self.by_partition.get(&(topic.to_string(), partition))?.first().copied()
     }
 
+    /// The oldest sync whose source record is still there (`upstream >= start`, the source's
+    /// log start): where validation can start after retention deleted older records.
+    pub fn oldest_from(&self, topic: &str, partition: i32, start: i64) -> Option<(i64, i64)> {
+        self.by_partition
+            .get(&(topic.to_string(), partition))?
+            .iter()
+            .find(|(up, _)| *up >= start)
+            .copied()
+    }
+
     /// The newest sync with `upstream <= offset`: the anchor for translating `offset`.
     pub fn anchor(&self, topic: &str, partition: i32, offset: i64) -> Option<(i64, i64)> {
         self.by_partition

@@ -482,16 +482,34 @@ pub fn translate_partition(
         }
         return Ok(out);
     }
+    // Retention may have deleted the source records of older syncs (and of the previous
+    // answer): an anchor must still be readable, else the offset is found by timestamp.
+    let low = source.start_offset()?;
+    let sync_anchor = |c: i64| syncs.anchor(topic, partition, c).filter(|(up, _)| *up >= low);
     // The previous translation, when it is a later exact pair than the sync.
     let from_previous = |c: i64| -> Option<(i64, i64)> {
         let p = previous?;
         let t = p.exact()?;
-        let sync_up = syncs.anchor(topic, partition, c).map_or(i64::MIN, |(up, _)| up);
+        let sync_up = sync_anchor(c).map_or(low, |(up, _)| up);
         (p.committed <= c && p.committed >= sync_up).then_some((p.committed, t))
     };
     let mut i = 0;
     while i < sorted.len() {
         let c = sorted[i];
+        if c < low {
+            out.push(Translated {
+                committed: c,
+                anchor: None,
+                outcome: Outcome::Unavailable {
+                    reason: format!(
+                        "the committed offset is below the source's log start {low}: the records there were deleted"
+                    ),
+                },
+                walked_over: Vec::new(),
+            });
+            i += 1;
+            continue;
+        }
         if let (Some(anchor), Some(p)) = (from_previous(c), previous) {
             let group: Vec<i64> = sorted[i..]
                 .iter()
@@ -517,7 +535,7 @@ pub fn translate_partition(
             continue;
         }
         // One lockstep walk per anchor, covering every C that anchors there.
-        match syncs.anchor(topic, partition, c) {
+        match sync_anchor(c) {
             None => {
                 out.push(seek_by_timestamp(source, target, c)?);
                 i += 1;
@@ -526,7 +544,7 @@ pub fn translate_partition(
                 let group: Vec<i64> = sorted[i..]
                     .iter()
                     .copied()
-                    .take_while(|c| syncs.anchor(topic, partition, *c) == Some(anchor))
+                    .take_while(|c| sync_anchor(*c) == Some(anchor))
                     .collect();
                 i += group.len();
                 let outcomes = walk_from_sync(source, target, anchor, &group)?;
@@ -614,6 +632,9 @@ mod tests {
         }
         fn end_offset(&mut self) -> Result<i64, crate::kafka::Error> {
             Ok(self.records.last().map_or(0, |r| r.offset + 1))
+        }
+        fn start_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+            Ok(self.records.first().map_or(0, |r| r.offset))
         }
     }
 
@@ -768,6 +789,52 @@ mod tests {
         );
         let read = (s.read - read_before.0, t.read - read_before.1);
         assert!(read.0 <= 3 && read.1 <= 3, "only the records since 104: {read:?}");
+    }
+
+    /// Retention deleted source 0..99 and the records of the only surviving sync (50 -> 0):
+    /// the offset is found by timestamp and content at the source's log start, instead of a
+    /// walk from a deleted record that would call 50 target records "not on the source".
+    #[test]
+    fn an_anchor_deleted_by_retention_is_replaced_by_a_content_checked_search() {
+        let (mut s, _) = sides();
+        let old: Vec<Located> = (50..100).map(|o| rec(o, &format!("v{o}"))).collect();
+        let mut target: Vec<Located> = old.into_iter().chain(s.records.clone()).collect();
+        for (i, r) in target.iter_mut().enumerate() {
+            r.offset = i as i64;
+        }
+        let mut t = Memory::new(target);
+        let mut syncs = SyncHistory::new(10);
+        let sync = crate::mm2::codec::OffsetSync {
+            topic: "t".into(),
+            partition: 0,
+            upstream: 50,
+            downstream: 0,
+        };
+        syncs.record(&sync).unwrap();
+        let out = translate_partition(
+            &mut s,
+            &mut t,
+            &Replication::default(),
+            &syncs,
+            "t",
+            0,
+            &[104, 40],
+            None,
+        )
+        .unwrap();
+        assert_eq!(out[0].committed, 40);
+        assert!(
+            matches!(&out[0].outcome, Outcome::Unavailable { reason } if reason.contains("log start 100")),
+            "{out:?}"
+        );
+        assert_eq!(out[1].exact(), Some(53), "source 104 is target 53: {out:?}");
+        assert!(matches!(out[1].anchor, Some(Anchor::Timestamp { .. })));
+        assert!(out[1].walked_over.is_empty());
+        assert_eq!(
+            syncs.oldest_from("t", 0, 100),
+            None,
+            "validation aligns by timestamp too"
+        );
     }
 
     #[test]

@@ -159,9 +159,12 @@ pub fn plan(
                     }
                 }
                 (Some(_), Ok(low)) => Work::Range {
-                    resume: progress.and_then(|pr| pr.get(&s.name, p.id)),
+                    // Retention may have deleted what was validated up to: align again then.
+                    resume: progress
+                        .and_then(|pr| pr.get(&s.name, p.id))
+                        .filter(|(from, _)| from >= low),
                     source_low: *low,
-                    oldest_sync: snap.mm2.as_ref().and_then(|m| m.syncs.oldest(&s.name, p.id)),
+                    oldest_sync: snap.mm2.as_ref().and_then(|m| m.syncs.oldest_from(&s.name, p.id, *low)),
                     identity,
                 },
             };

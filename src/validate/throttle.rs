@@ -124,6 +124,10 @@ impl<C: Cursor> Cursor for Metered<'_, C> {
     fn end_offset(&mut self) -> Result<i64, crate::kafka::Error> {
         self.inner.end_offset()
     }
+
+    fn start_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+        self.inner.start_offset()
+    }
 }
 
 #[cfg(test)]
