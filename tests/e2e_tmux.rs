@@ -431,3 +431,70 @@ fn a_live_groups_exact_translation_follows_its_commits() {
     t.keys(&["q"]);
     t.assert_exited_sane(0);
 }
+
+/// "No false alarms" in the demo: during its first two minutes (producers writing, the
+/// replicator copying a little behind, validation running), no view shows FAIL or ERROR, and
+/// no reason on screen is debug text. Every top-level view is looked at, over and over.
+#[test]
+fn the_demos_first_two_minutes_show_no_false_alarm() {
+    if let Err(e) = cutover::demo::broker::tansu_binary() {
+        panic!("this test needs tansu: {e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("cutover-e2e-{}-demo", std::process::id()),
+        config: dir.path().join("demo/cutover.toml"),
+    };
+    let script = format!(
+        "{} demo --dir {}; echo EXIT=$?; sleep 600",
+        env!("CARGO_BIN_EXE_cutover"),
+        dir.path().join("demo").display()
+    );
+    t.cmd(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &script,
+    ]);
+    t.wait_screen("the demo's overview with its topics", |s| {
+        s.contains("payments") && s.matches("LIVE").count() == 2
+    });
+    let started = std::time::Instant::now();
+    let debug = ["Diverged", "Some(", "None)", "Err(", "Ok(", " { ", "Unavailable {"];
+    let views = ["1", "2", "3", "4", "5", "6", "?"];
+    let mut looked = 0;
+    while started.elapsed() < Duration::from_secs(120) {
+        for key in views {
+            t.keys(&["Escape"]);
+            t.keys(&[key]);
+            std::thread::sleep(Duration::from_millis(400));
+            let s = t.screen();
+            looked += 1;
+            for word in ["FAIL", "ERROR"] {
+                assert!(
+                    !s.contains(word),
+                    "{word} after {:?} (key {key}):\n{s}",
+                    started.elapsed()
+                );
+            }
+            for d in debug {
+                assert!(
+                    !s.contains(d),
+                    "debug text `{d}` after {:?} (key {key}):\n{s}",
+                    started.elapsed()
+                );
+            }
+        }
+    }
+    assert!(looked > 100, "looked at {looked} screens");
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    t.wait_screen("the demo to exit", |s| s.contains("EXIT=0"));
+}
