@@ -108,3 +108,38 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Retention on a source partition: records before `before` deleted, the log start moved up.
+/// Quirk of the test broker: tansu 0.6 implements neither DeleteRecords (it closes the
+/// connection) nor time or size retention, so the harness deletes the rows from the broker's
+/// sqlite storage and raises the partition's low watermark there, with Python's sqlite3 from
+/// the test venv (`make setup`). Clients then see exactly what retention leaves: ListOffsets
+/// earliest answers `before`, and fetches start there.
+pub fn delete_records_before(dir: &Path, cluster_id: &str, topic: &str, partition: i32, before: i64) {
+    let db = dir.join(format!("{cluster_id}.db"));
+    assert!(db.exists(), "no sqlite storage at {}", db.display());
+    let venv = std::env::var("CUTOVER_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cutover/venv"));
+    let python = venv.join("bin/python");
+    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
+    let script = r#"
+import sqlite3, sys
+db, topic, partition, before = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+c = sqlite3.connect(db, timeout=10)
+(tp,) = c.execute(
+    "select topition.id from topition join topic on topic.id = topition.topic "
+    "where topic.name = ? and topition.partition = ?", (topic, partition)).fetchone()
+c.execute("delete from header where topition = ? and offset_id < ?", (tp, before))
+c.execute("delete from record where topition = ? and offset_id < ?", (tp, before))
+c.execute("update watermark set low = ? where topition = ?", (before, tp))
+c.commit()
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(&db)
+        .args([topic, &partition.to_string(), &before.to_string()])
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
