@@ -493,6 +493,7 @@ fn the_demos_first_two_minutes_show_no_false_alarm() {
             }
         }
     }
+    eprintln!("looked at {looked} screens in the demo's first two minutes");
     assert!(looked > 100, "looked at {looked} screens");
     t.keys(&["Escape"]);
     t.keys(&["q"]);
