@@ -30,6 +30,16 @@ fn mm2() -> Replication {
 const MM2_CONFIG: &str =
     "[replication]\nsource_alias = \"src\"\ntarget_alias = \"dst\"\n[monitor]\nrequest_timeout = \"5s\"\n";
 
+/// The outage test times a broker's absence against the product's retry budget (about 8 s);
+/// on a 2-core CI machine, tansu restarting while two other live tests load the CPU can take
+/// longer than that. The tests of this file run one at a time so that budget measures the
+/// product, not the machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
@@ -116,6 +126,7 @@ fn customer(i: i64) -> Record {
 /// wrong value copied to the target fails, naming its key, in the next run.
 #[test]
 fn compacted_topic_under_live_updates_passes_and_a_wrong_value_fails_by_key() {
+    let _serial = one_at_a_time();
     let (src, tgt, dir) = two_brokers(Storage::Sqlite);
     let compact = |t: &str| TopicSpec::new(t, 1).config("cleanup.policy", "compact");
     create(&src, &[compact("customers")]);
@@ -191,6 +202,7 @@ fn compacted_topic_under_live_updates_passes_and_a_wrong_value_fails_by_key() {
 /// during the run are neither extra nor missing: PASS run after run.
 #[test]
 fn a_large_partition_passes_while_producer_and_replicator_write() {
+    let _serial = one_at_a_time();
     let (src, tgt, dir) = two_brokers(Storage::Sqlite);
     create(&src, &[TopicSpec::new("events", 1)]);
     create(&tgt, &[TopicSpec::new("src.events", 1)]);
@@ -246,6 +258,7 @@ fn a_large_partition_passes_while_producer_and_replicator_write() {
 /// (8 MB), so the run must fetch from the target while it is down.
 #[test]
 fn a_target_away_for_a_moment_is_retried_not_an_error() {
+    let _serial = one_at_a_time();
     const RECORDS: i64 = 12_000;
     let (src, mut tgt, dir) = two_brokers(Storage::Sqlite);
     create(&src, &[TopicSpec::new("orders", 1)]);
