@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cutover;
 pub mod demo;
 pub mod jobs;
 pub mod kafka;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod cluster;
+mod cutover;
 mod duration;
 mod filter;
 mod log;
@@ -21,6 +22,7 @@ mod ui;
 mod validation;
 
 pub use cluster::{expand_env, ClusterConfig};
+pub use cutover::{ConfirmMode, Criteria, CutoverConfig, Hooks, Strategy, Wave};
 pub use filter::{NameFilter, MM2_GROUP_EXCLUDES, MM2_TOPIC_EXCLUDES};
 pub use log::LogConfig;
 pub use monitor::MonitorConfig;
@@ -29,6 +31,7 @@ pub use ui::UiConfig;
 pub use validation::ValidationConfig;
 
 use cluster::RawCluster;
+use cutover::{validate_waves, RawCutover, RawWave};
 use filter::{validate_filter, RawFilter};
 use log::RawLog;
 use monitor::RawMonitor;
@@ -48,6 +51,9 @@ pub struct Config {
     pub validation: ValidationConfig,
     pub ui: UiConfig,
     pub log: LogConfig,
+    pub cutover: CutoverConfig,
+    /// The staged cutover plan, in order.
+    pub waves: Vec<Wave>,
 }
 
 /// A configuration error, located in its file.
@@ -166,6 +172,10 @@ struct RawConfig {
     ui: Option<RawUi>,
     #[serde(default)]
     log: Option<RawLog>,
+    #[serde(default)]
+    cutover: Option<RawCutover>,
+    #[serde(default)]
+    wave: Vec<RawWave>,
 }
 
 pub(crate) type Locate<'a> = dyn Fn(Option<Range<usize>>, String) -> ConfigError + 'a;
@@ -200,6 +210,11 @@ impl RawConfig {
             Some(l) => l.validate(located)?,
             None => LogConfig::default(),
         };
+        let cutover = match self.cutover {
+            Some(c) => c.validate(located)?,
+            None => CutoverConfig::default(),
+        };
+        let waves = validate_waves(self.wave, located)?;
         Ok(Config {
             path: PathBuf::new(),
             source,
@@ -211,6 +226,8 @@ impl RawConfig {
             validation,
             ui,
             log,
+            cutover,
+            waves,
         })
     }
 }
@@ -260,6 +277,50 @@ mod tests {
         assert_eq!(c.validation.parallelism, 2);
         let e = parse_str(&format!("{MINIMAL}[validation]\nparallelism = 0\n")).unwrap_err();
         assert_eq!(e.location, Some((8, 15)));
+    }
+
+    #[test]
+    fn waves_are_parsed_in_order_with_defaults() {
+        let c = parse_str(&format!(
+            "{MINIMAL}[cutover]\nsettle = \"3s\"\n\
+             [[wave]]\nname = \"analytics\"\ntopics = [\"clickstream\", \"analytics\\\\..*\"]\ngroups = [\"analytics-.*\"]\n\
+             [wave.hooks]\nfreeze_producers = \"echo freeze\"\n[wave.criteria]\nmax_lag_to_start = 10\n\
+             [[wave]]\nname = \"payments\"\ntopics = [\"payments\"]\nstrategy = \"consumers-first\"\nconfirm = \"wave\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.cutover.settle, Duration::from_secs(3));
+        assert_eq!(c.cutover.hook_timeout, Duration::from_secs(120));
+        let names: Vec<&str> = c.waves.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["analytics", "payments"]);
+        let a = &c.waves[0];
+        assert!(a.has_topic("analytics.views") && a.has_topic("clickstream") && !a.has_topic("clickstreams"));
+        assert!(a.has_group("analytics-etl") && !a.has_group("billing"));
+        assert_eq!(a.strategy, Strategy::StopTheWorld);
+        assert_eq!(a.confirm, ConfirmMode::EachStep);
+        assert_eq!(a.hooks.freeze_producers.as_deref(), Some("echo freeze"));
+        assert_eq!(a.hooks.flip_producers, None);
+        assert_eq!(a.criteria.max_lag_to_start, 10);
+        assert_eq!(c.waves[1].strategy, Strategy::ConsumersFirst);
+        assert_eq!(c.waves[1].confirm, ConfirmMode::Wave);
+    }
+
+    #[test]
+    fn wave_errors_are_located() {
+        let wave = |body: &str| parse_str(&format!("{MINIMAL}[[wave]]\n{body}")).unwrap_err();
+        let e = wave("name = \"a\"\ntopics = [\"x\"]\nstrategy = \"big-bang\"\n");
+        assert_eq!(e.location, Some((10, 12)));
+        assert!(e.message.contains("stop-the-world"), "{}", e.message);
+        let e = wave("name = \"a\"\ntopics = [\"(\"]\n");
+        assert_eq!(e.location, Some((9, 11)));
+        let e = wave("name = \"a\"\ntopics = []\n");
+        assert!(e.message.contains("at least one topic"), "{}", e.message);
+        let e = parse_str(&format!(
+            "{MINIMAL}[[wave]]\nname = \"a\"\ntopics = [\"x\"]\n[[wave]]\nname = \"a\"\ntopics = [\"y\"]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.location, Some((11, 8)));
+        let e = wave("name = \"a\"\ntopics = [\"x\"]\n[wave.hooks]\nfreeze = \"x\"\n");
+        assert!(e.message.contains("unknown field `freeze`"), "{}", e.message);
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! Staged, topic-by-topic cutovers: the pure engine, its journal, the hooks and checks it
+//! drives, and the headless driver (`cutover plan`, `run`, `rollback`).
+
+pub mod engine;
