@@ -276,25 +276,30 @@ fn a_target_away_for_a_moment_is_retried_not_an_error() {
         }
         w.flush(Duration::from_secs(60)).unwrap();
     }
-    // tansu's sqlite engine serves a fetching reader about 1,400 records/s, so the run takes
-    // well over 10 s and reads as fast as records arrive; the target is down from 2 s to
-    // 4.5 s, longer than the request timeout, so a read fails while it is away.
+    // The target goes away once the run has compared its first chunk (the log says so at
+    // debug level), for 2.5 s, longer than the request timeout: more than the cursor's prefetch
+    // (8 MB) of the target is still unread then, so a read must fail while it is away.
     let file = config_file(
         dir.path(),
         &src,
         &tgt,
         "[replication]\nkind = \"offset-preserving\"\npolicy = \"identity\"\n\
-         [monitor]\nrequest_timeout = \"1s\"\n[validation]\nrate_limit_mb_per_s = 100\n",
+         [monitor]\nrequest_timeout = \"1s\"\n",
     );
+    let log_path = dir.path().join("cutover.log");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
         .arg("--config")
         .arg(&file)
         .args(["validate", "--json"])
+        .env("CUTOVER_LOG", "info,cutover::validate=debug")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for(Duration::from_secs(60), "the run's first compared chunk", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("chunk equal").then_some(())
+    });
     tgt.kill();
     std::thread::sleep(Duration::from_millis(2_500));
     tgt.restart().expect("target back");

@@ -233,6 +233,7 @@ pub fn validate_range(
             compared += n as u64;
             last_s = s[n - 1].offset + 1;
             last_t = t[n - 1].offset + 1;
+            tracing::debug!(source_to = last_s, target_to = last_t, compared, "chunk equal");
         }
         match (s.len().cmp(&t.len()), s.is_empty()) {
             // The source ended: anything more on the target is extra.
