@@ -348,11 +348,20 @@ impl WaveState {
                 topics,
                 groups,
             } => {
-                self.started = Some(at);
-                self.strategy = *strategy;
-                self.steps = forward_steps(*strategy);
-                self.topics = topics.clone();
-                self.groups = groups.clone();
+                // A wave started again (after a rollback) begins afresh.
+                *self = WaveState {
+                    name: self.name.clone(),
+                    started: Some(at),
+                    strategy: *strategy,
+                    topics: topics.clone(),
+                    groups: groups.clone(),
+                    steps: forward_steps(*strategy),
+                    rollback_from: None,
+                    actions: BTreeMap::new(),
+                    skipped: BTreeMap::new(),
+                    paused: false,
+                    commits: Vec::new(),
+                };
             }
             Event::Confirmed { .. } => {}
             Event::ActionStarted { step, action, detail } => {

@@ -2,3 +2,5 @@
 //! drives, and the headless driver (`cutover plan`, `run`, `rollback`).
 
 pub mod engine;
+pub mod journal;
+pub mod hooks;

@@ -1,0 +1,252 @@
+//! The journal: every decision, intent and result of a cutover, one JSON object per line,
+//! appended and fsynced before the cockpit moves on. It is the audit log and the state: a
+//! wave's state is the fold of its entries, so a restarted cockpit resumes where it stopped.
+//!
+//! One driver at a time: the driver holds an exclusive lock on `<journal>.lock` (released by
+//! the kernel when the process dies, even by `kill -9`) and writes who it is into it; a second
+//! cockpit finds the lock taken and follows the journal as an observer.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::{Event, WaveState};
+use crate::config::Wave;
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// RFC 3339, for people reading the file.
+    pub at: String,
+    /// user@host of the driver.
+    pub by: String,
+    pub wave: String,
+    /// A dry run's entries are kept for the record but never change a wave's state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Entry {
+    pub fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.at_ms.max(0) as u64)
+    }
+}
+
+/// Who is at the keyboard: `user@host`.
+pub fn whoami() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let host = if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown-host".into()
+    };
+    format!("{user}@{host}")
+}
+
+/// Reads every entry. A last line cut short (the process died while writing it) is left out
+/// with a warning; any other unreadable line is an error naming the file and line.
+pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(line) {
+            Ok(e) => out.push(e),
+            Err(e) if i + 1 == lines.len() => {
+                tracing::warn!(journal = %path.display(), line = i + 1, "last journal line is incomplete, left out: {e}");
+            }
+            Err(e) => return Err(format!("{}:{}: unreadable journal entry: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// A wave's state from the journal's entries (dry runs left out).
+pub fn wave_state(entries: &[Entry], wave: &Wave) -> WaveState {
+    let mut state = WaveState::new(wave);
+    for e in entries.iter().filter(|e| e.wave == wave.name && !e.dry_run) {
+        state.apply(e.time(), &e.event);
+    }
+    state
+}
+
+/// The journal, opened by the one driver.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    by: String,
+    dry_run: bool,
+    _lock: File,
+}
+
+/// Why the journal could not be opened for driving.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another cockpit drives: the lock file's text says who and since when.
+    Driven { by: String },
+    Io(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Driven { by } => write!(f, "another cockpit drives this cutover: {by}"),
+            OpenError::Io(e) => f.write_str(e),
+        }
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// Who holds the driver's lock now, if anyone.
+pub fn driver(path: &Path) -> Option<String> {
+    let mut file = OpenOptions::new().read(true).write(true).open(lock_path(path)).ok()?;
+    // SAFETY: flock on a file descriptor we own.
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    if free {
+        return None;
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    Some(text.trim().to_string())
+}
+
+impl Journal {
+    /// Opens (creating it and its directory) for driving; fails if another process drives.
+    pub fn open(path: &Path, dry_run: bool) -> Result<Journal, OpenError> {
+        let io = |what: &str, e: std::io::Error| OpenError::Io(format!("{what} {}: {e}", path.display()));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io("cannot create the directory of the journal", e))?;
+        }
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(lock_path(path))
+            .map_err(|e| io("cannot open the lock of the journal", e))?;
+        // SAFETY: flock on a file descriptor we own; the kernel drops it when the process dies.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let mut by = String::new();
+            let _ = lock.read_to_string(&mut by);
+            return Err(OpenError::Driven {
+                by: by.trim().to_string(),
+            });
+        }
+        let by = whoami();
+        let since = humantime::format_rfc3339_seconds(SystemTime::now());
+        lock.set_len(0).map_err(|e| io("cannot write the lock of the journal", e))?;
+        lock.seek(SeekFrom::Start(0)).map_err(|e| io("cannot write the lock of the journal", e))?;
+        writeln!(lock, "{by} (pid {}) since {since}", std::process::id())
+            .map_err(|e| io("cannot write the lock of the journal", e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io("cannot open the journal", e))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            by,
+            dry_run,
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn by(&self) -> &str {
+        &self.by
+    }
+
+    /// Appends one event and fsyncs it: when this returns Ok, the event survives a crash.
+    pub fn append(&mut self, wave: &str, event: Event) -> Result<Entry, String> {
+        let now = SystemTime::now();
+        let entry = Entry {
+            at_ms: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+            at: humantime::format_rfc3339_millis(now).to_string(),
+            by: self.by.clone(),
+            wave: wave.to_string(),
+            dry_run: self.dry_run,
+            event,
+        };
+        let mut line = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))?;
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cutover::engine::Step;
+
+    #[test]
+    fn append_read_and_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j/x.journal");
+        let mut j = Journal::open(&path, false).unwrap();
+        j.append("w1", Event::Paused).unwrap();
+        j.append("w1", Event::Retry { step: Step::Drain }).unwrap();
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].event, Event::Retry { step: Step::Drain });
+        assert!(entries[0].by.contains('@'));
+        // A crash mid-write leaves half a line: it is left out, the rest is read.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"at_ms\":1,\"at")
+            .unwrap();
+        assert_eq!(read(&path).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_second_driver_is_refused_and_told_who_drives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let first = Journal::open(&path, false).unwrap();
+        assert!(driver(&path).unwrap().contains(&std::process::id().to_string()));
+        match Journal::open(&path, false) {
+            Err(OpenError::Driven { by }) => assert!(by.contains(first.by()), "{by}"),
+            other => panic!("{:?}", other.err()),
+        }
+        drop(first);
+        assert_eq!(driver(&path), None);
+        assert!(Journal::open(&path, false).is_ok());
+    }
+}
