@@ -1,4 +1,5 @@
-//! The command line: the cockpit (default), `status`, `check-config` and `demo`.
+//! The command line: the cockpit (default), `status`, `translate`, `validate`, `plan`, `run`,
+//! `check-config` and `demo`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,6 +88,28 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Print the cutover plan: each wave's topics, groups and steps, what each step would do,
+    /// and the preflight checks now. Read-only.
+    Plan {
+        /// Only this wave.
+        #[arg(long)]
+        wave: Option<String>,
+    },
+    /// Run (or resume) one wave of the cutover plan, printing each step: exit 0 done, 1 stopped
+    /// (a failed check or hook, or a question answered no; the message says how to go on), 2 bad
+    /// config or usage. Asks on the terminal before it acts; refuses without one unless --yes.
+    Run {
+        /// The wave's name, as in the config.
+        #[arg(long)]
+        wave: String,
+        /// Go through every check and step and show what each would do: no hook runs, nothing
+        /// is committed, the wave's state in the journal is left as it is.
+        #[arg(long)]
+        dry_run: bool,
+        /// Answer yes to every confirmation (for rehearsals and scripts).
+        #[arg(long)]
+        yes: bool,
     },
     /// Check the config file and exit (0 valid, 2 invalid).
     CheckConfig,
@@ -184,6 +207,31 @@ fn exit_code(exit: Exit) -> u8 {
     match exit {
         Exit::Quit => 0,
         Exit::Signal(n) => 128 + n as u8,
+    }
+}
+
+/// The waves named (all of them without a name); an unknown name is a usage error.
+fn pick_waves<'c>(config: &'c Config, name: Option<&str>) -> Result<Vec<&'c crate::config::Wave>> {
+    if config.waves.is_empty() {
+        return Err(fail(
+            2,
+            format!(
+                "{} has no [[wave]]: config.example.toml shows how to write the cutover plan",
+                config.path.display()
+            ),
+        ));
+    }
+    match name {
+        None => Ok(config.waves.iter().collect()),
+        Some(n) => config
+            .waves
+            .iter()
+            .find(|w| w.name == n)
+            .map(|w| vec![w])
+            .ok_or_else(|| {
+                let names: Vec<&str> = config.waves.iter().map(|w| w.name.as_str()).collect();
+                fail(2, format!("no wave named `{n}`; the plan has: {}", names.join(", ")))
+            }),
     }
 }
 
@@ -301,6 +349,44 @@ pub fn run(cli: Cli) -> Result<u8> {
             .map_err(|e| fail(2, e))?;
             let (text, code) = crate::validate::report::render(&rows, *json);
             println!("{text}");
+            Ok(code)
+        }
+        Some(Command::Plan { wave }) => {
+            let config = load_config(&cli.config)?;
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            let waves = pick_waves(&config, wave.as_deref())?;
+            let snap = runtime
+                .block_on(crate::status::snapshot_once(&config))
+                .map_err(|e| fail(2, e))?;
+            let (text, code) = crate::cutover::plan::render(&config, &waves, &snap);
+            println!("{text}");
+            Ok(code)
+        }
+        Some(Command::Run { wave, dry_run, yes }) => {
+            let config = load_config(&cli.config)?;
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            let waves = pick_waves(&config, Some(wave))?;
+            if cli.read_only && !dry_run {
+                return Err(fail(2, "--read-only: a wave can only be run with --dry-run"));
+            }
+            use std::io::IsTerminal;
+            if !yes && !dry_run && !std::io::stdin().is_terminal() {
+                return Err(fail(
+                    2,
+                    "cutover run asks before it acts, and stdin is not a terminal: run it in a terminal, or pass --yes",
+                ));
+            }
+            if !cli.allow_same_cluster {
+                crate::kafka::check_two_clusters(&config.source, &config.target, config.monitor.request_timeout)
+                    .map_err(|e| fail(2, e))?;
+            }
+            let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(&config)));
+            let mut driver =
+                crate::cutover::driver::Driver::new(&config, waves[0], *dry_run, observe).map_err(|e| fail(1, e))?;
+            let mut operator = crate::cutover::plan::TerminalOperator { yes: *yes };
+            let outcome = driver.drive(&mut operator).map_err(|e| fail(1, e))?;
+            let (message, code) = crate::cutover::plan::outcome_message(wave, &outcome, driver.journal_path());
+            eprintln!("{message}");
             Ok(code)
         }
         Some(Command::Demo { dir, no_ui }) => runtime.block_on(async {

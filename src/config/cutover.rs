@@ -315,7 +315,10 @@ pub(super) fn validate_waves(raw: Vec<RawWave>, located: &Locate) -> Result<Vec<
         if waves.iter().any(|o| o.name == wave.name) {
             return Err(located(
                 span,
-                format!("two waves are named `{}`: a wave is confirmed by typing its name", wave.name),
+                format!(
+                    "two waves are named `{}`: a wave is confirmed by typing its name",
+                    wave.name
+                ),
             ));
         }
         waves.push(wave);

@@ -233,10 +233,13 @@ pub fn forward_steps(strategy: Strategy) -> Vec<Step> {
 /// One partition's commit, as journaled: what the group had (None: nothing) and what was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffsetMove {
+    /// The topic as the cluster written to names it.
     pub topic: String,
     pub partition: i32,
     pub old: Option<i64>,
     pub new: i64,
+    /// The offset on the other cluster that `new` was translated from.
+    pub from: i64,
 }
 
 /// Which cluster a commit went to.
@@ -258,7 +261,9 @@ pub enum Event {
         groups: Vec<String>,
     },
     /// Someone said yes to something (the text says to what).
-    Confirmed { what: String },
+    Confirmed {
+        what: String,
+    },
     /// Intent: the action begins (`detail`: the command line, or the offsets to commit).
     ActionStarted {
         step: Step,
@@ -288,21 +293,39 @@ pub enum Event {
         offsets: Vec<OffsetMove>,
     },
     /// The operator retries a failed step.
-    Retry { step: Step },
+    Retry {
+        step: Step,
+    },
     /// The operator skips a step (typed confirmation).
-    Skipped { step: Step, reason: String },
+    Skipped {
+        step: Step,
+        reason: String,
+    },
     Paused,
     Resumed,
     /// The rollback begins, undoing these steps in this order.
-    RollbackStarted { steps: Vec<Step> },
+    RollbackStarted {
+        steps: Vec<Step>,
+    },
 }
 
 /// Where one action stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionState {
-    Started { at: SystemTime, detail: String },
-    Done { at: SystemTime, detail: String, output: Vec<String> },
-    Failed { at: SystemTime, reason: String, output: Vec<String> },
+    Started {
+        at: SystemTime,
+        detail: String,
+    },
+    Done {
+        at: SystemTime,
+        detail: String,
+        output: Vec<String>,
+    },
+    Failed {
+        at: SystemTime,
+        reason: String,
+        output: Vec<String>,
+    },
 }
 
 /// A wave as its journal tells it.
@@ -525,9 +548,17 @@ pub enum Next {
     Paused,
     /// Perform this action. `again`: its intent was journaled without a result (the cockpit
     /// stopped mid-action), so it must be checked or offered again, never silently repeated.
-    Run { step: Step, action: Action, again: bool },
+    Run {
+        step: Step,
+        action: Action,
+        again: bool,
+    },
     /// A failure waits for the operator: retry, roll back, or skip (typed).
-    Stopped { step: Step, action: Action, reason: String },
+    Stopped {
+        step: Step,
+        action: Action,
+        reason: String,
+    },
     Finished(Finish),
 }
 
@@ -554,9 +585,21 @@ pub fn next(state: &WaveState, wave: &Wave) -> Next {
                     }
                 }
                 Some(ActionState::Started { .. }) if state.paused => return Next::Paused,
-                Some(ActionState::Started { .. }) => return Next::Run { step, action, again: true },
+                Some(ActionState::Started { .. }) => {
+                    return Next::Run {
+                        step,
+                        action,
+                        again: true,
+                    }
+                }
                 None if state.paused => return Next::Paused,
-                None => return Next::Run { step, action, again: false },
+                None => {
+                    return Next::Run {
+                        step,
+                        action,
+                        again: false,
+                    }
+                }
             }
         }
     }
@@ -634,7 +677,14 @@ mod tests {
             match next(s, w) {
                 Next::Run { step, action, again } => {
                     assert!(!again);
-                    s.apply(t(i), &Event::ActionStarted { step, action, detail: String::new() });
+                    s.apply(
+                        t(i),
+                        &Event::ActionStarted {
+                            step,
+                            action,
+                            detail: String::new(),
+                        },
+                    );
                     s.apply(
                         t(i),
                         &Event::ActionDone {
@@ -738,7 +788,10 @@ mod tests {
             }
         );
         assert!(needs_confirmation(&w, hook, true));
-        assert!(!needs_confirmation(&w, hook, false), "confirm = wave asks once, at the start");
+        assert!(
+            !needs_confirmation(&w, hook, false),
+            "confirm = wave asks once, at the start"
+        );
         assert!(!needs_confirmation(&w, Action::Wait(Check::Drained), true));
     }
 
@@ -756,8 +809,17 @@ mod tests {
                 output: vec![],
             },
         );
-        assert!(matches!(next(&s, &w), Next::Stopped { step: Step::Preflight, .. }));
-        assert_eq!(s.status(Step::Preflight, &w.hooks), StepStatus::Failed("lag 5000 over 1000".into()));
+        assert!(matches!(
+            next(&s, &w),
+            Next::Stopped {
+                step: Step::Preflight,
+                ..
+            }
+        ));
+        assert_eq!(
+            s.status(Step::Preflight, &w.hooks),
+            StepStatus::Failed("lag 5000 over 1000".into())
+        );
         s.apply(t(2), &Event::Retry { step: Step::Preflight });
         assert_eq!(
             next(&s, &w),
@@ -777,7 +839,13 @@ mod tests {
                 reason: "typed".into(),
             },
         );
-        assert!(matches!(next(&s, &w), Next::Run { step: Step::FreezeProducers, .. }));
+        assert!(matches!(
+            next(&s, &w),
+            Next::Run {
+                step: Step::FreezeProducers,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -786,8 +854,17 @@ mod tests {
         let mut s = started(&w);
         // Done up to the commit; flip_consumers' hook started and failed.
         for i in 0..20 {
-            let Next::Run { step, action, .. } = next(&s, &w) else { panic!() };
-            s.apply(t(i), &Event::ActionStarted { step, action, detail: String::new() });
+            let Next::Run { step, action, .. } = next(&s, &w) else {
+                panic!()
+            };
+            s.apply(
+                t(i),
+                &Event::ActionStarted {
+                    step,
+                    action,
+                    detail: String::new(),
+                },
+            );
             if step == Step::FlipConsumers {
                 s.apply(
                     t(i),
@@ -822,7 +899,10 @@ mod tests {
         );
         s.apply(t(30), &Event::RollbackStarted { steps: plan });
         let order: Vec<(Step, Action)> = run_all(&w, &mut s);
-        assert_eq!(order[0], (Step::UndoFlipConsumers, Action::Hook(Hook::RollbackFlipConsumers)));
+        assert_eq!(
+            order[0],
+            (Step::UndoFlipConsumers, Action::Hook(Hook::RollbackFlipConsumers))
+        );
         assert_eq!(order[2], (Step::UndoCommitOffsets, Action::CommitBack));
         assert_eq!(
             *order.last().unwrap(),

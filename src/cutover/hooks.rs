@@ -68,7 +68,11 @@ impl HookRun {
     }
 }
 
-fn keep_lines(out: Arc<Mutex<Vec<String>>>, stream: impl Read + Send + 'static, hook: String) -> std::thread::JoinHandle<()> {
+fn keep_lines(
+    out: Arc<Mutex<Vec<String>>>,
+    stream: impl Read + Send + 'static,
+    hook: String,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             tracing::info!(hook = %hook, "{line}");
@@ -152,7 +156,12 @@ mod tests {
         )
         .unwrap();
         assert!(r.ok());
-        assert!(r.output.contains(&"analytics freeze_producers a,b src.a,src.b g".to_string()), "{:?}", r.output);
+        assert!(
+            r.output
+                .contains(&"analytics freeze_producers a,b src.a,src.b g".to_string()),
+            "{:?}",
+            r.output
+        );
         assert!(r.output.contains(&"s:1 t:2".to_string()), "{:?}", r.output);
     }
 
@@ -162,7 +171,10 @@ mod tests {
         assert_eq!(r.code, Some(3));
         assert_eq!(r.output.len(), OUTPUT_LINES);
         assert_eq!(r.output.last().map(String::as_str), Some("30"));
-        assert_eq!(r.failure(Duration::from_secs(10)).as_deref(), Some("the hook exited with 3"));
+        assert_eq!(
+            r.failure(Duration::from_secs(10)).as_deref(),
+            Some("the hook exited with 3")
+        );
         let r = run("sleep 30 & wait", &env(), Duration::from_millis(300)).unwrap();
         assert!(r.timed_out && !r.ok());
         assert!(r.took < Duration::from_secs(5), "{:?}", r.took);

@@ -106,7 +106,9 @@ pub struct Journal {
 #[derive(Debug)]
 pub enum OpenError {
     /// Another cockpit drives: the lock file's text says who and since when.
-    Driven { by: String },
+    Driven {
+        by: String,
+    },
     Io(String),
 }
 
@@ -162,8 +164,10 @@ impl Journal {
         }
         let by = whoami();
         let since = humantime::format_rfc3339_seconds(SystemTime::now());
-        lock.set_len(0).map_err(|e| io("cannot write the lock of the journal", e))?;
-        lock.seek(SeekFrom::Start(0)).map_err(|e| io("cannot write the lock of the journal", e))?;
+        lock.set_len(0)
+            .map_err(|e| io("cannot write the lock of the journal", e))?;
+        lock.seek(SeekFrom::Start(0))
+            .map_err(|e| io("cannot write the lock of the journal", e))?;
         writeln!(lock, "{by} (pid {}) since {since}", std::process::id())
             .map_err(|e| io("cannot write the lock of the journal", e))?;
         let file = OpenOptions::new()

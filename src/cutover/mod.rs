@@ -1,6 +1,9 @@
 //! Staged, topic-by-topic cutovers: the pure engine, its journal, the hooks and checks it
 //! drives, and the headless driver (`cutover plan`, `run`, `rollback`).
 
+pub mod checks;
+pub mod driver;
 pub mod engine;
-pub mod journal;
 pub mod hooks;
+pub mod journal;
+pub mod plan;

@@ -218,6 +218,8 @@ struct Worker {
     history: SyncHistory,
     /// A record held back by ReorderWithNext, per partition.
     held: BTreeMap<(String, i32), Located>,
+    /// Records read but not written because a stall began while they were read.
+    unwritten: Vec<Located>,
     last_checkpoint: BTreeMap<(String, String, i32), i64>,
 }
 
@@ -265,6 +267,7 @@ impl Worker {
             emitters: BTreeMap::new(),
             history: SyncHistory::new(100_000),
             held: BTreeMap::new(),
+            unwritten: Vec::new(),
             last_checkpoint: BTreeMap::new(),
         })
     }
@@ -281,7 +284,7 @@ impl Worker {
             if !lag.is_zero() {
                 std::thread::sleep(lag);
             }
-            self.copy_batch()?;
+            self.copy_batch(stalled)?;
             if self.mm2 && last_heartbeat.is_none_or(|t| t.elapsed() >= self.spec.heartbeat_interval) {
                 self.heartbeat()?;
                 last_heartbeat = Some(Instant::now());
@@ -304,8 +307,8 @@ impl Worker {
     }
 
     /// Reads what is there (up to a batch), writes it with its faults, then the offset-syncs.
-    fn copy_batch(&mut self) -> Result<(), String> {
-        let mut batch: Vec<Located> = Vec::new();
+    fn copy_batch(&mut self, stalled: &AtomicBool) -> Result<(), String> {
+        let mut batch: Vec<Located> = std::mem::take(&mut self.unwritten);
         while batch.len() < 2_000 {
             match self
                 .reader
@@ -315,7 +318,10 @@ impl Worker {
                 Some(r) => batch.push(r?),
             }
         }
-        if batch.is_empty() {
+        // A stall that began while the batch was read holds it: nothing produced after the
+        // stall began is copied until it ends.
+        if batch.is_empty() || stalled.load(Ordering::SeqCst) {
+            self.unwritten = batch;
             return Ok(());
         }
         // What gets written, in order: (source record, record to write, counts for syncs).

@@ -89,6 +89,15 @@ impl Verdict {
             Verdict::Error { .. } => "ERROR",
         }
     }
+
+    /// What is wrong or why it waits, in words ("" for a PASS).
+    pub fn describe_reason(&self) -> String {
+        match self {
+            Verdict::Pass => String::new(),
+            Verdict::Fail { mismatch } => mismatch.describe(),
+            Verdict::Skipped { reason } | Verdict::Pending { reason } | Verdict::Error { reason } => reason.clone(),
+        }
+    }
 }
 
 /// What validating one partition found.

@@ -13,6 +13,7 @@ use cutover::kafka::records::Record;
 use cutover::model::Snapshot;
 use cutover::monitor::Monitor;
 
+pub mod app;
 pub mod groups;
 
 pub use tempfile::TempDir;

@@ -1,0 +1,465 @@
+//! The checks that decide a step's wait is over: pure functions of a snapshot (and, for the
+//! ones that need it, of what was seen before). Each answers Met, NotYet or Failed, with the
+//! figures that decided it, so the screen and the journal show why.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::config::{Config, ReplicationKind, Wave};
+use crate::model::inventory::diff;
+use crate::model::mapping::{heartbeat_age, heartbeat_stale};
+use crate::model::overview::{newest_sync, partition_pairs};
+use crate::model::verdict::Verdict;
+use crate::model::{GroupStatus, Snapshot};
+
+/// A check's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Met(String),
+    NotYet(String),
+    Failed(String),
+}
+
+/// A (topic, partition) -> end offset map.
+pub type Ends = BTreeMap<(String, i32), i64>;
+
+/// The source topics of the wave, as the source cluster has them now.
+pub fn wave_topics(snapshot: &Snapshot, wave: &Wave) -> Vec<String> {
+    snapshot
+        .source
+        .state()
+        .map(|s| s.topics.keys().filter(|t| wave.has_topic(t)).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The wave's groups as either cluster knows them now (a group may exist on one side only).
+pub fn wave_groups(snapshot: &Snapshot, wave: &Wave) -> Vec<String> {
+    let mut out: Vec<String> = [&snapshot.source, &snapshot.target]
+        .iter()
+        .filter_map(|f| f.state())
+        .filter_map(|s| s.groups.as_ref().ok())
+        .flatten()
+        .map(|g| g.name.clone())
+        .filter(|g| wave.has_group(g))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// End offsets of `topics` on the source (or, with `target`, of their target topics, keyed by
+/// source topic); a partition without a figure makes the whole answer an error.
+pub fn ends(snapshot: &Snapshot, config: &Config, topics: &[String], target: bool) -> Result<Ends, String> {
+    let feed = if target { &snapshot.target } else { &snapshot.source };
+    let state = feed.state().ok_or_else(|| format!("{}: no figures yet", feed.name))?;
+    let mut out = Ends::new();
+    for t in topics {
+        let name = if target {
+            config.replication.target_topic(t)
+        } else {
+            t.clone()
+        };
+        let topic = state
+            .topics
+            .get(&name)
+            .ok_or_else(|| format!("{}: topic {name} not found", feed.name))?;
+        for p in &topic.partitions {
+            let high = p
+                .high
+                .as_ref()
+                .map_err(|e| format!("{}: {name}/{}: {e}", feed.name, p.id))?;
+            out.insert((t.clone(), p.id), *high);
+        }
+    }
+    Ok(out)
+}
+
+/// Per-partition replication lag of the wave's topics (records on the source not on the
+/// target yet), as the overview computes it.
+pub fn lags(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Result<BTreeMap<(String, i32), i64>, String> {
+    let (Some(src), Some(tgt)) = (snapshot.source.state(), snapshot.target.state()) else {
+        return Err("both clusters must have answered".into());
+    };
+    let mut out = BTreeMap::new();
+    for t in topics {
+        let target_topic = config.replication.target_topic(t);
+        let sync = |p: i32| newest_sync(snapshot, &config.replication, t, p);
+        for pair in partition_pairs(src.topics.get(t), tgt.topics.get(&target_topic), &sync) {
+            let lag = pair.lag.ok_or_else(|| {
+                format!(
+                    "{t}/{}: no lag figure (a partition missing or unreadable)",
+                    pair.partition
+                )
+            })?;
+            out.insert((t.clone(), pair.partition), lag);
+        }
+    }
+    Ok(out)
+}
+
+/// Tells when end offsets have stood still for a while.
+#[derive(Debug, Clone, Default)]
+pub struct Settle {
+    last: Option<(Ends, SystemTime)>,
+}
+
+impl Settle {
+    /// Feeds one observation; Met once `ends` have been the same for `settle`.
+    pub fn observe(&mut self, ends: Ends, at: SystemTime, settle: Duration) -> Answer {
+        match &self.last {
+            Some((before, since)) if *before == ends => {
+                let still = at.duration_since(*since).unwrap_or_default();
+                if still >= settle {
+                    Answer::Met(format!(
+                        "end offsets unchanged for {} ({} partitions, {} records in all)",
+                        crate::model::short_duration(still),
+                        ends.len(),
+                        ends.values().sum::<i64>()
+                    ))
+                } else {
+                    Answer::NotYet(format!(
+                        "end offsets unchanged for {} of {}",
+                        crate::model::short_duration(still),
+                        crate::model::short_duration(settle)
+                    ))
+                }
+            }
+            Some((before, _)) => {
+                let moved = ends.iter().filter(|(k, v)| before.get(*k) != Some(*v)).count();
+                self.last = Some((ends, at));
+                Answer::NotYet(format!("{moved} partition(s) still growing"))
+            }
+            None => {
+                self.last = Some((ends, at));
+                Answer::NotYet("first look at the end offsets".into())
+            }
+        }
+    }
+}
+
+/// Drained: no wave partition has records on the source that the target lacks.
+pub fn drained(lags: &BTreeMap<(String, i32), i64>) -> Answer {
+    let behind: Vec<String> = lags
+        .iter()
+        .filter(|(_, l)| **l > 0)
+        .map(|((t, p), l)| format!("{t}/{p}: {l}"))
+        .collect();
+    if behind.is_empty() {
+        Answer::Met(format!("{} partitions copied to the end", lags.len()))
+    } else {
+        let total: i64 = lags.values().filter(|l| **l > 0).sum();
+        Answer::NotYet(format!(
+            "{total} record(s) not copied yet ({})",
+            behind.into_iter().take(5).collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+/// Final parity from the validation rows of the wave's partitions.
+pub fn parity(rows: &[(String, i32, Verdict, bool)]) -> Answer {
+    let mut waiting = Vec::new();
+    for (topic, partition, verdict, pending) in rows {
+        match verdict {
+            Verdict::Fail { mismatch } => {
+                return Answer::Failed(format!("{topic}/{partition}: FAIL {}", mismatch.describe()));
+            }
+            Verdict::Error { reason } => return Answer::NotYet(format!("{topic}/{partition}: ERROR {reason}")),
+            Verdict::Pending { reason } => waiting.push(format!("{topic}/{partition}: {reason}")),
+            Verdict::Skipped { reason } => {
+                return Answer::Failed(format!("{topic}/{partition}: not validated: {reason}"));
+            }
+            Verdict::Pass if *pending => waiting.push(format!("{topic}/{partition}: records not copied yet")),
+            Verdict::Pass => {}
+        }
+    }
+    if waiting.is_empty() {
+        Answer::Met(format!("{} partitions PASS", rows.len()))
+    } else {
+        Answer::NotYet(waiting.join("; "))
+    }
+}
+
+/// The status of a group on one side (None: the cluster does not know it).
+fn group_status(snapshot: &Snapshot, target: bool, group: &str) -> Result<Option<(GroupStatus, usize)>, String> {
+    let feed = if target { &snapshot.target } else { &snapshot.source };
+    let state = feed.state().ok_or_else(|| format!("{}: no figures yet", feed.name))?;
+    let groups = state
+        .groups
+        .as_ref()
+        .map_err(|e| format!("{}: groups: {e}", feed.name))?;
+    Ok(groups
+        .iter()
+        .find(|g| g.name == group)
+        .map(|g| (g.status.clone(), g.members.len())))
+}
+
+/// Every group Empty, Dead or unknown on that side.
+pub fn groups_empty(snapshot: &Snapshot, groups: &[String], target: bool) -> Answer {
+    let side = if target { "target" } else { "source" };
+    let mut busy = Vec::new();
+    for g in groups {
+        match group_status(snapshot, target, g) {
+            Err(e) => return Answer::NotYet(e),
+            Ok(Some((status, members))) if !matches!(status, GroupStatus::Empty | GroupStatus::Dead) || members > 0 => {
+                busy.push(format!("{g} {} with {members} member(s)", status.label()))
+            }
+            Ok(_) => {}
+        }
+    }
+    if busy.is_empty() {
+        Answer::Met(format!("{} group(s) Empty on the {side}", groups.len()))
+    } else {
+        Answer::NotYet(busy.join(", "))
+    }
+}
+
+/// Every group Stable (with members) on the target.
+pub fn groups_stable_on_target(snapshot: &Snapshot, groups: &[String]) -> Answer {
+    let mut waiting = Vec::new();
+    for g in groups {
+        match group_status(snapshot, true, g) {
+            Err(e) => return Answer::NotYet(e),
+            // Stable is the broker saying members consume; the member list is not needed.
+            Ok(Some((GroupStatus::Stable, _))) => {}
+            Ok(Some((status, members))) => waiting.push(format!("{g} {} with {members} member(s)", status.label())),
+            Ok(None) => waiting.push(format!("{g} not on the target yet")),
+        }
+    }
+    if waiting.is_empty() {
+        Answer::Met(format!("{} group(s) Stable on the target", groups.len()))
+    } else {
+        Answer::NotYet(waiting.join(", "))
+    }
+}
+
+/// Writes reach the target and not the source: `source_now` equals the frozen `source_before`,
+/// and some target partition grew past `target_before`.
+pub fn writes_on_target(source_before: &Ends, source_now: &Ends, target_before: &Ends, target_now: &Ends) -> Answer {
+    if let Some(((t, p), now)) = source_now
+        .iter()
+        .find(|(k, v)| source_before.get(*k).is_some_and(|b| b != *v))
+    {
+        let before = source_before[&(t.clone(), *p)];
+        return Answer::Failed(format!(
+            "writes still reach the source: {t}/{p} went from {before} to {now}"
+        ));
+    }
+    let grown: i64 = target_now
+        .iter()
+        .map(|(k, v)| v - target_before.get(k).copied().unwrap_or(*v))
+        .filter(|d| *d > 0)
+        .sum();
+    if grown > 0 {
+        Answer::Met(format!(
+            "{grown} record(s) written to the target since the flip; the source stands still"
+        ))
+    } else {
+        Answer::NotYet("no record written to the target yet".into())
+    }
+}
+
+/// The target groups committed every target record of the wave's topics.
+pub fn caught_up(
+    target_ends: &Ends,
+    committed: &BTreeMap<String, BTreeMap<(String, i32), i64>>,
+    config: &Config,
+) -> Answer {
+    let mut behind = Vec::new();
+    for (group, offsets) in committed {
+        for ((topic, p), end) in target_ends {
+            let target_topic = config.replication.target_topic(topic);
+            let at = offsets.get(&(target_topic.clone(), *p)).copied();
+            if at.is_none_or(|o| o < *end) && *end > 0 {
+                behind.push(format!(
+                    "{group} {target_topic}/{p} at {} of {end}",
+                    at.map_or("none".into(), |o| o.to_string())
+                ));
+            }
+        }
+    }
+    if behind.is_empty() {
+        Answer::Met("every target record processed".into())
+    } else {
+        Answer::NotYet(behind.into_iter().take(5).collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// The go/no-go checks before a wave starts, each with its figure. `validation`: the wave's
+/// validation rows just run.
+pub fn preflight(
+    snapshot: &Snapshot,
+    config: &Config,
+    wave: &Wave,
+    topics: &[String],
+    groups: &[String],
+    validation: &[(String, i32, Verdict, bool)],
+    now: SystemTime,
+) -> Vec<(&'static str, Result<String, String>)> {
+    let mut out: Vec<(&'static str, Result<String, String>)> = Vec::new();
+    out.push((
+        "topics",
+        if topics.is_empty() {
+            Err("no source topic matches the wave's patterns".into())
+        } else {
+            Ok(format!("{} topic(s): {}", topics.len(), topics.join(", ")))
+        },
+    ));
+    let wanted: std::collections::BTreeSet<&String> = topics.iter().collect();
+    let diffs: Vec<String> = diff(snapshot, &config.replication, &config.topics)
+        .into_iter()
+        .filter(|d| wanted.contains(&d.source_topic))
+        .map(|d| format!("{} -> {}: {}", d.source_topic, d.target_topic, d.difference.describe()))
+        .collect();
+    out.push((
+        "target topics",
+        if snapshot.target.state().is_none() {
+            Err("the target has not answered".into())
+        } else if diffs.is_empty() {
+            Ok("exist with the same partitions and configs".into())
+        } else {
+            Err(diffs.join("; "))
+        },
+    ));
+    out.push(("replication", replication_alive(snapshot, config, now)));
+    out.push((
+        "lag",
+        match lags(snapshot, config, topics) {
+            Err(e) => Err(e),
+            Ok(l) => {
+                let total: i64 = l.values().filter(|v| **v > 0).sum();
+                if total <= wave.criteria.max_lag_to_start {
+                    Ok(format!("{total} record(s), limit {}", wave.criteria.max_lag_to_start))
+                } else {
+                    Err(format!(
+                        "{total} record(s) over the limit {}",
+                        wave.criteria.max_lag_to_start
+                    ))
+                }
+            }
+        },
+    ));
+    out.push((
+        "validation",
+        match validation.iter().find(|v| !matches!(v.2, Verdict::Pass)) {
+            None => Ok(format!("{} partition(s) PASS", validation.len())),
+            Some((t, p, v, _)) => Err(format!("{t}/{p}: {} {}", v.word(), v.describe_reason())),
+        },
+    ));
+    out.push((
+        "groups on the target",
+        match groups_empty(snapshot, groups, true) {
+            Answer::Met(m) => Ok(m),
+            Answer::NotYet(m) | Answer::Failed(m) => Err(format!("must be Empty or absent: {m}")),
+        },
+    ));
+    out.push(("groups read only wave topics", groups_in_wave(snapshot, wave, groups)));
+    out
+}
+
+fn replication_alive(snapshot: &Snapshot, config: &Config, now: SystemTime) -> Result<String, String> {
+    if config.replication.kind == ReplicationKind::OffsetPreserving {
+        return Ok("offset-preserving replicator: alive is judged by lag alone".into());
+    }
+    let mm2 = snapshot
+        .mm2
+        .as_ref()
+        .ok_or("MM2's internal topics have not been read")?;
+    match heartbeat_age(mm2, now) {
+        Some(age) if !heartbeat_stale(age, config.monitor.refresh_interval) => {
+            Ok(format!("MM2 heartbeat {} old", crate::model::short_duration(age)))
+        }
+        Some(age) => Err(format!(
+            "MM2 heartbeat {} old: is MM2 running?",
+            crate::model::short_duration(age)
+        )),
+        None => Err("no MM2 heartbeat from this flow".into()),
+    }
+}
+
+/// A group that also reads topics outside the wave cannot move with it.
+fn groups_in_wave(snapshot: &Snapshot, wave: &Wave, groups: &[String]) -> Result<String, String> {
+    let Some(groups_now) = snapshot.source.state().and_then(|s| s.groups.as_ref().ok()) else {
+        return Err("the source's groups could not be read".into());
+    };
+    let mut outside = Vec::new();
+    for g in groups_now.iter().filter(|g| groups.contains(&g.name)) {
+        if let Ok(offsets) = &g.offsets {
+            for (t, _) in offsets.keys() {
+                if !wave.has_topic(t) && !outside.contains(&format!("{} reads {t}", g.name)) {
+                    outside.push(format!("{} reads {t}", g.name));
+                }
+            }
+        }
+    }
+    if outside.is_empty() {
+        Ok(format!("{} group(s)", groups.len()))
+    } else {
+        Err(format!(
+            "{}: add the topics to the wave or the groups to another",
+            outside.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ends(v: &[(&str, i32, i64)]) -> Ends {
+        v.iter().map(|(t, p, o)| ((t.to_string(), *p), *o)).collect()
+    }
+
+    #[test]
+    fn settle_needs_the_same_ends_for_the_whole_time() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let s = Duration::from_secs(6);
+        let mut settle = Settle::default();
+        assert!(matches!(settle.observe(ends(&[("a", 0, 5)]), t0, s), Answer::NotYet(_)));
+        assert!(matches!(
+            settle.observe(ends(&[("a", 0, 5)]), t0 + Duration::from_secs(5), s),
+            Answer::NotYet(_)
+        ));
+        // It moved: the clock starts again.
+        assert!(matches!(
+            settle.observe(ends(&[("a", 0, 6)]), t0 + Duration::from_secs(7), s),
+            Answer::NotYet(_)
+        ));
+        assert!(matches!(
+            settle.observe(ends(&[("a", 0, 6)]), t0 + Duration::from_secs(12), s),
+            Answer::NotYet(_)
+        ));
+        assert!(matches!(
+            settle.observe(ends(&[("a", 0, 6)]), t0 + Duration::from_secs(13), s),
+            Answer::Met(_)
+        ));
+    }
+
+    #[test]
+    fn drained_and_writes_on_target() {
+        let lag = |v: &[i64]| {
+            v.iter()
+                .enumerate()
+                .map(|(i, l)| (("a".to_string(), i as i32), *l))
+                .collect()
+        };
+        assert!(matches!(drained(&lag(&[0, 0, -1])), Answer::Met(_)));
+        assert_eq!(
+            drained(&lag(&[0, 3])),
+            Answer::NotYet("3 record(s) not copied yet (a/1: 3)".into())
+        );
+        let frozen = ends(&[("a", 0, 10)]);
+        let t0 = ends(&[("a", 0, 10)]);
+        assert!(matches!(
+            writes_on_target(&frozen, &frozen, &t0, &t0),
+            Answer::NotYet(_)
+        ));
+        assert!(matches!(
+            writes_on_target(&frozen, &frozen, &t0, &ends(&[("a", 0, 12)])),
+            Answer::Met(_)
+        ));
+        assert!(matches!(
+            writes_on_target(&frozen, &ends(&[("a", 0, 11)]), &t0, &ends(&[("a", 0, 12)])),
+            Answer::Failed(_)
+        ));
+    }
+}

@@ -1,0 +1,667 @@
+//! The driver: performs what the engine says a wave needs, against the clusters, and journals
+//! every intent before and every result after. `cutover run` drives it from a terminal; the
+//! cockpit will drive the same one. Everything it asks a person goes through `Operator`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::checks::{self, Answer, Ends, Settle};
+use super::engine::{self, Action, Check, Event, Finish, Next, OffsetMove, Side, Step, WaveState};
+use super::hooks::{self, HookEnv};
+use super::journal::{self, Journal};
+use crate::config::{Config, Wave};
+use crate::kafka::write::{OffsetChange, OffsetWriter, WritePermission};
+use crate::model::verdict::Verdict;
+use crate::model::Snapshot;
+
+/// The person (or `--yes`) the driver asks.
+pub trait Operator {
+    /// A typed confirmation: true only if the person typed `expected`.
+    fn typed(&mut self, question: &str, details: &[String], expected: &str) -> bool;
+    /// A y/N question; No is the default.
+    fn yes_no(&mut self, question: &str, details: &[String]) -> bool;
+    /// A line of progress.
+    fn say(&mut self, line: &str);
+}
+
+/// How a drive ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Finished(Finish),
+    /// A step failed; the wave waits (retry, rollback or skip).
+    Stopped {
+        step: Step,
+        reason: String,
+    },
+    /// The person said no (nothing was done for that step).
+    Declined {
+        step: Step,
+    },
+    /// A dry run went through every step.
+    DryRunDone,
+}
+
+/// A fresh look at both clusters, polled after the call began.
+pub type Observe<'a> = dyn FnMut() -> Result<Snapshot, String> + 'a;
+
+/// One group's commit: the offsets to write on one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupCommit {
+    pub group: String,
+    pub moves: Vec<OffsetMove>,
+}
+
+pub struct Driver<'a> {
+    pub config: &'a Config,
+    pub wave: &'a Wave,
+    journal: Journal,
+    state: WaveState,
+    dry_run: bool,
+    permission: Option<WritePermission>,
+    observe: Box<Observe<'a>>,
+    /// Between polls of a wait.
+    pub poll_every: Duration,
+    wave_started: Instant,
+    /// The source ends frozen, and the target ends at the flip (for WritesOnTarget).
+    baseline: Option<(Ends, Ends)>,
+    /// How far the wave's partitions were validated (preflight, then the final parity's tail).
+    validated: crate::validate::run::Progress,
+}
+
+fn dry(entries: &[journal::Entry], wave: &Wave) -> WaveState {
+    journal::wave_state(entries, wave)
+}
+
+impl<'a> Driver<'a> {
+    /// Opens the wave's journal as its one driver (Err: someone else drives, or I/O).
+    pub fn new(
+        config: &'a Config,
+        wave: &'a Wave,
+        dry_run: bool,
+        observe: Box<Observe<'a>>,
+    ) -> Result<Driver<'a>, String> {
+        let path = config.cutover.journal_path(&config.source.name, &config.target.name);
+        let journal = Journal::open(&path, dry_run).map_err(|e| e.to_string())?;
+        let entries = journal::read(&path)?;
+        let state = if dry_run {
+            // A dry run walks the whole wave from its start, whatever the journal says.
+            WaveState::new(wave)
+        } else {
+            dry(&entries, wave)
+        };
+        Ok(Driver {
+            config,
+            wave,
+            journal,
+            state,
+            dry_run,
+            permission: WritePermission::grant(!dry_run),
+            observe,
+            poll_every: Duration::from_millis(500).min(config.monitor.refresh_interval),
+            wave_started: Instant::now(),
+            baseline: None,
+            validated: Default::default(),
+        })
+    }
+
+    pub fn state(&self) -> &WaveState {
+        &self.state
+    }
+
+    pub fn journal_path(&self) -> &std::path::Path {
+        self.journal.path()
+    }
+
+    fn record(&mut self, event: Event) -> Result<(), String> {
+        let entry = self.journal.append(&self.wave.name, event)?;
+        self.state.apply(entry.time(), &entry.event);
+        Ok(())
+    }
+
+    fn say(&self, op: &mut dyn Operator, step: Option<Step>, text: &str) {
+        let t = crate::model::short_duration(self.wave_started.elapsed());
+        let clock = crate::model::groups::clock(SystemTime::now());
+        let step = step.map_or(String::new(), |s| format!("{}: ", s.name()));
+        op.say(&format!("{clock} T+{t} {}: {step}{text}", self.wave.name));
+    }
+
+    /// Drives the wave until it finishes, stops, or the person declines.
+    pub fn drive(&mut self, op: &mut dyn Operator) -> Result<Outcome, String> {
+        loop {
+            match engine::next(&self.state, self.wave) {
+                Next::Start => {
+                    if !self.start(op)? {
+                        return Ok(Outcome::Declined { step: Step::Preflight });
+                    }
+                }
+                Next::Paused => {
+                    self.say(op, None, "paused; resuming");
+                    self.record(Event::Resumed)?;
+                }
+                Next::Stopped { step, reason, .. } => {
+                    let question = format!("{} failed: {reason}. Retry it?", step.name());
+                    if !self.dry_run && op.yes_no(&question, &self.failure_details(step)) {
+                        self.record(Event::Confirmed {
+                            what: format!("retry {}", step.name()),
+                        })?;
+                        self.record(Event::Retry { step })?;
+                        continue;
+                    }
+                    return Ok(Outcome::Stopped { step, reason });
+                }
+                Next::Finished(f) => {
+                    if self.dry_run {
+                        return Ok(Outcome::DryRunDone);
+                    }
+                    self.say(
+                        op,
+                        None,
+                        if f == Finish::Done {
+                            "wave done"
+                        } else {
+                            "wave rolled back"
+                        },
+                    );
+                    return Ok(Outcome::Finished(f));
+                }
+                Next::Run { step, action, again } => {
+                    if !self.dry_run && engine::needs_confirmation(self.wave, action, again) {
+                        let (question, details) = self.describe(step, action, again)?;
+                        if !op.yes_no(&question, &details) {
+                            return Ok(Outcome::Declined { step });
+                        }
+                        self.record(Event::Confirmed { what: question })?;
+                    }
+                    self.perform(op, step, action, again)?;
+                }
+            }
+        }
+    }
+
+    fn failure_details(&self, step: Step) -> Vec<String> {
+        self.state
+            .actions
+            .iter()
+            .filter(|((s, _), _)| *s == step)
+            .flat_map(|(_, a)| match a {
+                engine::ActionState::Failed { output, .. } => output.clone(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Starts the wave: resolves its topics and groups now, and takes the typed confirmation.
+    fn start(&mut self, op: &mut dyn Operator) -> Result<bool, String> {
+        let snap = (self.observe)()?;
+        let topics = checks::wave_topics(&snap, self.wave);
+        let groups = checks::wave_groups(&snap, self.wave);
+        let mut details = vec![
+            format!("strategy {}", self.wave.strategy.name()),
+            format!(
+                "topics: {}",
+                if topics.is_empty() {
+                    "(none)".into()
+                } else {
+                    topics.join(", ")
+                }
+            ),
+            format!(
+                "groups: {}",
+                if groups.is_empty() {
+                    "(none)".into()
+                } else {
+                    groups.join(", ")
+                }
+            ),
+        ];
+        details.extend(
+            engine::forward_steps(self.wave.strategy)
+                .iter()
+                .map(|s| format!("  {}", s.name())),
+        );
+        if self.dry_run {
+            details.push("DRY RUN: no hook runs, nothing is committed".into());
+        } else {
+            let question = format!("Start wave {}? Type its name to confirm", self.wave.name);
+            if !op.typed(&question, &details, &self.wave.name) {
+                return Ok(false);
+            }
+            self.record(Event::Confirmed {
+                what: format!("start wave {}", self.wave.name),
+            })?;
+        }
+        for d in &details {
+            self.say(op, None, d);
+        }
+        self.wave_started = Instant::now();
+        self.record(Event::WaveStarted {
+            strategy: self.wave.strategy,
+            topics,
+            groups,
+        })?;
+        Ok(true)
+    }
+
+    fn hook_env(&self, step: &str) -> HookEnv {
+        HookEnv {
+            wave: self.wave.name.clone(),
+            step: step.to_string(),
+            topics: self.state.topics.clone(),
+            target_topics: self
+                .state
+                .topics
+                .iter()
+                .map(|t| self.config.replication.target_topic(t))
+                .collect(),
+            groups: self.state.groups.clone(),
+            source_bootstrap: self.config.source.bootstrap.clone(),
+            target_bootstrap: self.config.target.bootstrap.clone(),
+        }
+    }
+
+    /// The question and what exactly will be done, for a confirmation.
+    fn describe(&mut self, step: Step, action: Action, again: bool) -> Result<(String, Vec<String>), String> {
+        let again_note = if again {
+            " (it was started before the cockpit stopped; hooks are safe to run twice)"
+        } else {
+            ""
+        };
+        Ok(match action {
+            Action::Hook(h) => (
+                format!("{}: run the hook {}{again_note}?", step.name(), h.key()),
+                vec![format!(
+                    "sh -c {}",
+                    engine::hook_command(self.wave, action).unwrap_or("")
+                )],
+            ),
+            Action::Commit => {
+                let plan = self.plan_commits()?;
+                let mut lines = Vec::new();
+                for c in &plan {
+                    for m in &c.moves {
+                        lines.push(format!(
+                            "{} {}/{}: {} -> {} (source offset {})",
+                            c.group,
+                            m.topic,
+                            m.partition,
+                            m.old.map_or("none".into(), |o| o.to_string()),
+                            m.new,
+                            m.from
+                        ));
+                    }
+                }
+                (
+                    format!("{}: commit these offsets on the target{again_note}?", step.name()),
+                    lines,
+                )
+            }
+            Action::CommitBack => (
+                format!(
+                    "{}: commit the groups' offsets back on the source{again_note}?",
+                    step.name()
+                ),
+                vec![],
+            ),
+            Action::Wait(c) => (c.label().to_string(), vec![]),
+        })
+    }
+
+    fn perform(&mut self, op: &mut dyn Operator, step: Step, action: Action, again: bool) -> Result<(), String> {
+        let detail = match action {
+            Action::Hook(_) => engine::hook_command(self.wave, action).unwrap_or("").to_string(),
+            _ => action.label(),
+        };
+        self.record(Event::ActionStarted { step, action, detail })?;
+        match action {
+            Action::Hook(h) => self.run_hook(op, step, action, h),
+            Action::Wait(check) => self.wait(op, step, action, check),
+            Action::Commit => self.commit(op, step, action, again),
+            Action::CommitBack => self.record(Event::ActionFailed {
+                step,
+                action,
+                reason: "rolling offsets back is not built yet: move the groups back by hand".into(),
+                output: vec![],
+            }),
+        }
+    }
+
+    fn run_hook(
+        &mut self,
+        op: &mut dyn Operator,
+        step: Step,
+        action: Action,
+        hook: engine::Hook,
+    ) -> Result<(), String> {
+        let command = hook.command(&self.wave.hooks).unwrap_or("").to_string();
+        if self.dry_run {
+            self.say(
+                op,
+                Some(step),
+                &format!("would run the hook {}: sh -c {command}", hook.key()),
+            );
+            return self.record(Event::ActionDone {
+                step,
+                action,
+                detail: "dry run: not run".into(),
+                output: vec![],
+            });
+        }
+        self.say(op, Some(step), &format!("running the hook {}: {command}", hook.key()));
+        let timeout = self.config.cutover.hook_timeout;
+        let run = hooks::run(&command, &self.hook_env(hook.key()), timeout)?;
+        for line in &run.output {
+            self.say(op, Some(step), &format!("  | {line}"));
+        }
+        match run.failure(timeout) {
+            None => {
+                self.say(op, Some(step), &format!("hook {} done in {:.1?}", hook.key(), run.took));
+                self.record(Event::ActionDone {
+                    step,
+                    action,
+                    detail: format!("exit 0 in {:.1?}", run.took),
+                    output: run.output,
+                })
+            }
+            Some(reason) => {
+                self.say(op, Some(step), &format!("hook {} FAILED: {reason}", hook.key()));
+                self.record(Event::ActionFailed {
+                    step,
+                    action,
+                    reason: format!("hook {}: {reason}", hook.key()),
+                    output: run.output,
+                })
+            }
+        }
+    }
+
+    /// Polls until the check is met (or fails). A dry run looks once and goes on.
+    fn wait(&mut self, op: &mut dyn Operator, step: Step, action: Action, check: Check) -> Result<(), String> {
+        let mut settle = Settle::default();
+        let mut last_said = String::new();
+        loop {
+            let answer = match (self.observe)() {
+                Ok(snap) => self.evaluate(check, &snap, &mut settle),
+                Err(e) => Answer::NotYet(format!("the clusters could not be polled: {e}")),
+            };
+            let (done, text) = match &answer {
+                Answer::Met(t) => (true, t.clone()),
+                Answer::NotYet(t) => (false, t.clone()),
+                Answer::Failed(t) => (true, t.clone()),
+            };
+            if self.dry_run {
+                let verb = match answer {
+                    Answer::Met(_) => "met now",
+                    Answer::NotYet(_) => "would wait; now",
+                    Answer::Failed(_) => "would FAIL now",
+                };
+                self.say(op, Some(step), &format!("{}: {verb}: {text}", check.label()));
+                return self.record(Event::ActionDone {
+                    step,
+                    action,
+                    detail: format!("dry run: {verb}: {text}"),
+                    output: vec![],
+                });
+            }
+            if text != last_said {
+                self.say(op, Some(step), &format!("{}: {text}", check.label()));
+                last_said = text.clone();
+            }
+            if done {
+                return self.record(match answer {
+                    Answer::Met(detail) => Event::ActionDone {
+                        step,
+                        action,
+                        detail,
+                        output: vec![],
+                    },
+                    _ => Event::ActionFailed {
+                        step,
+                        action,
+                        reason: text,
+                        output: vec![],
+                    },
+                });
+            }
+            std::thread::sleep(self.poll_every);
+        }
+    }
+
+    fn evaluate(&mut self, check: Check, snap: &Snapshot, settle: &mut Settle) -> Answer {
+        let topics = self.state.topics.clone();
+        let groups = self.state.groups.clone();
+        let config = self.config;
+        let mut attempt = || -> Result<Answer, String> {
+            Ok(match check {
+                Check::Preflight => {
+                    let rows = validate_rows(config, snap, &topics, Some(&mut self.validated))?;
+                    let results =
+                        checks::preflight(snap, config, self.wave, &topics, &groups, &rows, SystemTime::now());
+                    let failed: Vec<String> = results
+                        .iter()
+                        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+                        .collect();
+                    let all: Vec<String> = results
+                        .iter()
+                        .map(|(name, r)| match r {
+                            Ok(m) => format!("{name}: ok, {m}"),
+                            Err(e) => format!("{name}: NO, {e}"),
+                        })
+                        .collect();
+                    if failed.is_empty() {
+                        Answer::Met(all.join("; "))
+                    } else {
+                        Answer::Failed(failed.join("; "))
+                    }
+                }
+                Check::SourceFrozen => {
+                    let ends = checks::ends(snap, config, &topics, false)?;
+                    let at = snap.source.state().map_or(SystemTime::now(), |s| s.polled_at);
+                    settle.observe(ends, at, config.cutover.settle)
+                }
+                Check::Drained => checks::drained(&checks::lags(snap, config, &topics)?),
+                Check::FinalParity => {
+                    // Only what was not validated yet (all of it after a restart).
+                    let rows = validate_rows(config, snap, &topics, Some(&mut self.validated))?;
+                    checks::parity(&rows)
+                }
+                Check::GroupsEmptyOnSource => checks::groups_empty(snap, &groups, false),
+                Check::GroupsEmptyOnTarget => checks::groups_empty(snap, &groups, true),
+                Check::GroupsStableOnTarget => checks::groups_stable_on_target(snap, &groups),
+                Check::WritesOnTarget => {
+                    let source = checks::ends(snap, config, &topics, false)?;
+                    let target = checks::ends(snap, config, &topics, true)?;
+                    let (s0, t0) = self.baseline.get_or_insert_with(|| (source.clone(), target.clone()));
+                    checks::writes_on_target(s0, &source, t0, &target)
+                }
+                Check::TargetGroupsCaughtUp => {
+                    let target = checks::ends(snap, config, &topics, true)?;
+                    let committed = groups
+                        .iter()
+                        .map(|g| {
+                            crate::kafka::group_offsets(&config.target, g, config.monitor.request_timeout)
+                                .map(|o| (g.clone(), o))
+                        })
+                        .collect::<Result<BTreeMap<_, _>, _>>()?;
+                    checks::caught_up(&target, &committed, config)
+                }
+            })
+        };
+        attempt().unwrap_or_else(Answer::NotYet)
+    }
+
+    /// Translates every wave group's committed source offsets exactly, for the target.
+    pub fn plan_commits(&mut self) -> Result<Vec<GroupCommit>, String> {
+        let snap = (self.observe)()?;
+        let timeout = self.config.monitor.request_timeout;
+        let mut plan = Vec::new();
+        for group in &self.state.groups {
+            let source = crate::kafka::group_offsets(&self.config.source, group, timeout)
+                .map_err(|e| format!("{group}: source offsets: {e}"))?;
+            let committed: BTreeMap<(String, i32), i64> = source
+                .into_iter()
+                .filter(|((t, _), _)| self.state.topics.contains(t))
+                .collect();
+            let target_now = crate::kafka::group_offsets(&self.config.target, group, timeout)
+                .map_err(|e| format!("{group}: target offsets: {e}"))?;
+            let (rows, _) = crate::translate::group::translate_group(
+                self.config,
+                snap.mm2.as_deref(),
+                group,
+                &committed,
+                None,
+                timeout,
+                &[],
+            )?;
+            let mut moves = Vec::new();
+            for r in rows {
+                let Some(new) = r.translation.exact() else {
+                    return Err(format!(
+                        "{group} {}/{}: no exact translation of {}: {}",
+                        r.source_topic,
+                        r.partition,
+                        r.committed,
+                        r.translation.outcome.describe()
+                    ));
+                };
+                moves.push(OffsetMove {
+                    old: target_now.get(&(r.target_topic.clone(), r.partition)).copied(),
+                    topic: r.target_topic,
+                    partition: r.partition,
+                    new,
+                    from: r.committed,
+                });
+            }
+            plan.push(GroupCommit {
+                group: group.clone(),
+                moves,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Commits the translated offsets on the target, one group at a time, each journaled. After
+    /// a crash (`again`), a group whose commit is journaled is left alone, and one whose target
+    /// offsets already equal the translation is journaled, not committed twice.
+    fn commit(&mut self, op: &mut dyn Operator, step: Step, action: Action, again: bool) -> Result<(), String> {
+        let plan = match self.plan_commits() {
+            Ok(p) => p,
+            Err(reason) => {
+                self.say(op, Some(step), &format!("FAILED: {reason}"));
+                return self.record(Event::ActionFailed {
+                    step,
+                    action,
+                    reason,
+                    output: vec![],
+                });
+            }
+        };
+        let timeout = self.config.monitor.request_timeout;
+        let mut written = 0;
+        for c in plan {
+            let lines: Vec<String> = c
+                .moves
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}/{} {} -> {} (source {})",
+                        m.topic,
+                        m.partition,
+                        m.old.map_or("none".into(), |o| o.to_string()),
+                        m.new,
+                        m.from
+                    )
+                })
+                .collect();
+            if self.dry_run {
+                self.say(
+                    op,
+                    Some(step),
+                    &format!("would commit {} on the target: {}", c.group, lines.join(", ")),
+                );
+                continue;
+            }
+            let journaled = self
+                .state
+                .commits
+                .iter()
+                .any(|(side, g, _)| *side == Side::Target && *g == c.group);
+            if again && journaled {
+                continue;
+            }
+            let already = c.moves.iter().all(|m| m.old == Some(m.new));
+            if !(again && already) {
+                let writer = OffsetWriter::new(
+                    self.permission.as_ref().ok_or("this run may not write")?,
+                    &self.config.target,
+                    timeout,
+                );
+                let changes: Vec<OffsetChange> = c
+                    .moves
+                    .iter()
+                    .map(|m| OffsetChange {
+                        topic: m.topic.clone(),
+                        partition: m.partition,
+                        expected: m.old,
+                        new: m.new,
+                    })
+                    .collect();
+                if let Err(e) = writer.commit(&c.group, &changes) {
+                    let reason = format!("commit for {}: {e}", c.group);
+                    self.say(op, Some(step), &format!("FAILED: {reason}"));
+                    return self.record(Event::ActionFailed {
+                        step,
+                        action,
+                        reason,
+                        output: vec![],
+                    });
+                }
+            }
+            written += 1;
+            self.say(
+                op,
+                Some(step),
+                &format!("committed {} on the target: {}", c.group, lines.join(", ")),
+            );
+            self.record(Event::Committed {
+                side: Side::Target,
+                group: c.group.clone(),
+                offsets: c.moves.clone(),
+            })?;
+        }
+        self.record(Event::ActionDone {
+            step,
+            action,
+            detail: if self.dry_run {
+                "dry run: nothing committed".into()
+            } else {
+                format!("{written} group(s) committed, read back and equal")
+            },
+            output: vec![],
+        })
+    }
+}
+
+/// Validates the wave's topics (from `progress` on, and moving it on), as
+/// (topic, partition, verdict, records not copied yet).
+fn validate_rows(
+    config: &Config,
+    snap: &Snapshot,
+    topics: &[String],
+    mut progress: Option<&mut crate::validate::run::Progress>,
+) -> Result<Vec<(String, i32, Verdict, bool)>, String> {
+    let mut out = Vec::new();
+    for t in topics {
+        let rows = crate::validate::report::validate_all(
+            config,
+            snap,
+            Some(t),
+            config.monitor.request_timeout,
+            progress.as_deref_mut(),
+        )?;
+        out.extend(
+            rows.into_iter()
+                .map(|r| (r.topic, r.partition, r.result.verdict, r.result.pending)),
+        );
+    }
+    Ok(out)
+}
