@@ -111,6 +111,17 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Roll a started (or finished) wave back: the rollback hooks of the steps that began, in
+    /// reverse order, and the groups' offsets translated back and committed on the source.
+    /// Exit 0 rolled back, 1 stopped, 2 bad config or usage.
+    Rollback {
+        /// The wave's name, as in the config.
+        #[arg(long)]
+        wave: String,
+        /// Answer yes to every confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Check the config file and exit (0 valid, 2 invalid).
     CheckConfig,
     /// Start two local tansu brokers with traffic and a replicator, and open the cockpit on them.
@@ -233,6 +244,68 @@ fn pick_waves<'c>(config: &'c Config, name: Option<&str>) -> Result<Vec<&'c crat
                 fail(2, format!("no wave named `{n}`; the plan has: {}", names.join(", ")))
             }),
     }
+}
+
+/// `cutover run` and `cutover rollback`: the headless driver on one wave.
+fn drive_wave(
+    cli: &Cli,
+    runtime: &tokio::runtime::Runtime,
+    wave: &str,
+    dry_run: bool,
+    yes: bool,
+    rollback: bool,
+) -> Result<u8> {
+    use crate::cutover::engine::{Finish, Next};
+    use std::io::IsTerminal;
+    let config = load_config(&cli.config)?;
+    let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+    let waves = pick_waves(&config, Some(wave))?;
+    if cli.read_only && !dry_run {
+        return Err(fail(2, "--read-only: a wave can only be run with --dry-run"));
+    }
+    if !yes && !dry_run && !std::io::stdin().is_terminal() {
+        return Err(fail(
+            2,
+            "this command asks before it acts, and stdin is not a terminal: run it in a terminal, or pass --yes",
+        ));
+    }
+    if !cli.allow_same_cluster {
+        crate::kafka::check_two_clusters(&config.source, &config.target, config.monitor.request_timeout)
+            .map_err(|e| fail(2, e))?;
+    }
+    let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(&config)));
+    let mut driver =
+        crate::cutover::driver::Driver::new(&config, waves[0], dry_run, observe).map_err(|e| fail(1, e))?;
+    let mut operator = crate::cutover::plan::TerminalOperator { yes };
+    if rollback {
+        let state = driver.state();
+        match crate::cutover::engine::next(state, waves[0]) {
+            Next::Start => {
+                return Err(fail(
+                    2,
+                    format!("wave {wave} has not started: there is nothing to roll back"),
+                ))
+            }
+            Next::Finished(Finish::RolledBack) => {
+                eprintln!("wave {wave} is already rolled back");
+                return Ok(0);
+            }
+            _ if state.rolling_back() => {}
+            _ => {
+                if !driver.start_rollback(&mut operator).map_err(|e| fail(1, e))? {
+                    eprintln!("wave {wave}: not rolled back");
+                    return Ok(1);
+                }
+            }
+        }
+    }
+    let outcome = driver.drive(&mut operator).map_err(|e| fail(1, e))?;
+    let (message, code) = crate::cutover::plan::outcome_message(wave, &outcome, driver.journal_path());
+    eprintln!("{message}");
+    Ok(match outcome {
+        crate::cutover::driver::Outcome::Finished(Finish::RolledBack) if rollback => 0,
+        _ => code,
+    })
 }
 
 /// Runs the command line; returns the process exit code.
@@ -362,33 +435,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             println!("{text}");
             Ok(code)
         }
-        Some(Command::Run { wave, dry_run, yes }) => {
-            let config = load_config(&cli.config)?;
-            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
-            let waves = pick_waves(&config, Some(wave))?;
-            if cli.read_only && !dry_run {
-                return Err(fail(2, "--read-only: a wave can only be run with --dry-run"));
-            }
-            use std::io::IsTerminal;
-            if !yes && !dry_run && !std::io::stdin().is_terminal() {
-                return Err(fail(
-                    2,
-                    "cutover run asks before it acts, and stdin is not a terminal: run it in a terminal, or pass --yes",
-                ));
-            }
-            if !cli.allow_same_cluster {
-                crate::kafka::check_two_clusters(&config.source, &config.target, config.monitor.request_timeout)
-                    .map_err(|e| fail(2, e))?;
-            }
-            let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(&config)));
-            let mut driver =
-                crate::cutover::driver::Driver::new(&config, waves[0], *dry_run, observe).map_err(|e| fail(1, e))?;
-            let mut operator = crate::cutover::plan::TerminalOperator { yes: *yes };
-            let outcome = driver.drive(&mut operator).map_err(|e| fail(1, e))?;
-            let (message, code) = crate::cutover::plan::outcome_message(wave, &outcome, driver.journal_path());
-            eprintln!("{message}");
-            Ok(code)
-        }
+        Some(Command::Run { wave, dry_run, yes }) => drive_wave(&cli, &runtime, wave, *dry_run, *yes, false),
+        Some(Command::Rollback { wave, yes }) => drive_wave(&cli, &runtime, wave, false, *yes, true),
         Some(Command::Demo { dir, no_ui }) => runtime.block_on(async {
             crate::demo::broker::tansu_binary().map_err(|e| fail(2, e))?;
             eprintln!("starting two tansu brokers and demo traffic under {} …", dir.display());

@@ -11,16 +11,16 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::app::{exactly_once_violations, App, AppSpec};
+use common::app::{exactly_once_violations, set_place, App, AppSpec, Place};
 use common::*;
 use cutover::config::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
 use cutover::cutover::engine::{Event, Side};
 use cutover::demo::broker::{Storage, TansuBroker};
 use cutover::demo::clients::TopicSpec;
-use cutover::demo::replicator::{Replicator, ReplicatorSpec};
+use cutover::demo::replicator::{Fault, Injection, Replicator, ReplicatorSpec};
 
 const PARTITIONS: i32 = 3;
 
@@ -35,18 +35,48 @@ fn mm2() -> Replication {
     }
 }
 
+/// These tests each run two brokers, a replicator, an application and the cockpit: three at
+/// a time keep a 2-core machine responsive (what they assert does not depend on timing).
+static SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) = (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+struct Slot;
+
+fn slot() -> Slot {
+    let (lock, cv) = &SLOTS;
+    let mut busy = lock.lock().unwrap_or_else(|e| e.into_inner());
+    while *busy >= 3 {
+        busy = cv.wait(busy).unwrap_or_else(|e| e.into_inner());
+    }
+    *busy += 1;
+    Slot
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, cv) = &SLOTS;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        cv.notify_one();
+    }
+}
+
 struct Setup {
     src: TansuBroker,
     tgt: TansuBroker,
     dir: TempDir,
-    _replicator: Replicator,
+    replicator: Replicator,
     app: App,
+    _slot: Slot,
 }
 
+/// Brokers, the replicator and the application, processing on the source. The target
+/// partition 0 holds 5 records of its own before replication starts, so source and target
+/// offsets differ there (a commit copied as is would skip 5 records).
 fn setup() -> Setup {
+    let slot = slot();
     let (src, tgt, dir) = two_brokers(Storage::Memory);
     create(&src, &[TopicSpec::new("orders", PARTITIONS)]);
     create(&tgt, &[TopicSpec::new("src.orders", PARTITIONS)]);
+    produce(&tgt, "src.orders", 0, 5, true);
     let mut spec = ReplicatorSpec::new(cluster(&src, "source"), cluster(&tgt, "target"), mm2(), &["orders"]);
     spec.groups = vec!["billing".into()];
     spec.one_record_per_request = true;
@@ -64,16 +94,20 @@ fn setup() -> Setup {
             pause: Duration::from_millis(20),
         },
     );
+    wait_for(Duration::from_secs(30), "the group processing on the source", || {
+        (app.processed.lock().unwrap().len() > 60).then_some(())
+    });
     Setup {
         src,
         tgt,
         dir,
-        _replicator: replicator,
+        replicator,
         app,
+        _slot: slot,
     }
 }
 
-fn wave_config(s: &Setup, strategy: &str, extra: &str) -> std::path::PathBuf {
+fn wave_config(s: &Setup, strategy: &str) -> std::path::PathBuf {
     let journal = s.dir.path().join("cutover.journal");
     config_file(
         s.dir.path(),
@@ -84,14 +118,28 @@ fn wave_config(s: &Setup, strategy: &str, extra: &str) -> std::path::PathBuf {
              [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"5s\"\n\
              [cutover]\njournal = \"{}\"\nsettle = \"2s\"\nhook_timeout = \"20s\"\n\
              [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nstrategy = \"{strategy}\"\nconfirm = \"wave\"\n\
-             {}{extra}",
+             {}",
             journal.display(),
             s.app.hooks_toml()
         ),
     )
 }
 
-fn cutover(config: &Path, args: &[&str], limit: Duration) -> Output {
+/// What a run printed, and how it ended (None: killed).
+struct Ran {
+    code: Option<i32>,
+    text: String,
+}
+
+/// Runs the binary; with `kill_at`, sends SIGKILL as soon as a printed line contains it.
+fn cutover(config: &Path, args: &[&str], kill_at: Option<&str>) -> Ran {
+    cutover_watching(config, args, kill_at, &mut |_| {})
+}
+
+/// `cutover`, calling `on_line` with every line as it is printed.
+fn cutover_watching(config: &Path, args: &[&str], kill_at: Option<&str>, on_line: &mut dyn FnMut(&str)) -> Ran {
+    use std::io::BufRead;
+    let limit = Duration::from_secs(240);
     let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
         .arg("--config")
         .arg(config)
@@ -101,46 +149,99 @@ fn cutover(config: &Path, args: &[&str], limit: Duration) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let readers: Vec<_> = [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .map(|stream| {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        })
+    })
+    .collect();
     let deadline = Instant::now() + limit;
+    let mut killed = false;
+    let mut seen = 0;
     while child.try_wait().unwrap().is_none() {
+        let new: Vec<String> = lines.lock().unwrap()[seen..].to_vec();
+        seen += new.len();
+        new.iter().for_each(|l| on_line(l));
+        if let Some(pattern) = kill_at {
+            if lines.lock().unwrap().iter().any(|l| l.contains(pattern)) {
+                child.kill().unwrap(); // SIGKILL
+                killed = true;
+                break;
+            }
+        }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
             panic!(
-                "cutover {args:?} did not finish within {limit:?}:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                "cutover {args:?} did not finish within {limit:?}:\n{}",
+                lines.lock().unwrap().join("\n")
             );
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let status = child.wait().unwrap();
+    for r in readers {
+        let _ = r.join();
+    }
+    let text = lines.lock().unwrap().join("\n");
+    Ran {
+        code: if killed { None } else { status.code() },
+        text,
+    }
 }
 
 fn journal(s: &Setup) -> Vec<cutover::cutover::journal::Entry> {
     cutover::cutover::journal::read(&s.dir.path().join("cutover.journal")).unwrap()
 }
 
-/// Runs a whole wave with `strategy` and checks exactly once.
+fn commits(s: &Setup) -> Vec<(Side, String, Vec<cutover::cutover::engine::OffsetMove>)> {
+    journal(s)
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Committed { side, group, offsets } => Some((*side, group.clone(), offsets.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Lets the application run on (the group processes `more` records), stops it, and checks
+/// that every acknowledged record was processed exactly once, in order per partition.
+/// Returns how many records were processed on the target.
+fn exactly_once(s: Setup, more: usize, what: &str) -> usize {
+    let before = s.app.processed.lock().unwrap().len();
+    wait_for(Duration::from_secs(60), "the application processing on", || {
+        (s.app.processed.lock().unwrap().len() > before + more).then_some(())
+    });
+    let Setup { app, replicator, .. } = s;
+    assert_eq!(replicator.error(), None);
+    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
+    let violations = exactly_once_violations(&acked, &processed);
+    let on_target = processed.iter().filter(|p| p.on_target).count();
+    eprintln!(
+        "{what}: {} acknowledged, {} processed ({on_target} on the target)",
+        acked.len(),
+        processed.len()
+    );
+    assert!(violations.is_empty(), "{what}: {violations:#?}");
+    assert!(errors.is_empty(), "{what}: consumer errors: {errors:?}");
+    on_target
+}
+
+/// A whole wave with `strategy`: exit 0, one commit per group, exactly once, reading on the target.
 fn wave_moves_the_application_exactly_once(strategy: &str) {
     let s = setup();
-    // Traffic flows and the group processes on the source before the wave starts.
-    wait_for(Duration::from_secs(30), "the group processing on the source", || {
-        (s.app.processed.lock().unwrap().len() > 100).then_some(())
-    });
-    let config = wave_config(&s, strategy, "");
-    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], Duration::from_secs(240));
-    let shown = text(&out);
-    eprintln!("{shown}");
-    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let config = wave_config(&s, strategy);
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
     for step in [
         "preflight",
         "freeze producers",
@@ -149,46 +250,245 @@ fn wave_moves_the_application_exactly_once(strategy: &str) {
         "commit offsets",
         "flip producers",
     ] {
-        assert!(shown.contains(step), "{step} not shown:\n{shown}");
+        assert!(out.text.contains(step), "{step} not shown:\n{}", out.text);
     }
-    assert!(shown.contains("wave w1 done"), "{shown}");
-    // The producer now writes to the target; the group reads there.
-    let before = s.app.processed.lock().unwrap().len();
-    wait_for(
-        Duration::from_secs(30),
-        "records processed on the target after the wave",
-        || {
-            let p = s.app.processed.lock().unwrap();
-            (p.len() > before + 30 && p.last().is_some_and(|r| r.on_target)).then_some(())
-        },
+    assert!(out.text.contains("wave w1 done"), "{}", out.text);
+    let c = commits(&s);
+    assert_eq!(c.len(), 1, "one commit for the group: {c:?}");
+    assert_eq!(c[0].0, Side::Target);
+    assert_eq!(c[0].2.len(), PARTITIONS as usize, "{c:?}");
+    let p0 = c[0].2.iter().find(|m| m.partition == 0).unwrap();
+    assert_eq!(
+        p0.new,
+        p0.from + 5,
+        "partition 0 is shifted by the target's own 5 records: {p0:?}"
     );
-    let entries = journal(&s);
-    let commits: Vec<_> = entries
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Committed { side, group, offsets } => Some((*side, group.clone(), offsets.clone())),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(commits.len(), 1, "one commit for the group: {commits:?}");
-    assert_eq!(commits[0].0, Side::Target);
-    assert_eq!(commits[0].2.len(), PARTITIONS as usize, "{commits:?}");
-    let Setup { app, .. } = s;
-    let (acked, processed, errors) = app.finish(Duration::from_secs(30));
-    let violations = exactly_once_violations(&acked, &processed);
-    let on_target = processed.iter().filter(|p| p.on_target).count();
-    eprintln!(
-        "{strategy}: {} acknowledged, {} processed ({on_target} on the target), commits {:?}",
-        acked.len(),
-        processed.len(),
-        commits[0].2
-    );
-    assert!(violations.is_empty(), "{violations:#?}\n{shown}");
+    assert_eq!(std::fs::read_to_string(s.app.consumer_file()).unwrap().trim(), "target");
+    let on_target = exactly_once(s, 40, strategy);
     assert!(on_target > 30, "{on_target} processed on the target");
-    assert!(errors.is_empty(), "consumer errors: {errors:?}");
 }
 
 #[test]
 fn stop_the_world_moves_the_application_exactly_once() {
     wave_moves_the_application_exactly_once("stop-the-world");
+}
+
+#[test]
+fn consumers_first_moves_the_application_exactly_once() {
+    wave_moves_the_application_exactly_once("consumers-first");
+}
+
+/// Committed offsets of the group on both clusters, as the brokers answer them.
+fn offsets(s: &Setup) -> (String, String) {
+    let t = Duration::from_secs(5);
+    (
+        format!(
+            "{:?}",
+            cutover::kafka::group_offsets(&cluster(&s.src, "s"), "billing", t)
+        ),
+        format!(
+            "{:?}",
+            cutover::kafka::group_offsets(&cluster(&s.tgt, "t"), "billing", t)
+        ),
+    )
+}
+
+#[test]
+fn a_dry_run_runs_every_step_and_changes_nothing() {
+    let s = setup();
+    let config = wave_config(&s, "stop-the-world");
+    // The group is stopped for the comparison: a live group commits as it goes.
+    set_place(&s.app.consumer_file(), Place::Stopped);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = offsets(&s);
+    let out = cutover(&config, &["run", "--wave", "w1", "--dry-run"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert_eq!(offsets(&s), before, "committed offsets on both clusters unchanged");
+    assert!(s.app.hooks_ran().is_empty(), "no hook ran: {:?}", s.app.hooks_ran());
+    for would in [
+        "would run the hook freeze_producers",
+        "would run the hook flip_producers",
+        "would commit billing on the target: src.orders/0",
+        "dry run of wave w1 done",
+    ] {
+        assert!(out.text.contains(would), "{would}:\n{}", out.text);
+    }
+    // The wave itself has not started: a real run would ask to start it.
+    let entries = journal(&s);
+    assert!(entries.iter().all(|e| e.dry_run), "only dry-run entries");
+    set_place(&s.app.consumer_file(), Place::Source);
+    exactly_once(s, 20, "dry run");
+}
+
+#[test]
+fn a_failing_hook_stops_the_wave_with_its_output_then_a_retry_goes_on() {
+    let s = setup();
+    let config = wave_config(&s, "stop-the-world");
+    s.app.fail_hook("stop_consumers", true);
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    assert!(out.text.contains("stop_consumers: injected failure"), "{}", out.text);
+    assert!(out.text.contains("exited with 7"), "{}", out.text);
+    assert!(out.text.contains("STOPPED at stop consumers"), "{}", out.text);
+    let failed = journal(&s).into_iter().find_map(|e| match e.event {
+        Event::ActionFailed { reason, output, .. } => Some((reason, output)),
+        _ => None,
+    });
+    let (reason, output) = failed.expect("the failure is journaled");
+    assert!(reason.contains("exited with 7"), "{reason}");
+    assert!(output.iter().any(|l| l.contains("injected failure")), "{output:?}");
+    assert!(commits(&s).is_empty(), "nothing committed");
+    // Still failing: a new run retries once and stops again (no loop with --yes).
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    s.app.fail_hook("stop_consumers", false);
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    let ran = s.app.hooks_ran();
+    assert_eq!(ran.iter().filter(|h| *h == "stop_consumers").count(), 3, "{ran:?}");
+    assert_eq!(ran.iter().filter(|h| *h == "freeze_producers").count(), 1, "{ran:?}");
+    exactly_once(s, 20, "after a retry");
+}
+
+#[test]
+fn a_record_dropped_in_the_tail_fails_final_parity_and_the_wave_rolls_back() {
+    let s = setup();
+    let config = wave_config(&s, "stop-the-world");
+    // The replicator stalls, a record already on the source but not copied yet is dropped when
+    // it resumes, and it resumes once the producers are frozen: the record is in the tail that
+    // only the final parity reads (the preflight's validation saw it as not copied yet).
+    s.replicator.stall(true);
+    let at = s.replicator.position("orders", 1) + 1;
+    s.replicator.inject(Injection {
+        topic: "orders".into(),
+        partition: 1,
+        offset: at,
+        fault: Fault::Drop,
+    });
+    let replicator = &s.replicator;
+    let out = cutover_watching(&config, &["run", "--wave", "w1", "--yes"], None, &mut |line| {
+        if line.contains("w1: drain:") || line.contains("end offsets unchanged for 2s") {
+            replicator.stall(false);
+        }
+    });
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    assert!(out.text.contains("STOPPED at final parity"), "{}", out.text);
+    assert!(
+        out.text.contains(&format!("orders/1: FAIL")) && out.text.contains(&format!("source offset {at}")),
+        "the FAIL names the partition and offset {at}:\n{}",
+        out.text
+    );
+    assert!(
+        !s.app.hooks_ran().contains(&"stop_consumers".to_string()),
+        "the wave went no further"
+    );
+    let out = cutover(&config, &["rollback", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert_eq!(
+        s.app.hooks_ran(),
+        ["freeze_producers", "rollback_freeze_producers"],
+        "only the freeze is undone"
+    );
+    assert_eq!(exactly_once(s, 20, "rolled back at final parity"), 0);
+}
+
+/// Stops the wave at `failing` (its hook fails), rolls it back, and checks that the
+/// application ends up on the source, exactly once.
+fn rollback_from(strategy: &str, failing: Option<&str>) {
+    let s = setup();
+    let config = wave_config(&s, strategy);
+    if let Some(h) = failing {
+        s.app.fail_hook(h, true);
+    }
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(if failing.is_some() { 1 } else { 0 }), "{}", out.text);
+    if failing.is_none() {
+        // Done: the group reads on the target; records written there only are processed
+        // there before the group moves back.
+        let before = s.app.processed.lock().unwrap().len();
+        wait_for(Duration::from_secs(30), "records processed on the target", || {
+            (s.app.processed.lock().unwrap().len() > before + 20).then_some(())
+        });
+    }
+    let out = cutover(&config, &["rollback", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
+    assert_eq!(std::fs::read_to_string(s.app.consumer_file()).unwrap().trim(), "source");
+    assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");
+    let c = commits(&s);
+    let forward = c.iter().filter(|c| c.0 == Side::Target).count();
+    let back = c.iter().filter(|c| c.0 == Side::Source).count();
+    assert_eq!(forward, back, "every forward commit is undone once: {c:?}");
+    let what = format!(
+        "{strategy}, rolled back {}",
+        failing.map_or("after done".into(), |h| format!("at {h}"))
+    );
+    exactly_once(s, 40, &what);
+}
+
+#[test]
+fn rollback_at_stop_consumers() {
+    rollback_from("stop-the-world", Some("stop_consumers"));
+}
+
+#[test]
+fn rollback_at_flip_consumers() {
+    rollback_from("stop-the-world", Some("flip_consumers"));
+}
+
+#[test]
+fn rollback_at_flip_producers() {
+    rollback_from("stop-the-world", Some("flip_producers"));
+}
+
+#[test]
+fn rollback_after_the_wave_is_done() {
+    rollback_from("stop-the-world", None);
+}
+
+/// consumers-first: the group read on the target while producers still wrote to the source;
+/// going back, its target position is walked back to the source record by record.
+#[test]
+fn rollback_of_consumers_first_at_freeze_producers_walks_the_group_back() {
+    rollback_from("consumers-first", Some("freeze_producers"));
+}
+
+/// `kill -9` of the cockpit as each step begins, then `cutover run` again: the wave resumes at
+/// the right step and completes; exactly once holds; one commit per group.
+#[test]
+fn kill_9_at_each_step_then_run_again_completes_exactly_once() {
+    let s = setup();
+    let config = wave_config(&s, "stop-the-world");
+    let steps = [
+        "preflight:",
+        "freeze producers:",
+        "drain:",
+        "final parity:",
+        "stop consumers:",
+        "commit offsets:",
+        "flip consumers:",
+        "flip producers:",
+    ];
+    let mut kills = 0;
+    for step in steps {
+        let out = cutover(&config, &["run", "--wave", "w1", "--yes"], Some(&format!("w1: {step}")));
+        match out.code {
+            None => kills += 1,
+            Some(0) => break, // the step finished before the kill landed: nothing left to kill
+            Some(c) => panic!("exit {c} before {step}:\n{}", out.text),
+        }
+    }
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(kills >= 6, "killed {kills} times");
+    let c = commits(&s);
+    assert_eq!(c.len(), 1, "one commit per group: {c:?}");
+    let on_target = exactly_once(s, 40, &format!("killed {kills} times"));
+    assert!(on_target > 30);
 }

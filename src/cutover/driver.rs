@@ -127,6 +127,10 @@ impl<'a> Driver<'a> {
 
     /// Drives the wave until it finishes, stops, or the person declines.
     pub fn drive(&mut self, op: &mut dyn Operator) -> Result<Outcome, String> {
+        // A failure found when the drive begins is offered a retry; one that happens during
+        // this drive stops it (so `--yes` never loops on a failing step).
+        let failed_before = matches!(engine::next(&self.state, self.wave), Next::Stopped { .. });
+        let mut offered_retry = false;
         loop {
             match engine::next(&self.state, self.wave) {
                 Next::Start => {
@@ -140,7 +144,9 @@ impl<'a> Driver<'a> {
                 }
                 Next::Stopped { step, reason, .. } => {
                     let question = format!("{} failed: {reason}. Retry it?", step.name());
-                    if !self.dry_run && op.yes_no(&question, &self.failure_details(step)) {
+                    let may_offer = failed_before && !offered_retry && !self.dry_run;
+                    offered_retry = true;
+                    if may_offer && op.yes_no(&question, &self.failure_details(step)) {
                         self.record(Event::Confirmed {
                             what: format!("retry {}", step.name()),
                         })?;
@@ -316,13 +322,199 @@ impl<'a> Driver<'a> {
             Action::Hook(h) => self.run_hook(op, step, action, h),
             Action::Wait(check) => self.wait(op, step, action, check),
             Action::Commit => self.commit(op, step, action, again),
-            Action::CommitBack => self.record(Event::ActionFailed {
-                step,
-                action,
-                reason: "rolling offsets back is not built yet: move the groups back by hand".into(),
-                output: vec![],
-            }),
+            Action::CommitBack => self.commit_back(op, step, action),
         }
+    }
+
+    /// Starts rolling the wave back: undoes the steps that began, newest first.
+    pub fn start_rollback(&mut self, op: &mut dyn Operator) -> Result<bool, String> {
+        let plan = self.state.rollback_plan();
+        let mut details: Vec<String> = plan.iter().map(|s| format!("  {}", s.name())).collect();
+        if self.state.touched(Step::FlipProducers) {
+            details.extend(self.written_on_target_only()?);
+        }
+        let question = format!("Roll wave {} back? Type its name to confirm", self.wave.name);
+        if !op.typed(&question, &details, &self.wave.name) {
+            return Ok(false);
+        }
+        self.record(Event::Confirmed {
+            what: format!("roll back wave {}", self.wave.name),
+        })?;
+        self.say(op, None, "rolling back");
+        self.record(Event::RollbackStarted { steps: plan })?;
+        Ok(true)
+    }
+
+    /// Records written to the target only (after flip_producers), per topic, for the rollback
+    /// dialog: they are processed on the target before the groups go back.
+    fn written_on_target_only(&mut self) -> Result<Vec<String>, String> {
+        let snap = (self.observe)()?;
+        let source = checks::ends(&snap, self.config, &self.state.topics, false)?;
+        let target = checks::ends(&snap, self.config, &self.state.topics, true)?;
+        let lags = checks::lags(&snap, self.config, &self.state.topics)?;
+        let mut per_topic: BTreeMap<String, i64> = BTreeMap::new();
+        for (k, lag) in &lags {
+            if *lag < 0 && source.contains_key(k) && target.contains_key(k) {
+                *per_topic.entry(self.config.replication.target_topic(&k.0)).or_default() += -lag;
+            }
+        }
+        Ok(if per_topic.is_empty() {
+            vec!["no record was written to the target only".into()]
+        } else {
+            per_topic
+                .iter()
+                .map(|(t, n)| {
+                    format!("{n} record(s) on {t} exist only on the target: the target groups process them before they move back")
+                })
+                .collect()
+        })
+    }
+
+    /// Translates the target groups' commits back to source offsets and commits them on the
+    /// source. From the journaled forward commit (source S0 was target T0), a group that read
+    /// on to T is walked back record by record to the source offset that holds what the target
+    /// holds at T; after flip_producers, the groups processed every target record (the undo of
+    /// the flip waited for it), so they go back at the source's end.
+    fn commit_back(&mut self, op: &mut dyn Operator, step: Step, action: Action) -> Result<(), String> {
+        let timeout = self.config.monitor.request_timeout;
+        let forward: Vec<(String, Vec<OffsetMove>)> = self
+            .state
+            .commits
+            .iter()
+            .filter(|(side, _, _)| *side == Side::Target)
+            .map(|(_, g, m)| (g.clone(), m.clone()))
+            .collect();
+        let producers_flipped = self.state.touched(Step::FlipProducers);
+        let snap = (self.observe)()?;
+        let source_ends = checks::ends(&snap, self.config, &self.state.topics, false)?;
+        for (group, moves) in forward {
+            if self
+                .state
+                .commits
+                .iter()
+                .any(|(side, g, _)| *side == Side::Source && *g == group)
+            {
+                continue; // journaled before a restart
+            }
+            let plan = (|| -> Result<Vec<OffsetMove>, String> {
+                let target_now = crate::kafka::group_offsets(&self.config.target, &group, timeout)?;
+                let source_now = crate::kafka::group_offsets(&self.config.source, &group, timeout)?;
+                let mut back = Vec::new();
+                for m in &moves {
+                    let source_topic = self
+                        .config
+                        .replication
+                        .source_topic(&m.topic)
+                        .ok_or_else(|| format!("{} is not a replicated topic", m.topic))?;
+                    let t = target_now
+                        .get(&(m.topic.clone(), m.partition))
+                        .copied()
+                        .unwrap_or(m.new);
+                    let s = if t == m.new {
+                        m.from
+                    } else if producers_flipped {
+                        *source_ends
+                            .get(&(source_topic.clone(), m.partition))
+                            .ok_or_else(|| format!("{source_topic}/{}: no end offset", m.partition))?
+                    } else {
+                        walk_back(
+                            self.config,
+                            &source_topic,
+                            &m.topic,
+                            m.partition,
+                            (m.new, m.from),
+                            t,
+                            timeout,
+                        )?
+                    };
+                    back.push(OffsetMove {
+                        topic: source_topic.clone(),
+                        partition: m.partition,
+                        old: source_now.get(&(source_topic, m.partition)).copied(),
+                        new: s,
+                        from: t,
+                    });
+                }
+                Ok(back)
+            })();
+            let back = match plan {
+                Ok(b) => b,
+                Err(reason) => {
+                    let reason = format!("{group}: {reason}");
+                    self.say(op, Some(step), &format!("FAILED: {reason}"));
+                    return self.record(Event::ActionFailed {
+                        step,
+                        action,
+                        reason,
+                        output: vec![],
+                    });
+                }
+            };
+            let lines: Vec<String> = back
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}/{} {} -> {} (target {})",
+                        m.topic,
+                        m.partition,
+                        m.old.map_or("none".into(), |o| o.to_string()),
+                        m.new,
+                        m.from
+                    )
+                })
+                .collect();
+            if self.dry_run {
+                self.say(
+                    op,
+                    Some(step),
+                    &format!("would commit {group} on the source: {}", lines.join(", ")),
+                );
+                continue;
+            }
+            let writer = OffsetWriter::new(
+                self.permission.as_ref().ok_or("this run may not write")?,
+                &self.config.source,
+                timeout,
+            );
+            let changes: Vec<OffsetChange> = back
+                .iter()
+                .filter(|m| m.old != Some(m.new))
+                .map(|m| OffsetChange {
+                    topic: m.topic.clone(),
+                    partition: m.partition,
+                    expected: m.old,
+                    new: m.new,
+                })
+                .collect();
+            if !changes.is_empty() {
+                if let Err(e) = writer.commit(&group, &changes) {
+                    let reason = format!("commit for {group} on the source: {e}");
+                    self.say(op, Some(step), &format!("FAILED: {reason}"));
+                    return self.record(Event::ActionFailed {
+                        step,
+                        action,
+                        reason,
+                        output: vec![],
+                    });
+                }
+            }
+            self.say(
+                op,
+                Some(step),
+                &format!("committed {group} on the source: {}", lines.join(", ")),
+            );
+            self.record(Event::Committed {
+                side: Side::Source,
+                group: group.clone(),
+                offsets: back,
+            })?;
+        }
+        self.record(Event::ActionDone {
+            step,
+            action,
+            detail: "groups committed back on the source, read back and equal".into(),
+            output: vec![],
+        })
     }
 
     fn run_hook(
@@ -458,7 +650,21 @@ impl<'a> Driver<'a> {
                     let at = snap.source.state().map_or(SystemTime::now(), |s| s.polled_at);
                     settle.observe(ends, at, config.cutover.settle)
                 }
-                Check::Drained => checks::drained(&checks::lags(snap, config, &topics)?),
+                Check::Drained => match checks::drained(&checks::lags(snap, config, &topics)?) {
+                    // Records the mapping still misses, while the target stands still: the
+                    // replicator has nothing more to copy, and the final parity decides.
+                    Answer::NotYet(behind) => {
+                        let ends = checks::ends(snap, config, &topics, true)?;
+                        let at = snap.target.state().map_or(SystemTime::now(), |s| s.polled_at);
+                        match settle.observe(ends, at, config.cutover.settle) {
+                            Answer::Met(still) => Answer::Met(format!(
+                                "{behind}, but the target {still}: nothing more is being copied; the final parity decides"
+                            )),
+                            _ => Answer::NotYet(behind),
+                        }
+                    }
+                    other => other,
+                },
                 Check::FinalParity => {
                     // Only what was not validated yet (all of it after a restart).
                     let rows = validate_rows(config, snap, &topics, Some(&mut self.validated))?;
@@ -664,4 +870,30 @@ fn validate_rows(
         );
     }
     Ok(out)
+}
+
+/// The source offset where a group that read the target from `down` (source `up`) to `at`
+/// resumes on the source: the target is walked as if it were the source, and compared record by
+/// record (the forward translation's walk, downstream to upstream).
+fn walk_back(
+    config: &Config,
+    source_topic: &str,
+    target_topic: &str,
+    partition: i32,
+    (down, up): (i64, i64),
+    at: i64,
+    timeout: Duration,
+) -> Result<i64, String> {
+    use crate::kafka::cursor::{KafkaCursor, Retrying};
+    let mut target = Retrying::new(KafkaCursor::new(&config.target, target_topic, partition, timeout)?);
+    let mut source = Retrying::new(KafkaCursor::new(&config.source, source_topic, partition, timeout)?);
+    let walked = crate::translate::walk_from_sync(&mut target, &mut source, (down, up), &[at])?;
+    match walked.first().map(|(o, _)| o) {
+        Some(crate::translate::Outcome::Exact { target_offset, .. }) => Ok(*target_offset),
+        Some(other) => Err(format!(
+            "{target_topic}/{partition} at {at}: no exact way back to the source: {}",
+            other.describe()
+        )),
+        None => Err("nothing translated".into()),
+    }
 }

@@ -115,23 +115,47 @@ impl App {
         self.dir.join("consumer")
     }
 
-    /// Hooks for the wave that re-point this application.
+    /// Hooks for the wave that re-point this application. Each fails (exit 7, saying so on
+    /// stderr) while a file `fail-<hook>` exists in the app's directory, and writes a line to
+    /// `hooks.log` when it runs.
     pub fn hooks_toml(&self) -> String {
-        let p = self.producer_file();
-        let c = self.consumer_file();
-        let p = p.display();
-        let c = c.display();
-        format!(
-            "[wave.hooks]\n\
-             freeze_producers = \"echo stopped > {p}\"\n\
-             stop_consumers = \"echo stopped > {c}\"\n\
-             flip_consumers = \"echo target > {c}\"\n\
-             flip_producers = \"echo target > {p}\"\n\
-             rollback_flip_producers = \"echo stopped > {p}\"\n\
-             rollback_flip_consumers = \"echo stopped > {c}\"\n\
-             rollback_stop_consumers = \"echo source > {c}\"\n\
-             rollback_freeze_producers = \"echo source > {p}\"\n"
-        )
+        let dir = self.dir.display().to_string();
+        let hook = |key: &str, file: &str, place: &str| {
+            format!(
+                "{key} = \"echo {key} >> {dir}/hooks.log; if [ -e {dir}/fail-{key} ]; then echo {key}: injected failure >&2; exit 7; fi; echo {place} > {dir}/{file}\"\n"
+            )
+        };
+        [
+            "[wave.hooks]\n".to_string(),
+            hook("freeze_producers", "producer", "stopped"),
+            hook("stop_consumers", "consumer", "stopped"),
+            hook("flip_consumers", "consumer", "target"),
+            hook("flip_producers", "producer", "target"),
+            hook("rollback_flip_producers", "producer", "stopped"),
+            hook("rollback_flip_consumers", "consumer", "stopped"),
+            hook("rollback_stop_consumers", "consumer", "source"),
+            hook("rollback_freeze_producers", "producer", "source"),
+        ]
+        .concat()
+    }
+
+    /// Makes a hook fail (true) or work again (false).
+    pub fn fail_hook(&self, key: &str, fail: bool) {
+        let path = self.dir.join(format!("fail-{key}"));
+        if fail {
+            std::fs::write(path, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// The hooks that ran, in order.
+    pub fn hooks_ran(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("hooks.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Stops the producer, waits until the consumer processed every acknowledged record (or
