@@ -376,7 +376,7 @@ fn a_record_dropped_in_the_tail_fails_final_parity_and_the_wave_rolls_back() {
     assert_eq!(out.code, Some(1), "{}", out.text);
     assert!(out.text.contains("STOPPED at final parity"), "{}", out.text);
     assert!(
-        out.text.contains(&format!("orders/1: FAIL")) && out.text.contains(&format!("source offset {at}")),
+        out.text.contains("orders/1: FAIL") && out.text.contains(&format!("source offset {at}")),
         "the FAIL names the partition and offset {at}:\n{}",
         out.text
     );
