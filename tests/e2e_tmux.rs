@@ -43,9 +43,14 @@ impl Tmux {
             ),
         )
         .unwrap();
+        Tmux::open(name, &config, env)
+    }
+
+    /// Starts the cockpit on an existing config file.
+    fn open(name: &str, config: &Path, env: &str) -> Tmux {
         let t = Tmux {
             socket: format!("cutover-e2e-{}-{name}", std::process::id()),
-            config,
+            config: config.to_path_buf(),
         };
         let script = format!(
             "{env} {} --config {}; echo EXIT=$?; stty -a | tr '\\n' ' '; echo; sleep 600",
@@ -498,4 +503,143 @@ fn the_demos_first_two_minutes_show_no_false_alarm() {
     t.keys(&["Escape"]);
     t.keys(&["q"]);
     t.wait_screen("the demo to exit", |s| s.contains("EXIT=0"));
+}
+
+/// The cutover view, driven with keys: `7`, `s` and the wave's name typed, every step's y/N
+/// answered, a pause (`p`) during a wait and a resume (`p` again); a second cockpit on the same
+/// journal follows the wave as an observer. The application moved by the hooks ends up reading
+/// on the target, every record processed exactly once.
+#[test]
+fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
+    use common::app::{exactly_once_violations, App, AppSpec};
+    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
+
+    // The memory engine: tansu's sqlite engine breaks DescribeGroups (test-brokers.md); its
+    // end offsets need one record per produce request (the app and replicator send so).
+    let (src, tgt, dir) = two_brokers(Storage::Memory);
+    create(&src, &[TopicSpec::new("orders", 2)]);
+    create(&tgt, &[TopicSpec::new("east.orders", 2)]);
+    let replication = config(&src, &tgt, "[replication]\nsource_alias = \"east\"\n").replication;
+    let mut spec = ReplicatorSpec::new(cluster(&src, "src"), cluster(&tgt, "tgt"), replication, &["orders"]);
+    spec.one_record_per_request = true;
+    spec.offset_lag_max = 10;
+    let replicator = Replicator::start(spec).unwrap();
+    let app = App::start(
+        dir.path(),
+        AppSpec {
+            source: cluster(&src, "source"),
+            target: cluster(&tgt, "target"),
+            topic: "orders".into(),
+            target_topic: "east.orders".into(),
+            partitions: 2,
+            group: "billing".into(),
+            pause: Duration::from_millis(30),
+        },
+    );
+    wait_for(Duration::from_secs(30), "the group processing on the source", || {
+        (app.processed.lock().unwrap().len() > 40).then_some(())
+    });
+    let config = dir.path().join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nname = \"dc-east\"\nbootstrap = \"{}\"\n[target]\nname = \"cloud-west\"\nbootstrap = \"{}\"\n\
+             [replication]\nsource_alias = \"east\"\n[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"2s\"\n\
+             [validation]\ninterval = \"off\"\n\
+             [cutover]\njournal = \"{}\"\nsettle = \"3s\"\n\
+             [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nconfirm = \"each-step\"\n{}\
+             [log]\nfile = \"{}\"\n",
+            src.bootstrap(),
+            tgt.bootstrap(),
+            dir.path().join("cutover.journal").display(),
+            app.hooks_toml(),
+            dir.path().join("cutover.log").display()
+        ),
+    )
+    .unwrap();
+    let t = Tmux::open("wave", &config, "");
+    t.wait_screen("the topics", |s| s.contains("orders"));
+    t.keys(&["7"]);
+    t.wait_screen("the wave, not started", |s| {
+        s.contains("w1") && s.contains("not started")
+    });
+    t.keys(&["s"]);
+    t.wait_screen("the typed confirmation", |s| {
+        s.contains("Start wave w1?") && s.contains("type `w1`")
+    });
+    // A `y` is only a letter here: the start needs the name.
+    t.keys(&["w", "1", "Enter"]);
+
+    // Every step asks (confirm = each-step): the hook's command line is in the question.
+    let s = t.wait_screen("the freeze hook's question", |s| {
+        s.contains("freeze producers: run the hook freeze_producers?")
+    });
+    assert!(s.contains("echo stopped >"), "the command line is shown:\n{s}");
+    t.keys(&["y"]);
+    t.wait_screen("the settle wait", |s| {
+        s.contains("unchanged for") || s.contains("first look")
+    });
+    t.keys(&["p"]);
+    t.wait_screen("the wave paused", |s| s.contains("PAUSED"));
+
+    // A second cockpit on the same journal: an observer.
+    let observer = Tmux::open("observer", &config, "");
+    observer.wait_screen("the topics", |s| s.contains("orders"));
+    observer.keys(&["7"]);
+    // While the first cockpit is paused nobody holds the lock; once it drives again, the
+    // observer says who drives.
+    t.keys(&["p"]);
+    let seen = observer.wait_screen("the observer's view of the wave", |s| {
+        s.contains("OBSERVING: driven by") && s.contains("freeze producers")
+    });
+    observer.keys(&["s"]);
+    observer.wait_screen("the observer refusing to drive", |s| s.contains("observing:"));
+
+    // Answer every question until the wave is done (the commit shows each partition first).
+    let mut answered = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = t.screen();
+        if s.contains("DONE") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the wave did not finish:\n{s}");
+        assert!(!s.contains("STOPPED"), "{s}");
+        if s.contains("y goes on") {
+            let q = s
+                .lines()
+                .find(|l| l.contains('?'))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if q.contains("commit these offsets") {
+                assert!(s.contains("east.orders/0") && s.contains("east.orders/1"), "{s}");
+            }
+            answered.push(q);
+            t.keys(&["y"]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        answered.len() >= 4,
+        "stop, commit, flip consumers, flip producers: {answered:#?}"
+    );
+    observer.wait_screen("the observer seeing the wave done", |s| s.contains("DONE"));
+    eprintln!("observer saw:\n{seen}\nanswered: {answered:#?}");
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+    observer.keys(&["q"]);
+    observer.assert_exited_sane(0);
+
+    let before = app.processed.lock().unwrap().len();
+    wait_for(Duration::from_secs(30), "processing on the target", || {
+        let p = app.processed.lock().unwrap();
+        (p.len() > before + 20 && p.last().is_some_and(|r| r.on_target)).then_some(())
+    });
+    assert_eq!(replicator.error(), None);
+    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
+    let violations = exactly_once_violations(&acked, &processed);
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(errors.is_empty(), "{errors:?}");
 }

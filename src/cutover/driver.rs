@@ -39,6 +39,8 @@ pub enum Outcome {
     },
     /// A dry run went through every step.
     DryRunDone,
+    /// Paused on request: no new step starts until it is resumed.
+    Paused,
 }
 
 /// A fresh look at both clusters, polled after the call began.
@@ -66,6 +68,8 @@ pub struct Driver<'a> {
     baseline: Option<(Ends, Ends)>,
     /// How far the wave's partitions were validated (preflight, then the final parity's tail).
     validated: crate::validate::run::Progress,
+    /// Set by the cockpit's `p`: the drive pauses before the next action and interrupts waits.
+    pub pause: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn dry(entries: &[journal::Entry], wave: &Wave) -> WaveState {
@@ -101,6 +105,7 @@ impl<'a> Driver<'a> {
             wave_started: Instant::now(),
             baseline: None,
             validated: Default::default(),
+            pause: Default::default(),
         })
     }
 
@@ -110,6 +115,10 @@ impl<'a> Driver<'a> {
 
     pub fn journal_path(&self) -> &std::path::Path {
         self.journal.path()
+    }
+
+    fn pause_requested(&self) -> bool {
+        self.pause.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn record(&mut self, event: Event) -> Result<(), String> {
@@ -131,15 +140,27 @@ impl<'a> Driver<'a> {
         // this drive stops it (so `--yes` never loops on a failing step).
         let failed_before = matches!(engine::next(&self.state, self.wave), Next::Stopped { .. });
         let mut offered_retry = false;
+        if self.state.paused && !self.dry_run {
+            self.say(op, None, "resumed");
+            self.record(Event::Resumed)?;
+        }
         loop {
-            match engine::next(&self.state, self.wave) {
+            let next = engine::next(&self.state, self.wave);
+            if self.pause_requested() && matches!(next, Next::Run { .. }) {
+                if !self.dry_run {
+                    self.record(Event::Paused)?;
+                }
+                self.say(op, None, "paused: no new step starts until it is resumed");
+                return Ok(Outcome::Paused);
+            }
+            match next {
                 Next::Start => {
                     if !self.start(op)? {
                         return Ok(Outcome::Declined { step: Step::Preflight });
                     }
                 }
                 Next::Paused => {
-                    self.say(op, None, "paused; resuming");
+                    self.say(op, None, "resumed");
                     self.record(Event::Resumed)?;
                 }
                 Next::Stopped { step, reason, .. } => {
@@ -597,6 +618,11 @@ impl<'a> Driver<'a> {
             if text != last_said {
                 self.say(op, Some(step), &format!("{}: {text}", check.label()));
                 last_said = text.clone();
+            }
+            if !done && self.pause_requested() {
+                // A wait is interrupted: its intent stays journaled, and it is checked again
+                // when the wave resumes.
+                return Ok(());
             }
             if done {
                 return self.record(match answer {

@@ -38,6 +38,36 @@ impl Entry {
     pub fn time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.at_ms.max(0) as u64)
     }
+
+    /// The entry as one line, for the screen and the event log.
+    pub fn describe(&self) -> String {
+        let e = self;
+        use super::engine::Event::*;
+        let what = match &e.event {
+            WaveStarted { topics, .. } => format!("wave started on {}", topics.join(",")),
+            Confirmed { what } => format!("confirmed: {what}"),
+            ActionStarted { step, action, .. } => format!("{}: {} …", step.name(), action.label()),
+            ActionDone {
+                step, action, detail, ..
+            } => format!("{}: {} done: {detail}", step.name(), action.label()),
+            ActionFailed { step, reason, .. } => format!("{}: FAILED: {reason}", step.name()),
+            Committed { side, group, offsets } => {
+                format!("committed {group} on the {side:?}: {} partition(s)", offsets.len())
+            }
+            Retry { step } => format!("retry {}", step.name()),
+            Skipped { step, reason } => format!("skipped {}: {reason}", step.name()),
+            Paused => "paused".into(),
+            Resumed => "resumed".into(),
+            RollbackStarted { .. } => "rollback started".into(),
+        };
+        let dry = if e.dry_run { " (dry run)" } else { "" };
+        format!(
+            "{} {} {}{dry}: {what}",
+            crate::model::groups::clock(e.time()),
+            e.by,
+            e.wave
+        )
+    }
 }
 
 /// Who is at the keyboard: `user@host`.

@@ -103,6 +103,10 @@ pub fn outcome_message(wave: &str, outcome: &Outcome, journal: &Path) -> (String
             ),
             1,
         ),
+        Outcome::Paused => (
+            format!("wave {wave} paused; run `cutover run --wave {wave}` to resume"),
+            1,
+        ),
         Outcome::Declined { step } => (
             format!(
                 "wave {wave}: nothing done for {}; run `cutover run --wave {wave}` again to continue from there",

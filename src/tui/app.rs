@@ -34,6 +34,8 @@ pub enum View {
     Validation,
     /// One partition's validation: the first mismatch in detail, and its history.
     ValidationPartition(String, i32),
+    /// The cutover plan: waves, their steps, the journal.
+    Cutover,
 }
 
 impl View {
@@ -48,6 +50,7 @@ impl View {
             View::Mapping => "Offset mapping".into(),
             View::Validation => "Validation".into(),
             View::ValidationPartition(t, p) => format!("Validation {t}/{p}"),
+            View::Cutover => "Cutover".into(),
         }
     }
 
@@ -60,6 +63,7 @@ impl View {
             Top::Log => View::Log,
             Top::Mapping => View::Mapping,
             Top::Validation => View::Validation,
+            Top::Cutover => View::Cutover,
         }
     }
 
@@ -70,6 +74,7 @@ impl View {
             View::Groups => Screen::DrillableList,
             View::Group(_) => Screen::Group,
             View::Inventory | View::Log | View::Mapping => Screen::List,
+            View::Cutover => Screen::Cutover,
         }
     }
 }
@@ -99,6 +104,45 @@ pub enum Msg {
     Resize,
     /// Text pasted (bracketed paste): literal text for the open prompt, never keystrokes.
     Paste(String),
+    /// The cutover journal as it is now, and who drives (another process), if anyone.
+    Journal {
+        entries: Vec<crate::cutover::journal::Entry>,
+        driver: Option<String>,
+    },
+    /// News from the cutover this cockpit drives.
+    Cutover(CutoverNews),
+}
+
+/// What the cockpit's cutover driver says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CutoverNews {
+    /// A line of progress (a check's figures, a hook's output).
+    Line(String),
+    /// A question: the answer goes back as `CutoverOp::Answer`. `typed`: the words to type.
+    Ask {
+        question: String,
+        details: Vec<String>,
+        typed: Option<String>,
+    },
+    /// The drive ended (finished, stopped, paused, declined) or could not start.
+    Ended {
+        wave: String,
+        result: Result<crate::cutover::driver::Outcome, String>,
+    },
+}
+
+/// The dangerous operations of the cutover engine: the one enum every key goes through, and
+/// every one asked about (by the driver) in the one confirmation dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CutoverOp {
+    /// Start or resume a wave (the driver asks for the typed name before a start).
+    Start { wave: String, dry_run: bool },
+    /// Roll a wave back (the driver asks for the typed name).
+    Rollback { wave: String },
+    /// No new step starts; waits are interrupted; a running hook finishes first.
+    Pause,
+    /// The answer to the driver's question.
+    Answer(bool),
 }
 
 /// What the cockpit asks the terminal loop to do; the loop owns every job and all I/O.
@@ -108,6 +152,8 @@ pub enum Effect {
     Translate { group: String },
     /// Ask the validation job for a run.
     Validate(Request),
+    /// Drive the cutover.
+    Cutover(CutoverOp),
 }
 
 /// What a line of input is being typed into, if anything.
@@ -126,6 +172,8 @@ pub enum Input {
 pub enum Basis {
     /// The partitions the effect covers.
     Partitions(Vec<(String, i32)>),
+    /// Nothing to check again (the driver checks what it asked about itself).
+    Nothing,
 }
 
 /// A question that carries the effect it guards. What it shows is computed once, when it is
@@ -141,6 +189,8 @@ pub struct Confirmation {
     pub typed: Option<String>,
     /// What has been typed so far (typed acceptance only).
     pub entered: String,
+    /// What runs when the question is declined (the driver must hear "no" too).
+    pub on_cancel: Option<Effect>,
 }
 
 impl Confirmation {
@@ -167,6 +217,8 @@ pub enum Rows {
     Validation(Vec<ValidationRow>),
     /// One partition's results, newest first.
     ValidationResults(ValidationRow, Vec<(u64, SystemTime, crate::validate::run::Row)>),
+    /// The waves of the plan, as the journal tells them.
+    Waves(Vec<crate::cutover::engine::WaveState>),
 }
 
 impl Rows {
@@ -181,6 +233,7 @@ impl Rows {
             Rows::Mapping(v) => v.len(),
             Rows::Validation(v) => v.len(),
             Rows::ValidationResults(_, v) => v.len(),
+            Rows::Waves(v) => v.len(),
         }
     }
 
@@ -213,8 +266,34 @@ pub struct App {
     pub validation: Board,
     /// `--read-only`: the key table has no dangerous binding.
     pub read_only: bool,
+    /// The cutover: the journal as last read, and what this cockpit drives.
+    pub cutover: CutoverPanel,
     /// Effects asked for while handling the current message.
     effects: Vec<Effect>,
+}
+
+/// What the Cutover view shows.
+#[derive(Debug, Default)]
+pub struct CutoverPanel {
+    pub entries: Vec<crate::cutover::journal::Entry>,
+    /// Another process drives (this cockpit observes): who, since when.
+    pub driver: Option<String>,
+    /// The wave this cockpit drives now.
+    pub driving: Option<String>,
+    pub pause_requested: bool,
+    /// The driver's progress lines, newest last.
+    pub lines: std::collections::VecDeque<String>,
+}
+
+impl CutoverPanel {
+    /// Every wave of the plan, folded from the journal.
+    pub fn waves(&self, config: &Config) -> Vec<crate::cutover::engine::WaveState> {
+        config
+            .waves
+            .iter()
+            .map(|w| crate::cutover::journal::wave_state(&self.entries, w))
+            .collect()
+    }
 }
 
 impl App {
@@ -241,6 +320,7 @@ impl App {
             translations: BTreeMap::new(),
             validation: Board::default(),
             read_only: false,
+            cutover: CutoverPanel::default(),
             effects: Vec::new(),
         }
     }
@@ -255,6 +335,26 @@ impl App {
             Msg::Validation(update) => self.on_validation(update),
             Msg::Resize => {}
             Msg::Paste(text) => self.on_paste(&text),
+            Msg::Journal { entries, driver } => {
+                // New entries go to the event log too: the journal is the audit log.
+                let known = self.cutover.entries.len();
+                if entries.len() > known && entries.get(..known) == Some(&self.cutover.entries[..]) {
+                    for e in &entries[known..] {
+                        let level = match e.event {
+                            crate::cutover::engine::Event::ActionFailed { .. } => Level::Error,
+                            _ => Level::Info,
+                        };
+                        self.events.push(Event {
+                            at: e.time(),
+                            level,
+                            text: format!("cutover: {}", e.describe()),
+                        });
+                    }
+                }
+                self.cutover.entries = entries;
+                self.cutover.driver = driver;
+            }
+            Msg::Cutover(news) => self.on_cutover(news),
         }
         std::mem::take(&mut self.effects)
     }
@@ -482,6 +582,7 @@ impl App {
                     .filter(|r| self.keep(&r.source_topic))
                     .collect(),
             ),
+            View::Cutover => Rows::Waves(self.cutover.waves(&self.config)),
             View::Log => {
                 let mut events: Vec<Event> = self
                     .events
@@ -527,6 +628,7 @@ impl App {
             basis,
             typed,
             entered: String::new(),
+            on_cancel: None,
         });
     }
 
@@ -548,6 +650,7 @@ impl App {
                 KeyCode::Enter => {
                     self.input = Input::None;
                     self.flash = Some(format!("cancelled: `{}` is not `{words}`", c.entered));
+                    self.effects.extend(c.on_cancel);
                     return;
                 }
                 _ => false,
@@ -556,6 +659,7 @@ impl App {
         self.input = Input::None;
         if !accepted {
             self.flash = Some("cancelled".into());
+            self.effects.extend(c.on_cancel);
             return;
         }
         if let Err(changed) = self.recheck(&c.basis) {
@@ -565,6 +669,7 @@ impl App {
         match c.effect {
             Effect::Validate(Request { scope, full }) => self.request_validation(scope, full),
             Effect::Translate { group } => self.request_translation(&group),
+            Effect::Cutover(op) => self.effects.push(Effect::Cutover(op)),
         }
     }
 
@@ -580,6 +685,7 @@ impl App {
     /// Whether what a confirmation was asked on still holds.
     fn recheck(&self, basis: &Basis) -> Result<(), String> {
         match basis {
+            Basis::Nothing => Ok(()),
             Basis::Partitions(asked) => {
                 let now = self.watched_partitions(&Scope::All);
                 if now == *asked {
@@ -739,11 +845,103 @@ impl App {
                     self.request_translation(&g);
                 }
             }
+            Action::CutoverStart | Action::CutoverDryRun | Action::CutoverRollback => {
+                let wave = self.config.waves.get(sel).map(|w| w.name.clone());
+                match (wave, &self.cutover.driving, &self.cutover.driver) {
+                    (None, ..) => self.flash = Some("no wave in the plan: see config.example.toml".into()),
+                    (_, Some(w), _) => self.flash = Some(format!("wave {w} is being driven: p pauses it")),
+                    (_, None, Some(by)) => self.flash = Some(format!("observing: {by} drives this cutover")),
+                    (Some(wave), None, None) => {
+                        let op = match action {
+                            Action::CutoverRollback => CutoverOp::Rollback { wave: wave.clone() },
+                            _ => CutoverOp::Start {
+                                wave: wave.clone(),
+                                dry_run: action == Action::CutoverDryRun,
+                            },
+                        };
+                        self.cutover.driving = Some(wave);
+                        self.cutover.pause_requested = false;
+                        self.effects.push(Effect::Cutover(op));
+                    }
+                }
+            }
+            Action::CutoverPause => match &self.cutover.driving {
+                Some(w) => {
+                    self.cutover.pause_requested = true;
+                    self.flash = Some(format!("pausing {w} after this step"));
+                    self.effects.push(Effect::Cutover(CutoverOp::Pause));
+                }
+                // `p` again resumes a wave this cockpit paused.
+                None => {
+                    let waves = self.cutover.waves(&self.config);
+                    match waves.get(sel).filter(|w| w.paused) {
+                        Some(w) if self.cutover.driver.is_none() => {
+                            self.cutover.driving = Some(w.name.clone());
+                            self.effects.push(Effect::Cutover(CutoverOp::Start {
+                                wave: w.name.clone(),
+                                dry_run: false,
+                            }));
+                        }
+                        _ => {
+                            self.flash =
+                                Some("no wave is being driven here: s starts or resumes the selected one".into())
+                        }
+                    }
+                }
+            },
         }
         // Rows may have shrunk (filter, new snapshot): keep the selection inside them.
         let len = self.rows().len();
         if self.selected() >= len {
             self.set_selected(len.saturating_sub(1));
+        }
+    }
+
+    /// News from the cutover driver: lines to show, questions to ask, the end of a drive.
+    fn on_cutover(&mut self, news: CutoverNews) {
+        match news {
+            CutoverNews::Line(line) => {
+                tracing::info!("cutover: {line}");
+                self.cutover.lines.push_back(line);
+                while self.cutover.lines.len() > 200 {
+                    self.cutover.lines.pop_front();
+                }
+            }
+            CutoverNews::Ask {
+                question,
+                details,
+                typed,
+            } => {
+                self.input = Input::Confirm(Confirmation {
+                    question,
+                    details,
+                    effect: Effect::Cutover(CutoverOp::Answer(true)),
+                    basis: Basis::Nothing,
+                    typed,
+                    entered: String::new(),
+                    on_cancel: Some(Effect::Cutover(CutoverOp::Answer(false))),
+                });
+            }
+            CutoverNews::Ended { wave, result } => {
+                self.cutover.driving = None;
+                self.cutover.pause_requested = false;
+                let path = self
+                    .config
+                    .cutover
+                    .journal_path(&self.config.source.name, &self.config.target.name);
+                let (text, level) = match &result {
+                    Ok(outcome) => {
+                        let (m, code) = crate::cutover::plan::outcome_message(&wave, outcome, &path);
+                        (
+                            m.replace("run `cutover run --wave", "press s on it, or run `cutover run --wave"),
+                            if code == 0 { Level::Info } else { Level::Warn },
+                        )
+                    }
+                    Err(e) => (format!("wave {wave}: {e}"), Level::Error),
+                };
+                self.flash = Some(text.lines().next().unwrap_or("").to_string());
+                self.note(level, text);
+            }
         }
     }
 

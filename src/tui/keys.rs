@@ -26,6 +26,14 @@ pub enum Action {
     ValidateAll,
     /// Validate everything again from the start (asks first).
     ValidateFull,
+    /// Start or resume the selected wave.
+    CutoverStart,
+    /// Dry-run the selected wave: every check and step shown, nothing done.
+    CutoverDryRun,
+    /// Pause the wave being driven (and `s` resumes it).
+    CutoverPause,
+    /// Roll the selected wave back.
+    CutoverRollback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +69,8 @@ pub enum Screen {
     List,
     /// One group: its offsets can be translated exactly.
     Group,
+    /// The cutover plan: waves can be started, paused, rolled back.
+    Cutover,
 }
 
 const GLOBAL: [Binding; 10] = [
@@ -176,6 +186,7 @@ pub enum Top {
     Log,
     Mapping,
     Validation,
+    Cutover,
 }
 
 pub struct TopView {
@@ -187,7 +198,7 @@ pub struct TopView {
     pub help: &'static str,
 }
 
-pub const TOP_VIEWS: [TopView; 6] = [
+pub const TOP_VIEWS: [TopView; 7] = [
     TopView {
         top: Top::Overview,
         keys: &[Key::Char('1')],
@@ -230,6 +241,13 @@ pub const TOP_VIEWS: [TopView; 6] = [
         commands: &["validation"],
         help: "validation: records compared on both sides, per partition",
     },
+    TopView {
+        top: Top::Cutover,
+        keys: &[Key::Char('7')],
+        label: "7",
+        commands: &["cutover", "waves"],
+        help: "cutover: waves, their steps and checks, the journal",
+    },
 ];
 
 const QUIT: Binding = Binding {
@@ -268,6 +286,41 @@ const VALIDATE: Binding = Binding {
     dangerous: false,
 };
 
+const CUTOVER: [Binding; 4] = [
+    Binding {
+        keys: &[Key::Char('s')],
+        label: "s",
+        action: Action::CutoverStart,
+        help: "start the selected wave (type its name), or resume it where it stopped",
+        hint: Some("start"),
+        dangerous: true,
+    },
+    Binding {
+        keys: &[Key::Char('p')],
+        label: "p",
+        action: Action::CutoverPause,
+        help: "pause the wave: no new step starts, waits stop; a running hook finishes first",
+        hint: Some("pause"),
+        dangerous: true,
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        label: "r",
+        action: Action::CutoverRollback,
+        help: "roll the selected wave back (type its name)",
+        hint: Some("rollback"),
+        dangerous: true,
+    },
+    Binding {
+        keys: &[Key::Char('d')],
+        label: "d",
+        action: Action::CutoverDryRun,
+        help: "dry run of the selected wave: every check and step shown, no hook, no commit",
+        hint: Some("dry run"),
+        dangerous: false,
+    },
+];
+
 /// Every binding available on a screen, in the order help shows them; in read-only mode,
 /// none that is dangerous.
 pub fn bindings(screen: Screen, read_only: bool) -> Vec<Binding> {
@@ -286,6 +339,7 @@ fn all_bindings(screen: Screen) -> Vec<Binding> {
         Screen::TopicList => v.extend([DRILL, VALIDATE]),
         Screen::Topic => v.push(VALIDATE),
         Screen::Group => v.push(TRANSLATE),
+        Screen::Cutover => v.extend(CUTOVER),
         Screen::List => {}
     }
     v.extend(GLOBAL);
@@ -395,7 +449,8 @@ mod tests {
         assert_eq!(action_for(&bindings(Screen::List, false), &ctrl_c), Some(Action::Quit));
     }
 
-    const SCREENS: [Screen; 5] = [
+    const SCREENS: [Screen; 6] = [
+        Screen::Cutover,
         Screen::DrillableList,
         Screen::TopicList,
         Screen::Topic,

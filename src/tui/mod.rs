@@ -1,6 +1,7 @@
 //! The live cockpit: terminal loop, state (`app`), key map (`keys`), views and themes.
 
 pub mod app;
+pub mod cutover;
 pub mod keys;
 pub mod terminal;
 pub mod theme;
@@ -53,6 +54,8 @@ struct Jobs {
     /// One exact translation per group at most: a new one replaces (cancels) the old.
     translations: BTreeMap<String, JobHandle>,
     validation: Job,
+    /// The wave this cockpit drives, if any.
+    cutover: Option<cutover::CutoverJob>,
     inbox: mpsc::UnboundedSender<Msg>,
 }
 
@@ -67,6 +70,24 @@ impl Jobs {
                 Err(e) => tracing::error!(group, "cannot start a translation: {e}"),
             },
             Effect::Validate(request) => self.validation.request(request),
+            Effect::Cutover(op) => self.cutover(op, app),
+        }
+    }
+
+    fn cutover(&mut self, op: app::CutoverOp, app: &App) {
+        use app::CutoverOp;
+        let (wave, dry_run, rollback) = match op {
+            CutoverOp::Answer(yes) => return self.cutover.iter().for_each(|j| j.answer(yes)),
+            CutoverOp::Pause => return self.cutover.iter().for_each(|j| j.pause()),
+            CutoverOp::Start { wave, dry_run } => (wave, dry_run, false),
+            CutoverOp::Rollback { wave } => (wave, false, true),
+        };
+        match cutover::CutoverJob::start(app.config.clone(), wave.clone(), dry_run, rollback, self.inbox.clone()) {
+            Ok(job) => self.cutover = Some(job),
+            Err(e) => {
+                let result = Err(format!("cannot start the driver: {e}"));
+                let _ = self.inbox.send(Msg::Cutover(app::CutoverNews::Ended { wave, result }));
+            }
         }
     }
 }
@@ -177,8 +198,26 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
     let mut jobs = Jobs {
         translations: BTreeMap::new(),
         validation,
+        cutover: None,
         inbox,
     };
+    let journal = app
+        .config
+        .cutover
+        .journal_path(&app.config.source.name, &app.config.target.name);
+    let read_journal = |app: &App| Msg::Journal {
+        entries: crate::cutover::journal::read(&journal).unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            Vec::new()
+        }),
+        // While this cockpit drives, the lock is its own.
+        driver: if app.cutover.driving.is_some() {
+            None
+        } else {
+            crate::cutover::journal::driver(&journal)
+        },
+    };
+    app.update(read_journal(&app));
 
     // Ages on screen change every second; nothing else redraws without a reason.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -194,11 +233,19 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
                     }
                     next = messages.try_recv().ok();
                 }
+                if app.cutover.driving.is_some() {
+                    let msg = read_journal(&app);
+                    app.update(msg);
+                }
             }
             _ = tick.tick() => {
                 for effect in app.update(Msg::Tick(SystemTime::now())) {
                     jobs.run(effect, &app);
                 }
+                // The journal is the cutover's state: read it every second (an observer follows
+                // another cockpit's wave this way).
+                let msg = read_journal(&app);
+                app.update(msg);
             }
             _ = sigterm.recv() => break Exit::Signal(15),
             _ = sighup.recv() => break Exit::Signal(1),

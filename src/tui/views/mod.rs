@@ -2,6 +2,7 @@
 //! The chrome (title, clusters, info line, key hints, help, confirmation) is drawn here; each
 //! view's body is a file of its own.
 
+mod cutover;
 mod group;
 mod groups;
 mod inventory;
@@ -169,6 +170,7 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
         Rows::Validation(rows) => validation::render(frame, area, app, rows),
         Rows::ValidationResults(row, results) => validation_partition::render(frame, area, app, row, results),
         Rows::Log(events) => log::render(frame, area, app, events),
+        Rows::Waves(waves) => cutover::render(frame, area, app, waves),
     }
 }
 

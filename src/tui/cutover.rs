@@ -1,0 +1,136 @@
+//! The cockpit's side of the cutover: the driver on a thread of its own, asking its questions
+//! through the cockpit's confirmation dialog and telling its progress as messages.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::app::{CutoverNews, Msg};
+use crate::config::Config;
+use crate::cutover::driver::{Driver, Operator, Outcome};
+use crate::cutover::engine::{self, Finish, Next};
+use crate::jobs::{CancelToken, JobHandle};
+
+/// Asks through the cockpit: a question is a message, the answer comes back on a channel.
+struct CockpitOperator {
+    inbox: UnboundedSender<Msg>,
+    answers: Receiver<bool>,
+    cancel: CancelToken,
+}
+
+impl CockpitOperator {
+    fn ask(&mut self, question: &str, details: &[String], typed: Option<String>) -> bool {
+        let news = CutoverNews::Ask {
+            question: question.to_string(),
+            details: details.to_vec(),
+            typed,
+        };
+        if self.inbox.send(Msg::Cutover(news)).is_err() {
+            return false;
+        }
+        loop {
+            match self.answers.recv_timeout(Duration::from_millis(200)) {
+                Ok(answer) => return answer,
+                Err(RecvTimeoutError::Timeout) if !self.cancel.is_cancelled() => continue,
+                // The cockpit is closing: nothing is done without an answer.
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+impl Operator for CockpitOperator {
+    fn typed(&mut self, question: &str, details: &[String], expected: &str) -> bool {
+        self.ask(question, details, Some(expected.to_string()))
+    }
+
+    fn yes_no(&mut self, question: &str, details: &[String]) -> bool {
+        self.ask(question, details, None)
+    }
+
+    fn say(&mut self, line: &str) {
+        let _ = self.inbox.send(Msg::Cutover(CutoverNews::Line(line.to_string())));
+    }
+}
+
+/// The drive in progress: its thread, where answers go, and its pause switch.
+pub struct CutoverJob {
+    _job: JobHandle,
+    answers: Sender<bool>,
+    pause: Arc<AtomicBool>,
+}
+
+impl CutoverJob {
+    /// Starts driving `wave` (rolling it back with `rollback`) on a thread of its own.
+    pub fn start(
+        config: Arc<Config>,
+        wave: String,
+        dry_run: bool,
+        rollback: bool,
+        inbox: UnboundedSender<Msg>,
+    ) -> std::io::Result<CutoverJob> {
+        let (answers, answer_rx) = std::sync::mpsc::channel();
+        let pause = Arc::new(AtomicBool::new(false));
+        let runtime = tokio::runtime::Handle::current();
+        let pause_flag = pause.clone();
+        let job = JobHandle::thread(&format!("cutover {wave}"), move |cancel| {
+            let mut op = CockpitOperator {
+                inbox: inbox.clone(),
+                answers: answer_rx,
+                cancel,
+            };
+            let result = drive(&config, &wave, dry_run, rollback, &runtime, pause_flag, &mut op);
+            let _ = inbox.send(Msg::Cutover(CutoverNews::Ended { wave, result }));
+        })?;
+        Ok(CutoverJob {
+            _job: job,
+            answers,
+            pause,
+        })
+    }
+
+    pub fn answer(&self, yes: bool) {
+        let _ = self.answers.send(yes);
+    }
+
+    pub fn pause(&self) {
+        self.pause.store(true, Ordering::SeqCst);
+    }
+}
+
+fn drive(
+    config: &Config,
+    wave: &str,
+    dry_run: bool,
+    rollback: bool,
+    runtime: &tokio::runtime::Handle,
+    pause: Arc<AtomicBool>,
+    op: &mut CockpitOperator,
+) -> Result<Outcome, String> {
+    let plan = config
+        .waves
+        .iter()
+        .find(|w| w.name == wave)
+        .ok_or_else(|| format!("no wave named {wave}"))?;
+    let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(config)));
+    let mut driver = Driver::new(config, plan, dry_run, observe)?;
+    driver.pause = pause;
+    if rollback {
+        match engine::next(driver.state(), plan) {
+            Next::Start => return Err("it has not started: there is nothing to roll back".into()),
+            Next::Finished(Finish::RolledBack) => return Ok(Outcome::Finished(Finish::RolledBack)),
+            _ if driver.state().rolling_back() => {}
+            _ => {
+                if !driver.start_rollback(op)? {
+                    return Ok(Outcome::Declined {
+                        step: engine::Step::UndoFreezeProducers,
+                    });
+                }
+            }
+        }
+    }
+    driver.drive(op)
+}

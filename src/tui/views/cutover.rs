@@ -1,0 +1,190 @@
+//! Cutover (7): the waves of the plan (selectable), the steps of the selected wave with their
+//! timers and the figures of the current check, and the newest lines of the driver and journal.
+
+use std::time::SystemTime;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row};
+use ratatui::Frame;
+
+use super::widgets::*;
+use crate::cutover::engine::{self, Next, StepStatus, WaveState};
+use crate::model::short_duration;
+use crate::tui::app::App;
+use crate::tui::theme::Role;
+
+fn elapsed(from: Option<SystemTime>, to: Option<SystemTime>, now: SystemTime) -> String {
+    match from {
+        Some(f) => short_duration(to.unwrap_or(now).duration_since(f).unwrap_or_default()),
+        None => String::new(),
+    }
+}
+
+/// A wave's state in a word or two, and its role.
+fn wave_word(app: &App, state: &WaveState) -> (String, Role) {
+    let Some(wave) = app.config.waves.iter().find(|w| w.name == state.name) else {
+        return ("?".into(), Role::Muted);
+    };
+    // This cockpit drives it, or another one does (this one observes).
+    let driving = app.cutover.driving.as_deref() == Some(state.name.as_str()) || app.cutover.driver.is_some();
+    match engine::next(state, wave) {
+        Next::Start if driving => ("starting".into(), Role::Accent),
+        Next::Start => ("not started".into(), Role::Muted),
+        Next::Finished(engine::Finish::Done) => ("DONE".into(), Role::Ok),
+        Next::Finished(engine::Finish::RolledBack) => ("ROLLED BACK".into(), Role::Warn),
+        Next::Stopped { step, .. } => (format!("STOPPED at {}", step.name()), Role::Crit),
+        Next::Paused => ("PAUSED".into(), Role::Warn),
+        Next::Run { step, .. } if driving && app.cutover.pause_requested => {
+            (format!("pausing after {}", step.name()), Role::Warn)
+        }
+        Next::Run { step, .. } if driving => (format!("{}…", step.name()), Role::Accent),
+        Next::Run { step, .. } => (format!("stopped at {} (resume: s)", step.name()), Role::Warn),
+    }
+}
+
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveState]) {
+    let t = &app.theme;
+    if waves.is_empty() {
+        let text = "no [[wave]] in the config: config.example.toml shows how to write the cutover plan";
+        frame.render_widget(Paragraph::new(format!(" {text}")).style(t.style(Role::Muted)), area);
+        return;
+    }
+    let wave_rows = (waves.len() as u16 + 1).min(area.height / 3).max(2);
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Length(wave_rows),
+        Constraint::Min(4),
+        Constraint::Length((area.height / 4).max(2)),
+    ])
+    .areas(area);
+
+    // The waves.
+    let body = waves
+        .iter()
+        .map(|w| {
+            let (word, role) = wave_word(app, w);
+            let plan = app.config.waves.iter().find(|p| p.name == w.name);
+            let topics = if w.topics.is_empty() {
+                plan.map(|p| {
+                    p.topics
+                        .iter()
+                        .map(|r| r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+            } else {
+                w.topics.join(",")
+            };
+            Row::new(vec![
+                Cell::from(w.name.clone()),
+                Cell::from(plan.map_or("", |p| p.strategy.name())),
+                Cell::from(word).style(t.style(role)),
+                Cell::from(elapsed(w.started, None, app.now)),
+                Cell::from(topics),
+                Cell::from(w.groups.join(",")),
+            ])
+        })
+        .collect();
+    let widths = vec![
+        Constraint::Length(14),
+        Constraint::Length(15),
+        Constraint::Length(24),
+        Constraint::Length(7),
+        Constraint::Min(10),
+        Constraint::Min(8),
+    ];
+    let head = header(t, vec!["WAVE", "STRATEGY", "STATE", "T+", "TOPICS", "GROUPS"]);
+    render_table(frame, top, app, table(t, head, body, widths), waves.len(), "");
+
+    // The steps of the selected wave.
+    let sel = app.selected().min(waves.len() - 1);
+    let state = &waves[sel];
+    if let Some(wave) = app.config.waves.iter().find(|w| w.name == state.name) {
+        let current = match engine::next(state, wave) {
+            Next::Run { step, .. } | Next::Stopped { step, .. } => Some(step),
+            _ => None,
+        };
+        let mut lines = vec![Line::from(Span::styled(
+            format!(
+                " {} steps{}",
+                state.name,
+                if state.rolling_back() { " (rolling back)" } else { "" }
+            ),
+            t.style(Role::Muted),
+        ))];
+        let newest_line = app.cutover.lines.back().cloned().unwrap_or_default();
+        for step in &state.steps {
+            let status = state.status(*step, &wave.hooks);
+            let (started, finished) = state.step_times(*step, &wave.hooks);
+            let (mark, role, what) = match &status {
+                StepStatus::Done => (
+                    "✓",
+                    Role::Ok,
+                    format!("done in {}", elapsed(started, finished, app.now)),
+                ),
+                StepStatus::Skipped => (
+                    "-",
+                    Role::Muted,
+                    format!("skipped: {}", state.skipped.get(step).cloned().unwrap_or_default()),
+                ),
+                StepStatus::Failed(reason) => ("✗", Role::Crit, format!("FAILED: {reason}")),
+                StepStatus::Running if Some(*step) == current => (
+                    "▸",
+                    Role::Accent,
+                    format!(
+                        "T+{}  {}",
+                        elapsed(started, None, app.now),
+                        newest_line
+                            .split_once(&format!("{}: ", step.name()))
+                            .map_or("", |(_, l)| l)
+                    ),
+                ),
+                StepStatus::Running => ("▸", Role::Warn, "interrupted".into()),
+                StepStatus::Pending => ("·", Role::Muted, String::new()),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {mark} "), t.style(role)),
+                Span::styled(format!("{:<24}", step.name()), t.style(Role::Text)),
+                Span::styled(what, t.style(role)),
+            ]));
+        }
+        frame.render_widget(Paragraph::new(lines), middle);
+    }
+
+    // The newest lines: the driver's own when this cockpit drives, else the journal's.
+    let mut lines = Vec::new();
+    let room = bottom.height as usize;
+    match (&app.cutover.driving, &app.cutover.driver) {
+        (Some(_), _) => {
+            lines.extend(
+                app.cutover
+                    .lines
+                    .iter()
+                    .rev()
+                    .take(room)
+                    .rev()
+                    .map(|l| Line::from(Span::styled(format!(" {l}"), t.style(Role::Text)))),
+            );
+        }
+        (None, driver) => {
+            if let Some(by) = driver {
+                lines.push(Line::from(Span::styled(
+                    format!(" OBSERVING: driven by {by}; this cockpit follows the journal"),
+                    t.style(Role::Warn),
+                )));
+            }
+            let shown = room.saturating_sub(lines.len());
+            lines.extend(
+                app.cutover
+                    .entries
+                    .iter()
+                    .rev()
+                    .take(shown)
+                    .rev()
+                    .map(|e| Line::from(Span::styled(format!(" {}", e.describe()), t.style(Role::Muted)))),
+            );
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), bottom);
+}
