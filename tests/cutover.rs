@@ -108,6 +108,10 @@ fn setup() -> Setup {
 }
 
 fn wave_config(s: &Setup, strategy: &str) -> std::path::PathBuf {
+    wave_config_with(s, strategy, "")
+}
+
+fn wave_config_with(s: &Setup, strategy: &str, criteria: &str) -> std::path::PathBuf {
     let journal = s.dir.path().join("cutover.journal");
     config_file(
         s.dir.path(),
@@ -118,7 +122,7 @@ fn wave_config(s: &Setup, strategy: &str) -> std::path::PathBuf {
              [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"5s\"\n\
              [cutover]\njournal = \"{}\"\nsettle = \"2s\"\nhook_timeout = \"20s\"\n\
              [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nstrategy = \"{strategy}\"\nconfirm = \"wave\"\n\
-             {}",
+             {}{criteria}",
             journal.display(),
             s.app.hooks_toml()
         ),
@@ -491,4 +495,37 @@ fn kill_9_at_each_step_then_run_again_completes_exactly_once() {
     assert_eq!(c.len(), 1, "one commit per group: {c:?}");
     let on_target = exactly_once(s, 40, &format!("killed {kills} times"));
     assert!(on_target > 30);
+}
+
+/// Seed 004: the rollback criteria are watched after the flip; a target group falling behind
+/// past the limit is a ROLLBACK SUGGESTED, and with auto_rollback the wave rolls back by itself
+/// (the target-only records are processed on the target first), exactly once.
+#[test]
+fn a_breached_rollback_criterion_rolls_the_wave_back_by_itself() {
+    let s = setup();
+    let config = wave_config_with(
+        &s,
+        "stop-the-world",
+        "[wave.criteria]\nrollback_if_target_group_lag_over = 5\nrollback_after = \"60s\"\nauto_rollback = true\n",
+    );
+    let consumer = s.app.consumer_file();
+    let out = cutover_watching(&config, &["run", "--wave", "w1", "--yes"], None, &mut |line| {
+        // The target consumers stall right after the flip, and recover once the rollback began.
+        if line.contains("watching the rollback criteria") {
+            set_place(&consumer, Place::Stopped);
+        }
+        if line.contains("rolling back by itself") {
+            set_place(&consumer, Place::Target);
+        }
+    });
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(1), "rolled back is not done: {}", out.text);
+    assert!(out.text.contains("ROLLBACK SUGGESTED: wave w1: group billing lags"), "{}", out.text);
+    assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
+    assert!(
+        journal(&s).iter().any(|e| matches!(&e.event, Event::Confirmed { what } if what.starts_with("automatic rollback"))),
+        "the journal says it rolled back by itself"
+    );
+    assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");
+    exactly_once(s, 30, "rolled back by the criteria");
 }

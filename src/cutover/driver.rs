@@ -347,6 +347,48 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// After the wave is done: watches the rollback criteria for `rollback_after` (seed 004).
+    /// Returns the breach, if one happens; None when the window passed or nothing is set.
+    pub fn watch_after_done(&mut self, op: &mut dyn Operator) -> Result<Option<String>, String> {
+        if self.wave.criteria.rollback_if_target_group_lag_over.is_none() || self.dry_run {
+            return Ok(None);
+        }
+        self.say(
+            op,
+            None,
+            &format!(
+                "watching the rollback criteria for {}",
+                humantime::format_duration(self.wave.criteria.rollback_after)
+            ),
+        );
+        let (_, done_at) = self.state.step_times(Step::FlipProducers, &self.wave.hooks);
+        let until = done_at.unwrap_or_else(SystemTime::now) + self.wave.criteria.rollback_after;
+        while SystemTime::now() < until {
+            if let Ok(snap) = (self.observe)() {
+                if let Some(breach) =
+                    checks::rollback_breach(&snap, self.config, self.wave, &self.state, SystemTime::now())
+                {
+                    self.say(op, None, &breach);
+                    return Ok(Some(breach));
+                }
+            }
+            std::thread::sleep(self.poll_every);
+        }
+        self.say(op, None, "rollback criteria held for the whole window");
+        Ok(None)
+    }
+
+    /// Starts rolling the wave back by itself: the criteria decided in advance were breached
+    /// and the plan says `auto_rollback = true`.
+    pub fn start_auto_rollback(&mut self, op: &mut dyn Operator, breach: &str) -> Result<(), String> {
+        self.record(Event::Confirmed {
+            what: format!("automatic rollback (auto_rollback = true): {breach}"),
+        })?;
+        self.say(op, None, &format!("rolling back by itself: {breach}"));
+        let plan = self.state.rollback_plan();
+        self.record(Event::RollbackStarted { steps: plan })
+    }
+
     /// Starts rolling the wave back: undoes the steps that began, newest first.
     pub fn start_rollback(&mut self, op: &mut dyn Operator) -> Result<bool, String> {
         let plan = self.state.rollback_plan();

@@ -137,8 +137,9 @@ pub enum CutoverNews {
 pub enum CutoverOp {
     /// Start or resume a wave (the driver asks for the typed name before a start).
     Start { wave: String, dry_run: bool },
-    /// Roll a wave back (the driver asks for the typed name).
-    Rollback { wave: String },
+    /// Roll a wave back (the driver asks for the typed name). `breach`: the rollback criteria
+    /// were breached and the plan says auto_rollback: it rolls back by itself.
+    Rollback { wave: String, breach: Option<String> },
     /// No new step starts; waits are interrupted; a running hook finishes first.
     Pause,
     /// The answer to the driver's question.
@@ -283,6 +284,8 @@ pub struct CutoverPanel {
     pub pause_requested: bool,
     /// The driver's progress lines, newest last.
     pub lines: std::collections::VecDeque<String>,
+    /// Rollback criteria breached now: (wave, what), for the alarm on every view.
+    pub alarms: Vec<(String, String)>,
 }
 
 impl CutoverPanel {
@@ -398,6 +401,39 @@ impl App {
         let pairs = self.topic_pairs();
         self.lag_history.record(self.snapshot.seq, &pairs);
         self.keep_translation_current();
+        self.watch_rollback_criteria();
+    }
+
+    /// Seed 004's rollback trigger, on every snapshot: a breach is an alarm on every view, and
+    /// with auto_rollback the wave rolls back by itself (saying so in the log).
+    fn watch_rollback_criteria(&mut self) {
+        let states = self.cutover.waves(&self.config);
+        let alarms: Vec<(String, String)> = self
+            .config
+            .waves
+            .iter()
+            .zip(&states)
+            .filter_map(|(w, s)| {
+                crate::cutover::checks::rollback_breach(&self.snapshot, &self.config, w, s, self.now)
+                    .map(|text| (w.name.clone(), text))
+            })
+            .collect();
+        for (wave, text) in &alarms {
+            if self.cutover.alarms.iter().any(|(w, _)| w == wave) {
+                continue;
+            }
+            self.note(Level::Error, text.clone());
+            let auto = self.config.waves.iter().any(|w| &w.name == wave && w.criteria.auto_rollback);
+            if auto && !self.read_only && self.cutover.driving.is_none() && self.cutover.driver.is_none() {
+                self.note(Level::Warn, format!("wave {wave}: rolling back by itself (auto_rollback = true)"));
+                self.cutover.driving = Some(wave.clone());
+                self.effects.push(Effect::Cutover(CutoverOp::Rollback {
+                    wave: wave.clone(),
+                    breach: Some(text.clone()),
+                }));
+            }
+        }
+        self.cutover.alarms = alarms;
     }
 
     /// The open group's exact translation follows its commits: when the group committed since
@@ -853,7 +889,10 @@ impl App {
                     (_, None, Some(by)) => self.flash = Some(format!("observing: {by} drives this cutover")),
                     (Some(wave), None, None) => {
                         let op = match action {
-                            Action::CutoverRollback => CutoverOp::Rollback { wave: wave.clone() },
+                            Action::CutoverRollback => CutoverOp::Rollback {
+                                wave: wave.clone(),
+                                breach: None,
+                            },
                             _ => CutoverOp::Start {
                                 wave: wave.clone(),
                                 dry_run: action == Action::CutoverDryRun,

@@ -64,12 +64,13 @@ pub struct CutoverJob {
 }
 
 impl CutoverJob {
-    /// Starts driving `wave` (rolling it back with `rollback`) on a thread of its own.
+    /// Starts driving `wave` on a thread of its own; `rollback`: rolling it back (by itself,
+    /// with the breached criteria given).
     pub fn start(
         config: Arc<Config>,
         wave: String,
         dry_run: bool,
-        rollback: bool,
+        rollback: Option<Option<String>>,
         inbox: UnboundedSender<Msg>,
     ) -> std::io::Result<CutoverJob> {
         let (answers, answer_rx) = std::sync::mpsc::channel();
@@ -105,7 +106,7 @@ fn drive(
     config: &Config,
     wave: &str,
     dry_run: bool,
-    rollback: bool,
+    rollback: Option<Option<String>>,
     runtime: &tokio::runtime::Handle,
     pause: Arc<AtomicBool>,
     op: &mut CockpitOperator,
@@ -118,11 +119,12 @@ fn drive(
     let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(config)));
     let mut driver = Driver::new(config, plan, dry_run, observe)?;
     driver.pause = pause;
-    if rollback {
+    if let Some(breach) = rollback {
         match engine::next(driver.state(), plan) {
             Next::Start => return Err("it has not started: there is nothing to roll back".into()),
             Next::Finished(Finish::RolledBack) => return Ok(Outcome::Finished(Finish::RolledBack)),
             _ if driver.state().rolling_back() => {}
+            _ if breach.is_some() => driver.start_auto_rollback(op, breach.as_deref().unwrap_or(""))?,
             _ => {
                 if !driver.start_rollback(op)? {
                     return Ok(Outcome::Declined {

@@ -79,8 +79,8 @@ impl Jobs {
         let (wave, dry_run, rollback) = match op {
             CutoverOp::Answer(yes) => return self.cutover.iter().for_each(|j| j.answer(yes)),
             CutoverOp::Pause => return self.cutover.iter().for_each(|j| j.pause()),
-            CutoverOp::Start { wave, dry_run } => (wave, dry_run, false),
-            CutoverOp::Rollback { wave } => (wave, false, true),
+            CutoverOp::Start { wave, dry_run } => (wave, dry_run, None),
+            CutoverOp::Rollback { wave, breach } => (wave, false, Some(breach)),
         };
         match cutover::CutoverJob::start(app.config.clone(), wave.clone(), dry_run, rollback, self.inbox.clone()) {
             Ok(job) => self.cutover = Some(job),

@@ -111,7 +111,12 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
         "refresh {} ",
         humantime::format_duration(app.config.monitor.refresh_interval)
     );
-    let right = Line::from(Span::styled(refresh, t.style(Role::Muted))).alignment(Alignment::Right);
+    // The rollback alarm takes the place of the refresh figure on every view.
+    let right = match app.cutover.alarms.first() {
+        Some((wave, _)) => Line::from(Span::styled(format!(" ROLLBACK SUGGESTED: {wave} "), t.style(Role::Crit))),
+        None => Line::from(Span::styled(refresh, t.style(Role::Muted))),
+    }
+    .alignment(Alignment::Right);
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
     frame.render_widget(Paragraph::new(right), area);
 }
@@ -178,6 +183,9 @@ fn render_body(frame: &mut Frame, area: Rect, app: &App, rows: &Rows) {
 fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
     if let Some(f) = &app.flash {
         return Some((f.clone(), Role::Warn));
+    }
+    if let Some((_, alarm)) = app.cutover.alarms.first() {
+        return Some((format!("{alarm}: r on the Cutover view (7) rolls it back"), Role::Crit));
     }
     for feed in [&app.snapshot.source, &app.snapshot.target] {
         if let Some((_, e)) = &feed.last_error {
