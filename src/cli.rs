@@ -303,11 +303,15 @@ fn drive_wave(
     if outcome == crate::cutover::driver::Outcome::Finished(Finish::Done) && !rollback {
         if let Some(breach) = driver.watch_after_done(&mut operator).map_err(|e| fail(1, e))? {
             if waves[0].criteria.auto_rollback {
-                driver.start_auto_rollback(&mut operator, &breach).map_err(|e| fail(1, e))?;
+                driver
+                    .start_auto_rollback(&mut operator, &breach)
+                    .map_err(|e| fail(1, e))?;
                 outcome = driver.drive(&mut operator).map_err(|e| fail(1, e))?;
             } else {
-                eprintln!("{breach}
-  roll back with `cutover rollback --wave {wave}`");
+                eprintln!(
+                    "{breach}
+  roll back with `cutover rollback --wave {wave}`"
+                );
                 return Ok(1);
             }
         }

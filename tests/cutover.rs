@@ -520,10 +520,16 @@ fn a_breached_rollback_criterion_rolls_the_wave_back_by_itself() {
     });
     eprintln!("{}", out.text);
     assert_eq!(out.code, Some(1), "rolled back is not done: {}", out.text);
-    assert!(out.text.contains("ROLLBACK SUGGESTED: wave w1: group billing lags"), "{}", out.text);
+    assert!(
+        out.text.contains("ROLLBACK SUGGESTED: wave w1: group billing lags"),
+        "{}",
+        out.text
+    );
     assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
     assert!(
-        journal(&s).iter().any(|e| matches!(&e.event, Event::Confirmed { what } if what.starts_with("automatic rollback"))),
+        journal(&s)
+            .iter()
+            .any(|e| matches!(&e.event, Event::Confirmed { what } if what.starts_with("automatic rollback"))),
         "the journal says it rolled back by itself"
     );
     assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");

@@ -423,9 +423,16 @@ impl App {
                 continue;
             }
             self.note(Level::Error, text.clone());
-            let auto = self.config.waves.iter().any(|w| &w.name == wave && w.criteria.auto_rollback);
+            let auto = self
+                .config
+                .waves
+                .iter()
+                .any(|w| &w.name == wave && w.criteria.auto_rollback);
             if auto && !self.read_only && self.cutover.driving.is_none() && self.cutover.driver.is_none() {
-                self.note(Level::Warn, format!("wave {wave}: rolling back by itself (auto_rollback = true)"));
+                self.note(
+                    Level::Warn,
+                    format!("wave {wave}: rolling back by itself (auto_rollback = true)"),
+                );
                 self.cutover.driving = Some(wave.clone());
                 self.effects.push(Effect::Cutover(CutoverOp::Rollback {
                     wave: wave.clone(),

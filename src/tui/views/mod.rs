@@ -113,7 +113,10 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
     );
     // The rollback alarm takes the place of the refresh figure on every view.
     let right = match app.cutover.alarms.first() {
-        Some((wave, _)) => Line::from(Span::styled(format!(" ROLLBACK SUGGESTED: {wave} "), t.style(Role::Crit))),
+        Some((wave, _)) => Line::from(Span::styled(
+            format!(" ROLLBACK SUGGESTED: {wave} "),
+            t.style(Role::Crit),
+        )),
         None => Line::from(Span::styled(refresh, t.style(Role::Muted))),
     }
     .alignment(Alignment::Right);
