@@ -401,6 +401,52 @@ fn groups_in_wave(snapshot: &Snapshot, wave: &Wave, groups: &[String]) -> Result
     }
 }
 
+/// Seed 004's automated rollback trigger: within `rollback_after` of the wave's end, a wave
+/// group whose lag on the target (records of the wave's target topics not yet committed) is
+/// over the limit. Returns what is breached, for the alarm.
+pub fn rollback_breach(
+    snapshot: &Snapshot,
+    config: &Config,
+    wave: &Wave,
+    state: &super::engine::WaveState,
+    now: SystemTime,
+) -> Option<String> {
+    let limit = wave.criteria.rollback_if_target_group_lag_over?;
+    if super::engine::next(state, wave) != super::engine::Next::Finished(super::engine::Finish::Done) {
+        return None;
+    }
+    let (_, done_at) = state.step_times(super::engine::Step::FlipProducers, &wave.hooks);
+    let since = now.duration_since(done_at?).unwrap_or_default();
+    if since > wave.criteria.rollback_after {
+        return None;
+    }
+    let target = snapshot.target.state()?;
+    let ends = ends(snapshot, config, &state.topics, true).ok()?;
+    let groups = target.groups.as_ref().ok()?;
+    for g in groups.iter().filter(|g| state.groups.contains(&g.name)) {
+        let Ok(offsets) = &g.offsets else { continue };
+        let lag: i64 = ends
+            .iter()
+            .map(|((topic, p), end)| {
+                let at = offsets
+                    .get(&(config.replication.target_topic(topic), *p))
+                    .copied()
+                    .unwrap_or(0);
+                (end - at).max(0)
+            })
+            .sum();
+        if lag > limit {
+            return Some(format!(
+                "ROLLBACK SUGGESTED: wave {}: group {} lags {lag} records on the target (limit {limit}), {} after the flip",
+                wave.name,
+                g.name,
+                crate::model::short_duration(since)
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,50 +508,4 @@ mod tests {
             Answer::Failed(_)
         ));
     }
-}
-
-/// Seed 004's automated rollback trigger: within `rollback_after` of the wave's end, a wave
-/// group whose lag on the target (records of the wave's target topics not yet committed) is
-/// over the limit. Returns what is breached, for the alarm.
-pub fn rollback_breach(
-    snapshot: &Snapshot,
-    config: &Config,
-    wave: &Wave,
-    state: &super::engine::WaveState,
-    now: SystemTime,
-) -> Option<String> {
-    let limit = wave.criteria.rollback_if_target_group_lag_over?;
-    if super::engine::next(state, wave) != super::engine::Next::Finished(super::engine::Finish::Done) {
-        return None;
-    }
-    let (_, done_at) = state.step_times(super::engine::Step::FlipProducers, &wave.hooks);
-    let since = now.duration_since(done_at?).unwrap_or_default();
-    if since > wave.criteria.rollback_after {
-        return None;
-    }
-    let target = snapshot.target.state()?;
-    let ends = ends(snapshot, config, &state.topics, true).ok()?;
-    let groups = target.groups.as_ref().ok()?;
-    for g in groups.iter().filter(|g| state.groups.contains(&g.name)) {
-        let Ok(offsets) = &g.offsets else { continue };
-        let lag: i64 = ends
-            .iter()
-            .map(|((topic, p), end)| {
-                let at = offsets
-                    .get(&(config.replication.target_topic(topic), *p))
-                    .copied()
-                    .unwrap_or(0);
-                (end - at).max(0)
-            })
-            .sum();
-        if lag > limit {
-            return Some(format!(
-                "ROLLBACK SUGGESTED: wave {}: group {} lags {lag} records on the target (limit {limit}), {} after the flip",
-                wave.name,
-                g.name,
-                crate::model::short_duration(since)
-            ));
-        }
-    }
-    None
 }
