@@ -535,3 +535,88 @@ fn a_breached_rollback_criterion_rolls_the_wave_back_by_itself() {
     assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");
     exactly_once(s, 30, "rolled back by the criteria");
 }
+
+/// Answers from a script, in order, and keeps what was asked and said.
+struct Script {
+    answers: std::collections::VecDeque<bool>,
+    asked: Vec<String>,
+    said: Vec<String>,
+}
+
+impl cutover::cutover::driver::Operator for Script {
+    fn typed(&mut self, question: &str, _: &[String], expected: &str) -> bool {
+        self.asked.push(format!("{question} [{expected}]"));
+        self.answers.pop_front().unwrap_or(false)
+    }
+    fn yes_no(&mut self, question: &str, _: &[String]) -> bool {
+        self.asked.push(question.to_string());
+        self.answers.pop_front().unwrap_or(false)
+    }
+    fn say(&mut self, line: &str) {
+        self.said.push(line.to_string());
+    }
+}
+
+/// A failed step offers a retry, then a typed skip: the operator stopped the consumers by
+/// hand, skips the failed stop_consumers step, and the wave goes on to done, exactly once.
+#[test]
+fn a_failed_step_can_be_skipped_with_its_name_typed() {
+    use cutover::cutover::driver::{Driver, Outcome};
+    let s = setup();
+    let path = wave_config(&s, "stop-the-world");
+    let config = cutover::config::load(&path).unwrap();
+    let rt = runtime();
+    let drive = |answers: &[bool]| {
+        let observe = Box::new(|| rt.block_on(cutover::status::snapshot_once(&config)));
+        let mut driver = Driver::new(&config, &config.waves[0], false, observe).unwrap();
+        let mut op = Script {
+            answers: answers.iter().copied().collect(),
+            asked: vec![],
+            said: vec![],
+        };
+        let outcome = driver.drive(&mut op).unwrap();
+        (outcome, op)
+    };
+    s.app.fail_hook("stop_consumers", true);
+    let (outcome, op) = drive(&[true]);
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Stopped {
+                step: cutover::cutover::engine::Step::StopConsumers,
+                ..
+            }
+        ),
+        "{outcome:?} {:?}",
+        op.said
+    );
+    // By hand: the consumers stop (and commit what they processed).
+    set_place(&s.app.consumer_file(), Place::Stopped);
+    std::thread::sleep(Duration::from_secs(2));
+    // No to the retry, `skip` typed to the skip.
+    let (outcome, op) = drive(&[false, true]);
+    assert_eq!(
+        outcome,
+        Outcome::Finished(cutover::cutover::engine::Finish::Done),
+        "{:?}\n{:?}",
+        op.asked,
+        op.said
+    );
+    assert!(op.asked[0].contains("stop consumers failed"), "{:?}", op.asked);
+    assert!(
+        op.asked[1].contains("Skip stop consumers") && op.asked[1].ends_with("[skip]"),
+        "{:?}",
+        op.asked
+    );
+    assert!(
+        journal(&s).iter().any(|e| matches!(
+            &e.event,
+            Event::Skipped {
+                step: cutover::cutover::engine::Step::StopConsumers,
+                ..
+            }
+        )),
+        "the skip is journaled"
+    );
+    exactly_once(s, 30, "a step skipped");
+}

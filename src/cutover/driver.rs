@@ -51,6 +51,8 @@ pub type Observe<'a> = dyn FnMut() -> Result<Snapshot, String> + 'a;
 pub struct GroupCommit {
     pub group: String,
     pub moves: Vec<OffsetMove>,
+    /// Per move: what flipping on MM2's checkpoint instead would cost ("+3 duplicates").
+    pub checkpoint_costs: Vec<String>,
 }
 
 pub struct Driver<'a> {
@@ -172,6 +174,21 @@ impl<'a> Driver<'a> {
                             what: format!("retry {}", step.name()),
                         })?;
                         self.record(Event::Retry { step })?;
+                        continue;
+                    }
+                    let skip = format!(
+                        "Skip {} instead? What it has not done stays undone: only if you did it by hand. \
+                         Type `skip` to skip it",
+                        step.name()
+                    );
+                    if may_offer && op.typed(&skip, &[reason.clone()], "skip") {
+                        self.record(Event::Confirmed {
+                            what: format!("skip {} ({reason})", step.name()),
+                        })?;
+                        self.record(Event::Skipped {
+                            step,
+                            reason: format!("skipped by {} after: {reason}", self.journal.by()),
+                        })?;
                         continue;
                     }
                     return Ok(Outcome::Stopped { step, reason });
@@ -305,9 +322,9 @@ impl<'a> Driver<'a> {
                 let plan = self.plan_commits()?;
                 let mut lines = Vec::new();
                 for c in &plan {
-                    for m in &c.moves {
+                    for (m, cost) in c.moves.iter().zip(&c.checkpoint_costs) {
                         lines.push(format!(
-                            "{} {}/{}: {} -> {} (source offset {})",
+                            "{} {}/{}: {} -> {} (source offset {}; on MM2's checkpoint: {cost})",
                             c.group,
                             m.topic,
                             m.partition,
@@ -787,6 +804,7 @@ impl<'a> Driver<'a> {
                 &[],
             )?;
             let mut moves = Vec::new();
+            let mut checkpoint_costs = Vec::new();
             for r in rows {
                 let Some(new) = r.translation.exact() else {
                     return Err(format!(
@@ -797,6 +815,7 @@ impl<'a> Driver<'a> {
                         r.translation.outcome.describe()
                     ));
                 };
+                checkpoint_costs.push(crate::model::groups::flip_cost(r.checkpoint, Some(new)).label());
                 moves.push(OffsetMove {
                     old: target_now.get(&(r.target_topic.clone(), r.partition)).copied(),
                     topic: r.target_topic,
@@ -808,6 +827,7 @@ impl<'a> Driver<'a> {
             plan.push(GroupCommit {
                 group: group.clone(),
                 moves,
+                checkpoint_costs,
             });
         }
         Ok(plan)

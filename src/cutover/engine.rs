@@ -462,7 +462,8 @@ impl WaveState {
         forward
             .iter()
             .rev()
-            .filter(|s| self.touched(**s) && !self.skipped.contains_key(s))
+            // A skipped step that began is undone too: its hook may have done part of its work.
+            .filter(|s| self.touched(**s))
             .filter_map(|s| s.undo())
             .collect()
     }
