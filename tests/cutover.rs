@@ -314,6 +314,7 @@ fn a_dry_run_runs_every_step_and_changes_nothing() {
         "would run the hook freeze_producers",
         "would run the hook flip_producers",
         "would commit billing on the target: src.orders/0",
+        "on MM2's checkpoint: ",
         "dry run of wave w1 done",
     ] {
         assert!(out.text.contains(would), "{would}:\n{}", out.text);

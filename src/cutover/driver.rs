@@ -855,9 +855,10 @@ impl<'a> Driver<'a> {
             let lines: Vec<String> = c
                 .moves
                 .iter()
-                .map(|m| {
+                .zip(&c.checkpoint_costs)
+                .map(|(m, cost)| {
                     format!(
-                        "{}/{} {} -> {} (source {})",
+                        "{}/{} {} -> {} (source {}; on MM2's checkpoint: {cost})",
                         m.topic,
                         m.partition,
                         m.old.map_or("none".into(), |o| o.to_string()),
