@@ -1062,6 +1062,122 @@ mod tests {
         assert!(press(&mut a, KeyCode::Esc).is_empty(), "Esc cancels");
     }
 
+    /// Seed 004 in the cockpit: a done wave whose target group lags past the limit within the
+    /// window is an alarm, and with auto_rollback the cockpit asks the driver to roll it back.
+    #[test]
+    fn a_breached_rollback_criterion_is_an_alarm_and_rolls_back_by_itself() {
+        use crate::cutover::engine::{self, Event as E, Next};
+        use crate::cutover::journal::Entry;
+        use crate::model::{ClusterFeed, ClusterState, GroupState, GroupStatus, PartitionState, TopicState};
+        let text = "[source]\nname = \"a\"\nbootstrap = \"a:9092\"\n[target]\nname = \"b\"\nbootstrap = \"b:9092\"\n\
+                    [replication]\nsource_alias = \"src\"\n[[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\n\
+                    [wave.criteria]\nrollback_if_target_group_lag_over = 5\nrollback_after = \"10m\"\nauto_rollback = true\n";
+        let config = crate::config::parse(Path::new("t.toml"), text, &|_| None).unwrap();
+        let now = SystemTime::now();
+        let at_ms = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let entry = |event| Entry {
+            at_ms,
+            at: String::new(),
+            by: "me@here".into(),
+            wave: "w1".into(),
+            dry_run: false,
+            event,
+        };
+        // A wave done from start to end.
+        let wave = &config.waves[0];
+        let mut entries = vec![entry(E::WaveStarted {
+            strategy: wave.strategy,
+            topics: vec!["orders".into()],
+            groups: vec!["billing".into()],
+        })];
+        loop {
+            let state = crate::cutover::journal::wave_state(&entries, wave);
+            match engine::next(&state, wave) {
+                Next::Run { step, action, .. } => entries.push(entry(E::ActionDone {
+                    step,
+                    action,
+                    detail: String::new(),
+                    output: vec![],
+                })),
+                Next::Finished(_) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        let cluster = |topic: &str, committed: i64| ClusterState {
+            polled_at: now,
+            poll_duration: std::time::Duration::ZERO,
+            brokers: vec![],
+            topics: [(
+                topic.to_string(),
+                TopicState {
+                    name: topic.into(),
+                    partitions: vec![PartitionState {
+                        id: 0,
+                        leader: 0,
+                        replicas: vec![0],
+                        isr: vec![0],
+                        low: Ok(0),
+                        high: Ok(100),
+                        error: None,
+                    }],
+                    error: None,
+                },
+            )]
+            .into(),
+            configs: Ok(Default::default()),
+            groups: Ok(vec![GroupState {
+                name: "billing".into(),
+                status: GroupStatus::Stable,
+                protocol_type: "consumer".into(),
+                members: vec![],
+                offsets: Ok([((topic.to_string(), 0), committed)].into()),
+            }]),
+        };
+        let snapshot = |target_committed: i64| Snapshot {
+            source: ClusterFeed {
+                name: "a".into(),
+                last_good: Some(Arc::new(cluster("orders", 100))),
+                last_error: None,
+            },
+            target: ClusterFeed {
+                name: "b".into(),
+                last_good: Some(Arc::new(cluster("src.orders", target_committed))),
+                last_error: None,
+            },
+            seq: 1,
+            mm2: None,
+        };
+        let mut a = App::new(
+            Arc::new(config.clone()),
+            Theme::load("mono").unwrap(),
+            Snapshot::default(),
+            now,
+        );
+        a.update(Msg::Journal {
+            entries: entries.clone(),
+            driver: None,
+        });
+        // Lag 3: under the limit, no alarm.
+        assert!(a.update(Msg::Snapshot(snapshot(97), now)).is_empty());
+        assert!(a.cutover.alarms.is_empty());
+        // Lag 90: the alarm, and the rollback by itself.
+        let effects = a.update(Msg::Snapshot(snapshot(10), now));
+        assert_eq!(a.cutover.alarms.len(), 1, "{:?}", a.cutover.alarms);
+        assert!(a.cutover.alarms[0]
+            .1
+            .contains("ROLLBACK SUGGESTED: wave w1: group billing lags 90 records"));
+        assert!(
+            matches!(&effects[..], [Effect::Cutover(CutoverOp::Rollback { wave, breach: Some(_) })] if wave == "w1"),
+            "{effects:?}"
+        );
+        assert!(a
+            .events
+            .newest_first()
+            .any(|e| e.text.contains("rolling back by itself")));
+        // Once: the next snapshot with the same breach asks for nothing more.
+        assert!(a.update(Msg::Snapshot(snapshot(10), now)).is_empty());
+    }
+
     #[test]
     fn a_yes_no_confirmation_defaults_to_cancel() {
         let mut a = app();
