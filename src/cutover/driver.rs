@@ -181,7 +181,7 @@ impl<'a> Driver<'a> {
                          Type `skip` to skip it",
                         step.name()
                     );
-                    if may_offer && op.typed(&skip, &[reason.clone()], "skip") {
+                    if may_offer && op.typed(&skip, std::slice::from_ref(&reason), "skip") {
                         self.record(Event::Confirmed {
                             what: format!("skip {} ({reason})", step.name()),
                         })?;
