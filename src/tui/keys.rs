@@ -86,7 +86,7 @@ const GLOBAL: [Binding; 10] = [
         keys: &[Key::Char(':')],
         label: ":",
         action: Action::Command,
-        help: "command: overview groups inventory log mapping validation quit (Tab completes)",
+        help: "command: a view by its name (Tab completes), help, quit",
         hint: Some("command"),
         dangerous: false,
     },

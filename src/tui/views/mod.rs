@@ -251,18 +251,48 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
             t.style(Role::Warn),
         ))
     });
-    // One line per binding, the mode, the closing hint, and the two borders.
-    let height = bindings.len() as u16 + 3 + u16::from(mode.is_some());
+    // One line per binding, except the moves and the view keys, one line each so help fits
+    // 80x24 on every screen.
+    use crate::tui::keys::Action;
+    let line = |label: String, help: String| {
+        Line::from(vec![
+            Span::styled(format!(" {label:<7}"), t.style(Role::Accent)),
+            Span::styled(help, t.style(Role::Text)),
+        ])
+    };
+    let is_move = |a: Action| {
+        matches!(
+            a,
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+        )
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    let (mut moves_shown, mut views_shown) = (false, false);
+    for b in &bindings {
+        match b.action {
+            a if is_move(a) => {
+                if !std::mem::replace(&mut moves_shown, true) {
+                    lines.push(line(
+                        "↑↓ jk".into(),
+                        "move; PgUp PgDn a page; g G (Home End) first and last row".into(),
+                    ));
+                }
+            }
+            Action::Go(_) => {
+                if !std::mem::replace(&mut views_shown, true) {
+                    let views: Vec<&str> = crate::tui::keys::TOP_VIEWS.iter().map(|v| v.commands[0]).collect();
+                    lines.push(line(
+                        format!("1-{}", crate::tui::keys::TOP_VIEWS.len()),
+                        views.join(" "),
+                    ));
+                }
+            }
+            _ => lines.push(line(b.label.to_string(), b.help.to_string())),
+        }
+    }
+    // The lines, the mode, the closing hint, and the two borders.
+    let height = lines.len() as u16 + 3 + u16::from(mode.is_some());
     let popup = centered(area, area.width.saturating_sub(4).min(76), height);
-    let mut lines: Vec<Line> = bindings
-        .iter()
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!(" {:<7}", b.label), t.style(Role::Accent)),
-                Span::styled(b.help, t.style(Role::Text)),
-            ])
-        })
-        .collect();
     lines.extend(mode);
     lines.push(Line::from(Span::styled(
         " any key closes this help",
