@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -419,10 +420,37 @@ fn rollback_from(strategy: &str, failing: Option<&str>) {
             (s.app.processed.lock().unwrap().len() > before + 20).then_some(())
         });
     }
-    let out = cutover(&config, &["rollback", "--wave", "w1", "--yes"], None);
+    // The dialog counts the records that exist only on the target (written there since the
+    // flip). The producer still writes, so the figure lies between the target's acks before
+    // the rollback began and those when the line was read (plus the one in flight).
+    let acked_on_target_before = s.app.acked_on_target.load(Ordering::SeqCst);
+    let mut shown: Vec<(usize, usize)> = vec![];
+    let out = cutover_watching(&config, &["rollback", "--wave", "w1", "--yes"], None, &mut |line| {
+        if let Some(n) = line.trim().strip_suffix(
+            "exist only on the target: the target groups process them before they move back",
+        ) {
+            let n: usize = n.split(' ').next().unwrap().parse().unwrap();
+            shown.push((n, s.app.acked_on_target.load(Ordering::SeqCst)));
+        }
+    });
     eprintln!("{}", out.text);
     assert_eq!(out.code, Some(0), "{}", out.text);
     assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
+    if failing.is_none() {
+        assert_eq!(shown.len(), 1, "one topic, one count in the dialog:\n{}", out.text);
+        let (n, acked_then) = shown[0];
+        eprintln!("dialog: {n} record(s) only on the target; acked there {acked_on_target_before} before, {acked_then} when read");
+        assert!(
+            acked_on_target_before > 0 && (acked_on_target_before..=acked_then + 1).contains(&n),
+            "dialog says {n}, the target acknowledged {acked_on_target_before} before and {acked_then} after"
+        );
+    } else {
+        assert!(
+            !out.text.contains("exist only on the target"),
+            "no record exists only on the target before flip_producers ran:\n{}",
+            out.text
+        );
+    }
     assert_eq!(std::fs::read_to_string(s.app.consumer_file()).unwrap().trim(), "source");
     assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");
     let c = commits(&s);

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -56,6 +56,8 @@ pub struct App {
     stop: Arc<AtomicBool>,
     /// Acknowledged (partition, seq), in the order acknowledged.
     pub acked: Arc<Mutex<Vec<(i32, u64)>>>,
+    /// How many of those were acknowledged by the target.
+    pub acked_on_target: Arc<AtomicUsize>,
     pub processed: Arc<Mutex<Vec<Processed>>>,
     pub consumer_errors: Arc<Mutex<Vec<String>>>,
     threads: Vec<JoinHandle<()>>,
@@ -80,12 +82,14 @@ impl App {
         set_place(&dir.join("consumer"), Place::Source);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
+        let acked_on_target = Arc::new(AtomicUsize::new(0));
         let processed = Arc::new(Mutex::new(Vec::new()));
         let consumer_errors = Arc::new(Mutex::new(Vec::new()));
         let spec = Arc::new(spec);
         let producer = {
-            let (dir, stop, acked, spec) = (dir.clone(), stop.clone(), acked.clone(), spec.clone());
-            std::thread::spawn(move || produce(&dir.join("producer"), &stop, &acked, &spec))
+            let (dir, stop, acked, on_target, spec) =
+                (dir.clone(), stop.clone(), acked.clone(), acked_on_target.clone(), spec.clone());
+            std::thread::spawn(move || produce(&dir.join("producer"), &stop, &acked, &on_target, &spec))
         };
         let consumer = {
             let (dir, stop, processed, errors, spec) = (
@@ -101,6 +105,7 @@ impl App {
             dir,
             stop,
             acked,
+            acked_on_target,
             processed,
             consumer_errors,
             threads: vec![producer, consumer],
@@ -188,7 +193,13 @@ impl Drop for App {
     }
 }
 
-fn produce(control: &Path, stop: &AtomicBool, acked: &Mutex<Vec<(i32, u64)>>, spec: &AppSpec) {
+fn produce(
+    control: &Path,
+    stop: &AtomicBool,
+    acked: &Mutex<Vec<(i32, u64)>>,
+    acked_on_target: &AtomicUsize,
+    spec: &AppSpec,
+) {
     // One record per produce request: tansu's memory engine reports wrong end offsets
     // otherwise (test-brokers.md); the memory engine is needed for group states.
     let source = RecordWriter::new(&spec.source, true).expect("source producer");
@@ -196,7 +207,8 @@ fn produce(control: &Path, stop: &AtomicBool, acked: &Mutex<Vec<(i32, u64)>>, sp
     let mut next: BTreeMap<i32, u64> = BTreeMap::new();
     let mut i: i64 = 0;
     while !stop.load(Ordering::SeqCst) {
-        let (writer, topic) = match read_place(control) {
+        let place = read_place(control);
+        let (writer, topic) = match place {
             Place::Stopped => {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
@@ -216,6 +228,9 @@ fn produce(control: &Path, stop: &AtomicBool, acked: &Mutex<Vec<(i32, u64)>>, sp
         writer.send(topic, partition, &record).expect("send");
         writer.flush(Duration::from_secs(30)).expect("acknowledged");
         acked.lock().unwrap().push((partition, seq));
+        if place == Place::Target {
+            acked_on_target.fetch_add(1, Ordering::SeqCst);
+        }
         next.insert(partition, seq + 1);
         i += 1;
         std::thread::sleep(spec.pause);
