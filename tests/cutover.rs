@@ -10,9 +10,9 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::app::{exactly_once_violations, set_place, App, AppSpec, Place};
@@ -426,9 +426,10 @@ fn rollback_from(strategy: &str, failing: Option<&str>) {
     let acked_on_target_before = s.app.acked_on_target.load(Ordering::SeqCst);
     let mut shown: Vec<(usize, usize)> = vec![];
     let out = cutover_watching(&config, &["rollback", "--wave", "w1", "--yes"], None, &mut |line| {
-        if let Some(n) = line.trim().strip_suffix(
-            "exist only on the target: the target groups process them before they move back",
-        ) {
+        if let Some(n) = line
+            .trim()
+            .strip_suffix("exist only on the target: the target groups process them before they move back")
+        {
             let n: usize = n.split(' ').next().unwrap().parse().unwrap();
             shown.push((n, s.app.acked_on_target.load(Ordering::SeqCst)));
         }

@@ -592,6 +592,23 @@ fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
     let seen = observer.wait_screen("the observer's view of the wave", |s| {
         s.contains("OBSERVING: driven by") && s.contains("freeze producers")
     });
+    // The figures of the check that decides the step (the settle wait's, not journaled per
+    // poll) reach the observer too.
+    observer.wait_screen("the check's figures on the observer", |s| {
+        // Whichever check runs when it looks: the settle, the drain, the parity or the
+        // groups' state on the source.
+        s.lines().any(|l| {
+            l.contains("driver, ")
+                && [
+                    "stand still",
+                    "every source record",
+                    "final parity of the tail",
+                    "groups Empty",
+                ]
+                .iter()
+                .any(|c| l.contains(c))
+        })
+    });
     observer.keys(&["s"]);
     observer.wait_screen("the observer refusing to drive", |s| s.contains("observing:"));
 

@@ -224,11 +224,18 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
 }
 
 fn app(theme: Theme) -> App {
+    app_with(theme, "")
+}
+
+/// The app, with more config (e.g. a cutover plan) after the clusters'.
+fn app_with(theme: Theme, more: &str) -> App {
     let text = "[source]\nname = \"dc1-prod\"\nbootstrap = \"kafka-1.dc1:9092\"\n\
                 [target]\nname = \"gcp-cloud\"\nbootstrap = \"b1.cloud:9092\"\n\
                 [replication]\nsource_alias = \"dc1\"\n\
-                [monitor]\nrefresh_interval = \"2s\"\nlag_warn = 100\nlag_crit = 10000\n";
-    let config = config::parse(Path::new("views.toml"), text, &|_| None).unwrap();
+                [monitor]\nrefresh_interval = \"2s\"\nlag_warn = 100\nlag_crit = 10000\n"
+        .to_string()
+        + more;
+    let config = config::parse(Path::new("views.toml"), &text, &|_| None).unwrap();
     let mut app = App::new(Arc::new(config), theme, Snapshot::default(), at(0));
     for seq in 1..=6 {
         app.update(Msg::Snapshot(snapshot(seq, at(seq * 2), 40), at(seq * 2 + 1)));
@@ -699,4 +706,97 @@ fn a_paste_is_literal_text_for_the_prompt() {
     a.update(Msg::Paste("ord\nq".into()));
     assert_eq!(a.filter, "ord q");
     assert!(!a.quit);
+}
+
+/// A two-wave plan, as the Cutover view shows it to a second cockpit while another drives:
+/// wave `analytics` done with its steps up to the drain, the drain running with the driver's
+/// newest figures; wave `payments` not started.
+#[test]
+fn the_cutover_view_of_an_observer() {
+    use cutover::config::Strategy;
+    use cutover::cutover::engine::{Action, Check, Event, Hook, Step};
+    use cutover::cutover::journal::Entry;
+    let hooks = "[wave.hooks]\nfreeze_producers = \"./apps freeze\"\nstop_consumers = \"./apps stop\"\n\
+                 flip_consumers = \"./apps flip-consumers\"\nflip_producers = \"./apps flip-producers\"\n\
+                 rollback_freeze_producers = \"./apps unfreeze\"\nrollback_stop_consumers = \"./apps start\"\n\
+                 rollback_flip_consumers = \"./apps unflip-consumers\"\nrollback_flip_producers = \"./apps unflip-producers\"\n";
+    let plan = format!(
+        "[[wave]]\nname = \"analytics\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\n{hooks}\
+         [[wave]]\nname = \"payments\"\ntopics = [\"payments\"]\ngroups = [\"ledger\"]\nstrategy = \"consumers-first\"\n{hooks}"
+    );
+    let entry = |secs: u64, event: Event| Entry {
+        at_ms: at(secs).duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64,
+        at: humantime::format_rfc3339_millis(at(secs)).to_string(),
+        by: "ana@bastion-1".into(),
+        wave: "analytics".into(),
+        dry_run: false,
+        event,
+    };
+    let started = |secs, step, action| {
+        entry(
+            secs,
+            Event::ActionStarted {
+                step,
+                action,
+                detail: String::new(),
+            },
+        )
+    };
+    let done = |secs, step, action, detail: &str| {
+        entry(
+            secs,
+            Event::ActionDone {
+                step,
+                action,
+                detail: detail.into(),
+                output: vec![],
+            },
+        )
+    };
+    let entries = vec![
+        entry(
+            0,
+            Event::Confirmed {
+                what: "start wave analytics".into(),
+            },
+        ),
+        entry(
+            0,
+            Event::WaveStarted {
+                strategy: Strategy::StopTheWorld,
+                topics: vec!["orders".into()],
+                groups: vec!["billing".into()],
+            },
+        ),
+        started(0, Step::Preflight, Action::Wait(Check::Preflight)),
+        done(1, Step::Preflight, Action::Wait(Check::Preflight), "all checks pass"),
+        started(2, Step::FreezeProducers, Action::Hook(Hook::FreezeProducers)),
+        done(3, Step::FreezeProducers, Action::Hook(Hook::FreezeProducers), "exit 0"),
+        started(3, Step::FreezeProducers, Action::Wait(Check::SourceFrozen)),
+        done(
+            9,
+            Step::FreezeProducers,
+            Action::Wait(Check::SourceFrozen),
+            "end offsets unchanged for 6s",
+        ),
+        started(9, Step::Drain, Action::Wait(Check::Drained)),
+    ];
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut a = app_with(Theme::load("dark").unwrap(), &plan);
+        a.update(Msg::Journal {
+            entries: entries.clone(),
+            driver: Some("ana@bastion-1 (pid 4242) since 2025-11-22T02:53:20Z".into()),
+            live: Some((
+                "02:53:30Z T+11s analytics: drain: target holds every source record: drift 12 records on 2 partition(s)".into(),
+                at(11),
+            )),
+        });
+        a.update(Msg::Tick(at(12)));
+        key(&mut a, KeyCode::Char('7'));
+        let buf = render(&mut a, w, h);
+        let screen = text(&buf);
+        assert!(screen.contains("OBSERVING: driven by ana@bastion-1"), "{screen}");
+        assert!(screen.contains("drift 12 records"), "the check's figures:\n{screen}");
+        insta::assert_snapshot!(format!("cutover_observer_{w}x{h}"), screen);
+    }
 }

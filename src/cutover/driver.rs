@@ -133,7 +133,9 @@ impl<'a> Driver<'a> {
         let t = crate::model::short_duration(self.wave_started.elapsed());
         let clock = crate::model::groups::clock(SystemTime::now());
         let step = step.map_or(String::new(), |s| format!("{}: ", s.name()));
-        op.say(&format!("{clock} T+{t} {}: {step}{text}", self.wave.name));
+        let line = format!("{clock} T+{t} {}: {step}{text}", self.wave.name);
+        self.journal.say_live(&line);
+        op.say(&line);
     }
 
     /// Drives the wave until it finishes, stops, or the person declines.

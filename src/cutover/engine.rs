@@ -126,6 +126,18 @@ impl Action {
 }
 
 impl Check {
+    pub const ALL: [Check; 9] = [
+        Check::Preflight,
+        Check::SourceFrozen,
+        Check::Drained,
+        Check::FinalParity,
+        Check::GroupsEmptyOnSource,
+        Check::GroupsStableOnTarget,
+        Check::WritesOnTarget,
+        Check::TargetGroupsCaughtUp,
+        Check::GroupsEmptyOnTarget,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Check::Preflight => "preflight checks",

@@ -157,6 +157,23 @@ fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+fn live_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".live");
+    path.with_file_name(name)
+}
+
+/// The driver's newest progress line (a check's figures, a hook's output) and when it was
+/// written, for observers: check figures change every poll and are not journaled. Shown only
+/// while a driver holds the lock (a dead driver's last line is not news).
+pub fn live_line(path: &Path) -> Option<(String, SystemTime)> {
+    driver(path)?;
+    let live = live_path(path);
+    let at = std::fs::metadata(&live).and_then(|m| m.modified()).ok()?;
+    let text = std::fs::read_to_string(&live).ok()?;
+    Some((text.trim_end().to_string(), at))
+}
+
 /// Who holds the driver's lock now, if anyone.
 pub fn driver(path: &Path) -> Option<String> {
     let mut file = OpenOptions::new().read(true).write(true).open(lock_path(path)).ok()?;
@@ -222,6 +239,18 @@ impl Journal {
         &self.by
     }
 
+    /// Publishes the driver's newest progress line for observers (`live_line`). Replaced
+    /// whole by a rename, so a reader never sees half a line; best effort, never fsynced:
+    /// it is a view, not the record.
+    pub fn say_live(&self, line: &str) {
+        let live = live_path(&self.path);
+        let mut tmp = live.clone().into_os_string();
+        tmp.push(".tmp");
+        if let Err(e) = std::fs::write(&tmp, line).and_then(|_| std::fs::rename(&tmp, &live)) {
+            tracing::debug!("cannot publish the live line {}: {e}", live.display());
+        }
+    }
+
     /// Appends one event and fsyncs it: when this returns Ok, the event survives a crash.
     pub fn append(&mut self, wave: &str, event: Event) -> Result<Entry, String> {
         let now = SystemTime::now();
@@ -279,8 +308,13 @@ mod tests {
             Err(OpenError::Driven { by }) => assert!(by.contains(first.by()), "{by}"),
             other => panic!("{:?}", other.err()),
         }
+        // Its progress line is seen by observers while it drives, and not after.
+        first.say_live("w1: drain: drift 3 records");
+        let (line, _) = live_line(&path).unwrap();
+        assert_eq!(line, "w1: drain: drift 3 records");
         drop(first);
         assert_eq!(driver(&path), None);
+        assert_eq!(live_line(&path), None);
         assert!(Journal::open(&path, false).is_ok());
     }
 }

@@ -108,6 +108,8 @@ pub enum Msg {
     Journal {
         entries: Vec<crate::cutover::journal::Entry>,
         driver: Option<String>,
+        /// That driver's newest progress line, and when it was written.
+        live: Option<(String, SystemTime)>,
     },
     /// News from the cutover this cockpit drives.
     Cutover(CutoverNews),
@@ -279,6 +281,8 @@ pub struct CutoverPanel {
     pub entries: Vec<crate::cutover::journal::Entry>,
     /// Another process drives (this cockpit observes): who, since when.
     pub driver: Option<String>,
+    /// That driver's newest progress line (the current check's figures), and its time.
+    pub live: Option<(String, SystemTime)>,
     /// The wave this cockpit drives now.
     pub driving: Option<String>,
     pub pause_requested: bool,
@@ -338,7 +342,7 @@ impl App {
             Msg::Validation(update) => self.on_validation(update),
             Msg::Resize => {}
             Msg::Paste(text) => self.on_paste(&text),
-            Msg::Journal { entries, driver } => {
+            Msg::Journal { entries, driver, live } => {
                 // New entries go to the event log too: the journal is the audit log.
                 let known = self.cutover.entries.len();
                 if entries.len() > known && entries.get(..known) == Some(&self.cutover.entries[..]) {
@@ -356,6 +360,7 @@ impl App {
                 }
                 self.cutover.entries = entries;
                 self.cutover.driver = driver;
+                self.cutover.live = live;
             }
             Msg::Cutover(news) => self.on_cutover(news),
         }
@@ -1156,6 +1161,7 @@ mod tests {
         a.update(Msg::Journal {
             entries: entries.clone(),
             driver: None,
+            live: None,
         });
         // Lag 3: under the limit, no alarm.
         assert!(a.update(Msg::Snapshot(snapshot(97), now)).is_empty());

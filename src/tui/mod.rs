@@ -216,6 +216,11 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
         } else {
             crate::cutover::journal::driver(&journal)
         },
+        live: if app.cutover.driving.is_some() {
+            None
+        } else {
+            crate::cutover::journal::live_line(&journal)
+        },
     };
     app.update(read_journal(&app));
 

@@ -87,8 +87,13 @@ impl App {
         let consumer_errors = Arc::new(Mutex::new(Vec::new()));
         let spec = Arc::new(spec);
         let producer = {
-            let (dir, stop, acked, on_target, spec) =
-                (dir.clone(), stop.clone(), acked.clone(), acked_on_target.clone(), spec.clone());
+            let (dir, stop, acked, on_target, spec) = (
+                dir.clone(),
+                stop.clone(),
+                acked.clone(),
+                acked_on_target.clone(),
+                spec.clone(),
+            );
             std::thread::spawn(move || produce(&dir.join("producer"), &stop, &acked, &on_target, &spec))
         };
         let consumer = {

@@ -26,8 +26,10 @@ fn wave_word(app: &App, state: &WaveState) -> (String, Role) {
     let Some(wave) = app.config.waves.iter().find(|w| w.name == state.name) else {
         return ("?".into(), Role::Muted);
     };
-    // This cockpit drives it, or another one does (this one observes).
-    let driving = app.cutover.driving.as_deref() == Some(state.name.as_str()) || app.cutover.driver.is_some();
+    // This cockpit drives it, or another one does (this one observes: the wave of the
+    // journal's newest entry is the one being driven).
+    let driving = app.cutover.driving.as_deref() == Some(state.name.as_str())
+        || (app.cutover.driver.is_some() && app.cutover.entries.last().is_some_and(|e| e.wave == state.name));
     match engine::next(state, wave) {
         Next::Start if driving => ("starting".into(), Role::Accent),
         Next::Start => ("not started".into(), Role::Muted),
@@ -41,6 +43,18 @@ fn wave_word(app: &App, state: &WaveState) -> (String, Role) {
         Next::Run { step, .. } if driving => (format!("{}…", step.name()), Role::Accent),
         Next::Run { step, .. } => (format!("stopped at {} (resume: s)", step.name()), Role::Warn),
     }
+}
+
+/// The figures of a driver's line about `step` ("… wave: step: check label: figures"), without
+/// the check's label (the step says what it waits for): on a narrow terminal the figures fit.
+fn check_figures(line: &str, step: engine::Step) -> &str {
+    let Some((_, text)) = line.split_once(&format!("{}: ", step.name())) else {
+        return "";
+    };
+    engine::Check::ALL
+        .iter()
+        .find_map(|c| text.strip_prefix(c.label()).and_then(|t| t.strip_prefix(": ")))
+        .unwrap_or(text)
 }
 
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveState]) {
@@ -113,7 +127,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
             ),
             t.style(Role::Muted),
         ))];
-        let newest_line = app.cutover.lines.back().cloned().unwrap_or_default();
+        // The figures of the current check: this cockpit's driver's newest line, or, observing,
+        // the one the other driver published.
+        let newest_line = match (&app.cutover.driving, &app.cutover.live) {
+            (Some(_), _) => app.cutover.lines.back().cloned().unwrap_or_default(),
+            (None, Some((line, _))) if app.cutover.driver.is_some() => line.clone(),
+            _ => String::new(),
+        };
         for step in &state.steps {
             let status = state.status(*step, &wave.hooks);
             let (started, finished) = state.step_times(*step, &wave.hooks);
@@ -135,9 +155,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
                     format!(
                         "T+{}  {}",
                         elapsed(started, None, app.now),
-                        newest_line
-                            .split_once(&format!("{}: ", step.name()))
-                            .map_or("", |(_, l)| l)
+                        check_figures(&newest_line, *step)
                     ),
                 ),
                 StepStatus::Running => ("▸", Role::Warn, "interrupted".into()),
@@ -173,6 +191,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
                     format!(" OBSERVING: driven by {by}; this cockpit follows the journal"),
                     t.style(Role::Warn),
                 )));
+                if let Some((line, at)) = &app.cutover.live {
+                    let age = short_duration(app.now.duration_since(*at).unwrap_or_default());
+                    lines.push(Line::from(Span::styled(
+                        format!(" driver, {age} ago: {line}"),
+                        t.style(Role::Text),
+                    )));
+                }
             }
             let shown = room.saturating_sub(lines.len());
             lines.extend(
