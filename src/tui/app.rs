@@ -1067,6 +1067,76 @@ mod tests {
         assert!(press(&mut a, KeyCode::Esc).is_empty(), "Esc cancels");
     }
 
+    /// The cockpit's side of a drive: `d` starts a dry run of the selected wave, the driver's
+    /// questions become the one confirmation dialog (N by default; a typed one, like the skip
+    /// of a failed step, needs the exact words), and every answer goes back to the driver.
+    #[test]
+    fn the_drivers_questions_go_through_the_confirmation_gate_and_back() {
+        let text = "[source]\nname = \"a\"\nbootstrap = \"a:9092\"\n[target]\nname = \"b\"\nbootstrap = \"b:9092\"\n\
+                    [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\n";
+        let config = crate::config::parse(Path::new("t.toml"), text, &|_| None).unwrap();
+        let mut a = App::new(
+            Arc::new(config),
+            Theme::load("mono").unwrap(),
+            Snapshot::default(),
+            SystemTime::UNIX_EPOCH,
+        );
+        press(&mut a, KeyCode::Char('7'));
+        assert_eq!(
+            press(&mut a, KeyCode::Char('d')),
+            vec![Effect::Cutover(CutoverOp::Start {
+                wave: "w1".into(),
+                dry_run: true
+            })]
+        );
+        // While it drives, s does not start a second drive.
+        assert!(press(&mut a, KeyCode::Char('s')).is_empty());
+        assert!(a.flash.as_deref().unwrap().contains("being driven"), "{:?}", a.flash);
+
+        let ask = |a: &mut App, typed: Option<&str>| {
+            a.update(Msg::Cutover(CutoverNews::Ask {
+                question: "final parity failed. Skip it?".into(),
+                details: vec!["orders/1: FAIL missing on target: source offset 21".into()],
+                typed: typed.map(str::to_string),
+            }))
+        };
+        let no = vec![Effect::Cutover(CutoverOp::Answer(false))];
+        let yes = vec![Effect::Cutover(CutoverOp::Answer(true))];
+        // y/N: Enter is N, y is yes.
+        ask(&mut a, None);
+        assert_eq!(press(&mut a, KeyCode::Enter), no);
+        ask(&mut a, None);
+        assert_eq!(press(&mut a, KeyCode::Char('y')), yes);
+        // Typed: a wrong word is a no, Esc is a no, the step's name is a yes.
+        ask(&mut a, Some("final parity"));
+        type_text(&mut a, "final");
+        assert_eq!(press(&mut a, KeyCode::Enter), no);
+        ask(&mut a, Some("final parity"));
+        assert_eq!(press(&mut a, KeyCode::Esc), no);
+        ask(&mut a, Some("final parity"));
+        assert!(type_text(&mut a, "final parity").is_empty());
+        assert_eq!(press(&mut a, KeyCode::Enter), yes);
+
+        a.update(Msg::Cutover(CutoverNews::Ended {
+            wave: "w1".into(),
+            result: Ok(crate::cutover::driver::Outcome::DryRunDone),
+        }));
+        assert_eq!(a.cutover.driving, None);
+        assert!(a.flash.is_some());
+        // Read-only: s and r do not exist; the dry run does (it runs no hook, commits nothing).
+        a.read_only = true;
+        assert!(press(&mut a, KeyCode::Char('s')).is_empty());
+        assert!(press(&mut a, KeyCode::Char('r')).is_empty());
+        assert_eq!(a.input, Input::None, "no question either");
+        assert_eq!(
+            press(&mut a, KeyCode::Char('d')),
+            vec![Effect::Cutover(CutoverOp::Start {
+                wave: "w1".into(),
+                dry_run: true
+            })]
+        );
+    }
+
     /// Seed 004 in the cockpit: a done wave whose target group lags past the limit within the
     /// window is an alarm, and with auto_rollback the cockpit asks the driver to roll it back.
     #[test]
