@@ -126,9 +126,10 @@ pub enum Command {
     CheckConfig,
     /// Start two local tansu brokers with traffic and a replicator, and open the cockpit on them.
     Demo {
-        /// Where the brokers keep their data and logs.
-        #[arg(long, default_value = ".demo")]
-        dir: PathBuf,
+        /// Keep the demo's state (brokers' logs, config, journal, log file) in this directory;
+        /// by default a temporary one, removed when the demo ends.
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Only run the demo environment (print its config path and wait for Ctrl-C).
         #[arg(long)]
         no_ui: bool,
@@ -344,7 +345,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 }
             }
             tracing::info!(config = %cli.config.display(), "cockpit starting");
-            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only))?;
+            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only, None))?;
             Ok(exit_code(exit))
         }
         Some(Command::CheckConfig) => {
@@ -455,8 +456,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Rollback { wave, yes }) => drive_wave(&cli, &runtime, wave, false, *yes, true),
         Some(Command::Demo { dir, no_ui }) => runtime.block_on(async {
             crate::demo::broker::tansu_binary().map_err(|e| fail(2, e))?;
-            eprintln!("starting two tansu brokers and demo traffic under {} …", dir.display());
-            let demo = crate::demo::Demo::start(dir).await.map_err(|e| fail(1, e))?;
+            eprintln!("starting two tansu brokers, the demo's applications and the replicator …");
+            let demo = Arc::new(crate::demo::Demo::start(dir.as_deref()).await.map_err(|e| fail(1, e))?);
             let config = load_config(&demo.config_path)?;
             if *no_ui {
                 println!(
@@ -465,6 +466,9 @@ pub fn run(cli: Cli) -> Result<u8> {
                     demo.target.bootstrap(),
                     demo.config_path.display()
                 );
+                if dir.is_none() {
+                    println!("(its directory is removed when it stops; --dir keeps one)");
+                }
                 let _log = init_logging(&config.log.file, &config.log.level)?;
                 let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
                 tokio::select! {
@@ -476,9 +480,15 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             let theme = theme(&cli, &config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
-            let exit = crate::tui::run(Arc::new(config), theme, cli.read_only).await?;
+            let exit = crate::tui::run(Arc::new(config), theme, cli.read_only, Some(demo.clone())).await;
+            // A fault still being injected holds the demo for a moment: wait, so that dropping it
+            // here stops every process and removes its directory.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(35);
+            while Arc::strong_count(&demo) > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
             drop(demo);
-            Ok(exit_code(exit))
+            Ok(exit_code(exit?))
         }),
     }
 }

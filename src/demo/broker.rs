@@ -133,6 +133,24 @@ impl TansuBroker {
         }
     }
 
+    /// Stops the process (SIGSTOP: it holds its connections and answers nothing, as a hung
+    /// broker) or lets it go on (SIGCONT), its data intact.
+    pub fn freeze(&self, frozen: bool) -> Result<(), String> {
+        let Some(child) = &self.child else {
+            return Err(format!("tansu {} is not running", self.cluster_id));
+        };
+        let signal = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: a signal to our own child process.
+        if unsafe { libc::kill(child.id() as libc::pid_t, signal) } != 0 {
+            return Err(format!(
+                "cannot signal tansu {}: {}",
+                self.cluster_id,
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(())
+    }
+
     /// Starts the broker again on the same port and storage.
     pub fn restart(&mut self) -> Result<(), String> {
         self.kill();

@@ -1,65 +1,142 @@
-//! A self-contained demo: two local tansu brokers, topics with traffic on the source, the
-//! MM2-compatible replicator copying to the target (with a little lag, offset-syncs,
-//! checkpoints and heartbeats), and a consumer group committing.
-//! The inventory has a missing topic and a config difference on purpose, so every view shows
-//! something. Not for production data.
+//! `cutover demo`: a live migration to watch and to drive, on one machine. Two local tansu
+//! brokers; an estate shaped like seed 000's (payments, orders, notifications, a bursty
+//! clickstream, a compacted customer-profiles with updates and tombstones, an audit topic
+//! missing on the target and a config difference on purpose); applications that write
+//! sequence numbers and consumer groups (several members, one that leaves and rejoins now and
+//! then) that check them; the MM2-compatible replicator a little behind; and a three-wave
+//! cutover plan whose hooks re-point the applications. A fault menu breaks things on purpose.
+//! Not for production data.
 
+pub mod apps;
 pub mod broker;
 pub mod clients;
 pub mod replicator;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{ClusterConfig, Replication, ReplicationKind};
 use crate::kafka::records::Record;
+use apps::{control_file, Apps, GroupSpec, Place, ProducerSpec, Rate};
 use broker::{Storage, TansuBroker};
-use clients::{create_topics, GroupMember, RecordWriter, TopicSpec};
-use replicator::{Replicator, ReplicatorSpec};
+use clients::{create_topics, RecordWriter, TopicSpec};
+use replicator::{Fault, Injection, Replicator, ReplicatorSpec};
 
 /// The demo's MirrorMaker 2 alias of the source cluster (`<alias>.<topic>` on the target).
 pub const SOURCE_ALIAS: &str = "dc1";
 
-/// The running demo; dropping it stops the traffic and the brokers.
-pub struct Demo {
-    pub source: TansuBroker,
-    pub target: TansuBroker,
-    pub config_path: PathBuf,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-    pub replicator: Replicator,
+/// The fault menu: `:fault <name>` in the cockpit.
+pub const FAULTS: &[(&str, &str)] = &[
+    (
+        "drop",
+        "the replicator drops the next record of a topic still written on the source",
+    ),
+    (
+        "duplicate",
+        "the replicator writes the next record of such a topic twice",
+    ),
+    ("corrupt", "the replicator changes the next record's value"),
+    (
+        "stall",
+        "replication stops (lag grows, MM2's heartbeat ages) until `fault resume`",
+    ),
+    ("resume", "replication goes on after a stall"),
+    (
+        "stop-target",
+        "the target broker stops answering (SIGSTOP) until `fault start-target`",
+    ),
+    ("start-target", "the target broker answers again (SIGCONT)"),
+    (
+        "rebalance",
+        "a member of the billing group leaves and rejoins: the group rebalances",
+    ),
+];
+
+/// A wave of the demo's plan: its topics (with their partitions and traffic) and groups.
+struct DemoWave {
+    name: &'static str,
+    topics: &'static [(&'static str, i32, Rate)],
+    /// (group, topic, members)
+    groups: &'static [(&'static str, &'static str, usize)],
 }
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
+/// Seed 000's order: analytics first, then notifications and orders, payments last.
+const WAVES: &[DemoWave] = &[
+    DemoWave {
+        name: "analytics",
+        topics: &[(
+            "clickstream",
+            12,
+            Rate::Bursty {
+                base: 8.0,
+                burst: 40.0,
+                every: 45.0,
+                length: 6.0,
+            },
+        )],
+        groups: &[("analytics-sessions", "clickstream", 2)],
+    },
+    DemoWave {
+        name: "operations",
+        topics: &[
+            (
+                "orders",
+                3,
+                Rate::Swell {
+                    base: 4.0,
+                    swing: 3.0,
+                    period: 90.0,
+                },
+            ),
+            (
+                "notifications",
+                4,
+                Rate::Swell {
+                    base: 3.0,
+                    swing: 2.0,
+                    period: 40.0,
+                },
+            ),
+        ],
+        groups: &[("billing", "orders", 2), ("notifier", "notifications", 1)],
+    },
+    DemoWave {
+        name: "payments",
+        topics: &[("payments", 6, Rate::Steady(5.0))],
+        groups: &[("ledger", "payments", 2)],
+    },
+];
+
+/// The group whose last member leaves and rejoins now and then.
+const CHURNING_GROUP: &str = "analytics-sessions";
+const CHURN_EVERY: Duration = Duration::from_secs(75);
+
+fn target_name(topic: &str) -> String {
+    format!("{SOURCE_ALIAS}.{topic}")
 }
 
 fn source_topics() -> Vec<TopicSpec> {
-    vec![
-        TopicSpec::new("orders", 3).config("retention.ms", "604800000"),
-        TopicSpec::new("payments", 6).config("min.insync.replicas", "1"),
-        TopicSpec::new("customers", 2).config("cleanup.policy", "compact"),
-        TopicSpec::new("audit", 1),
-    ]
+    let mut topics: Vec<TopicSpec> = WAVES
+        .iter()
+        .flat_map(|w| w.topics.iter().map(|(t, p, _)| TopicSpec::new(t, *p)))
+        .collect();
+    topics.push(TopicSpec::new("customer-profiles", 2).config("cleanup.policy", "compact"));
+    topics.push(TopicSpec::new("audit", 1));
+    topics
 }
 
 fn target_topics() -> Vec<TopicSpec> {
-    let name = |t: &str| format!("{SOURCE_ALIAS}.{t}");
-    vec![
-        TopicSpec::new(&name("orders"), 3).config("retention.ms", "604800000"),
-        TopicSpec::new(&name("payments"), 6).config("min.insync.replicas", "1"),
-        // Drift on purpose: the compacted topic was created without compaction.
-        TopicSpec::new(&name("customers"), 2).config("cleanup.policy", "delete"),
-        // `audit` is missing on the target on purpose.
-    ]
+    let mut topics: Vec<TopicSpec> = WAVES
+        .iter()
+        .flat_map(|w| w.topics.iter().map(|(t, p, _)| TopicSpec::new(&target_name(t), *p)))
+        .collect();
+    // Drift on purpose: the compacted topic was created without compaction.
+    topics.push(TopicSpec::new(&target_name("customer-profiles"), 2).config("cleanup.policy", "delete"));
+    // `audit` is missing on the target on purpose.
+    topics
 }
 
 fn now_ms() -> i64 {
@@ -68,10 +145,92 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A shell word: single-quoted.
+fn quoted(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+/// The plan's `[[wave]]` tables: hooks that write the apps' control files.
+fn plan(dir: &Path) -> String {
+    let mut out = String::new();
+    for w in WAVES {
+        let topics: Vec<String> = w.topics.iter().map(|(t, ..)| format!("\"{t}\"")).collect();
+        let groups: Vec<String> = w.groups.iter().map(|(g, ..)| format!("\"{g}\"")).collect();
+        let producers = quoted(&control_file(dir, w.name, "producers"));
+        let consumers = quoted(&control_file(dir, w.name, "consumers"));
+        out += &format!(
+            "[[wave]]\nname = \"{}\"\ntopics = [{}]\ngroups = [{}]\nstrategy = \"stop-the-world\"\nconfirm = \"each-step\"\n\
+             [wave.hooks]\n\
+             freeze_producers = \"echo stopped > {producers}\"\n\
+             stop_consumers = \"echo stopped > {consumers}\"\n\
+             flip_consumers = \"echo target > {consumers}\"\n\
+             flip_producers = \"echo target > {producers}\"\n\
+             rollback_flip_producers = \"echo stopped > {producers}\"\n\
+             rollback_flip_consumers = \"echo stopped > {consumers}\"\n\
+             rollback_stop_consumers = \"echo source > {consumers}\"\n\
+             rollback_freeze_producers = \"echo source > {producers}\"\n\
+             [wave.criteria]\nmax_lag_to_start = 2000\nrollback_if_target_group_lag_over = 5000\nrollback_after = \"2m\"\n\n",
+            w.name,
+            topics.join(", "),
+            groups.join(", "),
+        );
+    }
+    out
+}
+
+/// The running demo; dropping it stops the applications, the replicator and the brokers, and
+/// removes its directory unless `--dir` named one.
+pub struct Demo {
+    pub source: TansuBroker,
+    pub target: TansuBroker,
+    pub config_path: PathBuf,
+    pub dir: PathBuf,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    pub replicator: Replicator,
+    pub apps: Apps,
+    /// Stalled by `fault stall` (so `start-target` does not resume it).
+    stalled_by_hand: Mutex<bool>,
+    /// Last: removed after everything else stopped.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // A stopped broker would hold the clients' goodbyes.
+        let _ = self.target.freeze(false);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a fault did, and which topic to validate now to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultDone {
+    pub text: String,
+    pub validate: Option<String>,
+}
+
 impl Demo {
-    /// Starts everything under `dir` and writes `dir/cutover.toml` for the cockpit.
-    pub async fn start(dir: &Path) -> Result<Demo, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    /// Starts everything under `dir` (a new temporary directory when None) and writes
+    /// `cutover.toml` there for the cockpit.
+    pub async fn start(dir: Option<&Path>) -> Result<Demo, String> {
+        let tmp = match dir {
+            Some(_) => None,
+            None => Some(
+                tempfile::Builder::new()
+                    .prefix("cutover-demo-")
+                    .tempdir()
+                    .map_err(|e| format!("cannot create a temporary directory: {e}"))?,
+            ),
+        };
+        let dir = dir.map_or_else(
+            || tmp.as_ref().expect("made above").path().to_path_buf(),
+            Path::to_path_buf,
+        );
+        std::fs::create_dir_all(dir.join("apps")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         // The memory engine reports group states (the sqlite one breaks DescribeGroups); its end
         // offsets are right as long as every produce request carries one record, so the demo's
         // writers send one record per request.
@@ -84,28 +243,63 @@ impl Demo {
         create_topics(&tgt, &target_topics(), timeout).await?;
 
         let config_path = dir.join("cutover.toml");
-        let log = dir.join("cutover.log");
         let config = format!(
             "# Written by `cutover demo`.\n[source]\nname = \"dc1\"\nbootstrap = \"{}\"\n\n[target]\nname = \"cloud\"\nbootstrap = \"{}\"\n\n\
              [replication]\nkind = \"mirrormaker2\"\nsource_alias = \"{SOURCE_ALIAS}\"\ntarget_alias = \"cloud\"\npolicy = \"default\"\n\n\
-             [monitor]\nrefresh_interval = \"1s\"\nlag_warn = 20\nlag_crit = 500\n\n[log]\nfile = \"{}\"\n",
+             [monitor]\nrefresh_interval = \"1s\"\nlag_warn = 50\nlag_crit = 1000\n\n\
+             [cutover]\njournal = \"{}\"\nsettle = \"4s\"\nhook_timeout = \"30s\"\n\n{}\
+             [log]\nfile = \"{}\"\n",
             source.bootstrap(),
             target.bootstrap(),
-            log.display()
+            dir.join("cutover.journal").display(),
+            plan(&dir),
+            dir.join("cutover.log").display()
         );
         std::fs::write(&config_path, config).map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
 
+        // Every application starts on the source.
+        let mut producers = Vec::new();
+        let mut groups = Vec::new();
+        for w in WAVES {
+            let (p_file, c_file) = (
+                control_file(&dir, w.name, "producers"),
+                control_file(&dir, w.name, "consumers"),
+            );
+            for f in [&p_file, &c_file] {
+                std::fs::write(f, "source\n").map_err(|e| format!("cannot write {}: {e}", f.display()))?;
+            }
+            for (topic, partitions, rate) in w.topics {
+                producers.push(ProducerSpec {
+                    topic: topic.to_string(),
+                    target_topic: target_name(topic),
+                    partitions: *partitions,
+                    rate: *rate,
+                    control: p_file.clone(),
+                });
+            }
+            for (group, topic, members) in w.groups {
+                groups.push(GroupSpec {
+                    name: group.to_string(),
+                    topic: topic.to_string(),
+                    target_topic: target_name(topic),
+                    members: *members,
+                    control: c_file.clone(),
+                    churn: (*group == CHURNING_GROUP).then_some(CHURN_EVERY),
+                });
+            }
+        }
         let stop = Arc::new(AtomicBool::new(false));
-        let threads = vec![
-            spawn("demo-traffic", stop.clone(), {
-                let src = src.clone();
-                move |stop| traffic(&src, &stop)
-            }),
-            spawn("demo-consumer", stop.clone(), {
-                let src = src.clone();
-                move |stop| consume(&src, &stop)
-            }),
-        ];
+        let mut threads = Vec::new();
+        let apps = Apps::start(&producers, &groups, &src, &tgt, &stop, &mut threads);
+        threads.push(spawn("demo-profiles", {
+            let (src, stop) = (src.clone(), stop.clone());
+            move || profiles(&src, &stop)
+        }));
+        threads.push(spawn("demo-audit", {
+            let (src, stop) = (src.clone(), stop.clone());
+            move || audit(&src, &stop)
+        }));
+
         let replication = Replication {
             kind: ReplicationKind::MirrorMaker2,
             source_alias: SOURCE_ALIAS.into(),
@@ -113,9 +307,14 @@ impl Demo {
             ..Default::default()
         };
         // Only the topics that exist on the target are copied (audit is missing there).
-        let copied: Vec<&str> = vec!["orders", "payments", "customers"];
+        let copied: Vec<String> = source_topics()
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|t| t != "audit")
+            .collect();
+        let copied: Vec<&str> = copied.iter().map(String::as_str).collect();
         let mut spec = ReplicatorSpec::new(src.clone(), tgt.clone(), replication, &copied);
-        spec.groups = vec!["billing".into()];
+        spec.groups = groups.iter().map(|g| g.name.clone()).collect();
         spec.one_record_per_request = true;
         spec.checkpoint_interval = Duration::from_secs(2);
         let replicator = Replicator::start(spec)?;
@@ -125,64 +324,157 @@ impl Demo {
             source,
             target,
             config_path,
+            dir,
             stop,
             threads,
             replicator,
+            apps,
+            stalled_by_hand: Mutex::new(false),
+            _tmp: tmp,
+        })
+    }
+
+    /// One line for the cockpit's header: what the applications' consumers saw.
+    pub fn status(&self) -> String {
+        self.apps.tally.line()
+    }
+
+    /// Breaks something on purpose (see `FAULTS`). Blocks until the fault happened (a record
+    /// fault: until the replicator copied past it, at most 30 s).
+    pub fn inject(&self, name: &str) -> Result<FaultDone, String> {
+        let done = |text: String| FaultDone { text, validate: None };
+        match name {
+            "drop" => self.record_fault(Fault::Drop),
+            "duplicate" => self.record_fault(Fault::Duplicate),
+            "corrupt" => self.record_fault(Fault::CorruptValue),
+            "stall" => {
+                *self.stalled_by_hand.lock().expect("demo lock") = true;
+                self.replicator.stall(true);
+                Ok(done(
+                    "replication stalled: lag grows and MM2's heartbeat ages; `fault resume` ends it".into(),
+                ))
+            }
+            "resume" => {
+                *self.stalled_by_hand.lock().expect("demo lock") = false;
+                self.replicator.stall(false);
+                Ok(done("replication resumed".into()))
+            }
+            "stop-target" => {
+                // MM2 cannot write to a target that does not answer: its tasks stop too.
+                self.replicator.stall(true);
+                std::thread::sleep(Duration::from_millis(1500));
+                self.target.freeze(true)?;
+                Ok(done(
+                    "target broker stopped (SIGSTOP): it does not answer; `fault start-target` wakes it".into(),
+                ))
+            }
+            "start-target" => {
+                self.target.freeze(false)?;
+                if !*self.stalled_by_hand.lock().expect("demo lock") {
+                    self.replicator.stall(false);
+                }
+                Ok(done("target broker answers again (SIGCONT)".into()))
+            }
+            "rebalance" => {
+                self.apps.rebalance("billing")?;
+                Ok(done(
+                    "a billing member leaves and rejoins in 3 s: the group rebalances".into(),
+                ))
+            }
+            other => Err(format!(
+                "no fault `{other}`: try {}",
+                FAULTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// A fault on the next record the replicator copies of a topic whose producers still write
+    /// to the source (so the record comes); waits until it was copied.
+    fn record_fault(&self, fault: Fault) -> Result<FaultDone, String> {
+        let wave = WAVES
+            .iter()
+            .find(|w| apps::read_place(&control_file(&self.dir, w.name, "producers")) == Place::Source)
+            .ok_or("every wave's producers moved off the source: no record will be copied to break")?;
+        let topic = wave.topics[0].0;
+        let partition = 0;
+        let offset = self.replicator.position(topic, partition) + 1;
+        self.replicator.inject(Injection {
+            topic: topic.into(),
+            partition,
+            offset,
+            fault,
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.replicator.position(topic, partition) <= offset {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{fault:?} armed at {topic}/{partition} source offset {offset}, not copied within 30 s (stalled?)"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let what = match fault {
+            Fault::Drop => "dropped",
+            Fault::Duplicate => "duplicated",
+            _ => "corrupted",
+        };
+        Ok(FaultDone {
+            text: format!("the replicator {what} {topic}/{partition} source offset {offset}; validating {topic}"),
+            validate: Some(topic.to_string()),
         })
     }
 }
 
-fn spawn(
-    name: &str,
-    stop: Arc<AtomicBool>,
-    f: impl FnOnce(Arc<AtomicBool>) -> Result<(), String> + Send + 'static,
-) -> JoinHandle<()> {
+pub(crate) fn spawn(name: &str, f: impl FnOnce() -> Result<(), String> + Send + 'static) -> JoinHandle<()> {
     let name = name.to_string();
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
-            if let Err(e) = f(stop) {
+            if let Err(e) = f() {
                 tracing::error!("{name}: {e}");
             }
         })
         .expect("spawn a demo thread")
 }
 
-/// Produces a few records a second to every source topic, in bursts now and then.
-fn traffic(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
+/// customer-profiles: updates of 40 customers' profiles, now and then a tombstone (a customer
+/// deleted), on the source only (not part of the plan).
+fn profiles(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
     let writer = RecordWriter::new(src, true)?;
-    let topics = source_topics();
     let mut n: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
-        let burst = if n % 200 < 20 { 10 } else { 1 };
-        for _ in 0..burst {
-            for t in &topics {
-                let partition = (n % t.partitions as u64) as i32;
-                let key = format!("{}-{}", t.name, n % 50);
-                let rec = Record {
-                    key: Some(key.into_bytes()),
-                    value: Some(format!("{{\"seq\":{n},\"topic\":\"{}\"}}", t.name).into_bytes()),
-                    headers: vec![("origin".into(), Some(b"demo".to_vec()))],
-                    timestamp: Some(now_ms()),
-                };
-                writer.send(&t.name, partition, &rec)?;
-            }
-            n += 1;
-        }
-        writer.flush(Duration::from_secs(5))?;
-        std::thread::sleep(Duration::from_millis(250));
+        let customer = (n * 7) % 40;
+        let value =
+            (n % 13 != 12).then(|| format!("{{\"customer\":{customer},\"tier\":{},\"v\":{n}}}", n % 3).into_bytes());
+        let rec = Record {
+            key: Some(format!("customer-{customer}").into_bytes()),
+            value,
+            headers: vec![],
+            timestamp: Some(now_ms()),
+        };
+        writer.send("customer-profiles", (customer % 2) as i32, &rec)?;
+        writer.flush(Duration::from_secs(10))?;
+        n += 1;
+        std::thread::sleep(Duration::from_millis(700));
     }
     Ok(())
 }
 
-/// The `billing` group reads `orders` on the source and commits every second (auto-commit).
-fn consume(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
-    let member = GroupMember::join(src, "billing", &["orders"])?;
+/// audit: a record a second, on the source only (the topic is missing on the target).
+fn audit(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
+    let writer = RecordWriter::new(src, true)?;
+    let mut n: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
-        if let Some(Err(e)) = member.poll(Duration::from_millis(200)) {
-            tracing::warn!("demo consumer: {e}");
-        }
+        let rec = Record {
+            key: None,
+            value: Some(format!("{{\"event\":{n}}}").into_bytes()),
+            headers: vec![],
+            timestamp: Some(now_ms()),
+        };
+        writer.send("audit", 0, &rec)?;
+        writer.flush(Duration::from_secs(10))?;
+        n += 1;
+        std::thread::sleep(Duration::from_secs(1));
     }
-    member.leave();
     Ok(())
 }

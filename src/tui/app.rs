@@ -113,6 +113,8 @@ pub enum Msg {
     },
     /// News from the cutover this cockpit drives.
     Cutover(CutoverNews),
+    /// A demo fault happened (or could not).
+    FaultDone(Result<crate::demo::FaultDone, String>),
 }
 
 /// What the cockpit's cutover driver says.
@@ -157,6 +159,8 @@ pub enum Effect {
     Validate(Request),
     /// Drive the cutover.
     Cutover(CutoverOp),
+    /// Break something in `cutover demo` on purpose (a name from its fault menu).
+    Fault(String),
 }
 
 /// What a line of input is being typed into, if anything.
@@ -273,6 +277,10 @@ pub struct App {
     pub cutover: CutoverPanel,
     /// Effects asked for while handling the current message.
     effects: Vec<Effect>,
+    /// `cutover demo`'s fault menu (name, what it does); empty outside the demo.
+    pub faults: Vec<(String, String)>,
+    /// `cutover demo`'s applications: what their consumers saw.
+    pub demo_status: Option<String>,
 }
 
 /// What the Cutover view shows.
@@ -329,6 +337,8 @@ impl App {
             read_only: false,
             cutover: CutoverPanel::default(),
             effects: Vec::new(),
+            faults: Vec::new(),
+            demo_status: None,
         }
     }
 
@@ -363,6 +373,7 @@ impl App {
                 self.cutover.live = live;
             }
             Msg::Cutover(news) => self.on_cutover(news),
+            Msg::FaultDone(result) => self.on_fault_done(result),
         }
         std::mem::take(&mut self.effects)
     }
@@ -717,7 +728,7 @@ impl App {
         match c.effect {
             Effect::Validate(Request { scope, full }) => self.request_validation(scope, full),
             Effect::Translate { group } => self.request_translation(&group),
-            Effect::Cutover(op) => self.effects.push(Effect::Cutover(op)),
+            effect @ (Effect::Cutover(_) | Effect::Fault(_)) => self.effects.push(effect),
         }
     }
 
@@ -761,7 +772,10 @@ impl App {
             }
             KeyCode::Enter => {
                 self.input = Input::None;
-                if command {
+                let words: Vec<&str> = text.split_whitespace().collect();
+                if command && words.first() == Some(&"fault") {
+                    self.fault_command(&words[1..].join(" "));
+                } else if command {
                     match keys::command_action(&text, &self.bindings()) {
                         Some(a) => self.apply(a),
                         None if text.trim().is_empty() => {}
@@ -776,7 +790,7 @@ impl App {
                 }
             }
             KeyCode::Tab if command => {
-                if let Some(c) = keys::complete(&text) {
+                if let Some(c) = self.complete_command(&text) {
                     text = c;
                 }
                 self.input = Input::Command(text);
@@ -992,6 +1006,58 @@ impl App {
                 };
                 self.flash = Some(text.lines().next().unwrap_or("").to_string());
                 self.note(level, text);
+            }
+        }
+    }
+
+    /// `:fault NAME`: the demo's fault menu (the fault is an effect the loop runs).
+    fn fault_command(&mut self, name: &str) {
+        let names: Vec<&str> = self.faults.iter().map(|(n, _)| n.as_str()).collect();
+        if names.is_empty() {
+            self.flash = Some("faults exist only in `cutover demo`".into());
+        } else if self.read_only {
+            self.flash = Some("read-only: no fault".into());
+        } else if !names.contains(&name) {
+            self.flash = Some(format!("fault what? {} (Tab completes)", names.join(", ")));
+        } else {
+            self.flash = Some(format!("fault {name}: injecting …"));
+            self.note(Level::Warn, format!("demo fault: {name} asked"));
+            self.effects.push(Effect::Fault(name.to_string()));
+        }
+    }
+
+    /// Tab on the command line: a command, or after `fault `, a fault's name.
+    fn complete_command(&self, text: &str) -> Option<String> {
+        let offer_faults = !self.faults.is_empty() && !self.read_only;
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if offer_faults && words.first() == Some(&"fault") && (words.len() > 1 || text.ends_with(' ')) {
+            let names: Vec<&str> = self.faults.iter().map(|(n, _)| n.as_str()).collect();
+            let prefix = words.get(1).copied().unwrap_or("");
+            return keys::common_prefix(&names, prefix).map(|n| format!("fault {n}"));
+        }
+        let mut names: Vec<&str> = keys::commands().iter().map(|(c, _)| *c).collect();
+        if offer_faults {
+            names.push("fault ");
+        }
+        keys::common_prefix(&names, text)
+    }
+
+    /// A fault happened: said where the engineer looks, and the topic it broke validated now.
+    fn on_fault_done(&mut self, result: Result<crate::demo::FaultDone, String>) {
+        match result {
+            Ok(done) => {
+                self.flash = Some(format!("fault: {}", done.text));
+                self.note(Level::Warn, format!("demo fault: {}", done.text));
+                if let Some(topic) = done.validate {
+                    self.effects.push(Effect::Validate(Request {
+                        scope: Scope::Topic(topic),
+                        full: false,
+                    }));
+                }
+            }
+            Err(e) => {
+                self.flash = Some(format!("fault failed: {e}"));
+                self.note(Level::Error, format!("demo fault failed: {e}"));
             }
         }
     }

@@ -382,12 +382,13 @@ pub fn commands() -> Vec<(&'static str, Action)> {
 
 /// Completes a command prefix: the longest common prefix of every command that starts with it.
 pub fn complete(prefix: &str) -> Option<String> {
-    let commands = commands();
-    let hits: Vec<&str> = commands
-        .iter()
-        .map(|(c, _)| *c)
-        .filter(|c| c.starts_with(prefix))
-        .collect();
+    let names: Vec<&str> = commands().iter().map(|(c, _)| *c).collect();
+    common_prefix(&names, prefix)
+}
+
+/// The longest common prefix of the names that start with `prefix`, if any does.
+pub fn common_prefix(names: &[&str], prefix: &str) -> Option<String> {
+    let hits: Vec<&str> = names.iter().copied().filter(|c| c.starts_with(prefix)).collect();
     let first = hits.first()?;
     let common = hits.iter().fold(first.len(), |n, h| {
         first.chars().zip(h.chars()).take(n).take_while(|(a, b)| a == b).count()

@@ -56,6 +56,8 @@ struct Jobs {
     validation: Job,
     /// The wave this cockpit drives, if any.
     cutover: Option<cutover::CutoverJob>,
+    /// `cutover demo`'s estate, for its fault menu.
+    demo: Option<Arc<crate::demo::Demo>>,
     inbox: mpsc::UnboundedSender<Msg>,
 }
 
@@ -71,6 +73,29 @@ impl Jobs {
             },
             Effect::Validate(request) => self.validation.request(request),
             Effect::Cutover(op) => self.cutover(op, app),
+            Effect::Fault(name) => self.fault(name),
+        }
+    }
+
+    /// Injects a demo fault on a thread of its own (a record fault waits until it was copied).
+    fn fault(&mut self, name: String) {
+        let Some(demo) = self.demo.clone() else {
+            let _ = self
+                .inbox
+                .send(Msg::FaultDone(Err("faults exist only in `cutover demo`".into())));
+            return;
+        };
+        let inbox = self.inbox.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("fault {name}"))
+            .spawn(move || {
+                let result = demo.inject(&name);
+                let _ = inbox.send(Msg::FaultDone(result));
+            });
+        if let Err(e) = spawned {
+            let _ = self
+                .inbox
+                .send(Msg::FaultDone(Err(format!("cannot start the fault: {e}"))));
         }
     }
 
@@ -131,7 +156,13 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
 
 /// Runs the cockpit until `q` or a signal. The terminal is restored on every path out.
 /// `read_only`: no key that changes anything on a cluster exists.
-pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_eyre::Result<Exit> {
+/// `demo`: `cutover demo`'s estate (its fault menu and its applications' tally), else None.
+pub async fn run(
+    config: Arc<Config>,
+    theme: Theme,
+    read_only: bool,
+    demo: Option<Arc<crate::demo::Demo>>,
+) -> color_eyre::Result<Exit> {
     let monitor = Monitor::start(&config).map_err(|e| color_eyre::eyre::eyre!(e))?;
     let mut snapshots = monitor.snapshots.clone();
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -142,6 +173,13 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(config, theme, first, SystemTime::now());
     app.read_only = read_only;
+    if let Some(d) = &demo {
+        app.faults = crate::demo::FAULTS
+            .iter()
+            .map(|(n, w)| (n.to_string(), w.to_string()))
+            .collect();
+        app.demo_status = Some(d.status());
+    }
 
     // Every message for the cockpit comes through this one inbox.
     let (inbox, mut messages) = mpsc::unbounded_channel::<Msg>();
@@ -199,6 +237,7 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
         translations: BTreeMap::new(),
         validation,
         cutover: None,
+        demo: demo.clone(),
         inbox,
     };
     let journal = app
@@ -244,6 +283,9 @@ pub async fn run(config: Arc<Config>, theme: Theme, read_only: bool) -> color_ey
                 }
             }
             _ = tick.tick() => {
+                if let Some(d) = &demo {
+                    app.demo_status = Some(d.status());
+                }
                 for effect in app.update(Msg::Tick(SystemTime::now())) {
                     jobs.run(effect, &app);
                 }

@@ -78,17 +78,20 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
         .map(|w| {
             let (word, role) = wave_word(app, w);
             let plan = app.config.waves.iter().find(|p| p.name == w.name);
-            let topics = if w.topics.is_empty() {
-                plan.map(|p| {
-                    p.topics
-                        .iter()
-                        .map(|r| r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default()
-            } else {
-                w.topics.join(",")
+            // Before the wave starts, the plan's patterns; then the names they matched.
+            let patterns = |list: &[regex::Regex]| {
+                list.iter()
+                    .map(|r| r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let topics = match plan {
+                Some(p) if w.topics.is_empty() => patterns(&p.topics),
+                _ => w.topics.join(","),
+            };
+            let groups = match plan {
+                Some(p) if w.groups.is_empty() => patterns(&p.groups),
+                _ => w.groups.join(","),
             };
             Row::new(vec![
                 Cell::from(w.name.clone()),
@@ -96,7 +99,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
                 Cell::from(word).style(t.style(role)),
                 Cell::from(elapsed(w.started, None, app.now)),
                 Cell::from(topics),
-                Cell::from(w.groups.join(",")),
+                Cell::from(groups),
             ])
         })
         .collect();

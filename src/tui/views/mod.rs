@@ -117,7 +117,14 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
             format!(" ROLLBACK SUGGESTED: {wave} "),
             t.style(Role::Crit),
         )),
-        None => Line::from(Span::styled(refresh, t.style(Role::Muted))),
+        None => Line::from(vec![
+            // The demo's applications: what their consumers saw (duplicates and gaps stay 0).
+            Span::styled(
+                app.demo_status.as_ref().map_or(String::new(), |d| format!("{d}  ")),
+                t.style(Role::Text),
+            ),
+            Span::styled(refresh, t.style(Role::Muted)),
+        ]),
     }
     .alignment(Alignment::Right);
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -289,6 +296,11 @@ fn render_help(frame: &mut Frame, area: Rect, app: &App) {
             }
             _ => lines.push(line(b.label.to_string(), b.help.to_string())),
         }
+    }
+    // The demo's fault menu, in one line (names; `:fault` Tab completes them).
+    if !app.faults.is_empty() && !app.read_only {
+        let names: Vec<&str> = app.faults.iter().map(|(n, _)| n.as_str()).collect();
+        lines.push(line(":fault".into(), names.join(" ")));
     }
     // The lines, the mode, the closing hint, and the two borders.
     let height = lines.len() as u16 + 3 + u16::from(mode.is_some());
