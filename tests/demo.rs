@@ -187,7 +187,7 @@ fn a_newcomer_cuts_wave_1_over_with_keys_and_quits_leaving_nothing() {
         ("2", "analytics-sessions"),
         ("3", "MISSING"),
         ("4", "cutover"),
-        ("5", "dc1.clickstream"),
+        ("5", "offset-syncs"),
         ("6", "RESULT"),
         ("7", "WAVE"),
         ("?", "any key closes this help"),
