@@ -158,20 +158,31 @@ impl Observer {
             mem.topics = Some(topics);
             if let Ok(groups) = &state.groups {
                 for c in self.rebalances.observe(side, groups, state.polled_at) {
-                    let from = c.from.map(|f| f.label()).unwrap_or_else(|| "new".into());
-                    let took = c
-                        .rebalance_took
-                        .map(|d| format!(" (rebalance took {})", short_duration(d)))
-                        .unwrap_or_default();
-                    let level = if c.to.is_rebalancing() {
-                        Level::Warn
+                    let from = c.from.clone().map(|f| f.label()).unwrap_or_else(|| "new".into());
+                    let state = if c.from.as_ref() == Some(&c.to) {
+                        c.to.label()
                     } else {
-                        Level::Info
+                        format!("{from} -> {}", c.to.label())
+                    };
+                    let (level, text) = match (c.rebalanced_between_polls, c.rebalance_took) {
+                        (Some((before, after)), _) => (
+                            Level::Warn,
+                            format!(
+                                "group {} rebalanced between polls: {before} -> {after} members, {state}",
+                                c.group
+                            ),
+                        ),
+                        (None, Some(d)) => (
+                            Level::Info,
+                            format!("group {} {state} (rebalance took {})", c.group, short_duration(d)),
+                        ),
+                        (None, None) if c.to.is_rebalancing() => (Level::Warn, format!("group {} {state}", c.group)),
+                        (None, None) => (Level::Info, format!("group {} {state}", c.group)),
                     };
                     out.push(Event {
                         at: c.at,
                         level,
-                        text: format!("{name}: group {} {} -> {}{took}", c.group, from, c.to.label()),
+                        text: format!("{name}: {text}"),
                     });
                 }
             }

@@ -238,10 +238,22 @@ pub struct RebalanceTracker {
 #[derive(Debug, Clone, PartialEq)]
 struct Track {
     status: GroupStatus,
+    /// Member ids at the last poll.
+    members: BTreeSet<String>,
     /// First poll that saw the group rebalancing, while it still is.
     rebalancing_since: Option<SystemTime>,
-    /// The newest finished rebalance: when it started and how long it took.
-    last: Option<(SystemTime, Duration)>,
+    /// The newest finished rebalance.
+    last: Option<Rebalance>,
+}
+
+/// A rebalance the tracker knows has finished.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rebalance {
+    /// Seen rebalancing by a poll: when it was first seen and how long it lasted.
+    Timed { start: SystemTime, took: Duration },
+    /// Begun and finished between two polls (the group was not rebalancing at either, but
+    /// its members changed): only the member counts and the poll that noticed are known.
+    BetweenPolls { seen: SystemTime, from: usize, to: usize },
 }
 
 /// A state change seen between two polls.
@@ -254,30 +266,41 @@ pub struct GroupChange {
     pub at: SystemTime,
     /// Set when this change ended a rebalance.
     pub rebalance_took: Option<Duration>,
+    /// Set when the group rebalanced between two polls: member counts before and after.
+    pub rebalanced_between_polls: Option<(usize, usize)>,
 }
 
 impl RebalanceTracker {
-    /// Feeds one poll's group states (taken at `at`); returns the changes.
+    /// Feeds one poll's group states (taken at `at`); returns the changes. A group whose
+    /// members changed while it was not rebalancing at either poll rebalanced in between
+    /// (a broker can finish a rebalance well within one refresh): that is a change too.
     pub fn observe(&mut self, side: Side, groups: &[GroupState], at: SystemTime) -> Vec<GroupChange> {
         let mut changes = Vec::new();
         for g in groups {
             let key = (side, g.name.clone());
+            let members: BTreeSet<String> = g.members.iter().map(|m| m.id.clone()).collect();
             let prev = self.tracks.get(&key).cloned();
             let mut track = prev.clone().unwrap_or(Track {
                 status: g.status.clone(),
+                members: members.clone(),
                 rebalancing_since: None,
                 last: None,
             });
             let mut took = None;
+            let mut between = None;
             if g.status.is_rebalancing() {
                 track.rebalancing_since.get_or_insert(at);
             } else if let Some(start) = track.rebalancing_since.take() {
                 let d = at.duration_since(start).unwrap_or_default();
-                track.last = Some((start, d));
+                track.last = Some(Rebalance::Timed { start, took: d });
                 took = Some(d);
+            } else if prev.is_some() && track.members != members {
+                let (from, to) = (track.members.len(), members.len());
+                track.last = Some(Rebalance::BetweenPolls { seen: at, from, to });
+                between = Some((from, to));
             }
             let from = prev.as_ref().map(|t| t.status.clone());
-            if from.as_ref() != Some(&g.status) {
+            if from.as_ref() != Some(&g.status) || between.is_some() {
                 changes.push(GroupChange {
                     side,
                     group: g.name.clone(),
@@ -285,23 +308,32 @@ impl RebalanceTracker {
                     to: g.status.clone(),
                     at,
                     rebalance_took: took,
+                    rebalanced_between_polls: between,
                 });
             }
             track.status = g.status.clone();
+            track.members = members;
             self.tracks.insert(key, track);
         }
         changes
     }
 
-    /// "rebalancing 3m12s" while it lasts, "last rebalance 14s" after.
+    /// "rebalancing 3m12s" while it lasts, "last rebalance took 14s" after, or
+    /// "rebalanced 2 -> 1 members (02:46:42Z)" when it happened between two polls.
     pub fn label(&self, side: Side, group: &str, now: SystemTime) -> Option<String> {
         let t = self.tracks.get(&(side, group.to_string()))?;
         if let Some(start) = t.rebalancing_since {
             let d = now.duration_since(start).unwrap_or_default();
             return Some(format!("rebalancing {} (since {})", short_duration(d), clock(start)));
         }
-        t.last
-            .map(|(start, d)| format!("last rebalance took {} (at {})", short_duration(d), clock(start)))
+        t.last.map(|last| match last {
+            Rebalance::Timed { start, took } => {
+                format!("last rebalance took {} (at {})", short_duration(took), clock(start))
+            }
+            Rebalance::BetweenPolls { seen, from, to } => {
+                format!("rebalanced {from} -> {to} members ({})", clock(seen))
+            }
+        })
     }
 }
 
@@ -316,11 +348,23 @@ mod tests {
     use super::*;
 
     fn g(name: &str, status: GroupStatus) -> GroupState {
+        with_members(name, status, &[])
+    }
+
+    fn with_members(name: &str, status: GroupStatus, ids: &[&str]) -> GroupState {
         GroupState {
             name: name.into(),
             status,
             protocol_type: "consumer".into(),
-            members: vec![],
+            members: ids
+                .iter()
+                .map(|id| crate::model::Member {
+                    id: id.to_string(),
+                    client_id: "c".into(),
+                    host: "h".into(),
+                    assignment: Ok(BTreeMap::new()),
+                })
+                .collect(),
             offsets: Ok(BTreeMap::new()),
         }
     }
@@ -366,5 +410,57 @@ mod tests {
             tr.label(Side::Source, "a", t0 + Duration::from_secs(60)).as_deref(),
             Some("last rebalance took 14s (at 02:46:42Z)")
         );
+    }
+
+    #[test]
+    fn a_rebalance_between_two_polls_is_seen_from_its_members() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut tr = RebalanceTracker::default();
+        tr.observe(
+            Side::Source,
+            &[with_members("a", GroupStatus::Stable, &["m1", "m2"])],
+            at(0),
+        );
+        // The same members: nothing happened.
+        assert!(tr
+            .observe(
+                Side::Source,
+                &[with_members("a", GroupStatus::Stable, &["m2", "m1"])],
+                at(1)
+            )
+            .is_empty());
+        assert_eq!(tr.label(Side::Source, "a", at(1)), None);
+        // One left and the group settled before the next poll.
+        let c = tr.observe(Side::Source, &[with_members("a", GroupStatus::Stable, &["m1"])], at(2));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].rebalanced_between_polls, Some((2, 1)));
+        assert_eq!(c[0].rebalance_took, None);
+        assert_eq!(
+            tr.label(Side::Source, "a", at(30)).as_deref(),
+            Some("rebalanced 2 -> 1 members (02:46:42Z)")
+        );
+        // It came back under a new member id: two members again, a rebalance again.
+        let c = tr.observe(
+            Side::Source,
+            &[with_members("a", GroupStatus::Stable, &["m1", "m3"])],
+            at(3),
+        );
+        assert_eq!(c[0].rebalanced_between_polls, Some((1, 2)));
+        // A rebalance a poll caught is timed, not counted twice when it ends with new members.
+        tr.observe(
+            Side::Source,
+            &[with_members("a", GroupStatus::PreparingRebalance, &["m1"])],
+            at(4),
+        );
+        let c = tr.observe(
+            Side::Source,
+            &[with_members("a", GroupStatus::Stable, &["m1", "m4"])],
+            at(7),
+        );
+        assert_eq!(c[0].rebalanced_between_polls, None);
+        assert_eq!(c[0].rebalance_took, Some(Duration::from_secs(3)));
+        // The other side's group of the same name is tracked apart.
+        assert_eq!(tr.label(Side::Target, "a", at(7)), None);
     }
 }

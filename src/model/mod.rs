@@ -58,6 +58,10 @@ pub enum GroupStatus {
     Stable,
     PreparingRebalance,
     CompletingRebalance,
+    /// The consumer protocol's (KIP-848) rebalance states: the coordinator computes a new
+    /// assignment, then members take it up.
+    Assigning,
+    Reconciling,
     Empty,
     Dead,
     /// The broker did not say (or said something this version does not know).
@@ -70,6 +74,8 @@ impl GroupStatus {
             "Stable" => GroupStatus::Stable,
             "PreparingRebalance" => GroupStatus::PreparingRebalance,
             "CompletingRebalance" | "AwaitingSync" => GroupStatus::CompletingRebalance,
+            "Assigning" => GroupStatus::Assigning,
+            "Reconciling" => GroupStatus::Reconciling,
             "Empty" => GroupStatus::Empty,
             "Dead" => GroupStatus::Dead,
             other => GroupStatus::Unknown(other.to_string()),
@@ -77,7 +83,13 @@ impl GroupStatus {
     }
 
     pub fn is_rebalancing(&self) -> bool {
-        matches!(self, GroupStatus::PreparingRebalance | GroupStatus::CompletingRebalance)
+        matches!(
+            self,
+            GroupStatus::PreparingRebalance
+                | GroupStatus::CompletingRebalance
+                | GroupStatus::Assigning
+                | GroupStatus::Reconciling
+        )
     }
 
     pub fn label(&self) -> String {
@@ -85,6 +97,8 @@ impl GroupStatus {
             GroupStatus::Stable => "Stable".into(),
             GroupStatus::PreparingRebalance => "PreparingRebalance".into(),
             GroupStatus::CompletingRebalance => "CompletingRebalance".into(),
+            GroupStatus::Assigning => "Assigning".into(),
+            GroupStatus::Reconciling => "Reconciling".into(),
             GroupStatus::Empty => "Empty".into(),
             GroupStatus::Dead => "Dead".into(),
             GroupStatus::Unknown(s) if s.is_empty() => "unknown".into(),
@@ -220,6 +234,25 @@ pub fn short_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_states_of_both_protocols_are_known() {
+        for (word, rebalancing) in [
+            ("Stable", false),
+            ("PreparingRebalance", true),
+            ("CompletingRebalance", true),
+            ("Assigning", true),
+            ("Reconciling", true),
+            ("Empty", false),
+            ("Dead", false),
+        ] {
+            let s = GroupStatus::parse(word);
+            assert_eq!(s.label(), word);
+            assert_eq!(s.is_rebalancing(), rebalancing, "{word}");
+        }
+        assert_eq!(GroupStatus::parse("AwaitingSync"), GroupStatus::CompletingRebalance);
+        assert_eq!(GroupStatus::parse("Wobbly").label(), "unknown (Wobbly)");
+    }
 
     #[test]
     fn health_turns_stale_after_two_intervals() {

@@ -34,7 +34,10 @@ pub(super) fn validation_role(s: Status) -> Role {
 pub(super) fn group_role(s: &GroupStatus) -> Role {
     match s {
         GroupStatus::Stable => Role::Ok,
-        GroupStatus::PreparingRebalance | GroupStatus::CompletingRebalance => Role::Warn,
+        GroupStatus::PreparingRebalance
+        | GroupStatus::CompletingRebalance
+        | GroupStatus::Assigning
+        | GroupStatus::Reconciling => Role::Warn,
         GroupStatus::Dead => Role::Crit,
         GroupStatus::Empty | GroupStatus::Unknown(_) => Role::Text,
     }
