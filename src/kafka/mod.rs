@@ -11,9 +11,10 @@ pub mod cursor;
 pub mod ffi;
 pub mod mm2;
 pub mod records;
+pub mod wire;
 pub mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,7 +27,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
 use crate::config::ClusterConfig;
-use crate::model::{Broker, ClusterState, GroupState, GroupStatus, Member, PartitionState, TopicState};
+use crate::model::{Broker, ClusterState, Figure, GroupState, GroupStatus, Member, PartitionState, TopicState};
 
 /// Routes librdkafka's logs to the log file (never the terminal) and keeps its statistics.
 #[derive(Clone)]
@@ -80,6 +81,9 @@ pub struct ClusterClient {
     admin: AdminClient<CockpitContext>,
     timeout: Duration,
     stats: Arc<Mutex<BTreeMap<String, Statistics>>>,
+    /// Partition offsets over the Kafka protocol itself, on a cluster it can speak to (plain
+    /// TCP); else librdkafka reads them.
+    wire: Option<Arc<Mutex<wire::WireClient>>>,
 }
 
 /// The librdkafka configuration every client of a cluster starts from.
@@ -135,6 +139,7 @@ impl ClusterClient {
             admin,
             timeout,
             stats,
+            wire: wire::speaks_to(cluster).then(|| Arc::new(Mutex::new(wire::WireClient::new(cluster, timeout)))),
         })
     }
 
@@ -148,10 +153,14 @@ impl ClusterClient {
         let consumer = self.consumer.clone();
         let timeout = self.timeout;
         let w = watch.clone();
+        let wire = self.wire.clone();
         let (brokers, topics, groups) = tokio::task::spawn_blocking(move || -> Result<_, String> {
             serve_events(consumer.client());
             let (brokers, mut topics) = read_metadata(&consumer, &w, timeout)?;
-            read_watermarks(&consumer, &mut topics, timeout);
+            match wire {
+                Some(wire) => wire.lock().expect("wire lock").read_watermarks(&brokers, &mut topics),
+                None => read_watermarks(&consumer, &mut topics, timeout),
+            }
             let groups = read_groups(&consumer, &w, timeout);
             Ok((brokers, topics, groups))
         })
@@ -205,6 +214,14 @@ impl ClusterClient {
         serve_events(self.admin.inner());
         let stats = self.stats.lock().expect("stats lock");
         let mut out = RequestCounts::new();
+        if let Some(wire) = &self.wire {
+            for (broker, apis) in wire.lock().expect("wire lock").request_counts() {
+                let per_api = out.entry(broker.clone()).or_default();
+                for (api, n) in apis {
+                    *per_api.entry(api.clone()).or_default() += n;
+                }
+            }
+        }
         for s in stats.values() {
             // By address: the bootstrap connection and the broker's own are the same broker.
             for b in s.brokers.values().filter(|b| !b.nodename.is_empty()) {
@@ -407,37 +424,48 @@ fn read_metadata(
     Ok((brokers, topics))
 }
 
-/// Start and end offsets of every watched partition: two batched ListOffsets per leader.
-fn read_watermarks(
-    consumer: &BaseConsumer<CockpitContext>,
+/// Start and end offsets of every watched partition through librdkafka: two batched
+/// ListOffsets per leader. The lists are built by appending and the answers looked up by hash
+/// (librdkafka's own handling of the list stays quadratic: the reason for `wire`).
+pub fn read_watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     topics: &mut BTreeMap<String, TopicState>,
     timeout: Duration,
 ) {
     for which in [Offset::Beginning, Offset::End] {
-        let mut tpl = TopicPartitionList::new();
+        let mut tpl = TopicPartitionList::with_capacity(topics.values().map(|t| t.partitions.len()).sum());
         for t in topics.values() {
             for p in &t.partitions {
-                if tpl.add_partition_offset(&t.name, p.id, which).is_err() {
-                    continue;
-                }
+                let _ = tpl.add_partition(&t.name, p.id).set_offset(which);
             }
         }
         if tpl.count() == 0 {
             return;
         }
-        let answer = consumer.offsets_for_times(tpl, timeout);
-        for t in topics.values_mut() {
-            for p in &mut t.partitions {
-                let figure = match &answer {
-                    Err(e) => Err(format!("unavailable: {e}")),
-                    Ok(list) => match list.find_partition(&t.name, p.id) {
-                        None => Err("unavailable: no answer for this partition".into()),
-                        Some(elem) => match (elem.error(), elem.offset()) {
+        let answer: Result<HashMap<(String, i32), Figure<i64>>, String> = consumer
+            .offsets_for_times(tpl, timeout)
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .map(|elem| {
+                        let figure = match (elem.error(), elem.offset()) {
                             (Err(e), _) => Err(format!("unavailable: {e}")),
                             (Ok(()), Offset::Offset(o)) => Ok(o),
                             (Ok(()), other) => Err(format!("unavailable: broker answered {other:?}")),
-                        },
-                    },
+                        };
+                        ((elem.topic().to_string(), elem.partition()), figure)
+                    })
+                    .collect()
+            })
+            .map_err(|e| format!("unavailable: {e}"));
+        for t in topics.values_mut() {
+            for p in &mut t.partitions {
+                let figure = match &answer {
+                    Err(e) => Err(e.clone()),
+                    Ok(map) => map
+                        .get(&(t.name.clone(), p.id))
+                        .cloned()
+                        .unwrap_or_else(|| Err("unavailable: no answer for this partition".into())),
                 };
                 match which {
                     Offset::Beginning => p.low = figure,

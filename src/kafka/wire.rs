@@ -1,0 +1,376 @@
+//! The Kafka protocol spoken directly (encoded by the `kafka-protocol` crate) for the one read
+//! of every poll whose cost librdkafka makes grow with the square of the partition count: the
+//! start and end offsets of every watched partition. librdkafka builds, sends and merges its
+//! ListOffsets through partition lists it searches linearly for each partition (in
+//! `offsets_for_times` and in the admin ListOffsets alike), so 25,000 partitions would cost
+//! seconds of CPU per poll. Here each leader gets exactly two requests per poll (earliest and
+//! latest, all partitions it leads), pipelined on one kept connection, and the answers are
+//! matched by hash.
+//!
+//! Plain TCP only: a cluster with `security.protocol` other than PLAINTEXT is read through
+//! librdkafka (which speaks TLS and SASL), at librdkafka's cost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use kafka_protocol::error::ParseResponseErrorCode;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ListOffsetsRequest, ListOffsetsResponse, RequestHeader,
+    ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
+
+use crate::config::ClusterConfig;
+use crate::model::{Broker, Figure, TopicState};
+
+const CLIENT_ID: &str = "cutover";
+/// ListOffsets timestamps meaning "the earliest offset" and "the latest offset".
+const EARLIEST: i64 = -2;
+const LATEST: i64 = -1;
+/// The newest ListOffsets version whose answer this module reads (v7 and later add nothing it
+/// needs; v8 and v9 change what -1 means for tiered storage only with other timestamps).
+const LIST_OFFSETS_MAX: i16 = 7;
+
+/// Whether this module can speak to the cluster: only over plain TCP.
+pub fn speaks_to(cluster: &ClusterConfig) -> bool {
+    cluster
+        .properties
+        .iter()
+        .find(|(k, _)| k == "security.protocol")
+        .is_none_or(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
+}
+
+/// Which end offset a poll reads: the last stable offset (what a `read_committed` consumer can
+/// read, librdkafka's default, so the figure is what the cockpit always showed) unless the
+/// cluster's properties ask for `read_uncommitted`.
+fn isolation_level(cluster: &ClusterConfig) -> i8 {
+    let uncommitted = cluster
+        .properties
+        .iter()
+        .any(|(k, v)| k == "isolation.level" && v.eq_ignore_ascii_case("read_uncommitted"));
+    if uncommitted {
+        0
+    } else {
+        1
+    }
+}
+
+/// A request this module sends, and the answer it decodes (the crate's own `Request` trait
+/// needs its broker half too).
+trait Request: Message + Encodable + HeaderVersion {
+    const KEY: i16;
+    type Response: Decodable + HeaderVersion;
+}
+
+impl Request for ApiVersionsRequest {
+    const KEY: i16 = ApiKey::ApiVersions as i16;
+    type Response = ApiVersionsResponse;
+}
+
+impl Request for ListOffsetsRequest {
+    const KEY: i16 = ApiKey::ListOffsets as i16;
+    type Response = ListOffsetsResponse;
+}
+
+/// One kept connection to one broker, with the API versions it supports.
+struct Connection {
+    stream: TcpStream,
+    versions: HashMap<i16, (i16, i16)>,
+    next_correlation: i32,
+}
+
+/// Reads partition offsets over connections kept between polls (one per broker).
+pub struct WireClient {
+    timeout: Duration,
+    isolation_level: i8,
+    connections: HashMap<String, Connection>,
+    /// Requests sent so far, by broker address and API name (as librdkafka's statistics name them).
+    sent: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+impl WireClient {
+    pub fn new(cluster: &ClusterConfig, timeout: Duration) -> WireClient {
+        WireClient {
+            timeout,
+            isolation_level: isolation_level(cluster),
+            connections: HashMap::new(),
+            sent: BTreeMap::new(),
+        }
+    }
+
+    /// Requests sent so far, by broker address ("host:port") and API.
+    pub fn request_counts(&self) -> &BTreeMap<String, BTreeMap<String, i64>> {
+        &self.sent
+    }
+
+    /// Fills `low` and `high` of every partition of `topics`: two ListOffsets per leader,
+    /// sent to every leader before any answer is read. A partition whose leader is unknown or
+    /// could not be asked gets the reason instead of a figure.
+    pub fn read_watermarks(&mut self, brokers: &[Broker], topics: &mut BTreeMap<String, TopicState>) {
+        let address: HashMap<i32, String> = brokers
+            .iter()
+            .map(|b| (b.id, format!("{}:{}", b.host, b.port)))
+            .collect();
+        // Partitions by leader address, in one pass.
+        let mut by_leader: HashMap<&str, BTreeMap<&str, Vec<i32>>> = HashMap::new();
+        let mut no_leader = Vec::new();
+        for t in topics.values() {
+            for p in &t.partitions {
+                match address.get(&p.leader) {
+                    Some(a) => by_leader.entry(a).or_default().entry(&t.name).or_default().push(p.id),
+                    None => no_leader.push((t.name.clone(), p.id)),
+                }
+            }
+        }
+        let mut answers: HashMap<(String, i32), (Figure<i64>, Figure<i64>)> = HashMap::new();
+        // Send everything first, then read: the leaders work in parallel.
+        let mut pending = Vec::new();
+        for (addr, partitions) in &by_leader {
+            let kept = self.connections.contains_key(*addr);
+            let sent = self.send_list_offsets(addr, partitions);
+            pending.push((addr.to_string(), partitions, kept, sent));
+        }
+        for (addr, partitions, kept, sent) in pending {
+            let mut read = sent.and_then(|(version, ids)| self.receive_both(&addr, version, ids));
+            if read.is_err() && kept {
+                // A connection kept from an earlier poll may have died with a broker that has
+                // come back since: once more on a new one.
+                self.connections.remove(&addr);
+                read = self
+                    .send_list_offsets(&addr, partitions)
+                    .and_then(|(version, ids)| self.receive_both(&addr, version, ids));
+            }
+            match read {
+                Err(e) => {
+                    self.connections.remove(&addr);
+                    for (topic, ids) in partitions.iter() {
+                        for id in ids {
+                            let why = Err(format!("unavailable: {addr}: {e}"));
+                            answers.insert((topic.to_string(), *id), (why.clone(), why));
+                        }
+                    }
+                }
+                Ok(responses) => {
+                    for (which, response) in responses.into_iter().enumerate() {
+                        for topic in response.topics {
+                            for p in topic.partitions {
+                                let figure = match p.error_code.err() {
+                                    Some(e) => Err(format!("unavailable: {e}")),
+                                    None if p.offset < 0 => Err(format!("unavailable: broker answered {}", p.offset)),
+                                    None => Ok(p.offset),
+                                };
+                                let entry = answers
+                                    .entry((topic.name.0.to_string(), p.partition_index))
+                                    .or_insert_with(|| (Err("no answer".into()), Err("no answer".into())));
+                                if which == 0 {
+                                    entry.0 = figure;
+                                } else {
+                                    entry.1 = figure;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for t in topics.values_mut() {
+            for p in &mut t.partitions {
+                match answers.remove(&(t.name.clone(), p.id)) {
+                    Some((low, high)) => (p.low, p.high) = (low, high),
+                    None => {
+                        let why = if no_leader.iter().any(|(n, id)| *n == t.name && *id == p.id) {
+                            format!("unavailable: leader {} not among the brokers", p.leader)
+                        } else {
+                            "unavailable: no answer for this partition".to_string()
+                        };
+                        (p.low, p.high) = (Err(why.clone()), Err(why));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the earliest and latest ListOffsets for `partitions` to `addr`; returns the
+    /// version used and the two correlation ids.
+    fn send_list_offsets(
+        &mut self,
+        addr: &str,
+        partitions: &BTreeMap<&str, Vec<i32>>,
+    ) -> Result<(i16, [i32; 2]), String> {
+        let version = self.version::<ListOffsetsRequest>(addr, LIST_OFFSETS_MAX)?;
+        let mut ids = [0; 2];
+        for (i, timestamp) in [EARLIEST, LATEST].into_iter().enumerate() {
+            let topics = partitions
+                .iter()
+                .map(|(name, ids)| {
+                    ListOffsetsTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(name.to_string())))
+                        .with_partitions(
+                            ids.iter()
+                                .map(|id| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(*id)
+                                        .with_current_leader_epoch(-1)
+                                        .with_timestamp(timestamp)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let request = ListOffsetsRequest::default()
+                .with_replica_id((-1).into())
+                .with_isolation_level(self.isolation_level)
+                .with_topics(topics)
+                .with_timeout_ms(self.timeout.as_millis().min(i32::MAX as u128) as i32);
+            ids[i] = self.send(addr, &request, version)?;
+        }
+        Ok((version, ids))
+    }
+
+    fn receive_both(&mut self, addr: &str, version: i16, ids: [i32; 2]) -> Result<Vec<ListOffsetsResponse>, String> {
+        ids.into_iter()
+            .map(|id| self.receive::<ListOffsetsRequest>(addr, id, version))
+            .collect()
+    }
+
+    /// The highest version of `R` both sides speak, at most `newest`.
+    fn version<R: Request>(&mut self, addr: &str, newest: i16) -> Result<i16, String> {
+        let connection = self.connect(addr)?;
+        let name = api_name(R::KEY);
+        let (broker_min, broker_max) = *connection
+            .versions
+            .get(&R::KEY)
+            .ok_or_else(|| format!("the broker does not support {name}"))?;
+        let high = broker_max.min(R::VERSIONS.max).min(newest);
+        let low = broker_min.max(R::VERSIONS.min);
+        if high < low {
+            return Err(format!(
+                "no {name} version in common (broker {broker_min}..{broker_max}, cutover {}..{newest})",
+                R::VERSIONS.min
+            ));
+        }
+        Ok(high)
+    }
+
+    fn connect(&mut self, addr: &str) -> Result<&mut Connection, String> {
+        if !self.connections.contains_key(addr) {
+            let connection = open(addr, self.timeout, &mut self.sent)?;
+            self.connections.insert(addr.to_string(), connection);
+        }
+        Ok(self.connections.get_mut(addr).expect("just inserted"))
+    }
+
+    fn send<R: Request>(&mut self, addr: &str, request: &R, version: i16) -> Result<i32, String> {
+        let connection = self.connect(addr)?;
+        let id = connection.next_correlation;
+        connection.next_correlation = connection.next_correlation.wrapping_add(1);
+        write_request(&mut connection.stream, request, version, id)?;
+        *self
+            .sent
+            .entry(addr.to_string())
+            .or_default()
+            .entry(api_name(R::KEY))
+            .or_default() += 1;
+        Ok(id)
+    }
+
+    fn receive<R: Request>(&mut self, addr: &str, id: i32, version: i16) -> Result<R::Response, String> {
+        let connection = self.connections.get_mut(addr).ok_or("connection closed")?;
+        read_response::<R>(&mut connection.stream, id, version)
+    }
+}
+
+/// Connects and asks the broker which API versions it speaks (ApiVersions v0, which every
+/// broker answers, whatever its age).
+fn open(
+    addr: &str,
+    timeout: Duration,
+    sent: &mut BTreeMap<String, BTreeMap<String, i64>>,
+) -> Result<Connection, String> {
+    let socket = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr} resolves to no address"))?;
+    let mut stream = TcpStream::connect_timeout(&socket, timeout).map_err(|e| format!("cannot connect: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    write_request(&mut stream, &ApiVersionsRequest::default(), 0, 0)?;
+    *sent
+        .entry(addr.to_string())
+        .or_default()
+        .entry(api_name(ApiVersionsRequest::KEY))
+        .or_default() += 1;
+    let answer = read_response::<ApiVersionsRequest>(&mut stream, 0, 0)?;
+    if let Some(e) = answer.error_code.err() {
+        return Err(format!("ApiVersions: {e}"));
+    }
+    let versions = answer
+        .api_keys
+        .iter()
+        .map(|k| (k.api_key, (k.min_version, k.max_version)))
+        .collect();
+    Ok(Connection {
+        stream,
+        versions,
+        next_correlation: 1,
+    })
+}
+
+fn write_request<R: Request>(stream: &mut TcpStream, request: &R, version: i16, id: i32) -> Result<(), String> {
+    let header = RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(id)
+        .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
+    let mut body = BytesMut::new();
+    header
+        .encode(&mut body, R::header_version(version))
+        .and_then(|()| request.encode(&mut body, version))
+        .map_err(|e| format!("cannot encode {}: {e}", api_name(R::KEY)))?;
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&(body.len() as i32).to_be_bytes());
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame).map_err(|e| format!("send: {e}"))
+}
+
+fn read_response<R: Request>(stream: &mut TcpStream, id: i32, version: i16) -> Result<R::Response, String> {
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).map_err(|e| format!("receive: {e}"))?;
+    let size = i32::from_be_bytes(size);
+    if size < 4 {
+        return Err(format!("a response of {size} bytes"));
+    }
+    let mut body = vec![0u8; size as usize];
+    stream.read_exact(&mut body).map_err(|e| format!("receive: {e}"))?;
+    let mut buf = bytes::Bytes::from(body);
+    let header = ResponseHeader::decode(&mut buf, R::Response::header_version(version))
+        .map_err(|e| format!("undecodable response header: {e}"))?;
+    if header.correlation_id != id {
+        return Err(format!("answer {} where {id} was expected", header.correlation_id));
+    }
+    let response = R::Response::decode(&mut buf, version)
+        .map_err(|e| format!("undecodable {} response: {e}", api_name(R::KEY)))?;
+    if buf.has_remaining() {
+        return Err(format!(
+            "{} bytes after the {} response",
+            buf.remaining(),
+            api_name(R::KEY)
+        ));
+    }
+    Ok(response)
+}
+
+/// The API's name as librdkafka's statistics spell it ("ListOffsets", "ApiVersion").
+fn api_name(key: i16) -> String {
+    match ApiKey::try_from(key) {
+        Ok(ApiKey::ApiVersions) => "ApiVersion".into(),
+        Ok(k) => format!("{k:?}"),
+        Err(()) => format!("api {key}"),
+    }
+}

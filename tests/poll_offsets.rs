@@ -1,0 +1,238 @@
+//! Start and end offsets of every partition, read over the Kafka protocol itself (`kafka::wire`,
+//! what a poll uses on a plain-TCP cluster) against a real tansu broker: the same figures as
+//! the known record counts and as librdkafka's reading (the way polls read them before), also
+//! while a producer writes; and two ListOffsets requests per broker per poll, whatever the
+//! partition count.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use cutover::config::{NameFilter, Replication};
+use cutover::demo::broker::Storage;
+use cutover::demo::clients::TopicSpec;
+use cutover::kafka::wire::WireClient;
+use cutover::kafka::{consumer_config, read_watermarks, ClusterClient};
+use cutover::model::{ClusterState, TopicState};
+use cutover::monitor::watches;
+use rdkafka::consumer::BaseConsumer;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn poll(client: &ClusterClient) -> ClusterState {
+    let repl = Replication {
+        source_alias: "src".into(),
+        ..Default::default()
+    };
+    let (watch, _) = watches(&repl, &NameFilter::topics_default(), &NameFilter::groups_default());
+    runtime().block_on(client.poll(&watch)).expect("poll")
+}
+
+/// (low, high) of every partition.
+fn figures(topics: &BTreeMap<String, TopicState>) -> BTreeMap<(String, i32), (i64, i64)> {
+    topics
+        .values()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                let low = p.low.clone().unwrap_or_else(|e| panic!("{}/{} low: {e}", t.name, p.id));
+                let high = p
+                    .high
+                    .clone()
+                    .unwrap_or_else(|e| panic!("{}/{} high: {e}", t.name, p.id));
+                ((t.name.clone(), p.id), (low, high))
+            })
+        })
+        .collect()
+}
+
+/// The same partitions read the way polls read them before: librdkafka's offsets_for_times.
+fn through_librdkafka(
+    consumer: &BaseConsumer,
+    topics: &BTreeMap<String, TopicState>,
+) -> BTreeMap<(String, i32), (i64, i64)> {
+    let mut copy = topics.clone();
+    for t in copy.values_mut() {
+        for p in &mut t.partitions {
+            p.low = Err("not read".into());
+            p.high = Err("not read".into());
+        }
+    }
+    read_watermarks(consumer, &mut copy, TIMEOUT);
+    figures(&copy)
+}
+
+#[test]
+fn offsets_read_over_the_wire_are_the_known_ones_and_librdkafkas() {
+    let (src, _tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 5)]);
+    let mut known = BTreeMap::new();
+    for (topic, partitions) in [("orders", 3), ("payments", 5)] {
+        for p in 0..partitions {
+            let n = 3 + 7 * p as i64 + topic.len() as i64;
+            produce(&src, topic, p, n as usize, false);
+            known.insert((topic.to_string(), p), (0, n));
+        }
+    }
+    // Retention moved one log start (the harness edits tansu's storage: see common).
+    delete_records_before(&src.dir, "src", "payments", 2, 9);
+    known.get_mut(&("payments".to_string(), 2)).unwrap().0 = 9;
+
+    let client = ClusterClient::connect(&cluster(&src, "src"), TIMEOUT, None).unwrap();
+    let state = poll(&client);
+    let read = figures(&state.topics);
+    assert_eq!(read, known);
+    let consumer: BaseConsumer = consumer_config(&cluster(&src, "src")).create().unwrap();
+    assert_eq!(through_librdkafka(&consumer, &state.topics), known);
+}
+
+#[test]
+fn offsets_read_over_the_wire_lie_between_two_librdkafka_readings_while_a_producer_writes() {
+    let (src, _tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("clickstream", 6)]);
+    let writing = Arc::new(AtomicBool::new(true));
+    let producer = {
+        let (writing, src_cluster) = (writing.clone(), cluster(&src, "producer"));
+        std::thread::spawn(move || {
+            let w = cutover::demo::clients::RecordWriter::new(&src_cluster, false).unwrap();
+            let mut i = 0u64;
+            while writing.load(Ordering::Relaxed) {
+                let r = cutover::kafka::records::Record {
+                    key: Some(i.to_string().into_bytes()),
+                    value: Some(vec![b'x'; 100]),
+                    headers: vec![],
+                    timestamp: None,
+                };
+                w.send("clickstream", (i % 6) as i32, &r).unwrap();
+                i += 1;
+                if i.is_multiple_of(50) {
+                    w.flush(TIMEOUT).unwrap();
+                }
+            }
+            w.flush(TIMEOUT).unwrap();
+            i
+        })
+    };
+    let client = ClusterClient::connect(&cluster(&src, "src"), TIMEOUT, None).unwrap();
+    let consumer: BaseConsumer = consumer_config(&cluster(&src, "src")).create().unwrap();
+    let first = poll(&client);
+    let mut moved = 0;
+    for _ in 0..20 {
+        let before = through_librdkafka(&consumer, &first.topics);
+        let now = figures(&poll(&client).topics);
+        let after = through_librdkafka(&consumer, &first.topics);
+        for (key, (low, high)) in &now {
+            let (b, a) = (before[key], after[key]);
+            assert_eq!(*low, b.0, "{key:?} low");
+            assert!(
+                b.1 <= *high && *high <= a.1,
+                "{key:?}: librdkafka {} then wire {high} then librdkafka {}",
+                b.1,
+                a.1
+            );
+            moved += (a.1 > b.1) as usize;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    writing.store(false, Ordering::Relaxed);
+    let sent = producer.join().unwrap();
+    assert!(
+        moved > 0 && sent > 100,
+        "the producer wrote while the offsets were read ({sent} records, {moved} moves)"
+    );
+}
+
+#[test]
+fn a_poll_sends_two_list_offsets_per_broker_whatever_the_partition_count() {
+    let (src, _tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("small", 4)]);
+    let client = ClusterClient::connect(&cluster(&src, "src"), TIMEOUT, None).unwrap();
+    let mut wire = WireClient::new(&cluster(&src, "src"), TIMEOUT);
+    let list_offsets = |wire: &WireClient| -> i64 {
+        wire.request_counts()
+            .values()
+            .filter_map(|apis| apis.get("ListOffsets"))
+            .sum()
+    };
+    let mut requests_per_poll = Vec::new();
+    for total in [4, 4 + 40 * 25] {
+        if total > 4 {
+            let specs: Vec<TopicSpec> = (0..40).map(|i| TopicSpec::new(&format!("t{i:02}"), 25)).collect();
+            create(&src, &specs);
+        }
+        let mut state = poll(&client);
+        let partitions: usize = state.topics.values().map(|t| t.partitions.len()).sum();
+        assert_eq!(partitions, total);
+        let before = list_offsets(&wire);
+        wire.read_watermarks(&state.brokers, &mut state.topics);
+        assert_eq!(figures(&state.topics).len(), total, "every partition has both figures");
+        requests_per_poll.push(list_offsets(&wire) - before);
+    }
+    assert_eq!(
+        requests_per_poll,
+        vec![2, 2],
+        "ListOffsets per poll at 4 and 1,004 partitions"
+    );
+    // Connections are kept: one ApiVersions in all.
+    let api_versions: i64 = wire.request_counts().values().filter_map(|a| a.get("ApiVersion")).sum();
+    assert_eq!(api_versions, 1);
+}
+
+#[test]
+fn a_broker_that_went_away_is_the_reason_on_each_partition_and_the_first_read_after_it_is_back_works() {
+    let (mut src, _tgt, _dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 2)]);
+    produce(&src, "orders", 1, 5, false);
+    let client = ClusterClient::connect(&cluster(&src, "src"), TIMEOUT, None).unwrap();
+    let mut state = poll(&client);
+    let mut wire = WireClient::new(&cluster(&src, "src"), Duration::from_secs(2));
+    wire.read_watermarks(&state.brokers, &mut state.topics);
+    src.kill();
+    wire.read_watermarks(&state.brokers, &mut state.topics);
+    for p in &state.topics["orders"].partitions {
+        let e = p.high.clone().expect_err("no figure from a stopped broker");
+        assert!(e.starts_with("unavailable: "), "{e}");
+    }
+    src.restart().expect("restart");
+    wait_for(Duration::from_secs(20), "librdkafka to reach the broker again", || {
+        runtime()
+            .block_on(
+                client.poll(
+                    &watches(
+                        &Replication::default(),
+                        &NameFilter::topics_default(),
+                        &NameFilter::groups_default(),
+                    )
+                    .0,
+                ),
+            )
+            .ok()
+    });
+    wire.read_watermarks(&state.brokers, &mut state.topics);
+    assert_eq!(state.topics["orders"].partitions[1].high, Ok(5));
+    // Away and back between two reads: the connection kept from the last read died with the
+    // broker; the read notices and asks again on a new one, rather than showing the figures
+    // unavailable for a poll.
+    src.kill();
+    src.restart().expect("restart");
+    wait_for(Duration::from_secs(20), "librdkafka to reach the broker again", || {
+        runtime()
+            .block_on(
+                client.poll(
+                    &watches(
+                        &Replication::default(),
+                        &NameFilter::topics_default(),
+                        &NameFilter::groups_default(),
+                    )
+                    .0,
+                ),
+            )
+            .ok()
+    });
+    wire.read_watermarks(&state.brokers, &mut state.topics);
+    assert_eq!(state.topics["orders"].partitions[1].high, Ok(5));
+    assert_eq!(state.topics["orders"].partitions[0].high, Ok(0));
+}
