@@ -19,7 +19,7 @@ use cutover::kafka::wire::WireClient;
 use cutover::kafka::{consumer_config, read_watermarks, ClusterClient};
 use cutover::model::{ClusterState, TopicState};
 use cutover::monitor::watches;
-use rdkafka::consumer::BaseConsumer;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -235,4 +235,63 @@ fn a_broker_that_went_away_is_the_reason_on_each_partition_and_the_first_read_af
     wire.read_watermarks(&state.brokers, &mut state.topics);
     assert_eq!(state.topics["orders"].partitions[1].high, Ok(5));
     assert_eq!(state.topics["orders"].partitions[0].high, Ok(0));
+}
+
+#[test]
+fn group_offsets_read_over_the_wire_are_librdkafkas_and_a_steady_poll_finds_no_coordinator() {
+    // tansu keeps groups on its memory engine (test-brokers.md).
+    let (src, _tgt, _dir) = two_brokers(Storage::Memory);
+    create(&src, &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)]);
+    let cluster = cluster(&src, "src");
+    let groups: Vec<String> = (0..12).map(|i| format!("group-{i:02}")).collect();
+    for (i, g) in groups.iter().enumerate() {
+        let mut offsets = vec![("orders".to_string(), (i % 3) as i32, 10 + i as i64)];
+        if i % 2 == 0 {
+            offsets.push(("payments".to_string(), 1, 100 + i as i64));
+        }
+        common::groups::commit_offsets(&cluster, g, &offsets).unwrap();
+    }
+    let mut asked = groups.clone();
+    asked.push("never-committed".into());
+
+    let client = ClusterClient::connect(&cluster, TIMEOUT, None).unwrap();
+    let state = poll(&client);
+    let consumer: BaseConsumer = consumer_config(&cluster).create().unwrap();
+    let old = cutover::kafka::ffi::list_group_offsets(consumer.client(), &asked, TIMEOUT);
+    let mut wire = WireClient::new(&cluster, TIMEOUT);
+    let new = wire.group_offsets(&state.brokers, &asked);
+    assert_eq!(new, old);
+    for (i, (g, offsets)) in new.iter().take(12).enumerate() {
+        let offsets = offsets.as_ref().unwrap();
+        assert_eq!(
+            offsets.get(&("orders".to_string(), (i % 3) as i32)),
+            Some(&(10 + i as i64)),
+            "{g}"
+        );
+        assert_eq!(offsets.len(), 1 + (i % 2 == 0) as usize, "{g}");
+    }
+    assert_eq!(
+        new[12].1,
+        Ok(BTreeMap::new()),
+        "a group that never committed has no offsets"
+    );
+
+    // A steady poll: no FindCoordinator; OffsetFetch once per coordinator where the broker
+    // reads many groups in one request (v8+), else once per group.
+    let addr = format!("{}:{}", state.brokers[0].host, state.brokers[0].port);
+    let (_, fetch_max) = wire
+        .broker_versions(&addr, kafka_protocol::messages::ApiKey::OffsetFetch)
+        .unwrap();
+    let (_, find_max) = wire
+        .broker_versions(&addr, kafka_protocol::messages::ApiKey::FindCoordinator)
+        .unwrap();
+    eprintln!("tansu speaks OffsetFetch up to v{fetch_max}, FindCoordinator up to v{find_max}");
+    let count =
+        |wire: &WireClient, api: &str| -> i64 { wire.request_counts().values().filter_map(|a| a.get(api)).sum() };
+    let (find_before, fetch_before) = (count(&wire, "FindCoordinator"), count(&wire, "OffsetFetch"));
+    let again = wire.group_offsets(&state.brokers, &asked);
+    assert_eq!(again, new);
+    assert_eq!(count(&wire, "FindCoordinator") - find_before, 0);
+    let expected = if fetch_max >= 8 { 1 } else { asked.len() as i64 };
+    assert_eq!(count(&wire, "OffsetFetch") - fetch_before, expected);
 }

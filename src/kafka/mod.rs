@@ -157,11 +157,25 @@ impl ClusterClient {
         let (brokers, topics, groups) = tokio::task::spawn_blocking(move || -> Result<_, String> {
             serve_events(consumer.client());
             let (brokers, mut topics) = read_metadata(&consumer, &w, timeout)?;
-            match wire {
-                Some(wire) => wire.lock().expect("wire lock").read_watermarks(&brokers, &mut topics),
+            let mut wire = wire.as_ref().map(|w| w.lock().expect("wire lock"));
+            match wire.as_mut() {
+                Some(wire) => wire.read_watermarks(&brokers, &mut topics),
                 None => read_watermarks(&consumer, &mut topics, timeout),
             }
-            let groups = read_groups(&consumer, &w, timeout);
+            let groups = read_groups(&consumer, &w, timeout).map(|mut groups| {
+                let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+                let offsets = match wire.as_mut() {
+                    Some(wire) => wire.group_offsets(&brokers, &names),
+                    None => ffi::list_group_offsets(consumer.client(), &names, timeout),
+                };
+                for (g, (_, offsets)) in groups.iter_mut().zip(offsets) {
+                    g.offsets = offsets.map_err(|e| match e.starts_with("unavailable") {
+                        true => e,
+                        false => format!("unavailable: {e}"),
+                    });
+                }
+                groups
+            });
             Ok((brokers, topics, groups))
         })
         .await
@@ -476,6 +490,8 @@ pub fn read_watermarks<C: ConsumerContext>(
     }
 }
 
+/// Every watched consumer group and its members (ListGroups and DescribeGroups through
+/// librdkafka); the caller reads their committed offsets.
 fn read_groups(
     consumer: &BaseConsumer<CockpitContext>,
     watch: &Watch,
@@ -512,13 +528,6 @@ fn read_groups(
         })
         .collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
-    let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    for (g, (_, offsets)) in groups
-        .iter_mut()
-        .zip(ffi::list_group_offsets(consumer.client(), &names, timeout))
-    {
-        g.offsets = offsets.map_err(|e| format!("unavailable: {e}"));
-    }
     Ok(groups)
 }
 

@@ -18,12 +18,15 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ListOffsetsRequest, ListOffsetsResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    ListOffsetsRequest, ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 
+use super::ffi::GroupOffsets;
 use crate::config::ClusterConfig;
 use crate::model::{Broker, Figure, TopicState};
 
@@ -34,6 +37,16 @@ const LATEST: i64 = -1;
 /// The newest ListOffsets version whose answer this module reads (v7 and later add nothing it
 /// needs; v8 and v9 change what -1 means for tiered storage only with other timestamps).
 const LIST_OFFSETS_MAX: i16 = 7;
+/// FindCoordinator v4 finds the coordinators of many groups in one request (KIP-699).
+const FIND_COORDINATOR_MAX: i16 = 4;
+const FIND_COORDINATOR_BATCHED: i16 = 4;
+/// OffsetFetch v8 reads the offsets of many groups in one request (KIP-709); v9 adds only
+/// the consumer protocol's member fields.
+const OFFSET_FETCH_MAX: i16 = 8;
+const OFFSET_FETCH_BATCHED: i16 = 8;
+/// Group errors that mean "ask the coordinator again": load in progress, not available, not
+/// the coordinator.
+const COORDINATOR_MOVED: [i16; 3] = [14, 15, 16];
 
 /// Whether this module can speak to the cluster: only over plain TCP.
 pub fn speaks_to(cluster: &ClusterConfig) -> bool {
@@ -76,6 +89,16 @@ impl Request for ListOffsetsRequest {
     type Response = ListOffsetsResponse;
 }
 
+impl Request for FindCoordinatorRequest {
+    const KEY: i16 = ApiKey::FindCoordinator as i16;
+    type Response = FindCoordinatorResponse;
+}
+
+impl Request for OffsetFetchRequest {
+    const KEY: i16 = ApiKey::OffsetFetch as i16;
+    type Response = OffsetFetchResponse;
+}
+
 /// One kept connection to one broker, with the API versions it supports.
 struct Connection {
     stream: TcpStream,
@@ -88,6 +111,8 @@ pub struct WireClient {
     timeout: Duration,
     isolation_level: i8,
     connections: HashMap<String, Connection>,
+    /// Each group's coordinator ("host:port"), kept until it says it no longer is.
+    coordinators: HashMap<String, String>,
     /// Requests sent so far, by broker address and API name (as librdkafka's statistics name them).
     sent: BTreeMap<String, BTreeMap<String, i64>>,
 }
@@ -98,8 +123,19 @@ impl WireClient {
             timeout,
             isolation_level: isolation_level(cluster),
             connections: HashMap::new(),
+            coordinators: HashMap::new(),
             sent: BTreeMap::new(),
         }
+    }
+
+    /// The versions of `api` the broker at `addr` speaks (connecting if need be).
+    pub fn broker_versions(&mut self, addr: &str, api: ApiKey) -> Result<(i16, i16), String> {
+        let connection = self.connect(addr)?;
+        connection
+            .versions
+            .get(&(api as i16))
+            .copied()
+            .ok_or_else(|| format!("the broker does not support {}", api_name(api as i16)))
     }
 
     /// Requests sent so far, by broker address ("host:port") and API.
@@ -194,6 +230,222 @@ impl WireClient {
         }
     }
 
+    /// Committed offsets of every group in `groups`. Coordinators are kept between polls and
+    /// looked up (batched, FindCoordinator v4+) only for groups without one; each coordinator
+    /// then gets one OffsetFetch for all its groups (v8+), else one per group, all sent before
+    /// any answer is read. A group whose coordinator moved is asked once more at the new one.
+    pub fn group_offsets(&mut self, brokers: &[Broker], groups: &[String]) -> Vec<(String, GroupOffsets)> {
+        let mut answers: HashMap<String, GroupOffsets> = HashMap::new();
+        let mut ask: Vec<String> = groups.to_vec();
+        for attempt in 0..2 {
+            let moved = self.fetch_offsets(brokers, &ask, &mut answers);
+            if moved.is_empty() || attempt == 1 {
+                for g in moved {
+                    answers.insert(
+                        g,
+                        Err("unavailable: the group's coordinator moved twice during the poll".into()),
+                    );
+                }
+                break;
+            }
+            ask = moved;
+        }
+        groups
+            .iter()
+            .map(|g| {
+                let answer = answers
+                    .remove(g)
+                    .unwrap_or_else(|| Err("unavailable: no answer".into()));
+                (g.clone(), answer)
+            })
+            .collect()
+    }
+
+    /// One round: find missing coordinators, fetch offsets; returns the groups whose
+    /// coordinator moved (forgotten, to be asked again).
+    fn fetch_offsets(
+        &mut self,
+        brokers: &[Broker],
+        groups: &[String],
+        answers: &mut HashMap<String, GroupOffsets>,
+    ) -> Vec<String> {
+        let unknown: Vec<String> = groups
+            .iter()
+            .filter(|g| !self.coordinators.contains_key(*g))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            for (group, e) in self.find_coordinators(brokers, &unknown) {
+                answers.insert(group, Err(e));
+            }
+        }
+        let mut by_coordinator: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for g in groups.iter().filter(|g| !answers.contains_key(*g)) {
+            if let Some(addr) = self.coordinators.get(g) {
+                by_coordinator.entry(addr.clone()).or_default().push(g.clone());
+            }
+        }
+        let mut pending = Vec::new();
+        for (addr, members) in &by_coordinator {
+            pending.push((addr, members, self.send_offset_fetch(addr, members)));
+        }
+        let mut moved = Vec::new();
+        for (addr, members, sent) in pending {
+            let read = sent.and_then(|(version, ids)| {
+                ids.into_iter()
+                    .map(|id| self.receive::<OffsetFetchRequest>(addr, id, version))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|r| (version, r))
+            });
+            let per_group: Vec<(String, i16, GroupOffsets)> = match read {
+                Err(e) => {
+                    self.connections.remove(addr);
+                    members
+                        .iter()
+                        .map(|g| (g.clone(), 0, Err(format!("unavailable: {addr}: {e}"))))
+                        .collect()
+                }
+                Ok((version, responses)) if version >= OFFSET_FETCH_BATCHED => responses
+                    .into_iter()
+                    .flat_map(|r| r.groups)
+                    .map(|g| {
+                        let offsets = g.topics.into_iter().flat_map(|t| {
+                            let name = t.name.0.to_string();
+                            t.partitions
+                                .into_iter()
+                                .map(move |p| (name.clone(), p.partition_index, p.committed_offset, p.error_code))
+                        });
+                        (g.group_id.0.to_string(), g.error_code, Ok(committed(offsets)))
+                    })
+                    .collect(),
+                Ok((_, responses)) => members
+                    .iter()
+                    .zip(responses)
+                    .map(|(g, r)| {
+                        let offsets = r.topics.into_iter().flat_map(|t| {
+                            let name = t.name.0.to_string();
+                            t.partitions
+                                .into_iter()
+                                .map(move |p| (name.clone(), p.partition_index, p.committed_offset, p.error_code))
+                        });
+                        (g.clone(), r.error_code, Ok(committed(offsets)))
+                    })
+                    .collect(),
+            };
+            for (group, code, offsets) in per_group {
+                match code.err() {
+                    None => {
+                        answers.insert(group, offsets);
+                    }
+                    Some(_) if COORDINATOR_MOVED.contains(&code) => {
+                        self.coordinators.remove(&group);
+                        moved.push(group);
+                    }
+                    Some(e) => {
+                        answers.insert(group, Err(format!("unavailable: {e}")));
+                    }
+                }
+            }
+            // A connection that failed: its groups' coordinators are found again next time.
+            if !self.connections.contains_key(addr.as_str()) {
+                for g in members {
+                    self.coordinators.remove(g);
+                }
+            }
+        }
+        moved
+    }
+
+    /// Sends OffsetFetch for `groups` to their coordinator `addr`: one request (v8+) or one per
+    /// group. Returns the version and the correlation ids in the order of `groups`.
+    fn send_offset_fetch(&mut self, addr: &str, groups: &[String]) -> Result<(i16, Vec<i32>), String> {
+        let version = self.version::<OffsetFetchRequest>(addr, OFFSET_FETCH_MAX)?;
+        let group_id = |g: &String| GroupId(StrBytes::from_string(g.clone()));
+        if version >= OFFSET_FETCH_BATCHED {
+            let request = OffsetFetchRequest::default().with_groups(
+                groups
+                    .iter()
+                    .map(|g| {
+                        OffsetFetchRequestGroup::default()
+                            .with_group_id(group_id(g))
+                            .with_topics(None)
+                    })
+                    .collect(),
+            );
+            return Ok((version, vec![self.send(addr, &request, version)?]));
+        }
+        if version < 2 {
+            return Err(format!(
+                "the broker's OffsetFetch (v{version}) cannot list all of a group's offsets"
+            ));
+        }
+        let mut ids = Vec::with_capacity(groups.len());
+        for g in groups {
+            let request = OffsetFetchRequest::default()
+                .with_group_id(group_id(g))
+                .with_topics(None);
+            ids.push(self.send(addr, &request, version)?);
+        }
+        Ok((version, ids))
+    }
+
+    /// Looks up the coordinators of `groups` at the first broker that answers; keeps them.
+    /// Returns the groups it could not find one for, with the reason.
+    fn find_coordinators(&mut self, brokers: &[Broker], groups: &[String]) -> Vec<(String, String)> {
+        let mut last_error = "no broker in the metadata".to_string();
+        for b in brokers {
+            let addr = format!("{}:{}", b.host, b.port);
+            match self.find_coordinators_at(&addr, groups) {
+                Ok(failed) => return failed,
+                Err(e) => {
+                    self.connections.remove(&addr);
+                    last_error = format!("{addr}: {e}");
+                }
+            }
+        }
+        groups
+            .iter()
+            .map(|g| (g.clone(), format!("unavailable: no coordinator: {last_error}")))
+            .collect()
+    }
+
+    fn find_coordinators_at(&mut self, addr: &str, groups: &[String]) -> Result<Vec<(String, String)>, String> {
+        let version = self.version::<FindCoordinatorRequest>(addr, FIND_COORDINATOR_MAX)?;
+        let key = |g: &String| StrBytes::from_string(g.clone());
+        // (group, host, port, error code)
+        let mut found: Vec<(String, String, i32, i16)> = Vec::with_capacity(groups.len());
+        if version >= FIND_COORDINATOR_BATCHED {
+            let request = FindCoordinatorRequest::default()
+                .with_key_type(0)
+                .with_coordinator_keys(groups.iter().map(key).collect());
+            let id = self.send(addr, &request, version)?;
+            let answer = self.receive::<FindCoordinatorRequest>(addr, id, version)?;
+            for c in answer.coordinators {
+                found.push((c.key.to_string(), c.host.to_string(), c.port, c.error_code));
+            }
+        } else {
+            let mut ids = Vec::with_capacity(groups.len());
+            for g in groups {
+                let request = FindCoordinatorRequest::default().with_key(key(g)).with_key_type(0);
+                ids.push(self.send(addr, &request, version)?);
+            }
+            for (g, id) in groups.iter().zip(ids) {
+                let a = self.receive::<FindCoordinatorRequest>(addr, id, version)?;
+                found.push((g.clone(), a.host.to_string(), a.port, a.error_code));
+            }
+        }
+        let mut failed = Vec::new();
+        for (group, host, port, code) in found {
+            match code.err() {
+                None => {
+                    self.coordinators.insert(group, format!("{host}:{port}"));
+                }
+                Some(e) => failed.push((group, format!("unavailable: no coordinator: {e}"))),
+            }
+        }
+        Ok(failed)
+    }
+
     /// Sends the earliest and latest ListOffsets for `partitions` to `addr`; returns the
     /// version used and the two correlation ids.
     fn send_list_offsets(
@@ -282,6 +534,15 @@ impl WireClient {
         let connection = self.connections.get_mut(addr).ok_or("connection closed")?;
         read_response::<R>(&mut connection.stream, id, version)
     }
+}
+
+/// A group's committed offsets from (topic, partition, offset, error) answers: a partition
+/// with an error or no commit (a negative offset) is left out, as librdkafka's reading does.
+fn committed(partitions: impl Iterator<Item = (String, i32, i64, i16)>) -> BTreeMap<(String, i32), i64> {
+    partitions
+        .filter(|(_, _, offset, code)| *code == 0 && *offset >= 0)
+        .map(|(topic, partition, offset, _)| ((topic, partition), offset))
+        .collect()
 }
 
 /// Connects and asks the broker which API versions it speaks (ApiVersions v0, which every
