@@ -35,6 +35,8 @@ pub struct Event {
 pub struct EventLog {
     events: VecDeque<Event>,
     capacity: usize,
+    /// Events pushed since the start (the log may have dropped the oldest).
+    pushed: u64,
 }
 
 impl EventLog {
@@ -42,6 +44,7 @@ impl EventLog {
         EventLog {
             events: VecDeque::new(),
             capacity,
+            pushed: 0,
         }
     }
 
@@ -50,6 +53,12 @@ impl EventLog {
             self.events.pop_front();
         }
         self.events.push_back(e);
+        self.pushed += 1;
+    }
+
+    /// How many events were ever pushed: changes whenever one is, even when the log is full.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
     }
 
     pub fn newest_first(&self) -> impl Iterator<Item = &Event> {

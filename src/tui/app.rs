@@ -2,7 +2,7 @@
 //! the terminal loop runs the effects and feeds their results back as messages.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -281,6 +281,24 @@ pub struct App {
     pub faults: Vec<(String, String)>,
     /// `cutover demo`'s applications: what their consumers saw.
     pub demo_status: Option<String>,
+    /// Bumped by every message that may change what a view shows; a tick that only moves the
+    /// clock does not.
+    state_version: u64,
+    /// The current view's rows and what they were derived from: a frame drawn for the clock
+    /// alone reuses them (at 25,000 partitions deriving them is the costly part of a frame).
+    rows_cache: Mutex<Option<(RowsKey, Arc<Rows>)>>,
+    /// How many times rows were derived (tests count them).
+    pub derivations: std::sync::atomic::AtomicU64,
+}
+
+/// What a view's rows depend on: the state (by version), the view, its filter, and whether
+/// each cluster is live (the only thing in them that changes with the clock).
+#[derive(Debug, Clone, PartialEq)]
+struct RowsKey {
+    state_version: u64,
+    view: View,
+    filter: String,
+    health: [std::mem::Discriminant<crate::model::Health>; 2],
 }
 
 /// What the Cutover view shows.
@@ -339,11 +357,33 @@ impl App {
             effects: Vec::new(),
             faults: Vec::new(),
             demo_status: None,
+            state_version: 0,
+            rows_cache: Mutex::new(None),
+            derivations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// The one way in: handles a message and returns the effects it asks for.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let events_before = self.events.pushed();
+        let changes_state = match &msg {
+            Msg::Tick(_) => false,
+            Msg::Journal { entries, driver, live } => {
+                entries != &self.cutover.entries || driver != &self.cutover.driver || live != &self.cutover.live
+            }
+            _ => true,
+        };
+        if changes_state {
+            self.state_version += 1;
+        }
+        let effects = self.handle(msg);
+        if self.events.pushed() != events_before {
+            self.state_version += 1;
+        }
+        effects
+    }
+
+    fn handle(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Snapshot(snapshot, now) => self.on_snapshot(snapshot, now),
@@ -561,7 +601,7 @@ impl App {
 
     /// The topic the selected row or the current view is about, if any.
     fn topic_in_view(&self) -> Option<String> {
-        match (self.view(), self.rows()) {
+        match (self.view(), &*self.rows()) {
             (View::Topic(t), _) | (View::ValidationPartition(t, _), _) => Some(t.clone()),
             (_, Rows::Topics(v, _)) => v.get(self.selected()).map(|p| p.source_topic.clone()),
             (_, Rows::Validation(v)) => v.get(self.selected()).map(|r| r.topic.clone()),
@@ -582,7 +622,32 @@ impl App {
         self.filter.is_empty() || name.to_lowercase().contains(&self.filter.to_lowercase())
     }
 
-    pub fn rows(&self) -> Rows {
+    /// The current view's rows, derived again only when something they depend on changed.
+    pub fn rows(&self) -> Arc<Rows> {
+        let now = self.now;
+        let refresh = self.config.monitor.refresh_interval;
+        let key = RowsKey {
+            state_version: self.state_version,
+            view: self.view().clone(),
+            filter: self.filter.clone(),
+            health: [
+                std::mem::discriminant(&self.snapshot.source.health(now, refresh)),
+                std::mem::discriminant(&self.snapshot.target.health(now, refresh)),
+            ],
+        };
+        let mut cache = self.rows_cache.lock().expect("rows cache");
+        if let Some((k, rows)) = cache.as_ref() {
+            if *k == key {
+                return rows.clone();
+            }
+        }
+        self.derivations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rows = Arc::new(self.derive_rows());
+        *cache = Some((key, rows.clone()));
+        rows
+    }
+
+    fn derive_rows(&self) -> Rows {
         let c = &self.config;
         match self.view() {
             View::Overview => Rows::Topics(
@@ -860,7 +925,7 @@ impl App {
             Action::Top => self.set_selected(0),
             Action::Bottom => self.set_selected(last),
             Action::Drill => {
-                let target = match self.rows() {
+                let target = match &*self.rows() {
                     Rows::Topics(v, _) => v.get(sel).map(|p| View::Topic(p.source_topic.clone())),
                     Rows::Groups(Ok(v)) => v.get(sel).map(|g| View::Group(g.name.clone())),
                     Rows::Validation(v) => v
@@ -1097,6 +1162,59 @@ mod tests {
 
     fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
         text.chars().flat_map(|c| press(app, KeyCode::Char(c))).collect()
+    }
+
+    /// A frame drawn for the clock alone reuses the rows; a new snapshot, a cluster turning
+    /// stale, or a filter derives them again.
+    #[test]
+    fn rows_are_derived_again_only_when_what_they_show_may_have_changed() {
+        use crate::model::{ClusterFeed, ClusterState};
+        use std::sync::atomic::Ordering::Relaxed;
+        use std::time::Duration;
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let feed = |name: &str, at: SystemTime| ClusterFeed {
+            name: name.into(),
+            last_good: Some(Arc::new(ClusterState {
+                polled_at: at,
+                poll_duration: Duration::ZERO,
+                brokers: vec![],
+                topics: BTreeMap::new(),
+                configs: Ok(Default::default()),
+                groups: Ok(vec![]),
+            })),
+            last_error: None,
+        };
+        let snapshot = |seq: u64, at: SystemTime| Snapshot {
+            source: feed("a", at),
+            target: feed("b", at),
+            seq,
+            mm2: None,
+        };
+        let mut a = app();
+        a.update(Msg::Snapshot(snapshot(1, t0), t0));
+        let derived = |a: &App| {
+            a.rows();
+            a.derivations.load(Relaxed)
+        };
+        assert_eq!(derived(&a), 1);
+        assert_eq!(derived(&a), 1, "the same frame twice");
+        for s in 1..=3 {
+            a.update(Msg::Tick(t0 + Duration::from_secs(s)));
+            assert_eq!(derived(&a), 1, "a tick {s}s later, both clusters still live");
+        }
+        a.update(Msg::Snapshot(
+            snapshot(2, t0 + Duration::from_secs(4)),
+            t0 + Duration::from_secs(4),
+        ));
+        assert_eq!(derived(&a), 2, "a new snapshot");
+        a.update(Msg::Tick(t0 + Duration::from_secs(60)));
+        assert_eq!(derived(&a), 3, "both clusters turned stale");
+        a.update(Msg::Tick(t0 + Duration::from_secs(61)));
+        assert_eq!(derived(&a), 3, "still stale, nothing else changed");
+        press(&mut a, KeyCode::Char('/'));
+        type_text(&mut a, "x");
+        press(&mut a, KeyCode::Enter);
+        assert!(derived(&a) > 3, "a filter");
     }
 
     #[test]
