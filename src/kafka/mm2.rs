@@ -208,12 +208,19 @@ pub fn follow(
     let mut sides = vec![Side::new(source, on_source)?, Side::new(target, on_target)?];
     let mut state = Mm2State::new(&replication.source_alias, &replication.target_alias, SystemTime::now());
     let mut last_publish: Option<Instant> = None;
+    // Missing topics are looked for once per refresh (not whenever nothing was published: that
+    // was a Metadata request per topic every 20 ms while MM2's topics did not exist).
+    let mut last_lookup: Option<Instant> = None;
     let mut dirty = true;
     let mut last_errors = state.errors.clone();
     while !cancel.is_cancelled() {
         let mut changed = false;
+        let look = last_lookup.is_none_or(|t| t.elapsed() >= refresh);
+        if look {
+            last_lookup = Some(Instant::now());
+        }
         for side in &mut sides {
-            if last_publish.is_none_or(|t| t.elapsed() >= refresh) {
+            if look {
                 side.assign_pending(&mut state);
             }
             changed |= side.drain(&mut state, refresh / 4);
@@ -227,7 +234,9 @@ pub fn follow(
             dirty = false;
         }
         if !changed {
-            cancel.sleep(Duration::from_millis(20));
+            // Nothing assigned yet: nothing to read until the next lookup.
+            let idle = sides.iter().all(|s| s.assigned.is_empty());
+            cancel.sleep(Duration::from_millis(if idle { 200 } else { 20 }));
         }
     }
     Ok(())
