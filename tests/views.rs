@@ -800,3 +800,52 @@ fn the_cutover_view_of_an_observer() {
         insta::assert_snapshot!(format!("cutover_observer_{w}x{h}"), screen);
     }
 }
+
+/// A view formats only the page it shows: with 300 partitions, the Topic view's page scrolls to
+/// the selected row as ratatui scrolls (the selection at the bottom of the page), and its
+/// rows are the right ones.
+#[test]
+fn a_long_list_shows_the_page_of_the_selected_row() {
+    let text_config =
+        "[source]\nname = \"a\"\nbootstrap = \"a:9092\"\n[target]\nname = \"b\"\nbootstrap = \"b:9092\"\n\
+                       [replication]\nsource_alias = \"dc1\"\n";
+    let config = config::parse(Path::new("views.toml"), text_config, &|_| None).unwrap();
+    let highs: Vec<i64> = (0..300).map(|p| 1_000 + p).collect();
+    let cluster = |name: &str| ClusterState {
+        polled_at: at(2),
+        poll_duration: Duration::from_millis(5),
+        brokers: brokers("kafka-{id}"),
+        topics: [(name.to_string(), topic(name, &highs))].into(),
+        configs: Ok(BTreeMap::new()),
+        groups: Ok(vec![]),
+    };
+    let feed = |name: &str, topic: &str| ClusterFeed {
+        name: name.into(),
+        last_good: Some(Arc::new(cluster(topic))),
+        last_error: None,
+    };
+    let snap = Snapshot {
+        source: feed("a", "big"),
+        target: feed("b", "dc1.big"),
+        seq: 1,
+        mm2: None,
+    };
+    let mut app = App::new(
+        Arc::new(config),
+        Theme::load("mono").unwrap(),
+        Snapshot::default(),
+        at(0),
+    );
+    app.update(Msg::Snapshot(snap, at(3)));
+    key(&mut app, KeyCode::Enter);
+    let row_of = |screen: &str, p: i64| screen.lines().any(|l| l.contains(&format!("{}", 1_000 + p)));
+    let first = text(&render(&mut app, 80, 24));
+    assert!(row_of(&first, 0) && !row_of(&first, 299), "{first}");
+    key(&mut app, KeyCode::End);
+    let last = text(&render(&mut app, 80, 24));
+    assert!(row_of(&last, 299) && !row_of(&last, 0), "{last}");
+    // The page ends at the selected row: the rows above it, up to a page, are shown in order.
+    let shown: Vec<i64> = (0..300).filter(|p| row_of(&last, *p)).collect();
+    assert_eq!(shown, (300 - shown.len() as i64..300).collect::<Vec<_>>(), "{last}");
+    assert!(shown.len() >= 10, "{last}");
+}

@@ -48,8 +48,15 @@ pub struct TopicState {
 }
 
 impl TopicState {
+    /// Partition `id`: by index, as Kafka numbers a topic's partitions 0..n and polls keep
+    /// them in order (a search would make every per-partition walk quadratic); a search only
+    /// when the list is not in that order.
     pub fn partition(&self, id: i32) -> Option<&PartitionState> {
-        self.partitions.iter().find(|p| p.id == id)
+        let by_index = usize::try_from(id).ok().and_then(|i| self.partitions.get(i));
+        match by_index {
+            Some(p) if p.id == id => Some(p),
+            _ => self.partitions.iter().find(|p| p.id == id),
+        }
     }
 }
 

@@ -112,7 +112,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
         Constraint::Min(8),
     ];
     let head = header(t, vec!["WAVE", "STRATEGY", "STATE", "T+", "TOPICS", "GROUPS"]);
-    render_table(frame, top, app, table(t, head, body, widths), waves.len(), "");
+    render_table(frame, top, app, table(t, head, body, widths), waves.len(), 0, "");
 
     // The steps of the selected wave.
     let sel = app.selected().min(waves.len() - 1);

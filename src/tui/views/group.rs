@@ -46,7 +46,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
     }
     let cols = column_widths(area.width, &widths);
     let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
-    let body = parts
+    let members = crate::model::groups::group_members(&app.snapshot, group);
+    // Members below the offsets: as many as fit, at most a third of the body.
+    let member_rows = (members.len().max(1) as u16 + 1).min(area.height / 3).max(2);
+    let [offsets_area, members_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(member_rows)]).areas(area);
+    let shown = visible_rows(offsets_area, app, parts.len());
+    let body = parts[shown.clone()]
         .iter()
         .map(|p| {
             let x = group_translation(app, group, p);
@@ -90,17 +96,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
             Row::new(cells)
         })
         .collect();
-    let members = crate::model::groups::group_members(&app.snapshot, group);
-    // Members below the offsets: as many as fit, at most a third of the body.
-    let member_rows = (members.len().max(1) as u16 + 1).min(area.height / 3).max(2);
-    let [offsets_area, members_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(member_rows)]).areas(area);
     render_table(
         frame,
         offsets_area,
         app,
         table(t, header(t, head), body, widths),
         parts.len(),
+        shown.start,
         "no committed offsets for this group on either cluster",
     );
     let mut lines = vec![Line::from(Span::styled(

@@ -51,7 +51,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &Result<V
             ],
         }
     };
-    let body = groups
+    let shown = visible_rows(area, app, groups.len());
+    let body = groups[shown.clone()]
         .iter()
         .map(|g| {
             let mut cells = vec![Cell::from(g.name.clone())];
@@ -74,6 +75,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &Result<V
         app,
         table(t, header(t, head), body, widths),
         groups.len(),
+        shown.start,
         "no consumer groups match the group filter",
     );
 }

@@ -14,7 +14,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, diffs: &[TopicDif
     let _wide = area.width >= WIDE;
     let head = vec!["KIND", "TOPIC", "DIFFERENCE (SOURCE → TARGET)"];
     let widths = vec![Constraint::Length(10), Constraint::Max(30), Constraint::Min(30)];
-    let body = diffs
+    let shown = visible_rows(area, app, diffs.len());
+    let body = diffs[shown.clone()]
         .iter()
         .map(|d| {
             let role = match d.difference {
@@ -39,6 +40,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, diffs: &[TopicDif
         app,
         table(t, header(t, head), body, widths),
         diffs.len(),
+        shown.start,
         empty,
     );
 }

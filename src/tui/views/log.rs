@@ -15,7 +15,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, events: &[Event])
     let _wide = area.width >= WIDE;
     let head = vec!["TIME", "LEVEL", "EVENT"];
     let widths = vec![Constraint::Length(9), Constraint::Length(5), Constraint::Min(20)];
-    let body = events
+    let shown = visible_rows(area, app, events.len());
+    let body = events[shown.clone()]
         .iter()
         .map(|e| {
             let role = match e.level {
@@ -36,6 +37,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, events: &[Event])
         app,
         table(t, header(t, head), body, widths),
         events.len(),
+        shown.start,
         "no events yet",
     );
 }

@@ -28,7 +28,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRo
     ];
     let cols = column_widths(rest.width, &widths);
     let identity = app.config.replication.kind == crate::config::ReplicationKind::OffsetPreserving;
-    let body = rows
+    let shown = visible_rows(rest, app, rows.len());
+    let body = rows[shown.clone()]
         .iter()
         .map(|r| {
             let (sync_src, sync_tgt) = match (r.sync, identity) {
@@ -59,6 +60,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRo
         app,
         table(t, header(t, head), body, widths),
         rows.len(),
+        shown.start,
         "no replicated partitions",
     );
 }

@@ -39,7 +39,8 @@ pub(super) fn render(
     let cols = column_widths(area.width, &widths);
     let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
     let (parts_w, src_w, tgt_w, lag_w) = (at("P SRC/TGT"), at("SRC END"), at("TGT END"), at("LAG"));
-    let body = pairs
+    let shown = visible_rows(area, app, pairs.len());
+    let body = pairs[shown.clone()]
         .iter()
         .map(|p| {
             let trend = app.lag_history.trend(&p.source_topic);
@@ -83,6 +84,7 @@ pub(super) fn render(
         app,
         table(t, header(t, head), body, widths),
         pairs.len(),
+        shown.start,
         empty,
     );
 }

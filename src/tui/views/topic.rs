@@ -50,7 +50,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
         }
     };
     let cols = column_widths(rest.width, &widths);
-    let body = parts
+    let shown = visible_rows(rest, app, parts.len());
+    let body = parts[shown.clone()]
         .iter()
         .map(|p| {
             let [sl, sh, sld, si] = side(&p.source);
@@ -80,6 +81,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
         app,
         table(t, header(t, head), body, widths),
         parts.len(),
+        shown.start,
         "no partitions",
     );
 }

@@ -131,7 +131,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[Validatio
         Constraint::Fill(2),
     ];
     let cols = column_widths(area.width, &widths);
-    let body = rows
+    let shown = visible_rows(list, app, rows.len());
+    let body = rows[shown.clone()]
         .iter()
         .map(|r| {
             let (src, tgt, compared) = span_ranges(r.validated);
@@ -158,6 +159,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[Validatio
         app,
         table(t, header(t, head), body, widths),
         rows.len(),
+        shown.start,
         empty,
     );
     if runs.height > 2 {

@@ -93,7 +93,8 @@ pub(super) fn render(
         Constraint::Min(10),
     ];
     let cols = column_widths(rest.width, &widths);
-    let body = results
+    let shown = visible_rows(rest, app, results.len());
+    let body = results[shown.clone()]
         .iter()
         .map(|(run, at, r)| {
             let range = |(a, b): (i64, i64)| format!("{a}..{b}");
@@ -116,6 +117,7 @@ pub(super) fn render(
         app,
         table(t, header(t, head), body, widths),
         results.len(),
+        shown.start,
         "no results yet: v validates this topic now",
     );
 }

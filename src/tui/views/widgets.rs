@@ -93,7 +93,26 @@ pub(super) fn table<'a>(t: &Theme, head: Row<'a>, rows: Vec<Row<'a>>, widths: Ve
         .style(t.style(Role::Text))
 }
 
-pub(super) fn render_table(frame: &mut Frame, area: Rect, app: &App, table: Table, len: usize, empty: &str) {
+/// The rows of a table of `len` rows that `area` (a header line, then rows) shows: the page
+/// that holds the selected row, placed as ratatui scrolls to it. Views format only these, so
+/// a frame costs the page, not the list (25,000 partitions).
+pub(super) fn visible_rows(area: Rect, app: &App, len: usize) -> std::ops::Range<usize> {
+    let page = (area.height as usize).saturating_sub(1).max(1);
+    let selected = app.selected().min(len.saturating_sub(1));
+    let start = (selected + 1).saturating_sub(page);
+    start..(start + page).min(len)
+}
+
+/// Draws `table`, whose rows are those of `len` from `first` on (see `visible_rows`).
+pub(super) fn render_table(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    table: Table,
+    len: usize,
+    first: usize,
+    empty: &str,
+) {
     if len == 0 {
         let msg = if app.filter.is_empty() {
             empty.to_string()
@@ -105,7 +124,7 @@ pub(super) fn render_table(frame: &mut Frame, area: Rect, app: &App, table: Tabl
         frame.render_widget(Paragraph::new(msg).style(app.theme.style(Role::Muted)), rest);
         return;
     }
-    let mut state = TableState::default().with_selected(Some(app.selected().min(len - 1)));
+    let mut state = TableState::default().with_selected(Some(app.selected().min(len - 1) - first));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
