@@ -216,6 +216,32 @@ pub enum Side {
 }
 
 impl Snapshot {
+    /// Whether `other` shows the same figures as this one: only poll times and the sequence
+    /// differ (MM2's state counts as the same only when it is the same publish).
+    pub fn same_figures(&self, other: &Snapshot) -> bool {
+        fn same(a: &ClusterFeed, b: &ClusterFeed) -> bool {
+            a.name == b.name
+                && a.last_error == b.last_error
+                && match (&a.last_good, &b.last_good) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => {
+                        Arc::ptr_eq(x, y)
+                            || (x.brokers == y.brokers
+                                && x.topics == y.topics
+                                && x.configs == y.configs
+                                && x.groups == y.groups)
+                    }
+                    _ => false,
+                }
+        }
+        let mm2 = match (&self.mm2, &other.mm2) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        mm2 && same(&self.source, &other.source) && same(&self.target, &other.target)
+    }
+
     pub fn feed(&self, side: Side) -> &ClusterFeed {
         match side {
             Side::Source => &self.source,

@@ -368,6 +368,9 @@ impl App {
         let events_before = self.events.pushed();
         let changes_state = match &msg {
             Msg::Tick(_) => false,
+            // A poll that changed no figure changes no row (a cluster turning live or stale
+            // is in the rows' key).
+            Msg::Snapshot(snapshot, _) => !self.snapshot.same_figures(snapshot),
             Msg::Journal { entries, driver, live } => {
                 entries != &self.cutover.entries || driver != &self.cutover.driver || live != &self.cutover.live
             }
@@ -1164,8 +1167,8 @@ mod tests {
         text.chars().flat_map(|c| press(app, KeyCode::Char(c))).collect()
     }
 
-    /// A frame drawn for the clock alone reuses the rows; a new snapshot, a cluster turning
-    /// stale, or a filter derives them again.
+    /// A frame drawn for the clock alone, or after a poll that changed no figure, reuses the
+    /// rows; a changed figure, a cluster turning stale, or a filter derives them again.
     #[test]
     fn rows_are_derived_again_only_when_what_they_show_may_have_changed() {
         use crate::model::{ClusterFeed, ClusterState};
@@ -1203,10 +1206,18 @@ mod tests {
             assert_eq!(derived(&a), 1, "a tick {s}s later, both clusters still live");
         }
         a.update(Msg::Snapshot(
-            snapshot(2, t0 + Duration::from_secs(4)),
-            t0 + Duration::from_secs(4),
+            snapshot(2, t0 + Duration::from_secs(2)),
+            t0 + Duration::from_secs(2),
         ));
-        assert_eq!(derived(&a), 2, "a new snapshot");
+        assert_eq!(derived(&a), 1, "a new poll with the same figures");
+        let mut changed = snapshot(3, t0 + Duration::from_secs(4));
+        Arc::make_mut(changed.source.last_good.as_mut().unwrap()).brokers = vec![crate::model::Broker {
+            id: 1,
+            host: "h".into(),
+            port: 9092,
+        }];
+        a.update(Msg::Snapshot(changed, t0 + Duration::from_secs(4)));
+        assert_eq!(derived(&a), 2, "a poll that changed a figure");
         a.update(Msg::Tick(t0 + Duration::from_secs(60)));
         assert_eq!(derived(&a), 3, "both clusters turned stale");
         a.update(Msg::Tick(t0 + Duration::from_secs(61)));
