@@ -295,3 +295,47 @@ fn group_offsets_read_over_the_wire_are_librdkafkas_and_a_steady_poll_finds_no_c
     let expected = if fetch_max >= 8 { 1 } else { asked.len() as i64 };
     assert_eq!(count(&wire, "OffsetFetch") - fetch_before, expected);
 }
+
+/// Group offsets after a restart of the coordinator between two reads: the connection kept from
+/// the first read died with it; the second read finds the coordinator again and asks on a new
+/// connection within the same read, instead of showing every group unavailable for a poll.
+/// (tansu's memory engine forgets the commits on restart: the answer is "no offsets", not an
+/// error.)
+#[test]
+fn group_offsets_after_the_coordinator_restarted_are_read_again_not_unavailable() {
+    let (mut src, _tgt, _dir) = two_brokers(Storage::Memory);
+    create(&src, &[TopicSpec::new("orders", 2)]);
+    let cluster = cluster(&src, "src");
+    let groups = vec!["billing".to_string(), "ledger".to_string()];
+    for g in &groups {
+        common::groups::commit_offsets(&cluster, g, &[("orders".to_string(), 1, 7)]).unwrap();
+    }
+    let client = ClusterClient::connect(&cluster, TIMEOUT, None).unwrap();
+    let state = poll(&client);
+    let mut wire = WireClient::new(&cluster, Duration::from_secs(5));
+    let before = wire.group_offsets(&state.brokers, &groups);
+    assert!(
+        before.iter().all(|(_, o)| o.as_ref().is_ok_and(|o| o.len() == 1)),
+        "{before:?}"
+    );
+    src.kill();
+    src.restart().expect("restart");
+    wait_for(Duration::from_secs(20), "librdkafka to reach the broker again", || {
+        runtime()
+            .block_on(
+                client.poll(
+                    &watches(
+                        &Replication::default(),
+                        &NameFilter::topics_default(),
+                        &NameFilter::groups_default(),
+                    )
+                    .0,
+                ),
+            )
+            .ok()
+    });
+    let after = wire.group_offsets(&state.brokers, &groups);
+    for (g, offsets) in &after {
+        assert!(offsets.is_ok(), "{g}: {offsets:?}");
+    }
+}

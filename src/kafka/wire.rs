@@ -238,7 +238,7 @@ impl WireClient {
         let mut answers: HashMap<String, GroupOffsets> = HashMap::new();
         let mut ask: Vec<String> = groups.to_vec();
         for attempt in 0..2 {
-            let moved = self.fetch_offsets(brokers, &ask, &mut answers);
+            let moved = self.fetch_offsets(brokers, &ask, attempt == 0, &mut answers);
             if moved.is_empty() || attempt == 1 {
                 for g in moved {
                     answers.insert(
@@ -262,11 +262,13 @@ impl WireClient {
     }
 
     /// One round: find missing coordinators, fetch offsets; returns the groups whose
-    /// coordinator moved (forgotten, to be asked again).
+    /// coordinator moved (forgotten, to be asked again). `first`: the poll's first round, where
+    /// a kept connection that failed is worth a retry.
     fn fetch_offsets(
         &mut self,
         brokers: &[Broker],
         groups: &[String],
+        first: bool,
         answers: &mut HashMap<String, GroupOffsets>,
     ) -> Vec<String> {
         let unknown: Vec<String> = groups
@@ -287,10 +289,11 @@ impl WireClient {
         }
         let mut pending = Vec::new();
         for (addr, members) in &by_coordinator {
-            pending.push((addr, members, self.send_offset_fetch(addr, members)));
+            let kept = first && self.connections.contains_key(addr.as_str());
+            pending.push((addr, members, kept, self.send_offset_fetch(addr, members)));
         }
         let mut moved = Vec::new();
-        for (addr, members, sent) in pending {
+        for (addr, members, kept, sent) in pending {
             let read = sent.and_then(|(version, ids)| {
                 ids.into_iter()
                     .map(|id| self.receive::<OffsetFetchRequest>(addr, id, version))
@@ -298,6 +301,15 @@ impl WireClient {
                     .map(|r| (version, r))
             });
             let per_group: Vec<(String, i16, GroupOffsets)> = match read {
+                Err(_) if kept => {
+                    // A connection kept from an earlier poll may have died with a broker that
+                    // has come back since: these groups are looked up and asked again.
+                    self.connections.remove(addr);
+                    members
+                        .iter()
+                        .map(|g| (g.clone(), COORDINATOR_MOVED[2], Ok(BTreeMap::new())))
+                        .collect()
+                }
                 Err(e) => {
                     self.connections.remove(addr);
                     members
@@ -395,7 +407,14 @@ impl WireClient {
         let mut last_error = "no broker in the metadata".to_string();
         for b in brokers {
             let addr = format!("{}:{}", b.host, b.port);
-            match self.find_coordinators_at(&addr, groups) {
+            let kept = self.connections.contains_key(&addr);
+            let mut found = self.find_coordinators_at(&addr, groups);
+            if found.is_err() && kept {
+                // Once more on a new connection (the kept one may have died with the broker).
+                self.connections.remove(&addr);
+                found = self.find_coordinators_at(&addr, groups);
+            }
+            match found {
                 Ok(failed) => return failed,
                 Err(e) => {
                     self.connections.remove(&addr);
