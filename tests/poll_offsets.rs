@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use cutover::config::{NameFilter, Replication};
-use cutover::demo::broker::Storage;
+use cutover::config::{ClusterConfig, NameFilter, Replication};
+use cutover::demo::broker::{Storage, TansuBroker};
 use cutover::demo::clients::TopicSpec;
 use cutover::kafka::wire::WireClient;
 use cutover::kafka::{consumer_config, read_watermarks, ClusterClient};
@@ -150,7 +150,7 @@ fn a_poll_sends_two_list_offsets_per_broker_whatever_the_partition_count() {
     let (src, _tgt, _dir) = two_brokers(Storage::Sqlite);
     create(&src, &[TopicSpec::new("small", 4)]);
     let client = ClusterClient::connect(&cluster(&src, "src"), TIMEOUT, None).unwrap();
-    let mut wire = WireClient::new(&cluster(&src, "src"), TIMEOUT);
+    let mut wire = WireClient::new(&cluster(&src, "src"), TIMEOUT).expect("plain TCP");
     let list_offsets = |wire: &WireClient| -> i64 {
         wire.request_counts()
             .values()
@@ -188,7 +188,7 @@ fn a_broker_that_went_away_is_the_reason_on_each_partition_and_the_first_read_af
     produce(&src, "orders", 1, 5, false);
     let client = ClusterClient::connect(&cluster(&src, "src"), TIMEOUT, None).unwrap();
     let mut state = poll(&client);
-    let mut wire = WireClient::new(&cluster(&src, "src"), Duration::from_secs(2));
+    let mut wire = WireClient::new(&cluster(&src, "src"), Duration::from_secs(2)).expect("plain TCP");
     wire.read_watermarks(&state.brokers, &mut state.topics);
     src.kill();
     wire.read_watermarks(&state.brokers, &mut state.topics);
@@ -258,7 +258,7 @@ fn group_offsets_read_over_the_wire_are_librdkafkas_and_a_steady_poll_finds_no_c
     let state = poll(&client);
     let consumer: BaseConsumer = consumer_config(&cluster).create().unwrap();
     let old = cutover::kafka::ffi::list_group_offsets(consumer.client(), &asked, TIMEOUT);
-    let mut wire = WireClient::new(&cluster, TIMEOUT);
+    let mut wire = WireClient::new(&cluster, TIMEOUT).expect("plain TCP");
     let new = wire.group_offsets(&state.brokers, &asked);
     assert_eq!(new, old);
     for (i, (g, offsets)) in new.iter().take(12).enumerate() {
@@ -312,7 +312,7 @@ fn group_offsets_after_the_coordinator_restarted_are_read_again_not_unavailable(
     }
     let client = ClusterClient::connect(&cluster, TIMEOUT, None).unwrap();
     let state = poll(&client);
-    let mut wire = WireClient::new(&cluster, Duration::from_secs(5));
+    let mut wire = WireClient::new(&cluster, Duration::from_secs(5)).expect("plain TCP");
     let before = wire.group_offsets(&state.brokers, &groups);
     assert!(
         before.iter().all(|(_, o)| o.as_ref().is_ok_and(|o| o.len() == 1)),
@@ -338,4 +338,177 @@ fn group_offsets_after_the_coordinator_restarted_are_read_again_not_unavailable(
     for (g, offsets) in &after {
         assert!(offsets.is_ok(), "{g}: {offsets:?}");
     }
+}
+
+/// One tansu broker reachable only over TLS (the harness's terminator: tansu serves plain TCP
+/// only), and the cluster config a user would write for it.
+fn tls_broker(
+    dir: &std::path::Path,
+    pki: &common::tls::Pki,
+    client_certificates: bool,
+    properties: &[(&str, String)],
+) -> (TansuBroker, common::tls::TlsTerminator, ClusterConfig) {
+    if let Err(e) = cutover::demo::broker::tansu_binary() {
+        panic!("these tests need real tansu brokers: {e}");
+    }
+    let mut terminator = common::tls::TlsTerminator::bind(pki, client_certificates);
+    // tansu keeps groups on its memory engine (test-brokers.md).
+    let broker = TansuBroker::start_advertising(&dir.join("broker"), "tls", Storage::Memory, Some(terminator.port))
+        .expect("start broker");
+    terminator.forward_to(broker.port);
+    let mut cluster = ClusterConfig::plaintext("tls", &format!("127.0.0.1:{}", terminator.port));
+    cluster.properties = [
+        ("security.protocol", "SSL".to_string()),
+        ("ssl.ca.location", pki.ca.display().to_string()),
+    ]
+    .into_iter()
+    .chain(properties.iter().cloned())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    (broker, terminator, cluster)
+}
+
+/// A cluster behind TLS with client certificates (mutual TLS), as production clusters are: the
+/// poll reads partition and group offsets over `kafka::wire` on TLS (set up from the same
+/// librdkafka properties: the CA, the client certificate and key), and they are the known
+/// ones and librdkafka's; two ListOffsets per poll, no FindCoordinator on a steady poll.
+#[test]
+fn over_tls_with_client_certificates_offsets_are_the_known_ones_and_librdkafkas() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::tls::Pki::new(&dir.path().join("pki"), &["localhost"], &["127.0.0.1"]);
+    let client_cert = [
+        ("ssl.certificate.location", pki.client_certificate.display().to_string()),
+        ("ssl.key.location", pki.client_key.display().to_string()),
+    ];
+    let (_broker, _terminator, cluster) = tls_broker(dir.path(), &pki, true, &client_cert);
+    runtime()
+        .block_on(cutover::demo::clients::create_topics(
+            &cluster,
+            &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)],
+            TIMEOUT,
+        ))
+        .expect("create topics over TLS");
+    let writer = cutover::demo::clients::RecordWriter::new(&cluster, true).expect("writer over TLS");
+    let mut known = BTreeMap::new();
+    for (topic, partitions) in [("orders", 3), ("payments", 2)] {
+        for p in 0..partitions {
+            let n = 2 + 3 * p as i64 + topic.len() as i64;
+            for i in 0..n {
+                let r = cutover::kafka::records::Record {
+                    key: Some(format!("k{i}").into_bytes()),
+                    value: Some(b"v".to_vec()),
+                    headers: vec![],
+                    timestamp: None,
+                };
+                writer.send(topic, p, &r).expect("send");
+            }
+            known.insert((topic.to_string(), p), (0, n));
+        }
+    }
+    writer.flush(TIMEOUT).expect("flush");
+    let groups = vec!["billing".to_string(), "ledger".to_string()];
+    common::groups::commit_offsets(&cluster, "billing", &[("orders".to_string(), 1, 4)]).unwrap();
+    common::groups::commit_offsets(&cluster, "ledger", &[("payments".to_string(), 0, 3)]).unwrap();
+
+    let client = ClusterClient::connect(&cluster, TIMEOUT, None).unwrap();
+    let state = poll(&client);
+    assert_eq!(figures(&state.topics), known);
+    let consumer: BaseConsumer = consumer_config(&cluster).create().unwrap();
+    assert_eq!(through_librdkafka(&consumer, &state.topics), known);
+    let committed = |g: &str| {
+        let groups = state.groups.as_ref().expect("groups read");
+        let group = groups
+            .iter()
+            .find(|x| x.name == g)
+            .unwrap_or_else(|| panic!("{g} listed"));
+        group.offsets.clone().expect("offsets read")
+    };
+    assert_eq!(committed("billing"), BTreeMap::from([(("orders".to_string(), 1), 4)]));
+    assert_eq!(committed("ledger"), BTreeMap::from([(("payments".to_string(), 0), 3)]));
+    // The poll read them over `wire` on TLS: its requests are counted by the poll's client.
+    let wire_requests = |api: &str| -> i64 { client.request_counts().values().filter_map(|a| a.get(api)).sum() };
+    assert_eq!(wire_requests("ListOffsets"), 2, "{:?}", client.request_counts());
+    let mut wire = WireClient::new(&cluster, TIMEOUT).expect("TLS is spoken by wire");
+    let old = cutover::kafka::ffi::list_group_offsets(consumer.client(), &groups, TIMEOUT);
+    assert_eq!(wire.group_offsets(&state.brokers, &groups), old);
+    let finds = |wire: &WireClient| -> i64 {
+        wire.request_counts()
+            .values()
+            .filter_map(|a| a.get("FindCoordinator"))
+            .sum()
+    };
+    let before = finds(&wire);
+    assert_eq!(wire.group_offsets(&state.brokers, &groups), old);
+    assert_eq!(finds(&wire), before, "a steady read finds no coordinator");
+}
+
+/// `wire` refuses over TLS what librdkafka refuses with the same properties, and accepts what
+/// it accepts: a broker certificate that names another host fails the check of the broker's
+/// name (librdkafka's default `ssl.endpoint.identification.algorithm = https`) and passes with
+/// `none`; a terminator that asks for a client certificate refuses a client without one.
+#[test]
+fn over_tls_wire_refuses_and_accepts_what_librdkafka_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // A certificate for another host only: connecting to 127.0.0.1 does not match it.
+    let pki = common::tls::Pki::new(&dir.path().join("pki"), &["broker.elsewhere.example"], &[]);
+    let (_broker, terminator, checked) = tls_broker(dir.path(), &pki, false, &[]);
+    let addr = format!("127.0.0.1:{}", terminator.port);
+    let short = Duration::from_secs(3);
+    let api = kafka_protocol::messages::ApiKey::ListOffsets;
+
+    let refused = WireClient::new(&checked, short)
+        .unwrap()
+        .broker_versions(&addr, api)
+        .unwrap_err();
+    assert!(refused.contains("certificate verify failed"), "{refused}");
+    let librdkafka = ClusterClient::connect(&checked, short, None).unwrap();
+    assert!(
+        runtime().block_on(librdkafka.poll(&all())).is_err(),
+        "librdkafka refuses the broker's name too"
+    );
+
+    let mut unchecked = checked.clone();
+    unchecked
+        .properties
+        .push(("ssl.endpoint.identification.algorithm".into(), "none".into()));
+    let (low, high) = WireClient::new(&unchecked, short)
+        .unwrap()
+        .broker_versions(&addr, api)
+        .unwrap();
+    assert!(low <= 2 && high >= 2, "ListOffsets v{low}..v{high}");
+    let librdkafka = ClusterClient::connect(&unchecked, short, None).unwrap();
+    assert!(runtime().block_on(librdkafka.poll(&all())).is_ok());
+    drop(terminator);
+
+    // Client certificates asked for, none given: refused.
+    let pki = common::tls::Pki::new(&dir.path().join("pki2"), &["localhost"], &["127.0.0.1"]);
+    let (_broker2, terminator, no_certificate) = tls_broker(&dir.path().join("2"), &pki, true, &[]);
+    let addr = format!("127.0.0.1:{}", terminator.port);
+    let refused = WireClient::new(&no_certificate, short)
+        .unwrap()
+        .broker_versions(&addr, api)
+        .unwrap_err();
+    eprintln!("without a client certificate: {refused}");
+    // With TLS 1.3 the client's side of the handshake ends before the broker checks the client
+    // certificate, so the refusal comes with the first request or answer.
+    assert!(
+        ["TLS handshake", "send:", "receive:"]
+            .iter()
+            .any(|w| refused.starts_with(w)),
+        "{refused}"
+    );
+    let librdkafka = ClusterClient::connect(&no_certificate, short, None).unwrap();
+    assert!(
+        runtime().block_on(librdkafka.poll(&all())).is_err(),
+        "librdkafka is refused without a client certificate too"
+    );
+}
+
+fn all() -> cutover::kafka::Watch {
+    watches(
+        &Replication::default(),
+        &NameFilter::topics_default(),
+        &NameFilter::groups_default(),
+    )
+    .0
 }

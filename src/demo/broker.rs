@@ -22,6 +22,9 @@ pub enum Storage {
 pub struct TansuBroker {
     child: Option<Child>,
     pub port: u16,
+    /// The port the broker tells clients to use (in Metadata): its own, unless something
+    /// else (a test's TLS terminator) fronts it.
+    pub advertised_port: u16,
     pub dir: PathBuf,
     cluster_id: String,
     storage: Storage,
@@ -52,10 +55,21 @@ pub fn free_port() -> std::io::Result<u16> {
 impl TansuBroker {
     /// Starts a broker with its own storage under `dir` on a free port, and waits until it listens.
     pub fn start(dir: &Path, cluster_id: &str, storage: Storage) -> Result<TansuBroker, String> {
+        Self::start_advertising(dir, cluster_id, storage, None)
+    }
+
+    /// As `start`, telling clients to connect to `advertised_port` instead of its own port.
+    pub fn start_advertising(
+        dir: &Path,
+        cluster_id: &str,
+        storage: Storage,
+        advertised_port: Option<u16>,
+    ) -> Result<TansuBroker, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let mut b = TansuBroker {
             child: None,
             port,
+            advertised_port: advertised_port.unwrap_or(port),
             dir: dir.to_path_buf(),
             cluster_id: cluster_id.to_string(),
             storage,
@@ -78,6 +92,7 @@ impl TansuBroker {
             .open(&log_path)
             .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
         let engine = match self.storage {
             // sqlite:// paths are relative to the working directory: the broker's own dir.
             Storage::Sqlite => format!("sqlite://{}.db", self.cluster_id),
@@ -94,7 +109,7 @@ impl TansuBroker {
         }
         let child = command
             .args(["broker", "--cluster-id", &self.cluster_id])
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--listener-url", &url, "--advertised-listener-url", &advertised])
             .args(["--storage-engine", &engine])
             .current_dir(&self.dir)
             .stdin(Stdio::null())

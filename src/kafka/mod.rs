@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod ffi;
 pub mod mm2;
 pub mod records;
+pub mod transport;
 pub mod wire;
 pub mod write;
 
@@ -81,8 +82,8 @@ pub struct ClusterClient {
     admin: AdminClient<CockpitContext>,
     timeout: Duration,
     stats: Arc<Mutex<BTreeMap<String, Statistics>>>,
-    /// Partition offsets over the Kafka protocol itself, on a cluster it can speak to (plain
-    /// TCP); else librdkafka reads them.
+    /// Partition and group offsets over the Kafka protocol itself, on a cluster it can speak
+    /// to (plain TCP or TLS); else librdkafka reads them.
     wire: Option<Arc<Mutex<wire::WireClient>>>,
 }
 
@@ -139,7 +140,16 @@ impl ClusterClient {
             admin,
             timeout,
             stats,
-            wire: wire::speaks_to(cluster).then(|| Arc::new(Mutex::new(wire::WireClient::new(cluster, timeout)))),
+            wire: match wire::WireClient::new(cluster, timeout) {
+                Ok(w) => Some(Arc::new(Mutex::new(w))),
+                Err(why) => {
+                    tracing::info!(
+                        "{}: partition and group offsets read through librdkafka: {why}",
+                        cluster.name
+                    );
+                    None
+                }
+            },
         })
     }
 

@@ -7,12 +7,11 @@
 //! latest, all partitions it leads), pipelined on one kept connection, and the answers are
 //! matched by hash.
 //!
-//! Plain TCP only: a cluster with `security.protocol` other than PLAINTEXT is read through
-//! librdkafka (which speaks TLS and SASL), at librdkafka's cost.
+//! Plain TCP and TLS (`transport`, from the same librdkafka properties); a cluster with SASL,
+//! or TLS keys `transport` does not read, is read through librdkafka, at librdkafka's cost.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -27,6 +26,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 
 use super::ffi::GroupOffsets;
+use super::transport::{Stream, Transport};
 use crate::config::ClusterConfig;
 use crate::model::{Broker, Figure, TopicState};
 
@@ -47,15 +47,6 @@ const OFFSET_FETCH_BATCHED: i16 = 8;
 /// Group errors that mean "ask the coordinator again": load in progress, not available, not
 /// the coordinator.
 const COORDINATOR_MOVED: [i16; 3] = [14, 15, 16];
-
-/// Whether this module can speak to the cluster: only over plain TCP.
-pub fn speaks_to(cluster: &ClusterConfig) -> bool {
-    cluster
-        .properties
-        .iter()
-        .find(|(k, _)| k == "security.protocol")
-        .is_none_or(|(_, v)| v.eq_ignore_ascii_case("plaintext"))
-}
 
 /// Which end offset a poll reads: the last stable offset (what a `read_committed` consumer can
 /// read, librdkafka's default, so the figure is what the cockpit always showed) unless the
@@ -101,13 +92,14 @@ impl Request for OffsetFetchRequest {
 
 /// One kept connection to one broker, with the API versions it supports.
 struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     versions: HashMap<i16, (i16, i16)>,
     next_correlation: i32,
 }
 
 /// Reads partition offsets over connections kept between polls (one per broker).
 pub struct WireClient {
+    transport: Transport,
     timeout: Duration,
     isolation_level: i8,
     connections: HashMap<String, Connection>,
@@ -118,14 +110,16 @@ pub struct WireClient {
 }
 
 impl WireClient {
-    pub fn new(cluster: &ClusterConfig, timeout: Duration) -> WireClient {
-        WireClient {
+    /// A client for `cluster`, or why this module leaves it to librdkafka (see `transport`).
+    pub fn new(cluster: &ClusterConfig, timeout: Duration) -> Result<WireClient, String> {
+        Ok(WireClient {
+            transport: Transport::for_cluster(cluster)?,
             timeout,
             isolation_level: isolation_level(cluster),
             connections: HashMap::new(),
             coordinators: HashMap::new(),
             sent: BTreeMap::new(),
-        }
+        })
     }
 
     /// The versions of `api` the broker at `addr` speaks (connecting if need be).
@@ -529,7 +523,7 @@ impl WireClient {
 
     fn connect(&mut self, addr: &str) -> Result<&mut Connection, String> {
         if !self.connections.contains_key(addr) {
-            let connection = open(addr, self.timeout, &mut self.sent)?;
+            let connection = open(&self.transport, addr, self.timeout, &mut self.sent)?;
             self.connections.insert(addr.to_string(), connection);
         }
         Ok(self.connections.get_mut(addr).expect("just inserted"))
@@ -567,19 +561,12 @@ fn committed(partitions: impl Iterator<Item = (String, i32, i64, i16)>) -> BTree
 /// Connects and asks the broker which API versions it speaks (ApiVersions v0, which every
 /// broker answers, whatever its age).
 fn open(
+    transport: &Transport,
     addr: &str,
     timeout: Duration,
     sent: &mut BTreeMap<String, BTreeMap<String, i64>>,
 ) -> Result<Connection, String> {
-    let socket = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr} resolves to no address"))?;
-    let mut stream = TcpStream::connect_timeout(&socket, timeout).map_err(|e| format!("cannot connect: {e}"))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut stream = transport.connect(addr, timeout)?;
     write_request(&mut stream, &ApiVersionsRequest::default(), 0, 0)?;
     *sent
         .entry(addr.to_string())
@@ -602,7 +589,7 @@ fn open(
     })
 }
 
-fn write_request<R: Request>(stream: &mut TcpStream, request: &R, version: i16, id: i32) -> Result<(), String> {
+fn write_request<R: Request>(stream: &mut Stream, request: &R, version: i16, id: i32) -> Result<(), String> {
     let header = RequestHeader::default()
         .with_request_api_key(R::KEY)
         .with_request_api_version(version)
@@ -619,7 +606,7 @@ fn write_request<R: Request>(stream: &mut TcpStream, request: &R, version: i16, 
     stream.write_all(&frame).map_err(|e| format!("send: {e}"))
 }
 
-fn read_response<R: Request>(stream: &mut TcpStream, id: i32, version: i16) -> Result<R::Response, String> {
+fn read_response<R: Request>(stream: &mut Stream, id: i32, version: i16) -> Result<R::Response, String> {
     let mut size = [0u8; 4];
     stream.read_exact(&mut size).map_err(|e| format!("receive: {e}"))?;
     let size = i32::from_be_bytes(size);
