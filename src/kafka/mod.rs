@@ -1,10 +1,11 @@
 //! The only code that touches rdkafka: one poll of one cluster, turned into plain data.
 //!
-//! Each poll costs a constant number of round trips per broker: one Metadata, one batched
-//! ListOffsets for all end offsets and one for all start offsets (grouped by leader inside
-//! librdkafka), one DescribeConfigs for every watched topic, ListGroups + DescribeGroups, and
-//! one OffsetFetch per watched group. Every failing call becomes an "unavailable: <reason>"
-//! figure; only a failed Metadata call fails the whole poll.
+//! Each poll costs a constant number of round trips per broker: one Metadata, two ListOffsets
+//! per leader (all start offsets, all end offsets), one DescribeConfigs for every watched topic,
+//! ListGroups + DescribeGroups, and one OffsetFetch per group coordinator. The offsets are read
+//! by `wire` (plain TCP or TLS); on a cluster it leaves to librdkafka (SASL), by librdkafka, at
+//! one FindCoordinator and OffsetFetch per group. Every failing call becomes an
+//! "unavailable: <reason>" figure; only a failed Metadata call fails the whole poll.
 
 pub mod assignment;
 pub mod cursor;
