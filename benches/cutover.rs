@@ -72,6 +72,7 @@ fn snapshot(now: SystemTime) -> Snapshot {
         name: name.into(),
         last_good: Some(Arc::new(s)),
         last_error: None,
+        figures_version: 0,
     };
     Snapshot {
         source: feed("src", cluster("", now, GroupStatus::Empty)),

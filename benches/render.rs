@@ -85,6 +85,7 @@ fn snapshot(now: SystemTime, seq: u64) -> Snapshot {
         name: name.into(),
         last_good: Some(Arc::new(s)),
         last_error: None,
+        figures_version: 0,
     };
     Snapshot {
         source: feed("src", cluster("", now, 0)),
@@ -124,6 +125,8 @@ fn big_snapshot(now: SystemTime, seq: u64, topics: usize, partitions: usize) -> 
         name: name.into(),
         last_good: Some(Arc::new(s)),
         last_error: None,
+        // As the monitor publishes: each poll's figures changed.
+        figures_version: seq,
     };
     Snapshot {
         source: feed("src", sized_cluster("", now, 0, topics, partitions, 1_000)),

@@ -139,6 +139,14 @@ async fn poll_loop(
             ),
             Err(e) => tracing::warn!(cluster = client.name(), "poll failed: {e}"),
         }
+        // Whether the figures changed, compared here rather than by the UI on every frame.
+        let changed = match &result {
+            Ok(state) => {
+                let previous = tx.borrow().feed(side).last_good.clone();
+                previous.is_none_or(|p| !p.same_figures(state))
+            }
+            Err(_) => false,
+        };
         tx.send_modify(|snap| {
             let feed = match side {
                 Side::Source => &mut snap.source,
@@ -148,6 +156,9 @@ async fn poll_loop(
                 Ok(state) => {
                     feed.last_good = Some(Arc::new(state));
                     feed.last_error = None;
+                    if changed || feed.figures_version == 0 {
+                        feed.figures_version += 1;
+                    }
                 }
                 Err(e) => feed.last_error = Some((SystemTime::now(), e)),
             }

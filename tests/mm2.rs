@@ -135,7 +135,7 @@ fn mapping_checkpoints_exact_translation_and_an_injected_drop() {
         let rows = mapping_rows(&snap, &config.replication, &config.topics);
         let shown: BTreeMap<(String, i32), (i64, i64)> = rows
             .iter()
-            .filter_map(|r| Some(((r.source_topic.clone(), r.partition), r.sync?)))
+            .filter_map(|r| Some(((r.source_topic.to_string(), r.partition), r.sync?)))
             .collect();
         let caught_up = rows.iter().all(|r| r.target_end.is_some());
         let heartbeat = snap.mm2.as_ref().is_some_and(|m| m.heartbeat_ms.is_some());
@@ -410,7 +410,7 @@ fn default_policy_with_offset_syncs_on_the_target() {
         let rows = mapping_rows(&latest(&monitor), &config.replication, &config.topics);
         rows.into_iter().find(|r| r.sync.is_some() && r.target_end == Some(30))
     });
-    assert_eq!(row.target_topic, "src.payments");
+    assert_eq!(&*row.target_topic, "src.payments");
     assert_eq!(row.sync, Some((0, 0)));
     assert_eq!(row.drift, Some(0));
 }

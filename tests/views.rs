@@ -214,6 +214,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
         name: name.into(),
         last_good: Some(Arc::new(s)),
         last_error: None,
+        figures_version: 0,
     };
     Snapshot {
         source: feed("dc1-prod", source),
@@ -823,6 +824,7 @@ fn a_long_list_shows_the_page_of_the_selected_row() {
         name: name.into(),
         last_good: Some(Arc::new(cluster(topic))),
         last_error: None,
+        figures_version: 0,
     };
     let snap = Snapshot {
         source: feed("a", "big"),

@@ -79,6 +79,16 @@ impl SyncHistory {
         self.by_partition.get(&(topic.to_string(), partition))?.last().copied()
     }
 
+    /// The newest sync of every partition of `topic` that has one: one lookup per topic, for
+    /// walks over all of a topic's partitions.
+    pub fn newest_of_topic(&self, topic: &str) -> BTreeMap<i32, (i64, i64)> {
+        let (from, to) = ((topic.to_string(), i32::MIN), (topic.to_string(), i32::MAX));
+        self.by_partition
+            .range(from..=to)
+            .filter_map(|((_, p), syncs)| syncs.last().map(|s| (*p, *s)))
+            .collect()
+    }
+
     /// The oldest sync still known for a partition (where validation can start).
     pub fn oldest(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
         self.by_partition.get(&(topic.to_string(), partition))?.first().copied()
@@ -137,6 +147,28 @@ mod tests {
         assert!(e.update(114, 50, 100), "target truncated");
         e.lose(115);
         assert!(!e.update(116, 51, 100), "a silently lost record leaves no gap");
+    }
+
+    /// A topic's newest syncs in one lookup are each partition's `newest`, and only that
+    /// topic's (not a topic whose name it begins, nor the next one).
+    #[test]
+    fn the_newest_syncs_of_a_topic_are_each_partitions_newest() {
+        let mut h = SyncHistory::new(3);
+        for (topic, partition, up) in [("t", 0, 5), ("t", 0, 9), ("t", 2, 7), ("t2", 0, 1), ("s", 1, 3)] {
+            h.record(&OffsetSync {
+                topic: topic.into(),
+                partition,
+                upstream: up,
+                downstream: up * 10,
+            })
+            .unwrap();
+        }
+        let all = h.newest_of_topic("t");
+        assert_eq!(all, BTreeMap::from([(0, (9, 90)), (2, (7, 70))]));
+        for (p, newest) in &all {
+            assert_eq!(h.newest("t", *p), Some(*newest));
+        }
+        assert!(h.newest_of_topic("u").is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use super::{short_duration, ClusterState, GroupState, GroupStatus, Side, Snapshot};
+use super::{short_duration, ClusterState, GroupState, GroupStatus, Side, Snapshot, TopicState};
 use crate::config::{NameFilter, Replication};
 
 /// One side of a group row.
@@ -50,11 +50,20 @@ fn end_offset(cluster: &ClusterState, topic: &str, partition: i32) -> Option<i64
 
 fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
     let lag = g.offsets.as_ref().map_err(Clone::clone).and_then(|offsets| {
+        // Offsets come in (topic, partition) order: one topic lookup per topic, not per
+        // partition (1,000 groups' commits are summed on every changed poll).
+        let mut topic: Option<(&str, Option<&TopicState>)> = None;
         offsets
             .iter()
             .filter(|(_, c)| **c >= 0)
             .map(|((t, p), c)| {
-                end_offset(cluster, t, *p)
+                let state = match topic {
+                    Some((name, state)) if name == t => state,
+                    _ => topic.insert((t.as_str(), cluster.topics.get(t))).1,
+                };
+                state
+                    .and_then(|s| s.partition(*p))
+                    .and_then(|p| p.high.as_ref().ok())
                     .map(|end| (end - c).max(0))
                     .ok_or_else(|| format!("end offset of {t}/{p} unknown"))
             })

@@ -1,5 +1,6 @@
 //! The offset mapping per partition, from MM2's newest offset-sync, and its drift.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Snapshot;
@@ -8,8 +9,9 @@ use crate::mm2::state::Mm2State;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingRow {
-    pub source_topic: String,
-    pub target_topic: String,
+    /// Shared by the rows of one topic (25,000 rows are derived on every changed poll).
+    pub source_topic: Arc<str>,
+    pub target_topic: Arc<str>,
     pub partition: i32,
     /// Newest sync: (source offset, target offset) of one record. None: no sync read, or an
     /// offset-preserving replicator (identity).
@@ -31,18 +33,19 @@ pub fn mapping_rows(snapshot: &Snapshot, replication: &Replication, filter: &Nam
     };
     let tgt = snapshot.target.state();
     let identity = replication.kind == ReplicationKind::OffsetPreserving;
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(src.topics.values().map(|t| t.partitions.len()).sum());
     for s in src.topics.values().filter(|t| filter.matches(&t.name)) {
-        let target_topic = replication.target_topic(&s.name);
-        let t = tgt.and_then(|c| c.topics.get(&target_topic));
+        let target_topic: Arc<str> = replication.target_topic(&s.name).into();
+        let source_topic: Arc<str> = s.name.as_str().into();
+        let t = tgt.and_then(|c| c.topics.get(&*target_topic));
+        let syncs = match (&snapshot.mm2, identity) {
+            (Some(m), false) => m.syncs.newest_of_topic(&s.name),
+            _ => Default::default(),
+        };
         for p in &s.partitions {
             let source_end = p.high.clone().ok();
             let target_end = t.and_then(|t| t.partition(p.id)).and_then(|tp| tp.high.clone().ok());
-            let sync = if identity {
-                None
-            } else {
-                snapshot.mm2.as_ref().and_then(|m| m.syncs.newest(&s.name, p.id))
-            };
+            let sync = syncs.get(&p.id).copied();
             let (source_since, target_since) = match (sync, identity) {
                 (Some((up, down)), _) => (source_end.map(|e| e - up), target_end.map(|e| e - down)),
                 (None, true) => (source_end, target_end),
@@ -50,7 +53,7 @@ pub fn mapping_rows(snapshot: &Snapshot, replication: &Replication, filter: &Nam
             };
             let drift = target_since.zip(source_since).map(|(t, s)| t - s);
             rows.push(MappingRow {
-                source_topic: s.name.clone(),
+                source_topic: source_topic.clone(),
                 target_topic: target_topic.clone(),
                 partition: p.id,
                 sync,

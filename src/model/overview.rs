@@ -141,10 +141,6 @@ pub fn partition_pairs(
         .collect()
 }
 
-fn sum_high(topic: &TopicState) -> Option<i64> {
-    topic.partitions.iter().map(|p| p.high.as_ref().ok().copied()).sum()
-}
-
 /// MM2's newest offset-sync of a source partition, when MM2 (not an offset-preserving
 /// replicator) does the copying and its offset-syncs have been read.
 pub fn newest_sync(snapshot: &Snapshot, replication: &Replication, topic: &str, partition: i32) -> Option<(i64, i64)> {
@@ -176,25 +172,48 @@ pub fn topic_pairs(
         .map(|s| {
             let target_topic = replication.target_topic(&s.name);
             let t = tgt.and_then(|c| c.topics.get(&target_topic));
-            let pairs = partition_pairs(Some(s), t, &|p| newest_sync(snapshot, replication, &s.name, p));
-            let lags: Vec<i64> = pairs.iter().filter_map(|p| p.lag).collect();
-            let lag = (!lags.is_empty()).then(|| lags.iter().sum());
-            let mut note = s.error.clone().or_else(|| t.and_then(|t| t.error.clone()));
-            if note.is_none() {
-                note = pairs
-                    .iter()
-                    .flat_map(|p| [&p.source, &p.target])
-                    .flatten()
-                    .find_map(|f| f.high.as_ref().err().cloned().or_else(|| f.error.clone()));
+            let syncs = newest_syncs_of_topic(snapshot, replication, &s.name);
+            // One pass over each side's partitions, without building their rows (25,000
+            // partitions are derived on every changed poll).
+            let (mut lag_sum, mut lagged, mut max_lag, mut negative) = (0i64, false, 0i64, false);
+            let (mut source_end, mut problem) = (Some(0i64), false);
+            for sp in &s.partitions {
+                problem |= sp.high.is_err() || sp.error.is_some();
+                source_end = source_end.zip(sp.high.as_ref().ok()).map(|(sum, h)| sum + h);
+                let Some(tp) = t.and_then(|t| t.partition(sp.id)) else {
+                    continue;
+                };
+                let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else {
+                    continue;
+                };
+                let lag = match syncs.get(&sp.id) {
+                    Some((up, down)) => (sh - up) - (th - down),
+                    None => sh - th,
+                };
+                lag_sum += lag;
+                max_lag = if lagged { max_lag.max(lag) } else { lag };
+                lagged = true;
+                negative |= lag < 0;
             }
+            let mut target_end = t.map(|_| 0i64);
+            for tp in t.iter().flat_map(|t| &t.partitions) {
+                problem |= tp.high.is_err() || tp.error.is_some();
+                target_end = target_end.zip(tp.high.as_ref().ok()).map(|(sum, h)| sum + h);
+            }
+            let lag = lagged.then_some(lag_sum);
+            let note = s
+                .error
+                .clone()
+                .or_else(|| t.and_then(|t| t.error.clone()))
+                .or_else(|| problem.then(|| first_partition_problem(s, t)).flatten());
             let status = if any_stale {
                 PairStatus::Stale
             } else if tgt.is_some() && t.is_none() {
                 PairStatus::Missing
-            } else if t.is_some_and(|t| t.partitions.len() != s.partitions.len()) || lags.iter().any(|l| *l < 0) {
+            } else if t.is_some_and(|t| t.partitions.len() != s.partitions.len()) || negative {
                 PairStatus::Mismatch
             } else {
-                match lag_level(lags.iter().copied().max().unwrap_or(0), thresholds) {
+                match lag_level(if lagged { max_lag } else { 0 }, thresholds) {
                     LagLevel::Crit => PairStatus::LagCrit,
                     LagLevel::Warn => PairStatus::Lag,
                     LagLevel::Ok => PairStatus::Ok,
@@ -205,14 +224,32 @@ pub fn topic_pairs(
                 target_topic,
                 source_partitions: Some(s.partitions.len()),
                 target_partitions: t.map(|t| t.partitions.len()),
-                source_end: sum_high(s),
-                target_end: t.and_then(sum_high),
+                source_end,
+                target_end,
                 lag,
                 status,
                 note,
             }
         })
         .collect()
+}
+
+/// MM2's newest offset-sync of each partition of a source topic (empty unless MM2 copies).
+fn newest_syncs_of_topic(snapshot: &Snapshot, replication: &Replication, topic: &str) -> BTreeMap<i32, (i64, i64)> {
+    match (&replication.kind, &snapshot.mm2) {
+        (crate::config::ReplicationKind::MirrorMaker2, Some(mm2)) => mm2.syncs.newest_of_topic(topic),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// The first unavailable end offset or partition error of a pair, in partition order, source
+/// before target (the reason shown next to the topic's figures). Only asked when there is one.
+fn first_partition_problem(s: &TopicState, t: Option<&TopicState>) -> Option<String> {
+    partition_pairs(Some(s), t, &|_| None)
+        .iter()
+        .flat_map(|p| [&p.source, &p.target])
+        .flatten()
+        .find_map(|f| f.high.as_ref().err().cloned().or_else(|| f.error.clone()))
 }
 
 /// The last few lag figures of each topic, for the trend column.
@@ -304,6 +341,7 @@ mod tests {
         ClusterFeed {
             name: name.into(),
             last_error: None,
+            figures_version: 0,
             last_good: Some(Arc::new(ClusterState {
                 polled_at: at,
                 poll_duration: Duration::ZERO,
@@ -350,6 +388,68 @@ mod tests {
             later,
         );
         assert!(stale.iter().all(|r| r.status == PairStatus::Stale));
+    }
+
+    use proptest::prelude::*;
+
+    fn arbitrary_topic(name: &'static str) -> impl Strategy<Value = TopicState> {
+        proptest::collection::vec((0i64..50, 0u8..10), 0..6).prop_map(move |parts| TopicState {
+            name: name.into(),
+            error: None,
+            partitions: parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, (high, trouble))| PartitionState {
+                    id: i as i32,
+                    leader: 1,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    low: Ok(0),
+                    high: if trouble == 0 {
+                        Err(format!("unavailable: {name}/{i}"))
+                    } else {
+                        Ok(high)
+                    },
+                    error: (trouble == 1).then(|| format!("leader not available: {name}/{i}")),
+                })
+                .collect(),
+        })
+    }
+
+    proptest! {
+        /// The overview's one-pass figures are the sums and worst cases of the per-partition
+        /// rows the Topic view shows (`partition_pairs`), partition counts and errors included.
+        #[test]
+        fn a_topics_figures_agree_with_its_partition_rows(s in arbitrary_topic("a"), t in arbitrary_topic("source.a")) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+            let snap = Snapshot {
+                source: feed("s", now, vec![s.clone()]),
+                target: feed("t", now, vec![t.clone()]),
+                seq: 1,
+                mm2: None,
+            };
+            let cfg = MonitorConfig::default();
+            let pair = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, now).remove(0);
+            let rows = partition_pairs(Some(&s), Some(&t), &|_| None);
+            let lags: Vec<i64> = rows.iter().filter_map(|r| r.lag).collect();
+            prop_assert_eq!(pair.lag, (!lags.is_empty()).then(|| lags.iter().sum::<i64>()));
+            let note = rows
+                .iter()
+                .flat_map(|p| [&p.source, &p.target])
+                .flatten()
+                .find_map(|f| f.high.as_ref().err().cloned().or_else(|| f.error.clone()));
+            prop_assert_eq!(pair.note, note);
+            let status = if s.partitions.len() != t.partitions.len() || lags.iter().any(|l| *l < 0) {
+                PairStatus::Mismatch
+            } else {
+                match lag_level(lags.iter().copied().max().unwrap_or(0), &cfg) {
+                    LagLevel::Crit => PairStatus::LagCrit,
+                    LagLevel::Warn => PairStatus::Lag,
+                    LagLevel::Ok => PairStatus::Ok,
+                }
+            };
+            prop_assert_eq!(pair.status, status);
+        }
     }
 
     #[test]

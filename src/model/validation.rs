@@ -1,6 +1,7 @@
 //! What the background validation has found so far: the job's updates folded into a board,
 //! and the rows the Validation view and the overview show. No I/O here.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -331,7 +332,8 @@ impl Board {
 /// One row of the Validation view.
 #[derive(Debug, Clone)]
 pub struct ValidationRow {
-    pub topic: String,
+    /// Shared by the rows of one topic (25,000 rows are derived on every changed poll).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub status: Status,
     /// Ranges proven equal so far, and records compared in them.
@@ -341,7 +343,7 @@ pub struct ValidationRow {
     /// Records read so far (source, target) while running.
     pub reading: Option<(u64, u64)>,
     /// The first mismatch, a skip or error reason, or a note.
-    pub detail: String,
+    pub detail: Cow<'static, str>,
 }
 
 /// What a result needs said: the first mismatch, why it was skipped, or a note.
@@ -356,21 +358,34 @@ pub fn result_detail(row: &Row) -> String {
 
 /// A partition's row (PENDING "not validated yet" when the board has nothing of it).
 pub fn row_of(board: &Board, topic: &str, partition: i32) -> ValidationRow {
-    let p = board.partition(topic, partition);
+    row_for(board.partition(topic, partition), topic.into(), partition)
+}
+
+/// A partition's status: what the board knows of it, else PENDING.
+fn status_of(p: Option<&PartitionBoard>) -> Status {
+    match (p.map(|p| &p.activity), p.and_then(|p| p.results.front())) {
+        (Some(Activity::Running { .. }), _) => Status::Running,
+        (Some(Activity::Pending), _) => Status::Pending,
+        (_, Some((_, _, row))) => Status::of(&row.result.verdict),
+        _ => Status::Pending,
+    }
+}
+
+fn row_for(p: Option<&PartitionBoard>, topic: Arc<str>, partition: i32) -> ValidationRow {
     let newest = p.and_then(|p| p.results.front());
-    let (status, detail) = match (p.map(|p| &p.activity), newest) {
-        (Some(Activity::Running { meter, .. }), _) => (Status::Running, {
+    let detail = match (p.map(|p| &p.activity), newest) {
+        (Some(Activity::Running { meter, .. }), _) => {
             let (s, t) = meter.records();
-            format!("reading: {s} source + {t} target records")
-        }),
-        (Some(Activity::Pending), _) => (Status::Pending, "waiting for its turn in this run".into()),
-        (_, Some((_, _, row))) => (Status::of(&row.result.verdict), result_detail(row)),
-        _ => (Status::Pending, "not validated yet".into()),
+            format!("reading: {s} source + {t} target records").into()
+        }
+        (Some(Activity::Pending), _) => "waiting for its turn in this run".into(),
+        (_, Some((_, _, row))) => result_detail(row).into(),
+        _ => "not validated yet".into(),
     };
     ValidationRow {
-        topic: topic.to_string(),
+        topic,
         partition,
-        status,
+        status: status_of(p),
         validated: p.and_then(|p| p.validated),
         last: newest.map(|(_, at, _)| *at),
         reading: match p.map(|p| &p.activity) {
@@ -382,27 +397,73 @@ pub fn row_of(board: &Board, topic: &str, partition: i32) -> ValidationRow {
 }
 
 /// Every watched source partition (from the snapshot, else what the board knows), with its
-/// validation so far.
+/// validation so far. Both lists are in (topic, partition) order, so they are merged, and the
+/// board is walked alongside instead of searched per partition.
 pub fn validation_rows(snap: &Snapshot, board: &Board) -> Vec<ValidationRow> {
-    let mut keys: Vec<(String, i32)> = match snap.source.state() {
+    let mut keys: Vec<(&str, i32)> = match snap.source.state() {
         Some(s) => s
             .topics
             .values()
-            .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.id)))
+            .flat_map(|t| t.partitions.iter().map(|p| (t.name.as_str(), p.id)))
             .collect(),
         None => vec![],
     };
-    keys.extend(board.partitions.keys().cloned());
+    keys.extend(board.partitions.keys().map(|(t, p)| (t.as_str(), *p)));
+    // Two sorted runs: the stable sort merges them in one pass.
     keys.sort();
     keys.dedup();
-    keys.iter().map(|(t, p)| row_of(board, t, *p)).collect()
+    let mut known = board.partitions.iter().peekable();
+    let mut shared: Arc<str> = Arc::from("");
+    keys.into_iter()
+        .map(|(topic, partition)| {
+            while known
+                .next_if(|((t, p), _)| (t.as_str(), *p) < (topic, partition))
+                .is_some()
+            {}
+            let p = known
+                .peek()
+                .filter(|((t, p), _)| t == topic && *p == partition)
+                .map(|(_, b)| *b);
+            if *shared != *topic {
+                shared = topic.into();
+            }
+            row_for(p, shared.clone(), partition)
+        })
+        .collect()
+}
+
+/// Each topic's latest result (the worst of its partitions'), as `topic_status` of
+/// `validation_rows` says, without making the rows: a partition the board does not know is
+/// PENDING, and every partition the board knows counts with its own status.
+pub fn topic_statuses(snap: &Snapshot, board: &Board) -> BTreeMap<String, Status> {
+    let mut out: BTreeMap<String, Status> = BTreeMap::new();
+    let mut worst = |topic: &str, status: Status| match out.get_mut(topic) {
+        Some(s) => *s = (*s).min(status),
+        None => {
+            out.insert(topic.to_string(), status);
+        }
+    };
+    if let Some(s) = snap.source.state() {
+        for t in s.topics.values() {
+            let (from, to) = ((t.name.clone(), i32::MIN), (t.name.clone(), i32::MAX));
+            let known: std::collections::BTreeSet<i32> =
+                board.partitions.range(from..=to).map(|((_, p), _)| *p).collect();
+            if t.partitions.iter().any(|p| !known.contains(&p.id)) {
+                worst(&t.name, Status::Pending);
+            }
+        }
+    }
+    for ((topic, _), p) in &board.partitions {
+        worst(topic, status_of(Some(p)));
+    }
+    out
 }
 
 /// Each topic's latest result: the worst of its partitions'.
 pub fn topic_status(rows: &[ValidationRow]) -> BTreeMap<String, Status> {
     let mut out: BTreeMap<String, Status> = BTreeMap::new();
     for r in rows {
-        let s = out.entry(r.topic.clone()).or_insert(r.status);
+        let s = out.entry(r.topic.to_string()).or_insert(r.status);
         *s = (*s).min(r.status);
     }
     out
@@ -486,6 +547,7 @@ mod tests {
         done(&mut b, 1, row("a", 1, (0, 3), Verdict::Fail { mismatch }));
         let rows = validation_rows(&Snapshot::default(), &b);
         let status = topic_status(&rows);
+        assert_eq!(topic_statuses(&Snapshot::default(), &b), status);
         assert_eq!(status.get("a"), Some(&Status::Fail));
         assert_eq!(status.get("b"), Some(&Status::Pending));
         assert!(rows[1].detail.contains("source offset 3"), "{}", rows[1].detail);
@@ -496,5 +558,71 @@ mod tests {
         });
         let rows = validation_rows(&Snapshot::default(), &b);
         assert_eq!(rows[2].detail, "not validated yet");
+    }
+
+    /// With the snapshot's partitions as well (a topic the board knows part of, one it does not
+    /// know, one only the board knows): the rows merge both lists in order, and the statuses
+    /// made without rows are the rows' statuses.
+    #[test]
+    fn rows_and_statuses_merge_the_snapshot_and_the_board() {
+        use crate::model::{ClusterFeed, ClusterState, PartitionState, TopicState};
+        let topic = |name: &str, n: i32| TopicState {
+            name: name.into(),
+            error: None,
+            partitions: (0..n)
+                .map(|id| PartitionState {
+                    id,
+                    leader: 1,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    low: Ok(0),
+                    high: Ok(10),
+                    error: None,
+                })
+                .collect(),
+        };
+        let snap = Snapshot {
+            source: ClusterFeed {
+                name: "s".into(),
+                last_good: Some(std::sync::Arc::new(ClusterState {
+                    polled_at: SystemTime::UNIX_EPOCH,
+                    poll_duration: std::time::Duration::ZERO,
+                    brokers: vec![],
+                    topics: [topic("a", 3), topic("c", 2)]
+                        .into_iter()
+                        .map(|t| (t.name.clone(), t))
+                        .collect(),
+                    configs: Ok(Default::default()),
+                    groups: Ok(vec![]),
+                })),
+                last_error: None,
+                figures_version: 0,
+            },
+            ..Default::default()
+        };
+        let mut b = Board::default();
+        start(&mut b, 1, false, &[("a", 0), ("a", 1), ("b", 0)]);
+        done(&mut b, 1, row("a", 0, (0, 5), Verdict::Pass));
+        done(&mut b, 1, row("a", 1, (0, 5), Verdict::Pass));
+        done(&mut b, 1, row("b", 0, (0, 5), Verdict::Pass));
+        let rows = validation_rows(&snap, &b);
+        let keys: Vec<(&str, i32, Status)> = rows.iter().map(|r| (&*r.topic, r.partition, r.status)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("a", 0, Status::Pass),
+                ("a", 1, Status::Pass),
+                ("a", 2, Status::Pending),
+                ("b", 0, Status::Pass),
+                ("c", 0, Status::Pending),
+                ("c", 1, Status::Pending),
+            ]
+        );
+        assert_eq!(topic_statuses(&snap, &b), topic_status(&rows));
+        assert_eq!(
+            topic_statuses(&snap, &b).get("a"),
+            Some(&Status::Pending),
+            "a/2 not validated yet"
+        );
     }
 }

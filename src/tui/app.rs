@@ -607,7 +607,7 @@ impl App {
         match (self.view(), &*self.rows()) {
             (View::Topic(t), _) | (View::ValidationPartition(t, _), _) => Some(t.clone()),
             (_, Rows::Topics(v, _)) => v.get(self.selected()).map(|p| p.source_topic.clone()),
-            (_, Rows::Validation(v)) => v.get(self.selected()).map(|r| r.topic.clone()),
+            (_, Rows::Validation(v)) => v.get(self.selected()).map(|r| r.topic.to_string()),
             _ => None,
         }
     }
@@ -619,10 +619,6 @@ impl App {
     fn topic_pairs(&self) -> Vec<TopicPair> {
         let c = &self.config;
         overview::topic_pairs(&self.snapshot, &c.replication, &c.topics, &c.monitor, self.now)
-    }
-
-    fn keep(&self, name: &str) -> bool {
-        self.filter.is_empty() || name.to_lowercase().contains(&self.filter.to_lowercase())
     }
 
     /// The current view's rows, derived again only when something they depend on changed.
@@ -652,18 +648,22 @@ impl App {
 
     fn derive_rows(&self) -> Rows {
         let c = &self.config;
+        // The `/` filter: a case-insensitive substring, lowered once per derivation.
+        let needle = self.filter.to_lowercase();
+        let filtering = !needle.is_empty();
+        let keep = |name: &str| !filtering || contains_ignoring_case(name, &needle);
         match self.view() {
             View::Overview => Rows::Topics(
                 self.topic_pairs()
                     .into_iter()
-                    .filter(|p| self.keep(&p.source_topic))
+                    .filter(|p| keep(&p.source_topic))
                     .collect(),
-                validation::topic_status(&validation::validation_rows(&self.snapshot, &self.validation)),
+                validation::topic_statuses(&self.snapshot, &self.validation),
             ),
             View::Validation => Rows::Validation(
                 validation::validation_rows(&self.snapshot, &self.validation)
                     .into_iter()
-                    .filter(|r| self.keep(&format!("{} {}", r.topic, r.status.word())))
+                    .filter(|r| !filtering || keep(&format!("{} {}", r.topic, r.status.word())))
                     .collect(),
             ),
             View::ValidationPartition(topic, partition) => {
@@ -683,40 +683,35 @@ impl App {
                 let sync = |p| overview::newest_sync(&self.snapshot, &c.replication, name, p);
                 let parts = overview::partition_pairs(s, t, &sync)
                     .into_iter()
-                    .filter(|p| self.keep(&p.partition.to_string()))
+                    .filter(|p| !filtering || keep(&p.partition.to_string()))
                     .collect();
                 Rows::Partitions(pair, parts)
             }
             View::Groups => Rows::Groups(
                 groups::group_rows(&self.snapshot, &c.groups)
-                    .map(|v| v.into_iter().filter(|g| self.keep(&g.name)).collect()),
+                    .map(|v| v.into_iter().filter(|g| keep(&g.name)).collect()),
             ),
             View::Group(name) => Rows::GroupPartitions(
                 groups::group_partitions(&self.snapshot, &c.replication, name)
                     .into_iter()
-                    .filter(|p| self.keep(&p.source_topic))
+                    .filter(|p| keep(&p.source_topic))
                     .collect(),
             ),
             View::Inventory => Rows::Inventory(
                 inventory::diff(&self.snapshot, &c.replication, &c.topics)
                     .into_iter()
-                    .filter(|d| self.keep(&d.source_topic))
+                    .filter(|d| keep(&d.source_topic))
                     .collect(),
             ),
             View::Mapping => Rows::Mapping(
                 mapping::mapping_rows(&self.snapshot, &c.replication, &c.topics)
                     .into_iter()
-                    .filter(|r| self.keep(&r.source_topic))
+                    .filter(|r| keep(&r.source_topic))
                     .collect(),
             ),
             View::Cutover => Rows::Waves(self.cutover.waves(&self.config)),
             View::Log => {
-                let mut events: Vec<Event> = self
-                    .events
-                    .newest_first()
-                    .filter(|e| self.keep(&e.text))
-                    .cloned()
-                    .collect();
+                let mut events: Vec<Event> = self.events.newest_first().filter(|e| keep(&e.text)).cloned().collect();
                 // Newest first by the time each thing happened (a poll's time, not its arrival).
                 events.sort_by_key(|e| std::cmp::Reverse(e.at));
                 Rows::Log(events)
@@ -804,8 +799,8 @@ impl App {
     fn watched_partitions(&self, scope: &Scope) -> Vec<(String, i32)> {
         validation::validation_rows(&self.snapshot, &self.validation)
             .into_iter()
-            .filter(|r| scope.topic().is_none_or(|t| t == r.topic))
-            .map(|r| (r.topic, r.partition))
+            .filter(|r| scope.topic().is_none_or(|t| *t == *r.topic))
+            .map(|r| (r.topic.to_string(), r.partition))
             .collect()
     }
 
@@ -933,7 +928,7 @@ impl App {
                     Rows::Groups(Ok(v)) => v.get(sel).map(|g| View::Group(g.name.clone())),
                     Rows::Validation(v) => v
                         .get(sel)
-                        .map(|r| View::ValidationPartition(r.topic.clone(), r.partition)),
+                        .map(|r| View::ValidationPartition(r.topic.to_string(), r.partition)),
                     _ => None,
                 };
                 if let Some(v) = target {
@@ -1140,6 +1135,17 @@ impl App {
     }
 }
 
+/// Whether `haystack` contains `lower_needle` (already lowercase), ignoring case; without
+/// allocating for ASCII text, as each keystroke of `/` runs it over every row.
+fn contains_ignoring_case(haystack: &str, lower_needle: &str) -> bool {
+    if haystack.is_ascii() && lower_needle.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), lower_needle.as_bytes());
+        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        haystack.to_lowercase().contains(lower_needle)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -1147,6 +1153,15 @@ mod tests {
     use ratatui::crossterm::event::KeyEvent;
 
     use super::*;
+
+    #[test]
+    fn the_filter_ignores_case_in_ascii_and_beyond() {
+        assert!(contains_ignoring_case("Payments-EU", "ts-e"));
+        assert!(contains_ignoring_case("orders", ""));
+        assert!(!contains_ignoring_case("orders", "orderss"));
+        assert!(contains_ignoring_case("ZÄHLER", "zäh"));
+        assert!(!contains_ignoring_case("zähler", "zah"));
+    }
 
     fn app() -> App {
         let text = "[source]\nname = \"a\"\nbootstrap = \"a:9092\"\n[target]\nname = \"b\"\nbootstrap = \"b:9092\"\n";
@@ -1186,6 +1201,7 @@ mod tests {
                 groups: Ok(vec![]),
             })),
             last_error: None,
+            figures_version: 0,
         };
         let snapshot = |seq: u64, at: SystemTime| Snapshot {
             source: feed("a", at),
@@ -1408,11 +1424,13 @@ mod tests {
                 name: "a".into(),
                 last_good: Some(Arc::new(cluster("orders", 100))),
                 last_error: None,
+                figures_version: 0,
             },
             target: ClusterFeed {
                 name: "b".into(),
                 last_good: Some(Arc::new(cluster("src.orders", target_committed))),
                 last_error: None,
+                figures_version: 0,
             },
             seq: 1,
             mm2: None,

@@ -44,7 +44,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRo
                 None => ("?".into(), Role::Muted),
             };
             Row::new(vec![
-                Cell::from(r.source_topic.clone()),
+                Cell::from(r.source_topic.to_string()),
                 Cell::from(r.partition.to_string()),
                 right(sync_src, cols[2]),
                 right(sync_tgt, cols[3]),

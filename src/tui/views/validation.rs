@@ -137,7 +137,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[Validatio
         .map(|r| {
             let (src, tgt, compared) = span_ranges(r.validated);
             Row::new(vec![
-                Cell::from(r.topic.clone()),
+                Cell::from(r.topic.to_string()),
                 Cell::from(r.partition.to_string()),
                 Cell::from(r.status.word()).style(t.style(validation_role(r.status))),
                 right(src, cols[3]),
