@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::{Config, ReplicationKind, Wave};
 use crate::model::inventory::diff;
 use crate::model::mapping::{heartbeat_age, heartbeat_stale};
-use crate::model::overview::{newest_sync, partition_pairs};
+use crate::model::overview::{newest_syncs, partition_pairs};
 use crate::model::verdict::Verdict;
 use crate::model::{GroupStatus, Snapshot};
 
@@ -83,7 +83,8 @@ pub fn lags(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Result<B
     let mut out = BTreeMap::new();
     for t in topics {
         let target_topic = config.replication.target_topic(t);
-        let sync = |p: i32| newest_sync(snapshot, &config.replication, t, p);
+        let syncs = newest_syncs(snapshot, &config.replication, t);
+        let sync = |p: i32| syncs.get(&p).copied();
         for pair in partition_pairs(src.topics.get(t), tgt.topics.get(&target_topic), &sync) {
             let lag = pair.lag.ok_or_else(|| {
                 format!(

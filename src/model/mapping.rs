@@ -38,10 +38,7 @@ pub fn mapping_rows(snapshot: &Snapshot, replication: &Replication, filter: &Nam
         let target_topic: Arc<str> = replication.target_topic(&s.name).into();
         let source_topic: Arc<str> = s.name.as_str().into();
         let t = tgt.and_then(|c| c.topics.get(&*target_topic));
-        let syncs = match (&snapshot.mm2, identity) {
-            (Some(m), false) => m.syncs.newest_of_topic(&s.name),
-            _ => Default::default(),
-        };
+        let syncs = super::overview::newest_syncs(snapshot, replication, &s.name);
         for p in &s.partitions {
             let source_end = p.high.clone().ok();
             let target_end = t.and_then(|t| t.partition(p.id)).and_then(|tp| tp.high.clone().ok());

@@ -141,15 +141,6 @@ pub fn partition_pairs(
         .collect()
 }
 
-/// MM2's newest offset-sync of a source partition, when MM2 (not an offset-preserving
-/// replicator) does the copying and its offset-syncs have been read.
-pub fn newest_sync(snapshot: &Snapshot, replication: &Replication, topic: &str, partition: i32) -> Option<(i64, i64)> {
-    if replication.kind != crate::config::ReplicationKind::MirrorMaker2 {
-        return None;
-    }
-    snapshot.mm2.as_ref()?.syncs.newest(topic, partition)
-}
-
 /// The overview: one row per replicated topic that passes the topic filter.
 pub fn topic_pairs(
     snapshot: &Snapshot,
@@ -172,10 +163,10 @@ pub fn topic_pairs(
         .map(|s| {
             let target_topic = replication.target_topic(&s.name);
             let t = tgt.and_then(|c| c.topics.get(&target_topic));
-            let syncs = newest_syncs_of_topic(snapshot, replication, &s.name);
+            let syncs = newest_syncs(snapshot, replication, &s.name);
             // One pass over each side's partitions, without building their rows (25,000
             // partitions are derived on every changed poll).
-            let (mut lag_sum, mut lagged, mut max_lag, mut negative) = (0i64, false, 0i64, false);
+            let (mut lag, mut max_lag, mut negative) = (None::<i64>, None::<i64>, false);
             let (mut source_end, mut problem) = (Some(0i64), false);
             for sp in &s.partitions {
                 problem |= sp.high.is_err() || sp.error.is_some();
@@ -186,21 +177,19 @@ pub fn topic_pairs(
                 let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else {
                     continue;
                 };
-                let lag = match syncs.get(&sp.id) {
+                let partition_lag = match syncs.get(&sp.id) {
                     Some((up, down)) => (sh - up) - (th - down),
                     None => sh - th,
                 };
-                lag_sum += lag;
-                max_lag = if lagged { max_lag.max(lag) } else { lag };
-                lagged = true;
-                negative |= lag < 0;
+                negative |= partition_lag < 0;
+                max_lag = Some(max_lag.map_or(partition_lag, |m| m.max(partition_lag)));
+                lag = Some(lag.unwrap_or(0) + partition_lag);
             }
             let mut target_end = t.map(|_| 0i64);
             for tp in t.iter().flat_map(|t| &t.partitions) {
                 problem |= tp.high.is_err() || tp.error.is_some();
                 target_end = target_end.zip(tp.high.as_ref().ok()).map(|(sum, h)| sum + h);
             }
-            let lag = lagged.then_some(lag_sum);
             let note = s
                 .error
                 .clone()
@@ -213,7 +202,7 @@ pub fn topic_pairs(
             } else if t.is_some_and(|t| t.partitions.len() != s.partitions.len()) || negative {
                 PairStatus::Mismatch
             } else {
-                match lag_level(if lagged { max_lag } else { 0 }, thresholds) {
+                match lag_level(max_lag.unwrap_or(0), thresholds) {
                     LagLevel::Crit => PairStatus::LagCrit,
                     LagLevel::Warn => PairStatus::Lag,
                     LagLevel::Ok => PairStatus::Ok,
@@ -234,8 +223,10 @@ pub fn topic_pairs(
         .collect()
 }
 
-/// MM2's newest offset-sync of each partition of a source topic (empty unless MM2 copies).
-fn newest_syncs_of_topic(snapshot: &Snapshot, replication: &Replication, topic: &str) -> BTreeMap<i32, (i64, i64)> {
+/// MM2's newest offset-sync of each partition of a source topic, when MM2 (not an
+/// offset-preserving replicator) does the copying and its offset-syncs have been read: one
+/// lookup per topic, for walks over its partitions.
+pub fn newest_syncs(snapshot: &Snapshot, replication: &Replication, topic: &str) -> BTreeMap<i32, (i64, i64)> {
     match (&replication.kind, &snapshot.mm2) {
         (crate::config::ReplicationKind::MirrorMaker2, Some(mm2)) => mm2.syncs.newest_of_topic(topic),
         _ => BTreeMap::new(),

@@ -680,7 +680,8 @@ impl App {
                 let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
                 let target_name = c.replication.target_topic(name);
                 let t = self.snapshot.target.state().and_then(|t| t.topics.get(&target_name));
-                let sync = |p| overview::newest_sync(&self.snapshot, &c.replication, name, p);
+                let syncs = overview::newest_syncs(&self.snapshot, &c.replication, name);
+                let sync = |p| syncs.get(&p).copied();
                 let parts = overview::partition_pairs(s, t, &sync)
                     .into_iter()
                     .filter(|p| !filtering || keep(&p.partition.to_string()))
