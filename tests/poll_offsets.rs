@@ -17,7 +17,7 @@ use cutover::demo::broker::{Storage, TansuBroker};
 use cutover::demo::clients::TopicSpec;
 use cutover::kafka::wire::WireClient;
 use cutover::kafka::{consumer_config, read_watermarks, ClusterClient};
-use cutover::model::{ClusterState, TopicState};
+use cutover::model::{ClusterState, Commits, Figure, TopicState};
 use cutover::monitor::watches;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -50,6 +50,15 @@ fn figures(topics: &BTreeMap<String, TopicState>) -> BTreeMap<(String, i32), (i6
 }
 
 /// The same partitions read the way polls read them before: librdkafka's offsets_for_times.
+/// Committed offsets of these groups read by librdkafka (ListConsumerGroupOffsets, one group
+/// per request), in the poll's form.
+fn librdkafkas_group_offsets(consumer: &BaseConsumer, groups: &[String]) -> Vec<(String, Figure<Commits>)> {
+    cutover::kafka::ffi::list_group_offsets(consumer.client(), groups, TIMEOUT)
+        .into_iter()
+        .map(|(g, offsets)| (g, offsets.map(Commits::from_iter)))
+        .collect()
+}
+
 fn through_librdkafka(
     consumer: &BaseConsumer,
     topics: &BTreeMap<String, TopicState>,
@@ -257,22 +266,22 @@ fn group_offsets_read_over_the_wire_are_librdkafkas_and_a_steady_poll_finds_no_c
     let client = ClusterClient::connect(&cluster, TIMEOUT, None).unwrap();
     let state = poll(&client);
     let consumer: BaseConsumer = consumer_config(&cluster).create().unwrap();
-    let old = cutover::kafka::ffi::list_group_offsets(consumer.client(), &asked, TIMEOUT);
+    let old = librdkafkas_group_offsets(&consumer, &asked);
     let mut wire = WireClient::new(&cluster, TIMEOUT).expect("plain TCP");
     let new = wire.group_offsets(&state.brokers, &asked);
     assert_eq!(new, old);
     for (i, (g, offsets)) in new.iter().take(12).enumerate() {
         let offsets = offsets.as_ref().unwrap();
         assert_eq!(
-            offsets.get(&("orders".to_string(), (i % 3) as i32)),
-            Some(&(10 + i as i64)),
+            offsets.get("orders", (i % 3) as i32),
+            Some(10 + i as i64),
             "{g}"
         );
         assert_eq!(offsets.len(), 1 + (i % 2 == 0) as usize, "{g}");
     }
     assert_eq!(
         new[12].1,
-        Ok(BTreeMap::new()),
+        Ok(Commits::default()),
         "a group that never committed has no offsets"
     );
 
@@ -423,13 +432,13 @@ fn over_tls_with_client_certificates_offsets_are_the_known_ones_and_librdkafkas(
             .unwrap_or_else(|| panic!("{g} listed"));
         group.offsets.clone().expect("offsets read")
     };
-    assert_eq!(committed("billing"), BTreeMap::from([(("orders".to_string(), 1), 4)]));
-    assert_eq!(committed("ledger"), BTreeMap::from([(("payments".to_string(), 0), 3)]));
+    assert_eq!(committed("billing"), Commits::from_iter([(("orders".to_string(), 1), 4)]));
+    assert_eq!(committed("ledger"), Commits::from_iter([(("payments".to_string(), 0), 3)]));
     // The poll read them over `wire` on TLS: its requests are counted by the poll's client.
     let wire_requests = |api: &str| -> i64 { client.request_counts().values().filter_map(|a| a.get(api)).sum() };
     assert_eq!(wire_requests("ListOffsets"), 2, "{:?}", client.request_counts());
     let mut wire = WireClient::new(&cluster, TIMEOUT).expect("TLS is spoken by wire");
-    let old = cutover::kafka::ffi::list_group_offsets(consumer.client(), &groups, TIMEOUT);
+    let old = librdkafkas_group_offsets(&consumer, &groups);
     assert_eq!(wire.group_offsets(&state.brokers, &groups), old);
     let finds = |wire: &WireClient| -> i64 {
         wire.request_counts()

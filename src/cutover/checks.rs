@@ -385,7 +385,7 @@ fn groups_in_wave(snapshot: &Snapshot, wave: &Wave, groups: &[String]) -> Result
     let mut outside = Vec::new();
     for g in groups_now.iter().filter(|g| groups.contains(&g.name)) {
         if let Ok(offsets) = &g.offsets {
-            for (t, _) in offsets.keys() {
+            for t in offsets.topics().iter().map(|t| &t.topic) {
                 if !wave.has_topic(t) && !outside.contains(&format!("{} reads {t}", g.name)) {
                     outside.push(format!("{} reads {t}", g.name));
                 }
@@ -429,10 +429,7 @@ pub fn rollback_breach(
         let lag: i64 = ends
             .iter()
             .map(|((topic, p), end)| {
-                let at = offsets
-                    .get(&(config.replication.target_topic(topic), *p))
-                    .copied()
-                    .unwrap_or(0);
+                let at = offsets.get(&config.replication.target_topic(topic), *p).unwrap_or(0);
                 (end - at).max(0)
             })
             .sum();

@@ -177,7 +177,10 @@ impl ClusterClient {
                 let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
                 let offsets = match wire.as_mut() {
                     Some(wire) => wire.group_offsets(&brokers, &names),
-                    None => ffi::list_group_offsets(consumer.client(), &names, timeout),
+                    None => ffi::list_group_offsets(consumer.client(), &names, timeout)
+                        .into_iter()
+                        .map(|(g, offsets)| (g, offsets.map(|o| o.into_iter().collect())))
+                        .collect(),
                 };
                 for (g, (_, offsets)) in groups.iter_mut().zip(offsets) {
                     g.offsets = offsets.map_err(|e| match e.starts_with("unavailable") {

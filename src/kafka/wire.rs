@@ -25,10 +25,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 
-use super::ffi::GroupOffsets;
 use super::transport::{Stream, Transport};
 use crate::config::ClusterConfig;
-use crate::model::{Broker, Figure, TopicState};
+use crate::model::{Broker, Commits, Figure, TopicState};
 
 const CLIENT_ID: &str = "cutover";
 /// ListOffsets timestamps meaning "the earliest offset" and "the latest offset".
@@ -228,8 +227,8 @@ impl WireClient {
     /// looked up (batched, FindCoordinator v4+) only for groups without one; each coordinator
     /// then gets one OffsetFetch for all its groups (v8+), else one per group, all sent before
     /// any answer is read. A group whose coordinator moved is asked once more at the new one.
-    pub fn group_offsets(&mut self, brokers: &[Broker], groups: &[String]) -> Vec<(String, GroupOffsets)> {
-        let mut answers: HashMap<String, GroupOffsets> = HashMap::new();
+    pub fn group_offsets(&mut self, brokers: &[Broker], groups: &[String]) -> Vec<(String, Figure<Commits>)> {
+        let mut answers: HashMap<String, Figure<Commits>> = HashMap::new();
         let mut ask: Vec<String> = groups.to_vec();
         for attempt in 0..2 {
             let moved = self.fetch_offsets(brokers, &ask, attempt == 0, &mut answers);
@@ -263,7 +262,7 @@ impl WireClient {
         brokers: &[Broker],
         groups: &[String],
         first: bool,
-        answers: &mut HashMap<String, GroupOffsets>,
+        answers: &mut HashMap<String, Figure<Commits>>,
     ) -> Vec<String> {
         let unknown: Vec<String> = groups
             .iter()
@@ -294,14 +293,14 @@ impl WireClient {
                     .collect::<Result<Vec<_>, _>>()
                     .map(|r| (version, r))
             });
-            let per_group: Vec<(String, i16, GroupOffsets)> = match read {
+            let per_group: Vec<(String, i16, Figure<Commits>)> = match read {
                 Err(_) if kept => {
                     // A connection kept from an earlier poll may have died with a broker that
                     // has come back since: these groups are looked up and asked again.
                     self.connections.remove(addr);
                     members
                         .iter()
-                        .map(|g| (g.clone(), COORDINATOR_MOVED[2], Ok(BTreeMap::new())))
+                        .map(|g| (g.clone(), COORDINATOR_MOVED[2], Ok(Commits::default())))
                         .collect()
                 }
                 Err(e) => {
@@ -551,7 +550,7 @@ impl WireClient {
 
 /// A group's committed offsets from (topic, partition, offset, error) answers: a partition
 /// with an error or no commit (a negative offset) is left out, as librdkafka's reading does.
-fn committed(partitions: impl Iterator<Item = (String, i32, i64, i16)>) -> BTreeMap<(String, i32), i64> {
+fn committed(partitions: impl Iterator<Item = (String, i32, i64, i16)>) -> Commits {
     partitions
         .filter(|(_, _, offset, code)| *code == 0 && *offset >= 0)
         .map(|(topic, partition, offset, _)| ((topic, partition), offset))

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use super::{short_duration, ClusterState, GroupState, GroupStatus, Side, Snapshot, TopicState};
+use super::{short_duration, ClusterState, Commits, GroupState, GroupStatus, Side, Snapshot};
 use crate::config::{NameFilter, Replication};
 
 /// One side of a group row.
@@ -49,25 +49,21 @@ fn end_offset(cluster: &ClusterState, topic: &str, partition: i32) -> Option<i64
 }
 
 fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
+    // One topic lookup per topic, not per partition: 1,000 groups' commits are summed on
+    // every changed poll.
     let lag = g.offsets.as_ref().map_err(Clone::clone).and_then(|offsets| {
-        // Offsets come in (topic, partition) order: one topic lookup per topic, not per
-        // partition (1,000 groups' commits are summed on every changed poll).
-        let mut topic: Option<(&str, Option<&TopicState>)> = None;
-        offsets
-            .iter()
-            .filter(|(_, c)| **c >= 0)
-            .map(|((t, p), c)| {
-                let state = match topic {
-                    Some((name, state)) if name == t => state,
-                    _ => topic.insert((t.as_str(), cluster.topics.get(t))).1,
+        let mut lag = 0;
+        for t in offsets.topics() {
+            let state = cluster.topics.get(&t.topic);
+            for &(p, committed) in t.offsets.iter().filter(|(_, c)| *c >= 0) {
+                let end = state.and_then(|s| s.partition(p)).and_then(|p| p.high.as_ref().ok());
+                let Some(end) = end else {
+                    return Err(format!("end offset of {}/{p} unknown", t.topic));
                 };
-                state
-                    .and_then(|s| s.partition(*p))
-                    .and_then(|p| p.high.as_ref().ok())
-                    .map(|end| (end - c).max(0))
-                    .ok_or_else(|| format!("end offset of {t}/{p} unknown"))
-            })
-            .sum()
+                lag += (end - committed).max(0);
+            }
+        }
+        Ok(lag)
     });
     GroupSide {
         status: g.status.clone(),
@@ -123,12 +119,9 @@ pub fn group_partitions(snapshot: &Snapshot, replication: &Replication, group: &
     };
     let src = find(Side::Source);
     let tgt = find(Side::Target);
-    let committed = |x: Option<(&ClusterState, &GroupState)>| -> BTreeMap<(String, i32), i64> {
-        x.and_then(|(_, g)| g.offsets.as_ref().ok().cloned())
-            .unwrap_or_default()
-    };
-    let src_offsets = committed(src);
-    let tgt_offsets = committed(tgt);
+    let no_commits = Commits::default();
+    let src_offsets = src.and_then(|(_, g)| g.offsets.as_ref().ok()).unwrap_or(&no_commits);
+    let tgt_offsets = tgt.and_then(|(_, g)| g.offsets.as_ref().ok()).unwrap_or(&no_commits);
 
     // Key every row by the source topic; target-only commits keep their own name.
     let source_name_of: BTreeMap<String, String> = src
@@ -139,24 +132,24 @@ pub fn group_partitions(snapshot: &Snapshot, replication: &Replication, group: &
                 .collect()
         })
         .unwrap_or_default();
-    let mut keys: BTreeSet<(String, i32)> = src_offsets.keys().cloned().collect();
-    for (t, p) in tgt_offsets.keys() {
-        keys.insert((source_name_of.get(t).cloned().unwrap_or_else(|| t.clone()), *p));
+    let mut keys: BTreeSet<(String, i32)> = src_offsets.iter().map(|(t, p, _)| (t.to_string(), p)).collect();
+    for (t, p, _) in tgt_offsets.iter() {
+        keys.insert((source_name_of.get(t).cloned().unwrap_or_else(|| t.to_string()), p));
     }
     keys.into_iter()
         .map(|(source_topic, partition)| {
             let target_topic = replication.target_topic(&source_topic);
-            let target_topic = if tgt_offsets.contains_key(&(source_topic.clone(), partition))
-                && !tgt_offsets.contains_key(&(target_topic.clone(), partition))
+            let target_topic = if tgt_offsets.get(&source_topic, partition).is_some()
+                && tgt_offsets.get(&target_topic, partition).is_none()
             {
                 source_topic.clone()
             } else {
                 target_topic
             };
             GroupPartition {
-                source_committed: src_offsets.get(&(source_topic.clone(), partition)).copied(),
+                source_committed: src_offsets.get(&source_topic, partition),
                 source_end: src.and_then(|(c, _)| end_offset(c, &source_topic, partition)),
-                target_committed: tgt_offsets.get(&(target_topic.clone(), partition)).copied(),
+                target_committed: tgt_offsets.get(&target_topic, partition),
                 target_end: tgt.and_then(|(c, _)| end_offset(c, &target_topic, partition)),
                 source_topic,
                 target_topic,
@@ -374,7 +367,7 @@ mod tests {
                     assignment: Ok(BTreeMap::new()),
                 })
                 .collect(),
-            offsets: Ok(BTreeMap::new()),
+            offsets: Ok(Commits::default()),
         }
     }
 

@@ -287,6 +287,12 @@ pub struct App {
     /// The current view's rows and what they were derived from: a frame drawn for the clock
     /// alone reuses them (at 25,000 partitions deriving them is the costly part of a frame).
     rows_cache: Mutex<Option<(RowsKey, Arc<Rows>)>>,
+    /// Bumped by every snapshot whose figures differ from the one before.
+    figures_version: u64,
+    /// The overview's per-topic figures and what they were derived from (the figures by
+    /// version, each cluster's health): derived once per changed poll for the lag trend, the
+    /// Overview and the Topic view alike.
+    pairs_cache: Mutex<Option<(PairsKey, Arc<Vec<TopicPair>>)>>,
     /// How many times rows were derived (tests count them).
     pub derivations: std::sync::atomic::AtomicU64,
 }
@@ -300,6 +306,8 @@ struct RowsKey {
     filter: String,
     health: [std::mem::Discriminant<crate::model::Health>; 2],
 }
+
+type PairsKey = (u64, [std::mem::Discriminant<crate::model::Health>; 2]);
 
 /// What the Cutover view shows.
 #[derive(Debug, Default)]
@@ -359,6 +367,8 @@ impl App {
             demo_status: None,
             state_version: 0,
             rows_cache: Mutex::new(None),
+            figures_version: 0,
+            pairs_cache: Mutex::new(None),
             derivations: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -378,6 +388,9 @@ impl App {
         };
         if changes_state {
             self.state_version += 1;
+            if matches!(msg, Msg::Snapshot(..)) {
+                self.figures_version += 1;
+            }
         }
         let effects = self.handle(msg);
         if self.events.pushed() != events_before {
@@ -616,23 +629,39 @@ impl App {
         self.observer.rebalances.label(side, group, self.now)
     }
 
-    fn topic_pairs(&self) -> Vec<TopicPair> {
+    /// The overview's per-topic figures, derived again only when the figures changed or a
+    /// cluster turned live or stale.
+    fn topic_pairs(&self) -> Arc<Vec<TopicPair>> {
+        let key = (self.figures_version, self.health_discriminants());
+        let mut cache = self.pairs_cache.lock().expect("pairs cache");
+        if let Some((k, pairs)) = cache.as_ref() {
+            if *k == key {
+                return pairs.clone();
+            }
+        }
         let c = &self.config;
-        overview::topic_pairs(&self.snapshot, &c.replication, &c.topics, &c.monitor, self.now)
+        let pairs = Arc::new(overview::topic_pairs(&self.snapshot, &c.replication, &c.topics, &c.monitor, self.now));
+        *cache = Some((key, pairs.clone()));
+        pairs
+    }
+
+    /// Whether each cluster is connecting, live, stale or unreachable: the only thing in the
+    /// derived figures that changes with the clock.
+    fn health_discriminants(&self) -> [std::mem::Discriminant<crate::model::Health>; 2] {
+        let (now, refresh) = (self.now, self.config.monitor.refresh_interval);
+        [
+            std::mem::discriminant(&self.snapshot.source.health(now, refresh)),
+            std::mem::discriminant(&self.snapshot.target.health(now, refresh)),
+        ]
     }
 
     /// The current view's rows, derived again only when something they depend on changed.
     pub fn rows(&self) -> Arc<Rows> {
-        let now = self.now;
-        let refresh = self.config.monitor.refresh_interval;
         let key = RowsKey {
             state_version: self.state_version,
             view: self.view().clone(),
             filter: self.filter.clone(),
-            health: [
-                std::mem::discriminant(&self.snapshot.source.health(now, refresh)),
-                std::mem::discriminant(&self.snapshot.target.health(now, refresh)),
-            ],
+            health: self.health_discriminants(),
         };
         let mut cache = self.rows_cache.lock().expect("rows cache");
         if let Some((k, rows)) = cache.as_ref() {
@@ -655,8 +684,9 @@ impl App {
         match self.view() {
             View::Overview => Rows::Topics(
                 self.topic_pairs()
-                    .into_iter()
+                    .iter()
                     .filter(|p| keep(&p.source_topic))
+                    .cloned()
                     .collect(),
                 validation::topic_statuses(&self.snapshot, &self.validation),
             ),
@@ -676,7 +706,7 @@ impl App {
                 Rows::ValidationResults(row, results)
             }
             View::Topic(name) => {
-                let pair = self.topic_pairs().into_iter().find(|p| &p.source_topic == name);
+                let pair = self.topic_pairs().iter().find(|p| &p.source_topic == name).cloned();
                 let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
                 let target_name = c.replication.target_topic(name);
                 let t = self.snapshot.target.state().and_then(|t| t.topics.get(&target_name));
@@ -1417,7 +1447,7 @@ mod tests {
                 status: GroupStatus::Stable,
                 protocol_type: "consumer".into(),
                 members: vec![],
-                offsets: Ok([((topic.to_string(), 0), committed)].into()),
+                offsets: Ok([((topic.to_string(), 0), committed)].into_iter().collect()),
             }]),
         };
         let snapshot = |target_committed: i64| Snapshot {
