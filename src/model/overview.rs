@@ -1,9 +1,10 @@
 //! Replicated topic pairs and replication lag, derived from a snapshot.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{Health, Snapshot, TopicState};
+use super::{ClusterState, Health, Snapshot, TopicState};
 use crate::config::{MonitorConfig, NameFilter, Replication};
 
 /// The status word of a topic pair. Always shown as text, never by colour alone.
@@ -112,33 +113,103 @@ pub fn partition_pairs(
     target: Option<&TopicState>,
     newest_sync: &dyn Fn(i32) -> Option<(i64, i64)>,
 ) -> Vec<PartitionPair> {
-    let mut ids: Vec<i32> = source
-        .iter()
-        .chain(target.iter())
-        .flat_map(|t| t.partitions.iter().map(|p| p.id))
-        .collect();
+    partition_ids(source, target)
+        .into_iter()
+        .map(|id| partition_pair(source, target, id, newest_sync(id)))
+        .collect()
+}
+
+/// The partition ids either side has, in order: the Topic view's rows, whose figures are
+/// derived for the rows on screen only.
+pub fn partition_ids(source: Option<&TopicState>, target: Option<&TopicState>) -> Vec<i32> {
+    let numbered_in_order = |t: &TopicState| t.partitions.iter().enumerate().all(|(i, p)| p.id as usize == i);
+    let sides = || source.into_iter().chain(target);
+    if sides().all(numbered_in_order) {
+        // As Kafka numbers them: 0..n on each side, no sort needed.
+        let n = sides().map(|t| t.partitions.len()).max().unwrap_or(0);
+        return (0..n as i32).collect();
+    }
+    let mut ids: Vec<i32> = sides().flat_map(|t| t.partitions.iter().map(|p| p.id)).collect();
     ids.sort_unstable();
     ids.dedup();
-    ids.into_iter()
-        .map(|id| {
-            let s = side_figures(source, id);
-            let t = side_figures(target, id);
-            let lag = match (&s, &t) {
-                (Some(s), Some(t)) => match (&s.high, &t.high, newest_sync(id)) {
-                    (Ok(sh), Ok(th), Some((up, down))) => Some((sh - up) - (th - down)),
-                    (Ok(sh), Ok(th), None) => Some(sh - th),
-                    _ => None,
-                },
-                _ => None,
-            };
-            PartitionPair {
-                partition: id,
-                source: s,
-                target: t,
-                lag,
-            }
-        })
-        .collect()
+    ids
+}
+
+/// The Topic view's rows: one topic's partitions by id, with the polls they were read in, so
+/// each row's figures are derived when it is on screen (a topic can have 25,000 partitions).
+#[derive(Debug, Clone, Default)]
+pub struct PartitionRows {
+    pub ids: Vec<i32>,
+    source: Option<(Arc<ClusterState>, String)>,
+    target: Option<(Arc<ClusterState>, String)>,
+    syncs: BTreeMap<i32, (i64, i64)>,
+}
+
+impl PartitionRows {
+    /// The partitions of `topic` on the source and of its replica on the target that `keep`
+    /// keeps (given the partition id).
+    pub fn new(snapshot: &Snapshot, replication: &Replication, topic: &str, mut keep: impl FnMut(i32) -> bool) -> Self {
+        let source = snapshot.source.last_good.clone().map(|c| (c, topic.to_string()));
+        let target = snapshot.target.last_good.clone().map(|c| (c, replication.target_topic(topic)));
+        let mut rows = PartitionRows {
+            ids: Vec::new(),
+            syncs: newest_syncs(snapshot, replication, topic),
+            source,
+            target,
+        };
+        rows.ids = partition_ids(rows.topic(&rows.source), rows.topic(&rows.target));
+        rows.ids.retain(|id| keep(*id));
+        rows
+    }
+
+    fn topic<'a>(&self, side: &'a Option<(Arc<ClusterState>, String)>) -> Option<&'a TopicState> {
+        side.as_ref().and_then(|(c, name)| c.topics.get(name))
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Row `i`'s figures on both sides.
+    pub fn row(&self, i: usize) -> Option<PartitionPair> {
+        let id = *self.ids.get(i)?;
+        Some(partition_pair(
+            self.topic(&self.source),
+            self.topic(&self.target),
+            id,
+            self.syncs.get(&id).copied(),
+        ))
+    }
+}
+
+/// One partition's figures on both sides; `newest_sync`: MM2's newest (source, target) pair
+/// of it, if any.
+pub fn partition_pair(
+    source: Option<&TopicState>,
+    target: Option<&TopicState>,
+    id: i32,
+    newest_sync: Option<(i64, i64)>,
+) -> PartitionPair {
+    let s = side_figures(source, id);
+    let t = side_figures(target, id);
+    let lag = match (&s, &t) {
+        (Some(s), Some(t)) => match (&s.high, &t.high, newest_sync) {
+            (Ok(sh), Ok(th), Some((up, down))) => Some((sh - up) - (th - down)),
+            (Ok(sh), Ok(th), None) => Some(sh - th),
+            _ => None,
+        },
+        _ => None,
+    };
+    PartitionPair {
+        partition: id,
+        source: s,
+        target: t,
+        lag,
+    }
 }
 
 /// The overview: one row per replicated topic that passes the topic filter.
@@ -407,7 +478,68 @@ mod tests {
         })
     }
 
+    /// A topic whose partitions may come in any order and with gaps (a poll keeps Kafka's
+    /// order; this is the case the Topic view must still get right).
+    fn shuffled_topic(name: &'static str) -> impl Strategy<Value = TopicState> {
+        (proptest::sample::subsequence((0..8).collect::<Vec<i32>>(), 0..8), proptest::bool::ANY)
+            .prop_flat_map(|(ids, shuffle)| {
+                let ids = Just(ids);
+                (if shuffle { ids.prop_shuffle().boxed() } else { ids.boxed() }, proptest::collection::vec(0i64..50, 8))
+            })
+            .prop_map(move |(ids, highs)| TopicState {
+                name: name.into(),
+                error: None,
+                partitions: ids
+                    .into_iter()
+                    .map(|id| PartitionState {
+                        id,
+                        leader: 1,
+                        replicas: vec![1],
+                        isr: vec![1],
+                        low: Ok(0),
+                        high: Ok(highs[id as usize]),
+                        error: None,
+                    })
+                    .collect(),
+            })
+    }
+
     proptest! {
+        /// The Topic view's rows, derived row by row, are every partition either side has, in
+        /// id order, each with both sides' figures, whatever order the poll kept them in.
+        #[test]
+        fn the_topic_views_rows_are_every_partition_of_either_side_in_order(
+            s in shuffled_topic("a"),
+            t in shuffled_topic("source.a"),
+            even_only in proptest::bool::ANY,
+        ) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+            let snap = Snapshot {
+                source: feed("s", now, vec![s.clone()]),
+                target: feed("t", now, vec![t.clone()]),
+                seq: 1,
+                mm2: None,
+            };
+            let keep = |id: i32| !even_only || id % 2 == 0;
+            let rows = PartitionRows::new(&snap, &Replication::default(), "a", keep);
+            let high = |topic: &TopicState, id: i32| {
+                topic.partitions.iter().find(|p| p.id == id).map(|p| *p.high.as_ref().unwrap())
+            };
+            let mut ids: Vec<i32> = s.partitions.iter().chain(&t.partitions).map(|p| p.id).filter(|id| keep(*id)).collect();
+            ids.sort();
+            ids.dedup();
+            prop_assert_eq!(rows.len(), ids.len());
+            for (i, id) in ids.iter().enumerate() {
+                let row = rows.row(i).unwrap();
+                prop_assert_eq!(row.partition, *id);
+                let (sh, th) = (high(&s, *id), high(&t, *id));
+                prop_assert_eq!(row.source.map(|f| f.high.unwrap()), sh);
+                prop_assert_eq!(row.target.map(|f| f.high.unwrap()), th);
+                prop_assert_eq!(row.lag, sh.zip(th).map(|(a, b)| a - b));
+            }
+            prop_assert!(rows.row(ids.len()).is_none());
+        }
+
         /// The overview's one-pass figures are the sums and worst cases of the per-partition
         /// rows the Topic view shows (`partition_pairs`), partition counts and errors included.
         #[test]

@@ -14,7 +14,7 @@ use crate::model::events::{Event, EventLog, Level, Observer};
 use crate::model::groups::{self, GroupPartition, GroupRow};
 use crate::model::inventory::{self, TopicDiff};
 use crate::model::mapping::{self, MappingRow};
-use crate::model::overview::{self, LagHistory, PartitionPair, TopicPair};
+use crate::model::overview::{self, LagHistory, PartitionRows, TopicPair};
 use crate::model::translation::{GroupPartitionTranslation, GroupTranslation};
 use crate::model::validation::{self, Board, ValidationRow};
 use crate::model::Snapshot;
@@ -215,7 +215,7 @@ impl Confirmation {
 pub enum Rows {
     /// The topic pairs, and each topic's latest validation result.
     Topics(Vec<TopicPair>, BTreeMap<String, validation::Status>),
-    Partitions(Option<TopicPair>, Vec<PartitionPair>),
+    Partitions(Option<TopicPair>, PartitionRows),
     Groups(Result<Vec<GroupRow>, String>),
     GroupPartitions(Vec<GroupPartition>),
     Inventory(Vec<TopicDiff>),
@@ -707,16 +707,16 @@ impl App {
             }
             View::Topic(name) => {
                 let pair = self.topic_pairs().iter().find(|p| &p.source_topic == name).cloned();
-                let s = self.snapshot.source.state().and_then(|s| s.topics.get(name));
-                let target_name = c.replication.target_topic(name);
-                let t = self.snapshot.target.state().and_then(|t| t.topics.get(&target_name));
-                let syncs = overview::newest_syncs(&self.snapshot, &c.replication, name);
-                let sync = |p| syncs.get(&p).copied();
-                let parts = overview::partition_pairs(s, t, &sync)
-                    .into_iter()
-                    .filter(|p| !filtering || keep(&p.partition.to_string()))
-                    .collect();
-                Rows::Partitions(pair, parts)
+                let mut digits = String::new();
+                let keep_partition = |id: i32| {
+                    use std::fmt::Write;
+                    !filtering || {
+                        digits.clear();
+                        let _ = write!(digits, "{id}");
+                        keep(&digits)
+                    }
+                };
+                Rows::Partitions(pair, PartitionRows::new(&self.snapshot, &c.replication, name, keep_partition))
             }
             View::Groups => Rows::Groups(
                 groups::group_rows(&self.snapshot, &c.groups)

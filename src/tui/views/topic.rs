@@ -6,11 +6,11 @@ use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
 
 use super::widgets::*;
-use crate::model::overview::{lag_level, LagLevel, PartitionPair, TopicPair};
+use crate::model::overview::{lag_level, LagLevel, PartitionPair, PartitionRows, TopicPair};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
-pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<TopicPair>, parts: &[PartitionPair]) {
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<TopicPair>, parts: &PartitionRows) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
     let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
@@ -51,8 +51,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
     };
     let cols = column_widths(rest.width, &widths);
     let shown = visible_rows(rest, app, parts.len());
-    let body = parts[shown.clone()]
-        .iter()
+    // Only the rows on screen are derived.
+    let body = shown
+        .clone()
+        .filter_map(|i| parts.row(i))
         .map(|p| {
             let [sl, sh, sld, si] = side(&p.source);
             let [tl, th, tld, ti] = side(&p.target);
@@ -86,8 +88,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
     );
 }
 
-pub(super) fn info(v: &[PartitionPair], sel: usize) -> Option<(String, Role)> {
-    v.get(sel).and_then(|p| {
+pub(super) fn info(v: &PartitionRows, sel: usize) -> Option<(String, Role)> {
+    v.row(sel).and_then(|p: PartitionPair| {
         let errs: Vec<String> = [("source", &p.source), ("target", &p.target)]
             .iter()
             .filter_map(|(side, f)| {
