@@ -397,25 +397,41 @@ fn row_for(p: Option<&PartitionBoard>, topic: Arc<str>, partition: i32) -> Valid
 }
 
 /// Every watched source partition (from the snapshot, else what the board knows), with its
-/// validation so far. Both lists are in (topic, partition) order, so they are merged, and the
-/// board is walked alongside instead of searched per partition.
+/// validation so far.
 pub fn validation_rows(snap: &Snapshot, board: &Board) -> Vec<ValidationRow> {
-    let mut keys: Vec<(&str, i32)> = match snap.source.state() {
-        Some(s) => s
-            .topics
-            .values()
-            .flat_map(|t| t.partitions.iter().map(|p| (t.name.as_str(), p.id)))
-            .collect(),
-        None => vec![],
-    };
-    keys.extend(board.partitions.keys().map(|(t, p)| (t.as_str(), *p)));
-    // Two sorted runs: the stable sort merges them in one pass.
-    keys.sort();
-    keys.dedup();
-    let mut known = board.partitions.iter().peekable();
-    let mut shared: Arc<str> = Arc::from("");
-    keys.into_iter()
-        .map(|(topic, partition)| {
+    let rows = ValidationRows::new(snap, board, |_, _| true);
+    rows.page(board, 0..rows.len())
+}
+
+/// The Validation view's rows: every watched source partition (from the snapshot, else what
+/// the board knows) that `keep` keeps, by (topic, partition). A row's figures are read from
+/// the board when it is on screen; the board must be the one the rows were made from (the
+/// TUI makes them again whenever the board changes).
+#[derive(Debug, Clone, Default)]
+pub struct ValidationRows {
+    keys: Vec<(Arc<str>, i32)>,
+}
+
+impl ValidationRows {
+    /// `keep`: given a partition's topic and status, whether the view's filter keeps it.
+    pub fn new(snap: &Snapshot, board: &Board, mut keep: impl FnMut(&str, Status) -> bool) -> ValidationRows {
+        let mut keys: Vec<(&str, i32)> = match snap.source.state() {
+            Some(s) => s
+                .topics
+                .values()
+                .flat_map(|t| t.partitions.iter().map(|p| (t.name.as_str(), p.id)))
+                .collect(),
+            None => vec![],
+        };
+        keys.extend(board.partitions.keys().map(|(t, p)| (t.as_str(), *p)));
+        // Two sorted runs: the stable sort merges them in one pass.
+        keys.sort();
+        keys.dedup();
+        // The board is walked alongside, not searched per partition.
+        let mut known = board.partitions.iter().peekable();
+        let mut shared: Arc<str> = Arc::from("");
+        let mut rows = ValidationRows::default();
+        for (topic, partition) in keys {
             while known
                 .next_if(|((t, p), _)| (t.as_str(), *p) < (topic, partition))
                 .is_some()
@@ -424,12 +440,37 @@ pub fn validation_rows(snap: &Snapshot, board: &Board) -> Vec<ValidationRow> {
                 .peek()
                 .filter(|((t, p), _)| t == topic && *p == partition)
                 .map(|(_, b)| *b);
-            if *shared != *topic {
-                shared = topic.into();
+            if keep(topic, status_of(p)) {
+                if *shared != *topic {
+                    shared = topic.into();
+                }
+                rows.keys.push((shared.clone(), partition));
             }
-            row_for(p, shared.clone(), partition)
-        })
-        .collect()
+        }
+        rows
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Row `i`'s (topic, partition).
+    pub fn key(&self, i: usize) -> Option<(&str, i32)> {
+        self.keys.get(i).map(|(t, p)| (&**t, *p))
+    }
+
+    /// The rows in `range` (clipped to the rows there are), as `board` tells them.
+    pub fn page(&self, board: &Board, range: std::ops::Range<usize>) -> Vec<ValidationRow> {
+        let range = range.start.min(self.keys.len())..range.end.min(self.keys.len());
+        self.keys[range]
+            .iter()
+            .map(|(t, p)| row_for(board.partition(t, *p), t.clone(), *p))
+            .collect()
+    }
 }
 
 /// Each topic's latest result (the worst of its partitions'), as `topic_status` of
@@ -624,5 +665,16 @@ mod tests {
             Some(&Status::Pending),
             "a/2 not validated yet"
         );
+        // The view's rows: kept by topic and status, each page read from the board.
+        let pending = ValidationRows::new(&snap, &b, |_, s| s == Status::Pending);
+        let keys: Vec<(&str, i32)> = (0..pending.len()).filter_map(|i| pending.key(i)).collect();
+        assert_eq!(keys, [("a", 2), ("c", 0), ("c", 1)]);
+        let all = ValidationRows::new(&snap, &b, |_, _| true);
+        let seen = |v: &[ValidationRow]| -> Vec<String> {
+            v.iter().map(|r| format!("{}/{} {:?} {}", r.topic, r.partition, r.status, r.detail)).collect()
+        };
+        assert_eq!(seen(&all.page(&b, 1..4)), seen(&rows[1..4]));
+        assert_eq!(seen(&all.page(&b, 4..99)), seen(&rows[4..]));
+        assert!(all.page(&b, 7..9).is_empty());
     }
 }

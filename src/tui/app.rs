@@ -13,10 +13,10 @@ use crate::config::Config;
 use crate::model::events::{Event, EventLog, Level, Observer};
 use crate::model::groups::{self, GroupPartition, GroupRow};
 use crate::model::inventory::{self, TopicDiff};
-use crate::model::mapping::{self, MappingRow};
+use crate::model::mapping::MappingRows;
 use crate::model::overview::{self, LagHistory, PartitionRows, TopicPair};
 use crate::model::translation::{GroupPartitionTranslation, GroupTranslation};
-use crate::model::validation::{self, Board, ValidationRow};
+use crate::model::validation::{self, Board, ValidationRow, ValidationRows};
 use crate::model::Snapshot;
 use crate::validate::job::{Request, Scope, Update};
 use crate::validate::Verdict;
@@ -220,8 +220,8 @@ pub enum Rows {
     GroupPartitions(Vec<GroupPartition>),
     Inventory(Vec<TopicDiff>),
     Log(Vec<Event>),
-    Mapping(Vec<MappingRow>),
-    Validation(Vec<ValidationRow>),
+    Mapping(MappingRows),
+    Validation(ValidationRows),
     /// One partition's results, newest first.
     ValidationResults(ValidationRow, Vec<(u64, SystemTime, crate::validate::run::Row)>),
     /// The waves of the plan, as the journal tells them.
@@ -620,7 +620,7 @@ impl App {
         match (self.view(), &*self.rows()) {
             (View::Topic(t), _) | (View::ValidationPartition(t, _), _) => Some(t.clone()),
             (_, Rows::Topics(v, _)) => v.get(self.selected()).map(|p| p.source_topic.clone()),
-            (_, Rows::Validation(v)) => v.get(self.selected()).map(|r| r.topic.to_string()),
+            (_, Rows::Validation(v)) => v.key(self.selected()).map(|(t, _)| t.to_string()),
             _ => None,
         }
     }
@@ -690,12 +690,9 @@ impl App {
                     .collect(),
                 validation::topic_statuses(&self.snapshot, &self.validation),
             ),
-            View::Validation => Rows::Validation(
-                validation::validation_rows(&self.snapshot, &self.validation)
-                    .into_iter()
-                    .filter(|r| !filtering || keep(&format!("{} {}", r.topic, r.status.word())))
-                    .collect(),
-            ),
+            View::Validation => Rows::Validation(ValidationRows::new(&self.snapshot, &self.validation, |t, s| {
+                !filtering || keep(&format!("{t} {}", s.word()))
+            })),
             View::ValidationPartition(topic, partition) => {
                 let row = validation::row_of(&self.validation, topic, *partition);
                 let results = self
@@ -735,10 +732,7 @@ impl App {
                     .collect(),
             ),
             View::Mapping => Rows::Mapping(
-                mapping::mapping_rows(&self.snapshot, &c.replication, &c.topics)
-                    .into_iter()
-                    .filter(|r| keep(&r.source_topic))
-                    .collect(),
+                MappingRows::new(&self.snapshot, &c.replication, &c.topics, keep),
             ),
             View::Cutover => Rows::Waves(self.cutover.waves(&self.config)),
             View::Log => {
@@ -828,11 +822,8 @@ impl App {
 
     /// The partitions a validation of `scope` covers now.
     fn watched_partitions(&self, scope: &Scope) -> Vec<(String, i32)> {
-        validation::validation_rows(&self.snapshot, &self.validation)
-            .into_iter()
-            .filter(|r| scope.topic().is_none_or(|t| *t == *r.topic))
-            .map(|r| (r.topic.to_string(), r.partition))
-            .collect()
+        let rows = ValidationRows::new(&self.snapshot, &self.validation, |t, _| scope.topic().is_none_or(|s| s == t));
+        (0..rows.len()).filter_map(|i| rows.key(i)).map(|(t, p)| (t.to_string(), p)).collect()
     }
 
     /// Whether what a confirmation was asked on still holds.
@@ -958,8 +949,8 @@ impl App {
                     Rows::Topics(v, _) => v.get(sel).map(|p| View::Topic(p.source_topic.clone())),
                     Rows::Groups(Ok(v)) => v.get(sel).map(|g| View::Group(g.name.clone())),
                     Rows::Validation(v) => v
-                        .get(sel)
-                        .map(|r| View::ValidationPartition(r.topic.to_string(), r.partition)),
+                        .key(sel)
+                        .map(|(t, p)| View::ValidationPartition(t.to_string(), p)),
                     _ => None,
                 };
                 if let Some(v) = target {

@@ -6,11 +6,11 @@ use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
 
 use super::widgets::*;
-use crate::model::mapping::{heartbeat_age, heartbeat_stale, MappingRow};
+use crate::model::mapping::{heartbeat_age, heartbeat_stale, MappingRows};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
-pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRow]) {
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &MappingRows) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
     let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
@@ -29,8 +29,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[MappingRo
     let cols = column_widths(rest.width, &widths);
     let identity = app.config.replication.kind == crate::config::ReplicationKind::OffsetPreserving;
     let shown = visible_rows(rest, app, rows.len());
-    let body = rows[shown.clone()]
-        .iter()
+    // Only the rows on screen are derived.
+    let body = rows
+        .page(shown.clone())
+        .into_iter()
         .map(|r| {
             let (sync_src, sync_tgt) = match (r.sync, identity) {
                 (Some((u, d)), _) => (u.to_string(), d.to_string()),

@@ -204,7 +204,7 @@ fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
     }
     let sel = app.selected();
     match rows {
-        Rows::Validation(v) => validation::info(v, sel),
+        Rows::Validation(v) => validation::info(app, v, sel),
         Rows::Topics(v, _) => overview::info(v, sel),
         Rows::Partitions(_, v) => topic::info(v, sel),
         Rows::Groups(Ok(v)) => groups::info(app, v, sel),

@@ -7,12 +7,12 @@ use ratatui::Frame;
 
 use super::widgets::*;
 use crate::model::groups::clock;
-use crate::model::validation::{RunSummary, Span as Validated, Status, ValidationRow};
+use crate::model::validation::{RunSummary, Span as Validated, Status, ValidationRows};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
-pub(super) fn info(v: &[ValidationRow], sel: usize) -> Option<(String, Role)> {
-    v.get(sel).filter(|r| !r.detail.is_empty()).map(|r| {
+pub(super) fn info(app: &App, v: &ValidationRows, sel: usize) -> Option<(String, Role)> {
+    v.page(&app.validation, sel..sel + 1).pop().filter(|r| !r.detail.is_empty()).map(|r| {
         (
             format!("{}/{}: {}", r.topic, r.partition, r.detail),
             validation_role(r.status),
@@ -85,7 +85,7 @@ fn validation_summary(app: &App) -> Line<'static> {
     ))
 }
 
-pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[ValidationRow]) {
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &ValidationRows) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
     let history = (app.validation.runs.len() as u16 + 2).min(area.height / 3).min(12);
@@ -132,8 +132,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &[Validatio
     ];
     let cols = column_widths(area.width, &widths);
     let shown = visible_rows(list, app, rows.len());
-    let body = rows[shown.clone()]
-        .iter()
+    // Only the rows on screen are read from the board.
+    let body = rows
+        .page(&app.validation, shown.clone())
+        .into_iter()
         .map(|r| {
             let (src, tgt, compared) = span_ranges(r.validated);
             Row::new(vec![
