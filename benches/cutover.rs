@@ -29,8 +29,8 @@ fn cluster(prefix: &str, now: SystemTime, status: GroupStatus) -> ClusterState {
                 .map(|p| PartitionState {
                     id: p,
                     leader: 0,
-                    replicas: vec![0],
-                    isr: vec![0],
+                    replicas: 1,
+                    isr: 1,
                     low: Ok(0),
                     high: Ok(100_000 + p as i64),
                     error: None,

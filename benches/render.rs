@@ -53,8 +53,8 @@ fn sized_cluster(
                 .map(|p| PartitionState {
                     id: p as i32,
                     leader: (p % 3) as i32,
-                    replicas: vec![0, 1, 2],
-                    isr: vec![0, 1, 2],
+                    replicas: 3,
+                    isr: 3,
                     low: Ok(1_000),
                     high: Ok(1_000_000 + (t * p) as i64 - shift),
                     error: None,

@@ -42,8 +42,8 @@ fn topic(name: &str, highs: &[i64]) -> TopicState {
             .map(|(i, h)| PartitionState {
                 id: i as i32,
                 leader: 1 + (i as i32 % 3),
-                replicas: vec![1, 2, 3],
-                isr: if i == 1 { vec![1, 2] } else { vec![1, 2, 3] },
+                replicas: 3,
+                isr: if i == 1 { 2 } else { 3 },
                 low: Ok(h / 10),
                 high: Ok(*h),
                 error: None,

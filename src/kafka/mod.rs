@@ -433,8 +433,8 @@ fn read_metadata(
                 .map(|p| PartitionState {
                     id: p.id(),
                     leader: p.leader(),
-                    replicas: p.replicas().to_vec(),
-                    isr: p.isr().to_vec(),
+                    replicas: u16::try_from(p.replicas().len()).unwrap_or(u16::MAX),
+                    isr: u16::try_from(p.isr().len()).unwrap_or(u16::MAX),
                     low: Err("not read yet".into()),
                     high: Err("not read yet".into()),
                     error: p.error().map(|e| rdkafka::error::RDKafkaErrorCode::from(e).to_string()),

@@ -158,8 +158,8 @@ mod tests {
                         .map(|(i, h)| PartitionState {
                             id: i as i32,
                             leader: 1,
-                            replicas: vec![1],
-                            isr: vec![1],
+                            replicas: 1,
+                            isr: 1,
                             low: Ok(0),
                             high: Ok(*h),
                             error: None,

@@ -30,8 +30,10 @@ pub struct Broker {
 pub struct PartitionState {
     pub id: i32,
     pub leader: i32,
-    pub replicas: Vec<i32>,
-    pub isr: Vec<i32>,
+    /// How many replicas the partition has, and how many are in sync: the cockpit shows the
+    /// counts only, and 25,000 partitions per poll are walked (kept small for that).
+    pub replicas: u16,
+    pub isr: u16,
     /// Earliest offset still stored (low watermark).
     pub low: Figure<i64>,
     /// Offset the next record will get (high watermark, end offset).
@@ -385,8 +387,8 @@ mod tests {
                         partitions: vec![PartitionState {
                             id: 0,
                             leader: 1,
-                            replicas: vec![1],
-                            isr: vec![1],
+                            replicas: 1,
+                            isr: 1,
                             low: Ok(0),
                             high: Ok(high),
                             error: None,

@@ -70,8 +70,8 @@ pub struct SideFigures {
     pub low: Result<i64, String>,
     pub high: Result<i64, String>,
     pub leader: i32,
-    pub isr: usize,
-    pub replicas: usize,
+    pub isr: u16,
+    pub replicas: u16,
     pub error: Option<String>,
 }
 
@@ -98,8 +98,8 @@ fn side_figures(topic: Option<&TopicState>, partition: i32) -> Option<SideFigure
         low: p.low.clone(),
         high: p.high.clone(),
         leader: p.leader,
-        isr: p.isr.len(),
-        replicas: p.replicas.len(),
+        isr: p.isr,
+        replicas: p.replicas,
         error: p.error.clone(),
     })
 }
@@ -389,8 +389,8 @@ mod tests {
                 .map(|(i, h)| PartitionState {
                     id: i as i32,
                     leader: 1,
-                    replicas: vec![1],
-                    isr: vec![1],
+                    replicas: 1,
+                    isr: 1,
                     low: Ok(0),
                     high: Ok(*h),
                     error: None,
@@ -464,8 +464,8 @@ mod tests {
                 .map(|(i, (high, trouble))| PartitionState {
                     id: i as i32,
                     leader: 1,
-                    replicas: vec![1],
-                    isr: vec![1],
+                    replicas: 1,
+                    isr: 1,
                     low: Ok(0),
                     high: if trouble == 0 {
                         Err(format!("unavailable: {name}/{i}"))
@@ -494,8 +494,8 @@ mod tests {
                     .map(|id| PartitionState {
                         id,
                         leader: 1,
-                        replicas: vec![1],
-                        isr: vec![1],
+                        replicas: 1,
+                        isr: 1,
                         low: Ok(0),
                         high: Ok(highs[id as usize]),
                         error: None,

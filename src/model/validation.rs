@@ -614,8 +614,8 @@ mod tests {
                 .map(|id| PartitionState {
                     id,
                     leader: 1,
-                    replicas: vec![1],
-                    isr: vec![1],
+                    replicas: 1,
+                    isr: 1,
                     low: Ok(0),
                     high: Ok(10),
                     error: None,

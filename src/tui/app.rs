@@ -1422,8 +1422,8 @@ mod tests {
                     partitions: vec![PartitionState {
                         id: 0,
                         leader: 0,
-                        replicas: vec![0],
-                        isr: vec![0],
+                        replicas: 1,
+                        isr: 1,
                         low: Ok(0),
                         high: Ok(100),
                         error: None,
