@@ -178,10 +178,7 @@ fn group_with_a_live_member_is_stable_then_empty_after_it_leaves() {
     assert_eq!(side.lag, Ok(0), "committed 5 of 5");
     let offsets = latest(&monitor).source.state().unwrap().groups.clone().unwrap();
     let billing = offsets.iter().find(|g| g.name == "billing").unwrap();
-    assert_eq!(
-        billing.offsets.as_ref().unwrap().get("orders", 0),
-        Some(5)
-    );
+    assert_eq!(billing.offsets.as_ref().unwrap().get("orders", 0), Some(5));
     // tansu's DescribeGroups sends members without their assignment: the cockpit must say
     // so, not show an empty assignment (the decoder is unit-tested on protocol bytes).
     let assignments: Vec<_> = billing.members.iter().map(|m| m.assignment.clone()).collect();

@@ -272,11 +272,7 @@ fn group_offsets_read_over_the_wire_are_librdkafkas_and_a_steady_poll_finds_no_c
     assert_eq!(new, old);
     for (i, (g, offsets)) in new.iter().take(12).enumerate() {
         let offsets = offsets.as_ref().unwrap();
-        assert_eq!(
-            offsets.get("orders", (i % 3) as i32),
-            Some(10 + i as i64),
-            "{g}"
-        );
+        assert_eq!(offsets.get("orders", (i % 3) as i32), Some(10 + i as i64), "{g}");
         assert_eq!(offsets.len(), 1 + (i % 2 == 0) as usize, "{g}");
     }
     assert_eq!(
@@ -432,8 +428,14 @@ fn over_tls_with_client_certificates_offsets_are_the_known_ones_and_librdkafkas(
             .unwrap_or_else(|| panic!("{g} listed"));
         group.offsets.clone().expect("offsets read")
     };
-    assert_eq!(committed("billing"), Commits::from_iter([(("orders".to_string(), 1), 4)]));
-    assert_eq!(committed("ledger"), Commits::from_iter([(("payments".to_string(), 0), 3)]));
+    assert_eq!(
+        committed("billing"),
+        Commits::from_iter([(("orders".to_string(), 1), 4)])
+    );
+    assert_eq!(
+        committed("ledger"),
+        Commits::from_iter([(("payments".to_string(), 0), 3)])
+    );
     // The poll read them over `wire` on TLS: its requests are counted by the poll's client.
     let wire_requests = |api: &str| -> i64 { client.request_counts().values().filter_map(|a| a.get(api)).sum() };
     assert_eq!(wire_requests("ListOffsets"), 2, "{:?}", client.request_counts());

@@ -38,7 +38,8 @@ impl NameFilter {
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        self.include.as_ref().is_some_and(|r| r.is_match(name)) && !self.exclude.as_ref().is_some_and(|r| r.is_match(name))
+        self.include.as_ref().is_some_and(|r| r.is_match(name))
+            && !self.exclude.as_ref().is_some_and(|r| r.is_match(name))
     }
 }
 

@@ -89,14 +89,23 @@ impl MappingRows {
         let mut out = Vec::with_capacity(range.len());
         let Some(src) = &self.source else { return out };
         // The topics whose rows overlap the range: the last one starting at or before it, on.
-        let first = self.topics.partition_point(|(_, _, start)| *start <= range.start).saturating_sub(1);
+        let first = self
+            .topics
+            .partition_point(|(_, _, start)| *start <= range.start)
+            .saturating_sub(1);
         for (source_topic, target_topic, start) in &self.topics[first..] {
             if *start >= range.end {
                 break;
             }
-            let Some(s) = src.topics.get(&**source_topic) else { continue };
+            let Some(s) = src.topics.get(&**source_topic) else {
+                continue;
+            };
             let t = self.target.as_ref().and_then(|c| c.topics.get(&**target_topic));
-            let syncs = self.mm2.as_ref().map(|m| m.syncs.newest_of_topic(source_topic)).unwrap_or_default();
+            let syncs = self
+                .mm2
+                .as_ref()
+                .map(|m| m.syncs.newest_of_topic(source_topic))
+                .unwrap_or_default();
             let from = range.start.saturating_sub(*start);
             let to = (range.end - start).min(s.partitions.len());
             for p in s.partitions.get(from..to).unwrap_or_default() {
@@ -165,7 +174,14 @@ mod tests {
                             error: None,
                         })
                         .collect();
-                    (name.clone(), TopicState { name: name.clone(), partitions, error: None })
+                    (
+                        name.clone(),
+                        TopicState {
+                            name: name.clone(),
+                            partitions,
+                            error: None,
+                        },
+                    )
                 })
                 .collect(),
             configs: Ok(Default::default()),

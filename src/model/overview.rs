@@ -150,7 +150,11 @@ impl PartitionRows {
     /// keeps (given the partition id).
     pub fn new(snapshot: &Snapshot, replication: &Replication, topic: &str, mut keep: impl FnMut(i32) -> bool) -> Self {
         let source = snapshot.source.last_good.clone().map(|c| (c, topic.to_string()));
-        let target = snapshot.target.last_good.clone().map(|c| (c, replication.target_topic(topic)));
+        let target = snapshot
+            .target
+            .last_good
+            .clone()
+            .map(|c| (c, replication.target_topic(topic)));
         let mut rows = PartitionRows {
             ids: Vec::new(),
             syncs: newest_syncs(snapshot, replication, topic),
@@ -481,10 +485,20 @@ mod tests {
     /// A topic whose partitions may come in any order and with gaps (a poll keeps Kafka's
     /// order; this is the case the Topic view must still get right).
     fn shuffled_topic(name: &'static str) -> impl Strategy<Value = TopicState> {
-        (proptest::sample::subsequence((0..8).collect::<Vec<i32>>(), 0..8), proptest::bool::ANY)
+        (
+            proptest::sample::subsequence((0..8).collect::<Vec<i32>>(), 0..8),
+            proptest::bool::ANY,
+        )
             .prop_flat_map(|(ids, shuffle)| {
                 let ids = Just(ids);
-                (if shuffle { ids.prop_shuffle().boxed() } else { ids.boxed() }, proptest::collection::vec(0i64..50, 8))
+                (
+                    if shuffle {
+                        ids.prop_shuffle().boxed()
+                    } else {
+                        ids.boxed()
+                    },
+                    proptest::collection::vec(0i64..50, 8),
+                )
             })
             .prop_map(move |(ids, highs)| TopicState {
                 name: name.into(),

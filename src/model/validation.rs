@@ -671,7 +671,9 @@ mod tests {
         assert_eq!(keys, [("a", 2), ("c", 0), ("c", 1)]);
         let all = ValidationRows::new(&snap, &b, |_, _| true);
         let seen = |v: &[ValidationRow]| -> Vec<String> {
-            v.iter().map(|r| format!("{}/{} {:?} {}", r.topic, r.partition, r.status, r.detail)).collect()
+            v.iter()
+                .map(|r| format!("{}/{} {:?} {}", r.topic, r.partition, r.status, r.detail))
+                .collect()
         };
         assert_eq!(seen(&all.page(&b, 1..4)), seen(&rows[1..4]));
         assert_eq!(seen(&all.page(&b, 4..99)), seen(&rows[4..]));

@@ -640,7 +640,13 @@ impl App {
             }
         }
         let c = &self.config;
-        let pairs = Arc::new(overview::topic_pairs(&self.snapshot, &c.replication, &c.topics, &c.monitor, self.now));
+        let pairs = Arc::new(overview::topic_pairs(
+            &self.snapshot,
+            &c.replication,
+            &c.topics,
+            &c.monitor,
+            self.now,
+        ));
         *cache = Some((key, pairs.clone()));
         pairs
     }
@@ -713,7 +719,10 @@ impl App {
                         keep(&digits)
                     }
                 };
-                Rows::Partitions(pair, PartitionRows::new(&self.snapshot, &c.replication, name, keep_partition))
+                Rows::Partitions(
+                    pair,
+                    PartitionRows::new(&self.snapshot, &c.replication, name, keep_partition),
+                )
             }
             View::Groups => Rows::Groups(
                 groups::group_rows(&self.snapshot, &c.groups)
@@ -731,9 +740,7 @@ impl App {
                     .filter(|d| keep(&d.source_topic))
                     .collect(),
             ),
-            View::Mapping => Rows::Mapping(
-                MappingRows::new(&self.snapshot, &c.replication, &c.topics, keep),
-            ),
+            View::Mapping => Rows::Mapping(MappingRows::new(&self.snapshot, &c.replication, &c.topics, keep)),
             View::Cutover => Rows::Waves(self.cutover.waves(&self.config)),
             View::Log => {
                 let mut events: Vec<Event> = self.events.newest_first().filter(|e| keep(&e.text)).cloned().collect();
@@ -822,8 +829,13 @@ impl App {
 
     /// The partitions a validation of `scope` covers now.
     fn watched_partitions(&self, scope: &Scope) -> Vec<(String, i32)> {
-        let rows = ValidationRows::new(&self.snapshot, &self.validation, |t, _| scope.topic().is_none_or(|s| s == t));
-        (0..rows.len()).filter_map(|i| rows.key(i)).map(|(t, p)| (t.to_string(), p)).collect()
+        let rows = ValidationRows::new(&self.snapshot, &self.validation, |t, _| {
+            scope.topic().is_none_or(|s| s == t)
+        });
+        (0..rows.len())
+            .filter_map(|i| rows.key(i))
+            .map(|(t, p)| (t.to_string(), p))
+            .collect()
     }
 
     /// Whether what a confirmation was asked on still holds.
@@ -948,9 +960,7 @@ impl App {
                 let target = match &*self.rows() {
                     Rows::Topics(v, _) => v.get(sel).map(|p| View::Topic(p.source_topic.clone())),
                     Rows::Groups(Ok(v)) => v.get(sel).map(|g| View::Group(g.name.clone())),
-                    Rows::Validation(v) => v
-                        .key(sel)
-                        .map(|(t, p)| View::ValidationPartition(t.to_string(), p)),
+                    Rows::Validation(v) => v.key(sel).map(|(t, p)| View::ValidationPartition(t.to_string(), p)),
                     _ => None,
                 };
                 if let Some(v) = target {

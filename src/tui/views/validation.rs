@@ -12,12 +12,15 @@ use crate::tui::app::App;
 use crate::tui::theme::Role;
 
 pub(super) fn info(app: &App, v: &ValidationRows, sel: usize) -> Option<(String, Role)> {
-    v.page(&app.validation, sel..sel + 1).pop().filter(|r| !r.detail.is_empty()).map(|r| {
-        (
-            format!("{}/{}: {}", r.topic, r.partition, r.detail),
-            validation_role(r.status),
-        )
-    })
+    v.page(&app.validation, sel..sel + 1)
+        .pop()
+        .filter(|r| !r.detail.is_empty())
+        .map(|r| {
+            (
+                format!("{}/{}: {}", r.topic, r.partition, r.detail),
+                validation_role(r.status),
+            )
+        })
 }
 
 pub(super) fn span_ranges(v: Option<Validated>) -> (String, String, String) {
