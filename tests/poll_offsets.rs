@@ -523,3 +523,98 @@ fn all() -> cutover::kafka::Watch {
     )
     .0
 }
+
+/// A SASL cluster (SASL_PLAINTEXT) with SCRAM-SHA-256 and SCRAM-SHA-512 logins: the poll reads
+/// partition and group offsets over `kafka::wire`, logging in as librdkafka does (SaslHandshake,
+/// then two SaslAuthenticate per connection), and they are the known ones and librdkafka's;
+/// a wrong password is refused to `wire` as to librdkafka. tansu 0.6 offers SCRAM (not PLAIN).
+#[test]
+fn over_sasl_scram_offsets_are_the_known_ones_and_librdkafkas() {
+    if let Err(e) = cutover::demo::broker::tansu_binary() {
+        panic!("these tests need real tansu brokers: {e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = TansuBroker::start(&dir.path().join("broker"), "sasl", Storage::Sqlite).expect("start broker");
+    common::scram_user(&broker.bootstrap(), "SCRAM-SHA-256", "alice", "secret");
+    common::scram_user(&broker.bootstrap(), "SCRAM-SHA-512", "bob", "hunter2");
+    broker.authentication = true;
+    broker.restart().expect("restart with --authentication");
+    let login = |mechanism: &str, user: &str, password: &str| {
+        let mut c = ClusterConfig::plaintext("sasl", &broker.bootstrap());
+        c.properties = [
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", mechanism),
+            ("sasl.username", user),
+            ("sasl.password", password),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        c
+    };
+    let alice = login("SCRAM-SHA-256", "alice", "secret");
+    let bob = login("SCRAM-SHA-512", "bob", "hunter2");
+    runtime()
+        .block_on(cutover::demo::clients::create_topics(
+            &alice,
+            &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)],
+            TIMEOUT,
+        ))
+        .expect("create topics over SASL");
+    let writer = cutover::demo::clients::RecordWriter::new(&alice, true).expect("writer over SASL");
+    let mut known = BTreeMap::new();
+    for (topic, partitions) in [("orders", 3), ("payments", 2)] {
+        for p in 0..partitions {
+            let n = 3 + 2 * p as i64 + topic.len() as i64;
+            for i in 0..n {
+                let r = cutover::kafka::records::Record {
+                    key: Some(format!("k{i}").into_bytes()),
+                    value: Some(b"v".to_vec()),
+                    headers: vec![],
+                    timestamp: None,
+                };
+                writer.send(topic, p, &r).expect("send");
+            }
+            known.insert((topic.to_string(), p), (0, n));
+        }
+    }
+    writer.flush(TIMEOUT).expect("flush");
+    let groups = vec!["billing".to_string(), "ledger".to_string()];
+    common::groups::commit_offsets(&alice, "billing", &[("orders".to_string(), 1, 4)]).unwrap();
+    common::groups::commit_offsets(&bob, "ledger", &[("payments".to_string(), 0, 3)]).unwrap();
+
+    let client = ClusterClient::connect(&alice, TIMEOUT, None).unwrap();
+    let state = poll(&client);
+    assert_eq!(figures(&state.topics), known);
+    let consumer: BaseConsumer = consumer_config(&alice).create().unwrap();
+    assert_eq!(through_librdkafka(&consumer, &state.topics), known);
+    // The poll read them over `wire`, logged in once on its one connection.
+    let wire_requests = |api: &str| -> i64 { client.request_counts().values().filter_map(|a| a.get(api)).sum() };
+    assert_eq!(wire_requests("ListOffsets"), 2, "{:?}", client.request_counts());
+    assert_eq!(wire_requests("SaslHandshake"), 1, "{:?}", client.request_counts());
+    assert_eq!(wire_requests("SaslAuthenticate"), 2, "{:?}", client.request_counts());
+
+    // SCRAM-SHA-512: the committed offsets are librdkafka's, the ones committed.
+    let mut wire = WireClient::new(&bob, TIMEOUT).expect("SASL SCRAM is spoken by wire");
+    let bobs: BaseConsumer = consumer_config(&bob).create().unwrap();
+    let old = librdkafkas_group_offsets(&bobs, &groups);
+    let new = wire.group_offsets(&state.brokers, &groups);
+    assert_eq!(new, old);
+    assert_eq!(new[0].1, Ok(Commits::from_iter([(("orders".to_string(), 1), 4)])));
+    assert_eq!(new[1].1, Ok(Commits::from_iter([(("payments".to_string(), 0), 3)])));
+
+    // A wrong password: refused to both.
+    let mallory = login("SCRAM-SHA-256", "alice", "guess");
+    let mut wire = WireClient::new(&mallory, TIMEOUT).expect("SASL SCRAM is spoken by wire");
+    for (g, offsets) in wire.group_offsets(&state.brokers, &groups) {
+        let e = offsets.expect_err("a wrong password is refused");
+        assert!(e.contains("SASL SCRAM-SHA-256 authentication failed"), "{g}: {e}");
+    }
+    let theirs: BaseConsumer = consumer_config(&mallory).create().unwrap();
+    for (g, offsets) in librdkafkas_group_offsets(&theirs, &groups) {
+        assert!(
+            offsets.is_err(),
+            "{g}: librdkafka logged in with a wrong password: {offsets:?}"
+        );
+    }
+}

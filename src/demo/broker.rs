@@ -28,6 +28,8 @@ pub struct TansuBroker {
     pub dir: PathBuf,
     cluster_id: String,
     storage: Storage,
+    /// Started with `--authentication` (SASL required of every client) from the next launch.
+    pub authentication: bool,
 }
 
 /// The tansu binary: $TANSU, then PATH, then ~/.cargo/bin.
@@ -73,6 +75,7 @@ impl TansuBroker {
             dir: dir.to_path_buf(),
             cluster_id: cluster_id.to_string(),
             storage,
+            authentication: false,
         };
         b.launch()?;
         Ok(b)
@@ -111,6 +114,7 @@ impl TansuBroker {
             .args(["broker", "--cluster-id", &self.cluster_id])
             .args(["--listener-url", &url, "--advertised-listener-url", &advertised])
             .args(["--storage-engine", &engine])
+            .args(self.authentication.then_some("--authentication"))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)

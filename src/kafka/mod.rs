@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod ffi;
 pub mod mm2;
 pub mod records;
+pub mod scram;
 pub mod transport;
 pub mod wire;
 pub mod write;

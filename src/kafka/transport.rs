@@ -1,8 +1,9 @@
 //! How `wire` reaches a broker: plain TCP, or TLS set up from the cluster's own librdkafka
 //! properties (`security.protocol = SSL` and its `ssl.*` keys), so that `wire` trusts,
-//! verifies and presents exactly what librdkafka does. Whatever this module does not read
-//! (SASL, key stores, engines, CRL files, cipher lists, a CA directory) leaves the cluster to
-//! librdkafka, and `Transport::for_cluster` says why.
+//! verifies and presents exactly what librdkafka does; with SASL SCRAM on either
+//! (`SASL_PLAINTEXT`, `SASL_SSL`, `sasl.mechanism = SCRAM-SHA-256` or `-512`). Whatever this
+//! module does not read (other SASL mechanisms, key stores, engines, CRL files, cipher lists,
+//! a CA directory) leaves the cluster to librdkafka, and `Transport::for_cluster` says why.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -14,6 +15,7 @@ use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode};
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 
+use super::scram::Mechanism;
 use crate::config::ClusterConfig;
 
 /// The `ssl.` keys read here (librdkafka's names and meanings). Any other `ssl.` key on the
@@ -30,13 +32,29 @@ const SSL_KEYS: [&str; 9] = [
     "enable.ssl.certificate.verification",
 ];
 
-pub enum Transport {
+/// The `sasl.` keys read here; any other leaves the cluster to librdkafka.
+const SASL_KEYS: [&str; 4] = ["sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password"];
+
+pub struct Transport {
+    channel: Channel,
+    /// The SASL SCRAM login every connection makes, when the cluster asks for SASL.
+    pub sasl: Option<Login>,
+}
+
+enum Channel {
     Plain,
     Tls {
         connector: SslConnector,
         /// librdkafka's `ssl.endpoint.identification.algorithm = https` (its default).
         verify_hostname: bool,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    pub mechanism: Mechanism,
+    pub username: String,
+    pub password: String,
 }
 
 /// A connection to one broker.
@@ -51,20 +69,30 @@ impl Transport {
         let protocol = property(cluster, "security.protocol")
             .unwrap_or("plaintext")
             .to_ascii_lowercase();
-        match protocol.as_str() {
-            "plaintext" => Ok(Transport::Plain),
-            "ssl" => {
-                if let Some((key, _)) = cluster
-                    .properties
-                    .iter()
-                    .find(|(k, _)| (k.starts_with("ssl.") || k.starts_with("ssl_")) && !SSL_KEYS.contains(&k.as_str()))
-                {
-                    return Err(format!("{key} is read by librdkafka only"));
-                }
-                tls(cluster)
-            }
-            other => Err(format!("security.protocol {other} is spoken by librdkafka only")),
+        let (tls, sasl) = match protocol.as_str() {
+            "plaintext" => (false, false),
+            "ssl" => (true, false),
+            "sasl_plaintext" => (false, true),
+            "sasl_ssl" => (true, true),
+            other => return Err(format!("security.protocol {other} is spoken by librdkafka only")),
+        };
+        let unread = |prefix: &str, known: &[&str]| {
+            cluster
+                .properties
+                .iter()
+                .find(|(k, _)| k.starts_with(prefix) && !known.contains(&k.as_str()))
+                .map(|(k, _)| format!("{k} is read by librdkafka only"))
+        };
+        if let Some(why) = unread("ssl", &SSL_KEYS).filter(|_| tls) {
+            return Err(why);
         }
+        if let Some(why) = unread("sasl", &SASL_KEYS).filter(|_| sasl) {
+            return Err(why);
+        }
+        Ok(Transport {
+            channel: if tls { self::tls(cluster)? } else { Channel::Plain },
+            sasl: if sasl { Some(login(cluster)?) } else { None },
+        })
     }
 
     /// Connects to `addr` ("host:port"), with `timeout` for the connection, the handshake and
@@ -79,9 +107,9 @@ impl Transport {
         tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
         tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
         tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        match self {
-            Transport::Plain => Ok(Stream::Plain(tcp)),
-            Transport::Tls {
+        match &self.channel {
+            Channel::Plain => Ok(Stream::Plain(tcp)),
+            Channel::Tls {
                 connector,
                 verify_hostname,
             } => {
@@ -102,7 +130,7 @@ impl Transport {
 /// default trust store), the client certificate and key when given, peer verification unless
 /// `enable.ssl.certificate.verification = false`, and the broker's name checked against its
 /// certificate unless `ssl.endpoint.identification.algorithm = none`.
-fn tls(cluster: &ClusterConfig) -> Result<Transport, String> {
+fn tls(cluster: &ClusterConfig) -> Result<Channel, String> {
     let get = |key: &str| property(cluster, key);
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(|e| format!("TLS setup: {e}"))?;
     let ca_certs = match (get("ssl.ca.location"), get("ssl.ca.pem")) {
@@ -177,9 +205,25 @@ fn tls(cluster: &ClusterConfig) -> Result<Transport, String> {
             ))
         }
     };
-    Ok(Transport::Tls {
+    Ok(Channel::Tls {
         connector: builder.build(),
         verify_hostname,
+    })
+}
+
+/// The SASL login from librdkafka's keys: SCRAM only (librdkafka's default mechanism is
+/// GSSAPI, Kerberos, which stays with it, as do PLAIN and OAUTHBEARER).
+fn login(cluster: &ClusterConfig) -> Result<Login, String> {
+    let get = |key: &str| property(cluster, key);
+    let name = get("sasl.mechanism").or(get("sasl.mechanisms")).unwrap_or("GSSAPI");
+    let mechanism =
+        Mechanism::parse(name).ok_or_else(|| format!("sasl.mechanism {name} is spoken by librdkafka only"))?;
+    let username = get("sasl.username").ok_or("sasl.username is not set")?;
+    let password = get("sasl.password").ok_or("sasl.password is not set")?;
+    Ok(Login {
+        mechanism,
+        username: username.to_string(),
+        password: password.to_string(),
     })
 }
 
@@ -263,37 +307,67 @@ mod tests {
         }
     }
 
+    fn spoken(properties: &[(&str, &str)]) -> Transport {
+        Transport::for_cluster(&cluster(properties)).unwrap_or_else(|e| panic!("{properties:?}: {e}"))
+    }
+
     #[test]
-    fn plain_and_tls_are_spoken_here() {
-        assert!(matches!(Transport::for_cluster(&cluster(&[])), Ok(Transport::Plain)));
-        assert!(matches!(
-            Transport::for_cluster(&cluster(&[("security.protocol", "PLAINTEXT")])),
-            Ok(Transport::Plain)
-        ));
-        assert!(matches!(
-            Transport::for_cluster(&cluster(&[("security.protocol", "SSL")])),
-            Ok(Transport::Tls {
-                verify_hostname: true,
-                ..
-            })
-        ));
-        assert!(matches!(
-            Transport::for_cluster(&cluster(&[
+    fn plain_tls_and_sasl_scram_are_spoken_here() {
+        let plain = |t: &Transport| matches!(t.channel, Channel::Plain);
+        let tls = |t: &Transport, hostname: bool| matches!(t.channel, Channel::Tls { verify_hostname, .. } if verify_hostname == hostname);
+        assert!(plain(&spoken(&[])));
+        assert!(plain(&spoken(&[("security.protocol", "PLAINTEXT")])));
+        assert!(tls(&spoken(&[("security.protocol", "SSL")]), true));
+        assert!(tls(
+            &spoken(&[
                 ("security.protocol", "ssl"),
                 ("ssl.endpoint.identification.algorithm", "none")
-            ])),
-            Ok(Transport::Tls {
-                verify_hostname: false,
-                ..
-            })
+            ]),
+            false
         ));
+        let scram = [
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "secret"),
+        ];
+        let login = Some(Login {
+            mechanism: Mechanism::Sha512,
+            username: "alice".into(),
+            password: "secret".into(),
+        });
+        let t = spoken(&[&[("security.protocol", "SASL_SSL")][..], &scram].concat());
+        assert!(tls(&t, true));
+        assert_eq!(t.sasl, login);
+        let t = spoken(&[&[("security.protocol", "sasl_plaintext")][..], &scram].concat());
+        assert!(plain(&t));
+        assert_eq!(t.sasl, login);
+        assert_eq!(spoken(&[("security.protocol", "SSL")]).sasl, None);
     }
 
     #[test]
     fn what_is_not_read_here_is_left_to_librdkafka_with_the_reason() {
         assert_eq!(
-            why(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-512")]),
-            "security.protocol sasl_ssl is spoken by librdkafka only"
+            why(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "PLAIN")]),
+            "sasl.mechanism PLAIN is spoken by librdkafka only"
+        );
+        assert_eq!(
+            why(&[("security.protocol", "SASL_PLAINTEXT")]),
+            "sasl.mechanism GSSAPI is spoken by librdkafka only"
+        );
+        assert_eq!(
+            why(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-256")]),
+            "sasl.username is not set"
+        );
+        assert_eq!(
+            why(&[("security.protocol", "SASL_SSL"), ("sasl.kerberos.keytab", "/k")]),
+            "sasl.kerberos.keytab is read by librdkafka only"
+        );
+        assert_eq!(
+            why(&[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.oauthbearer.method", "oidc")
+            ]),
+            "sasl.oauthbearer.method is read by librdkafka only"
         );
         assert_eq!(
             why(&[("security.protocol", "SSL"), ("ssl.keystore.location", "/k.p12")]),

@@ -21,11 +21,12 @@ use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
     ListOffsetsRequest, ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader,
-    TopicName,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 
-use super::transport::{Stream, Transport};
+use super::scram::Exchange;
+use super::transport::{Login, Stream, Transport};
 use crate::config::ClusterConfig;
 use crate::model::{Broker, Commits, Figure, TopicState};
 
@@ -87,6 +88,16 @@ impl Request for FindCoordinatorRequest {
 impl Request for OffsetFetchRequest {
     const KEY: i16 = ApiKey::OffsetFetch as i16;
     type Response = OffsetFetchResponse;
+}
+
+impl Request for SaslHandshakeRequest {
+    const KEY: i16 = ApiKey::SaslHandshake as i16;
+    type Response = SaslHandshakeResponse;
+}
+
+impl Request for SaslAuthenticateRequest {
+    const KEY: i16 = ApiKey::SaslAuthenticate as i16;
+    type Response = SaslAuthenticateResponse;
 }
 
 /// One kept connection to one broker, with the API versions it supports.
@@ -581,11 +592,76 @@ fn open(
         .iter()
         .map(|k| (k.api_key, (k.min_version, k.max_version)))
         .collect();
-    Ok(Connection {
+    let mut connection = Connection {
         stream,
         versions,
         next_correlation: 1,
-    })
+    };
+    if let Some(login) = &transport.sasl {
+        authenticate(&mut connection, login, addr, sent)?;
+    }
+    Ok(connection)
+}
+
+/// SASL SCRAM on a new connection, after ApiVersions as librdkafka does it: SaslHandshake v1
+/// names the mechanism, then SaslAuthenticate carries the client's two messages and the
+/// server's answers; the server's last answer must prove it knows the password too.
+fn authenticate(
+    c: &mut Connection,
+    login: &Login,
+    addr: &str,
+    sent: &mut BTreeMap<String, BTreeMap<String, i64>>,
+) -> Result<(), String> {
+    let mut count = |key: i16| {
+        *sent
+            .entry(addr.to_string())
+            .or_default()
+            .entry(api_name(key))
+            .or_default() += 1
+    };
+    let mechanism = login.mechanism.name();
+    let id = c.next_correlation;
+    c.next_correlation += 1;
+    let handshake = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+    write_request(&mut c.stream, &handshake, 1, id)?;
+    count(SaslHandshakeRequest::KEY);
+    let answer = read_response::<SaslHandshakeRequest>(&mut c.stream, id, 1)?;
+    if let Some(e) = answer.error_code.err() {
+        let offered: Vec<&str> = answer.mechanisms.iter().map(|m| m.as_str()).collect();
+        return Err(format!(
+            "SASL handshake for {mechanism}: {e} (the broker offers {})",
+            offered.join(", ")
+        ));
+    }
+    let version = match c.versions.get(&SaslAuthenticateRequest::KEY) {
+        Some((_, max)) => (*max).min(2),
+        None => return Err("the broker does not speak SaslAuthenticate".into()),
+    };
+    let mut step = |message: String| -> Result<String, String> {
+        let id = c.next_correlation;
+        c.next_correlation += 1;
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from(message));
+        write_request(&mut c.stream, &request, version, id)?;
+        count(SaslAuthenticateRequest::KEY);
+        let answer = read_response::<SaslAuthenticateRequest>(&mut c.stream, id, version)?;
+        if let Some(e) = answer.error_code.err() {
+            let message = answer.error_message.as_ref().map_or("", |m| m.as_str());
+            return Err(format!("SASL {mechanism} authentication failed: {e} {message}")
+                .trim_end()
+                .to_string());
+        }
+        String::from_utf8(answer.auth_bytes.to_vec()).map_err(|_| "SASL: the broker's answer is not UTF-8".to_string())
+    };
+    let failed = |e: String| format!("SASL {mechanism} authentication failed: {e}");
+    let mut exchange = Exchange::new(
+        login.mechanism,
+        &login.username,
+        &login.password,
+        &Exchange::random_nonce()?,
+    );
+    let server_first = step(exchange.first())?;
+    let server_final = step(exchange.answer(&server_first).map_err(failed)?)?;
+    exchange.verify(&server_final).map_err(failed)
 }
 
 fn write_request<R: Request>(stream: &mut Stream, request: &R, version: i16, id: i32) -> Result<(), String> {

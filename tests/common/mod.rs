@@ -112,6 +112,40 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
     }
 }
 
+/// A SASL SCRAM user on a tansu broker. Quirks of the test broker: tansu 0.6 keeps SCRAM users
+/// only from AlterUserScramCredentials, which it answers only while it runs without
+/// `--authentication` (with it, a connection must log in first), so the harness creates users
+/// on a broker with sqlite storage before restarting it with `--authentication`; and librdkafka
+/// in rdkafka 0.39 has no safe call for it, so Python's confluent-kafka from the test venv
+/// (`make setup`) sends it.
+pub fn scram_user(bootstrap: &str, mechanism: &str, username: &str, password: &str) {
+    let python = venv_python();
+    let script = r#"
+import sys
+from confluent_kafka.admin import AdminClient, UserScramCredentialUpsertion, ScramCredentialInfo, ScramMechanism
+bootstrap, mechanism, user, password = sys.argv[1:5]
+m = {"SCRAM-SHA-256": ScramMechanism.SCRAM_SHA_256, "SCRAM-SHA-512": ScramMechanism.SCRAM_SHA_512}[mechanism]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+for f in admin.alter_user_scram_credentials(
+        [UserScramCredentialUpsertion(user, ScramCredentialInfo(m, 4096), password.encode())]).values():
+    f.result(timeout=20)
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, bootstrap, mechanism, username, password])
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn venv_python() -> std::path::PathBuf {
+    let venv = std::env::var("CUTOVER_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cutover/venv"));
+    let python = venv.join("bin/python");
+    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
+    python
+}
+
 /// Retention on a source partition: records before `before` deleted, the log start moved up.
 /// Quirk of the test broker: tansu 0.6 implements neither DeleteRecords (it closes the
 /// connection) nor time or size retention, so the harness deletes the rows from the broker's
@@ -121,11 +155,7 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
 pub fn delete_records_before(dir: &Path, cluster_id: &str, topic: &str, partition: i32, before: i64) {
     let db = dir.join(format!("{cluster_id}.db"));
     assert!(db.exists(), "no sqlite storage at {}", db.display());
-    let venv = std::env::var("CUTOVER_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cutover/venv"));
-    let python = venv.join("bin/python");
-    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
+    let python = venv_python();
     let script = r#"
 import sqlite3, sys
 db, topic, partition, before = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
