@@ -50,11 +50,22 @@ enum Channel {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Login {
     pub mechanism: Mechanism,
     pub username: String,
     pub password: String,
+}
+
+/// Without the password, so that no debug print or log line can show it.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 /// A connection to one broker.
@@ -342,6 +353,7 @@ mod tests {
         assert!(plain(&t));
         assert_eq!(t.sasl, login);
         assert_eq!(spoken(&[("security.protocol", "SSL")]).sasl, None);
+        assert!(!format!("{login:?}").contains("secret"), "{login:?}");
     }
 
     #[test]
