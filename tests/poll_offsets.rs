@@ -345,6 +345,40 @@ fn group_offsets_after_the_coordinator_restarted_are_read_again_not_unavailable(
     }
 }
 
+/// Topics orders (3 partitions) and payments (2) on `cluster`, `count(topic, partition)` records
+/// written to each partition; their (low, high) offsets.
+fn orders_and_payments(
+    cluster: &ClusterConfig,
+    count: impl Fn(&str, i32) -> i64,
+) -> BTreeMap<(String, i32), (i64, i64)> {
+    runtime()
+        .block_on(cutover::demo::clients::create_topics(
+            cluster,
+            &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)],
+            TIMEOUT,
+        ))
+        .expect("create topics");
+    let writer = cutover::demo::clients::RecordWriter::new(cluster, true).expect("writer");
+    let mut known = BTreeMap::new();
+    for (topic, partitions) in [("orders", 3), ("payments", 2)] {
+        for p in 0..partitions {
+            let n = count(topic, p);
+            for i in 0..n {
+                let r = cutover::kafka::records::Record {
+                    key: Some(format!("k{i}").into_bytes()),
+                    value: Some(b"v".to_vec()),
+                    headers: vec![],
+                    timestamp: None,
+                };
+                writer.send(topic, p, &r).expect("send");
+            }
+            known.insert((topic.to_string(), p), (0, n));
+        }
+    }
+    writer.flush(TIMEOUT).expect("flush");
+    known
+}
+
 /// One tansu broker reachable only over TLS (the harness's terminator: tansu serves plain TCP
 /// only), and the cluster config a user would write for it.
 fn tls_broker(
@@ -386,31 +420,7 @@ fn over_tls_with_client_certificates_offsets_are_the_known_ones_and_librdkafkas(
         ("ssl.key.location", pki.client_key.display().to_string()),
     ];
     let (_broker, _terminator, cluster) = tls_broker(dir.path(), &pki, true, &client_cert);
-    runtime()
-        .block_on(cutover::demo::clients::create_topics(
-            &cluster,
-            &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)],
-            TIMEOUT,
-        ))
-        .expect("create topics over TLS");
-    let writer = cutover::demo::clients::RecordWriter::new(&cluster, true).expect("writer over TLS");
-    let mut known = BTreeMap::new();
-    for (topic, partitions) in [("orders", 3), ("payments", 2)] {
-        for p in 0..partitions {
-            let n = 2 + 3 * p as i64 + topic.len() as i64;
-            for i in 0..n {
-                let r = cutover::kafka::records::Record {
-                    key: Some(format!("k{i}").into_bytes()),
-                    value: Some(b"v".to_vec()),
-                    headers: vec![],
-                    timestamp: None,
-                };
-                writer.send(topic, p, &r).expect("send");
-            }
-            known.insert((topic.to_string(), p), (0, n));
-        }
-    }
-    writer.flush(TIMEOUT).expect("flush");
+    let known = orders_and_payments(&cluster, |topic, p| 2 + 3 * p as i64 + topic.len() as i64);
     let groups = vec!["billing".to_string(), "ledger".to_string()];
     common::groups::commit_offsets(&cluster, "billing", &[("orders".to_string(), 1, 4)]).unwrap();
     common::groups::commit_offsets(&cluster, "ledger", &[("payments".to_string(), 0, 3)]).unwrap();
@@ -554,31 +564,7 @@ fn over_sasl_scram_offsets_are_the_known_ones_and_librdkafkas() {
     };
     let alice = login("SCRAM-SHA-256", "alice", "secret");
     let bob = login("SCRAM-SHA-512", "bob", "hunter2");
-    runtime()
-        .block_on(cutover::demo::clients::create_topics(
-            &alice,
-            &[TopicSpec::new("orders", 3), TopicSpec::new("payments", 2)],
-            TIMEOUT,
-        ))
-        .expect("create topics over SASL");
-    let writer = cutover::demo::clients::RecordWriter::new(&alice, true).expect("writer over SASL");
-    let mut known = BTreeMap::new();
-    for (topic, partitions) in [("orders", 3), ("payments", 2)] {
-        for p in 0..partitions {
-            let n = 3 + 2 * p as i64 + topic.len() as i64;
-            for i in 0..n {
-                let r = cutover::kafka::records::Record {
-                    key: Some(format!("k{i}").into_bytes()),
-                    value: Some(b"v".to_vec()),
-                    headers: vec![],
-                    timestamp: None,
-                };
-                writer.send(topic, p, &r).expect("send");
-            }
-            known.insert((topic.to_string(), p), (0, n));
-        }
-    }
-    writer.flush(TIMEOUT).expect("flush");
+    let known = orders_and_payments(&alice, |topic, p| 3 + 2 * p as i64 + topic.len() as i64);
     let groups = vec!["billing".to_string(), "ledger".to_string()];
     common::groups::commit_offsets(&alice, "billing", &[("orders".to_string(), 1, 4)]).unwrap();
     common::groups::commit_offsets(&bob, "ledger", &[("payments".to_string(), 0, 3)]).unwrap();
