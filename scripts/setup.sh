@@ -4,6 +4,7 @@
 #     `cargo install` returns at once when that version is already installed)
 #   - tmux (the end-to-end test drives the real binary in it)
 #   - OpenSSL headers and pkg-config (librdkafka is built with SSL and SASL/SCRAM)
+#   - Apache Kafka 3.9.1 and 4.3.1 with MirrorMaker 2, through Maven (the real-Kafka suite)
 #   - a Python venv with confluent-kafka (its librdkafka 2.16 mock cluster writes transaction
 #     markers; the transactional-source test runs it through tests/helpers/txn_mock.py)
 # Safe to run again: every step checks first.
@@ -40,3 +41,27 @@ else
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q confluent-kafka
 fi
+
+# Apache Kafka and MirrorMaker 2 for the real-Kafka suite (tests/kafka_*.rs): the source's
+# version (3.9.x) and the target's (4.x), through Maven into a cache outside the clone. A
+# version is fetched again only when scripts/kafka/pom.xml changed (its hash is kept beside
+# the jars); each fetch goes to a fresh directory, so no stale jar stays on the classpath.
+KAFKA_VERSIONS=(3.9.1 4.3.1)
+kafka_cache="${CUTOVER_KAFKA_CACHE:-$HOME/.cache/cutover/kafka}"
+pom="$(cd "$(dirname "$0")" && pwd)/kafka/pom.xml"
+pom_hash="$(sha256sum "$pom" | cut -d' ' -f1)"
+command -v java >/dev/null 2>&1 || { echo "setup: java 17+ is needed for Apache Kafka (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
+command -v mvn >/dev/null 2>&1 || { echo "setup: mvn is needed to fetch Apache Kafka (apt-get install maven)" >&2; exit 1; }
+for v in "${KAFKA_VERSIONS[@]}"; do
+  dir="$kafka_cache/$v"
+  if [ -f "$dir/.pom-sha256" ] && [ "$(cat "$dir/.pom-sha256")" = "$pom_hash" ]; then
+    echo "setup: Apache Kafka $v and MirrorMaker 2 in $dir"
+    continue
+  fi
+  echo "setup: fetching Apache Kafka $v and MirrorMaker 2 through Maven into $dir"
+  rm -rf "$dir.partial"
+  mvn -q -B -f "$pom" -Dkafka.version="$v" dependency:copy-dependencies -DoutputDirectory="$dir.partial"
+  echo "$pom_hash" > "$dir.partial/.pom-sha256"
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
+done

@@ -11,7 +11,7 @@ use cutover::config;
 use cutover::mm2::codec::{Checkpoint, OffsetSync};
 use cutover::mm2::state::Mm2State;
 use cutover::model::{
-    Broker, ClusterFeed, ClusterState, GroupState, GroupStatus, Member, PartitionState, Snapshot, TopicState,
+    Broker, ClusterFeed, ClusterState, ConfigValue, GroupState, GroupStatus, Member, PartitionState, Snapshot, TopicState,
 };
 use cutover::translate::group::GroupPartitionTranslation;
 use cutover::translate::{Anchor, Outcome, Translated};
@@ -75,13 +75,13 @@ fn group(name: &str, status: GroupStatus, members: usize, offsets: &[(&str, i32,
     }
 }
 
-fn configs(entries: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, BTreeMap<String, String>> {
+fn configs(entries: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, BTreeMap<String, ConfigValue>> {
     entries
         .iter()
         .map(|(t, kv)| {
             (
                 t.to_string(),
-                kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                kv.iter().map(|(k, v)| (k.to_string(), ConfigValue::set(v))).collect(),
             )
         })
         .collect()

@@ -10,6 +10,7 @@
 pub mod apps;
 pub mod broker;
 pub mod clients;
+pub mod kafka;
 pub mod replicator;
 
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::admin::{AdminClient, AdminOptions, ConfigSource, ResourceSpecifier};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -30,7 +30,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
 use crate::config::ClusterConfig;
-use crate::model::{Broker, ClusterState, Figure, GroupState, GroupStatus, Member, PartitionState, TopicState};
+use crate::model::{Broker, ClusterState, ConfigValue, Figure, GroupState, GroupStatus, Member, PartitionState, TopicState};
 
 /// Routes librdkafka's logs to the log file (never the terminal) and keeps its statistics.
 #[derive(Clone)]
@@ -175,6 +175,9 @@ impl ClusterClient {
                 None => read_watermarks(&consumer, &mut topics, timeout),
             }
             let groups = read_groups(&consumer, &w, timeout).map(|mut groups| {
+                if let Some(wire) = wire.as_mut() {
+                    describe_consumer_protocol_groups(wire, &brokers, &mut groups);
+                }
                 let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
                 let offsets = match wire.as_mut() {
                     Some(wire) => wire.group_offsets(&brokers, &names),
@@ -210,7 +213,7 @@ impl ClusterClient {
     async fn read_configs<'a>(
         &self,
         topics: impl Iterator<Item = &'a String>,
-    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    ) -> Result<BTreeMap<String, BTreeMap<String, ConfigValue>>, String> {
         let specs: Vec<ResourceSpecifier> = topics.map(|t| ResourceSpecifier::Topic(t)).collect();
         if specs.is_empty() {
             return Ok(BTreeMap::new());
@@ -229,7 +232,10 @@ impl ClusterClient {
                 .entries
                 .into_iter()
                 .filter(|e| !e.is_sensitive)
-                .filter_map(|e| Some((e.name, e.value?)))
+                .filter_map(|e| {
+                    let default = matches!(e.source, ConfigSource::Default);
+                    Some((e.name, ConfigValue { value: e.value?, default }))
+                })
                 .collect();
             out.insert(name.to_string(), entries);
         }
@@ -544,6 +550,32 @@ fn read_groups(
         .collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(groups)
+}
+
+/// Groups of the consumer protocol (KIP-848) come back from the classic DescribeGroups as
+/// Dead with no protocol type, though ListGroups has just listed them: they are described again
+/// with ConsumerGroupDescribe. A group that is not of that protocol keeps its answer.
+fn describe_consumer_protocol_groups(wire: &mut wire::WireClient, brokers: &[Broker], groups: &mut [GroupState]) {
+    let candidates: Vec<String> = groups
+        .iter()
+        .filter(|g| g.status == GroupStatus::Dead && g.protocol_type.is_empty())
+        .map(|g| g.name.clone())
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let mut described = wire.describe_consumer_groups(brokers, &candidates);
+    for g in groups.iter_mut() {
+        match described.remove(&g.name) {
+            Some(Ok((status, members))) => {
+                g.status = status;
+                g.protocol_type = "consumer".into();
+                g.members = members;
+            }
+            Some(Err(e)) => tracing::debug!("group {} is not a consumer-protocol group: {e}", g.name),
+            None => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
     ListOffsetsRequest, ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader,
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
@@ -28,7 +29,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Str
 use super::scram::Exchange;
 use super::transport::{Login, Stream, Transport};
 use crate::config::ClusterConfig;
-use crate::model::{Broker, Commits, Figure, TopicState};
+use crate::model::{Broker, Commits, Figure, GroupStatus, Member, TopicState};
 
 const CLIENT_ID: &str = "cutover";
 /// ListOffsets timestamps meaning "the earliest offset" and "the latest offset".
@@ -88,6 +89,11 @@ impl Request for FindCoordinatorRequest {
 impl Request for OffsetFetchRequest {
     const KEY: i16 = ApiKey::OffsetFetch as i16;
     type Response = OffsetFetchResponse;
+}
+
+impl Request for ConsumerGroupDescribeRequest {
+    const KEY: i16 = ApiKey::ConsumerGroupDescribe as i16;
+    type Response = ConsumerGroupDescribeResponse;
 }
 
 impl Request for SaslHandshakeRequest {
@@ -372,6 +378,66 @@ impl WireClient {
         moved
     }
 
+    /// Describes consumer-protocol (KIP-848) groups through their coordinators: one
+    /// ConsumerGroupDescribe per coordinator. The classic DescribeGroups does not describe
+    /// them (Kafka 4.x answers it as if the group were Dead). A group the coordinator does not
+    /// know as a consumer-protocol group gets an error, as does a broker without the API.
+    pub fn describe_consumer_groups(
+        &mut self,
+        brokers: &[Broker],
+        groups: &[String],
+    ) -> HashMap<String, Result<(GroupStatus, Vec<Member>), String>> {
+        let mut answers = HashMap::new();
+        let unknown: Vec<String> = groups
+            .iter()
+            .filter(|g| !self.coordinators.contains_key(*g))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            for (group, e) in self.find_coordinators(brokers, &unknown) {
+                answers.insert(group, Err(e));
+            }
+        }
+        let mut by_coordinator: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for g in groups.iter().filter(|g| !answers.contains_key(*g)) {
+            if let Some(addr) = self.coordinators.get(g) {
+                by_coordinator.entry(addr.clone()).or_default().push(g.clone());
+            }
+        }
+        for (addr, members) in by_coordinator {
+            let asked = self.version::<ConsumerGroupDescribeRequest>(&addr, 1).and_then(|version| {
+                let request = ConsumerGroupDescribeRequest::default().with_group_ids(
+                    members
+                        .iter()
+                        .map(|g| GroupId(StrBytes::from_string(g.clone())))
+                        .collect(),
+                );
+                let id = self.send(&addr, &request, version)?;
+                self.receive::<ConsumerGroupDescribeRequest>(&addr, id, version)
+            });
+            match asked {
+                Err(e) => {
+                    for g in members {
+                        answers.insert(g, Err(format!("{addr}: {e}")));
+                    }
+                }
+                Ok(response) => {
+                    for g in response.groups {
+                        let answer = match g.error_code.err() {
+                            Some(e) => Err(e.to_string()),
+                            None => Ok((
+                                GroupStatus::parse(&g.group_state),
+                                g.members.into_iter().map(consumer_protocol_member).collect(),
+                            )),
+                        };
+                        answers.insert(g.group_id.0.to_string(), answer);
+                    }
+                }
+            }
+        }
+        answers
+    }
+
     /// Sends OffsetFetch for `groups` to their coordinator `addr`: one request (v8+) or one per
     /// group. Returns the version and the correlation ids in the order of `groups`.
     fn send_offset_fetch(&mut self, addr: &str, groups: &[String]) -> Result<(i16, Vec<i32>), String> {
@@ -556,6 +622,22 @@ impl WireClient {
     fn receive<R: Request>(&mut self, addr: &str, id: i32, version: i16) -> Result<R::Response, String> {
         let connection = self.connections.get_mut(addr).ok_or("connection closed")?;
         read_response::<R>(&mut connection.stream, id, version)
+    }
+}
+
+/// A member of a consumer-protocol group, with the partitions it owns now.
+fn consumer_protocol_member(m: kafka_protocol::messages::consumer_group_describe_response::Member) -> Member {
+    let mut assignment: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for tp in m.assignment.topic_partitions {
+        let mut partitions = tp.partitions;
+        partitions.sort_unstable();
+        assignment.entry(tp.topic_name.0.to_string()).or_default().extend(partitions);
+    }
+    Member {
+        id: m.member_id.to_string(),
+        client_id: m.client_id.to_string(),
+        host: m.client_host.to_string(),
+        assignment: Ok(assignment),
     }
 }
 

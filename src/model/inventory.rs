@@ -99,11 +99,16 @@ pub fn diff(snapshot: &Snapshot, replication: &Replication, filter: &NameFilter)
                 keys.dedup();
                 for key in keys {
                     let (a, b) = (sc.get(key), tc.get(key));
-                    if a != b {
+                    // Defaults on both sides are no difference of the topic, even where the
+                    // two versions' defaults differ; an override is compared with the other
+                    // side's value, default or not.
+                    let overridden = [a, b].into_iter().flatten().any(|v| !v.default);
+                    let (a, b) = (a.map(|v| v.value.clone()), b.map(|v| v.value.clone()));
+                    if overridden && a != b {
                         push(Difference::Config {
                             key: key.clone(),
-                            source: a.cloned(),
-                            target: b.cloned(),
+                            source: a,
+                            target: b,
                         });
                     }
                 }
@@ -128,4 +133,99 @@ pub fn diff(snapshot: &Snapshot, replication: &Replication, filter: &NameFilter)
         (rank, d.source_topic.clone())
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::config::PolicyKind;
+    use crate::model::{ClusterFeed, ClusterState, ConfigValue, PartitionState, TopicState};
+
+    fn cluster(configs: &[(&str, &str, bool)]) -> ClusterFeed {
+        let topic = TopicState {
+            name: "orders".into(),
+            error: None,
+            partitions: vec![PartitionState {
+                id: 0,
+                leader: 1,
+                replicas: 1,
+                isr: 1,
+                low: Ok(0),
+                high: Ok(0),
+                error: None,
+            }],
+        };
+        let values = configs
+            .iter()
+            .map(|(k, v, default)| {
+                let value = ConfigValue {
+                    value: v.to_string(),
+                    default: *default,
+                };
+                (k.to_string(), value)
+            })
+            .collect();
+        ClusterFeed {
+            name: "c".into(),
+            last_good: Some(Arc::new(ClusterState {
+                polled_at: SystemTime::UNIX_EPOCH,
+                poll_duration: Duration::ZERO,
+                brokers: vec![],
+                topics: BTreeMap::from([("orders".to_string(), topic)]),
+                configs: Ok(BTreeMap::from([("orders".to_string(), values)])),
+                groups: Ok(vec![]),
+            })),
+            last_error: None,
+            figures_version: 0,
+        }
+    }
+
+    /// Kafka sends every config with its source: defaults that differ between two versions
+    /// are no difference; an override is, against the other side's value or its absence.
+    #[test]
+    fn only_overrides_that_differ_are_differences() {
+        let snapshot = Snapshot {
+            source: cluster(&[
+                ("message.format.version", "3.0-IV1", true),
+                ("segment.bytes", "1073741824", true),
+                ("retention.ms", "3600000", false),
+                ("cleanup.policy", "delete", false),
+                ("min.insync.replicas", "2", false),
+            ]),
+            target: cluster(&[
+                ("segment.bytes", "536870912", true),
+                ("retention.ms", "604800000", true),
+                ("cleanup.policy", "delete", true),
+            ]),
+            mm2: None,
+            seq: 1,
+        };
+        let replication = Replication {
+            policy: PolicyKind::Identity,
+            ..Default::default()
+        };
+        let found: Vec<Difference> = diff(&snapshot, &replication, &NameFilter::topics_default())
+            .into_iter()
+            .map(|d| d.difference)
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                Difference::Config {
+                    key: "min.insync.replicas".into(),
+                    source: Some("2".into()),
+                    target: None,
+                },
+                Difference::Config {
+                    key: "retention.ms".into(),
+                    source: Some("3600000".into()),
+                    target: Some("604800000".into()),
+                },
+            ]
+        );
+    }
 }

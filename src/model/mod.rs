@@ -196,6 +196,24 @@ impl FromIterator<((String, i32), i64)> for Commits {
     }
 }
 
+/// A topic config's value, and whether it is only Kafka's built-in default (Kafka answers
+/// DescribeConfigs with every config; a broker that sends only what was set sends no defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigValue {
+    pub value: String,
+    pub default: bool,
+}
+
+impl ConfigValue {
+    /// A value set on the topic or its broker.
+    pub fn set(value: &str) -> ConfigValue {
+        ConfigValue {
+            value: value.to_string(),
+            default: false,
+        }
+    }
+}
+
 /// Everything one successful poll learned about one cluster.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterState {
@@ -205,7 +223,7 @@ pub struct ClusterState {
     pub brokers: Vec<Broker>,
     pub topics: BTreeMap<String, TopicState>,
     /// Topic -> config key -> value, for the topics the cockpit watches.
-    pub configs: Figure<BTreeMap<String, BTreeMap<String, String>>>,
+    pub configs: Figure<BTreeMap<String, BTreeMap<String, ConfigValue>>>,
     pub groups: Figure<Vec<GroupState>>,
 }
 

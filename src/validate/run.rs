@@ -127,7 +127,7 @@ pub fn plan(
             .ok()
             .and_then(|c| c.get(&s.name))
             .and_then(|c| c.get("cleanup.policy"))
-            .is_some_and(|p| p.contains("compact"));
+            .is_some_and(|p| p.value.contains("compact"));
         for p in &s.partitions {
             let target_partition = tgt.topics.get(&target_topic).and_then(|t| t.partition(p.id));
             let work = match (target_partition, &p.low) {

@@ -15,6 +15,7 @@ use cutover::monitor::Monitor;
 
 pub mod app;
 pub mod groups;
+pub mod kafka;
 pub mod tls;
 pub mod tmux;
 
