@@ -223,8 +223,8 @@ fn exact_translation_against_real_checkpoints_resumes_a_consumer_exactly() {
         assert_eq!(row.flip(), expected, "{group}: the flip cost shown");
         measured.push((group.to_string(), *c, exact, checkpoint, redelivered));
     }
-    let at = measured.iter().find(|m| m.0 == "tr-at-sync").unwrap();
-    assert_eq!(at.4, 0, "at a sync MM2's checkpoint is exact");
+    // Between two syncs MM2 cannot be exact. (Even at a sync it may not be: MM2 3.6+ keeps a
+    // sparse history of older syncs and may anchor further back; measured and shown above.)
     let between = measured.iter().find(|m| m.0 == "tr-between").unwrap();
     assert!(between.4 > 0, "between syncs MM2 re-delivers: {between:?}");
     eprintln!("(group, committed, exact, checkpoint, re-delivered): {measured:?}");

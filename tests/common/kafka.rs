@@ -276,6 +276,8 @@ pub fn write_transactions(
             these.push(seq);
             seq += 1;
         }
+        // Delivery reports are served by polling: flush before ending the transaction.
+        producer.flush(Duration::from_secs(30)).expect("flush");
         if abort_every > 0 && (t + 1) % abort_every == 0 {
             producer.abort_transaction(Duration::from_secs(30)).expect("abort");
         } else {
