@@ -203,6 +203,42 @@ fn fixed_bounds<S: Cursor, T: Cursor>(mut source: S, mut target: T) -> Result<(B
     Ok((Bounded::new(source, source_end), Bounded::new(target, target_end)))
 }
 
+/// How often a partition's run starts again when retention deleted what it was reading.
+const RETENTION_RETRIES: u32 = 3;
+
+/// Where a partition's comparison starts: where the last run stopped, else MM2's oldest sync
+/// at or after the source's log start, else by timestamp from the log start.
+struct Alignment {
+    resume: Option<(i64, i64)>,
+    source_low: i64,
+    oldest_sync: Option<(i64, i64)>,
+}
+
+impl Alignment {
+    /// After retention moved the log starts to `starts` (source, target): what was deleted on
+    /// either side cannot be a starting point any more.
+    fn after_retention(&self, starts: (i64, i64)) -> Alignment {
+        let kept = |(s, t): (i64, i64)| s >= starts.0 && t >= starts.1;
+        Alignment {
+            resume: self.resume.filter(|r| kept(*r)),
+            source_low: self.source_low.max(starts.0),
+            oldest_sync: self.oldest_sync.filter(|s| kept(*s)),
+        }
+    }
+}
+
+fn validate_from<S: Cursor, T: Cursor>(sc: S, tc: T, from: &Alignment, identity: bool) -> Result<PartitionResult, String> {
+    let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
+    let start = match from.resume {
+        Some(start) => Ok(start),
+        None => align(&mut sc, &mut tc, from.oldest_sync, identity, from.source_low)?,
+    };
+    match start {
+        Ok(start) => validate_range(&mut sc, &mut tc, start, identity),
+        Err(reason) => Ok(result((0, 0), (0, 0), Verdict::Pending { reason })),
+    }
+}
+
 /// Validates one partition. Errors (a broker that stops answering) are the row's verdict.
 pub fn run_task(
     source: &ClusterConfig,
@@ -258,17 +294,55 @@ pub fn run_task(
             source_low,
             oldest_sync,
             identity,
-        } => cursors().and_then(|(sc, tc)| {
-            let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
-            let start = match resume {
-                Some(start) => Ok(*start),
-                None => align(&mut sc, &mut tc, *oldest_sync, *identity, *source_low)?,
+        } => {
+            let mut from = Alignment {
+                resume: *resume,
+                source_low: *source_low,
+                oldest_sync: *oldest_sync,
             };
-            match start {
-                Ok(start) => validate_range(&mut sc, &mut tc, start, *identity),
-                Err(reason) => Ok(result((0, 0), (0, 0), Verdict::Pending { reason })),
+            let mut attempt = 0;
+            loop {
+                let run = cursors().and_then(|(mut sc, mut tc)| {
+                    // The log starts now, not as the plan's poll saw them: retention may have
+                    // deleted records since.
+                    let starts = (sc.start_offset()?, tc.start_offset()?);
+                    from = from.after_retention(starts);
+                    Ok((starts, validate_from(sc, tc, &from, *identity)))
+                });
+                match run {
+                    Ok((starts, Err(e))) if attempt < RETENTION_RETRIES => {
+                        // Retention (time, size or DeleteRecords) may have deleted records
+                        // the run was reading: a log start that moved since the run began is
+                        // that, and the run starts again from the new log starts.
+                        let now = cursors().and_then(|(mut sc, mut tc)| Ok((sc.start_offset()?, tc.start_offset()?)));
+                        match now {
+                            Ok(now) if now.0 > starts.0 || now.1 > starts.1 => {
+                                tracing::info!(
+                                    "{}/{}: retention deleted records during validation (log starts {starts:?} -> {now:?}); starting again: {e}",
+                                    task.topic,
+                                    task.partition
+                                );
+                                attempt += 1;
+                            }
+                            _ => break Err(e),
+                        }
+                    }
+                    Ok((_, Err(e))) if attempt > 0 => {
+                        break Ok(result(
+                            (0, 0),
+                            (0, 0),
+                            Verdict::Skipped {
+                                reason: format!(
+                                    "retention deleted records faster than validation read them ({RETENTION_RETRIES} tries; last: {e})"
+                                ),
+                            },
+                        ))
+                    }
+                    Ok((_, outcome)) => break outcome,
+                    Err(e) => break Err(e),
+                }
             }
-        }),
+        }
     };
     let result = outcome.unwrap_or_else(|reason| result((0, 0), (0, 0), Verdict::Error { reason }));
     Row {
@@ -350,4 +424,24 @@ fn run_all(
         .into_iter()
         .map(|r| r.expect("every task ran"))
         .collect()
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn after_retention_no_starting_point_lies_in_what_was_deleted() {
+        let from = Alignment {
+            resume: Some((120, 118)),
+            source_low: 100,
+            oldest_sync: Some((105, 103)),
+        };
+        let same = from.after_retention((100, 90));
+        assert_eq!((same.resume, same.source_low, same.oldest_sync), (Some((120, 118)), 100, Some((105, 103))));
+        let moved = from.after_retention((110, 90));
+        assert_eq!((moved.resume, moved.source_low, moved.oldest_sync), (Some((120, 118)), 110, None));
+        let target_moved = from.after_retention((100, 119));
+        assert_eq!((target_moved.resume, target_moved.oldest_sync), (None, None));
+    }
 }
