@@ -81,7 +81,7 @@ fn lag_per_partition_is_the_difference_of_end_offsets() {
 }
 
 #[test]
-fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
+fn inventory_reports_missing_topic_and_partition_mismatch() {
     let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
     create(
         &src,
@@ -120,15 +120,13 @@ fn inventory_reports_missing_topic_partition_mismatch_and_config_drift() {
         by_topic["beta"],
         vec![&Difference::PartitionCount { source: 2, target: 3 }]
     );
-    assert_eq!(
-        by_topic["gamma"],
-        vec![&Difference::Config {
-            key: "cleanup.policy".into(),
-            source: Some("compact".into()),
-            target: Some("delete".into()),
-        }],
-        "retention.ms is equal on both sides and must not be reported"
-    );
+    // A tansu 0.6 quirk: DescribeConfigs answers the configs set at creation with the source
+    // DEFAULT_CONFIG (is_default true), where Kafka says DYNAMIC_TOPIC_CONFIG. The cockpit
+    // compares overrides only (Kafka sends every default too), so on tansu gamma's differing
+    // cleanup.policy reads as two defaults and is not reported. That overrides are reported,
+    // and defaults not, is proven on Apache Kafka: kafka_figures.rs,
+    // inventory_flags_overrides_and_not_differences_of_defaults.
+    assert_eq!(by_topic.get("gamma"), None, "tansu calls every config a default");
     let snap = latest(&monitor);
     let pairs = pairs_now(&snap, &config);
     let status: BTreeMap<&str, PairStatus> = pairs.iter().map(|p| (p.source_topic.as_str(), p.status)).collect();
