@@ -279,7 +279,7 @@ fn identity_policy_with_offset_syncs_on_the_target() {
 
 /// `cutover validate --json`: exit code and every partition's row.
 fn validate(config: &std::path::Path) -> (Option<i32>, Vec<serde_json::Value>, String) {
-    let (code, out, err) = cutover(config, &["validate", "--json"]);
+    let (code, out, err) = cutover_output(config, &["validate", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     (code, doc["partitions"].as_array().cloned().unwrap_or_default(), out)
 }

@@ -32,7 +32,7 @@ fn flow(e: &Estate, topics: &str) -> (Config, String) {
 }
 
 fn validate(config: &std::path::Path) -> (Option<i32>, Vec<serde_json::Value>, String) {
-    let (code, out, err) = cutover(config, &["validate", "--json"]);
+    let (code, out, err) = cutover_output(config, &["validate", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     (code, doc["partitions"].as_array().cloned().unwrap_or_default(), out)
 }

@@ -298,7 +298,7 @@ pub fn config_file(dir: &Path, text: &str) -> PathBuf {
 }
 
 /// Runs the binary with `--config` and `args`; (exit code, stdout, stderr).
-pub fn cutover(config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+pub fn cutover_output(config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
         .arg("--config")
         .arg(config)

@@ -14,6 +14,7 @@ use cutover::model::Snapshot;
 use cutover::monitor::Monitor;
 
 pub mod app;
+pub mod cli;
 pub mod groups;
 pub mod kafka;
 pub mod tls;

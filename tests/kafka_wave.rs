@@ -1,0 +1,226 @@
+//! Staged cutovers on real Apache Kafka (source 3.9.x, target 4.x) with the real MirrorMaker 2
+//! copying: an application (a producer writing sequence numbers, a consumer group committing
+//! what it processed) is moved by `cutover run` through the wave's hooks; every acknowledged
+//! record is processed exactly once, in order per partition. Both strategies, a `kill -9` of
+//! the driver at each step, and a rollback after `flip_producers`. One estate is shared.
+//!
+//! The target topic is created before MM2 copies into it, with 5 records of its own on
+//! partition 0: source and target offsets differ there, so a commit copied as is would skip.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::app::{exactly_once_violations, App, AppSpec};
+use common::cli::{cutover, cutover_watching};
+use common::kafka::*;
+use common::wait_for;
+use cutover::cutover::engine::{Event, OffsetMove, Side};
+use cutover::demo::clients::{RecordWriter, TopicSpec};
+
+const PARTITIONS: i32 = 3;
+
+struct Wave {
+    dir: PathBuf,
+    app: App,
+    topic: String,
+    group: String,
+}
+
+/// Topics, the application processing on the source, MM2 copying.
+fn setup(name: &str) -> Wave {
+    let e = estate();
+    let (src, tgt) = (e.source_cluster(), e.target_cluster());
+    let topic = format!("{name}-orders");
+    let group = format!("{name}-billing");
+    let target_topic = format!("{SOURCE_ALIAS}.{topic}");
+    create(&tgt, &[TopicSpec::new(&target_topic, PARTITIONS)]);
+    let w = RecordWriter::new(&tgt, false).unwrap();
+    for seq in 0..5 {
+        w.send(&target_topic, 0, &numbered(0, 1_000_000 + seq)).unwrap();
+    }
+    w.flush(Duration::from_secs(10)).unwrap();
+    create(&src, &[TopicSpec::new(&topic, PARTITIONS)]);
+    let dir = run_dir().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = App::start(
+        &dir,
+        AppSpec {
+            source: src,
+            target: tgt,
+            topic: topic.clone(),
+            target_topic,
+            partitions: PARTITIONS,
+            group: group.clone(),
+            pause: Duration::from_millis(20),
+        },
+    );
+    wait_for(Duration::from_secs(60), "the group processing on the source", || {
+        (app.processed.lock().unwrap().len() > 60).then_some(())
+    });
+    // MM2 found the topic, copies it and beats (a preflight refuses a wave before that).
+    let replication = cutover::config::Replication {
+        source_alias: SOURCE_ALIAS.into(),
+        target_alias: TARGET_ALIAS.into(),
+        ..Default::default()
+    };
+    wait_for(Duration::from_secs(120), &format!("MM2 copying {topic}; {}", e.logs()), || {
+        let m = cutover::kafka::mm2::read_once(&e.source_cluster(), &e.target_cluster(), &replication, Duration::from_secs(10)).ok()?;
+        let synced = (0..PARTITIONS).all(|p| m.syncs.newest(&topic, p).is_some());
+        (synced && m.heartbeat_ms.is_some()).then_some(())
+    });
+    Wave { dir, app, topic, group }
+}
+
+fn wave_config(e: &Estate, w: &Wave, strategy: &str) -> PathBuf {
+    let journal = w.dir.join("cutover.journal");
+    config_file(
+        &w.dir,
+        &e.config_text(&format!(
+            "[replication]\nsource_alias = \"{SOURCE_ALIAS}\"\ntarget_alias = \"{TARGET_ALIAS}\"\n\
+             [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"5s\"\n\
+             [topics]\ninclude = [\"{topic}\"]\n[groups]\ninclude = [\"{group}\"]\n\
+             [cutover]\njournal = \"{}\"\nsettle = \"3s\"\nhook_timeout = \"20s\"\n\
+             [[wave]]\nname = \"w1\"\ntopics = [\"{topic}\"]\ngroups = [\"{group}\"]\nstrategy = \"{strategy}\"\nconfirm = \"wave\"\n\
+             {}",
+            journal.display(),
+            w.app.hooks_toml(),
+            topic = w.topic,
+            group = w.group,
+        )),
+    )
+}
+
+fn commits(w: &Wave) -> Vec<(Side, String, Vec<OffsetMove>)> {
+    cutover::cutover::journal::read(&w.dir.join("cutover.journal"))
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Committed { side, group, offsets } => Some((*side, group.clone(), offsets.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Lets the application run on, stops it, and checks every acknowledged record was processed
+/// exactly once, in order per partition. Returns how many were processed on the target.
+fn exactly_once(w: Wave, more: usize, what: &str) -> usize {
+    let before = w.app.processed.lock().unwrap().len();
+    wait_for(Duration::from_secs(90), "the application processing on", || {
+        (w.app.processed.lock().unwrap().len() > before + more).then_some(())
+    });
+    let (acked, processed, errors) = w.app.finish(Duration::from_secs(60));
+    let violations = exactly_once_violations(&acked, &processed);
+    let on_target = processed.iter().filter(|p| p.on_target).count();
+    eprintln!(
+        "{what}: {} acknowledged, {} processed ({on_target} on the target)",
+        acked.len(),
+        processed.len()
+    );
+    assert!(violations.is_empty(), "{what}: {violations:#?}");
+    assert!(errors.is_empty(), "{what}: consumer errors: {errors:?}");
+    on_target
+}
+
+fn whole_wave(name: &str, strategy: &str) {
+    let e = estate();
+    let w = setup(name);
+    let config = wave_config(e, &w, strategy);
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.text, e.logs());
+    assert!(out.text.contains("wave w1 done"), "{}", out.text);
+    let c = commits(&w);
+    assert_eq!(c.len(), 1, "one commit for the group: {c:?}");
+    assert_eq!(c[0].0, Side::Target);
+    assert_eq!(c[0].2.len(), PARTITIONS as usize, "{c:?}");
+    let p0 = c[0].2.iter().find(|m| m.partition == 0).unwrap();
+    assert_eq!(p0.new, p0.from + 5, "partition 0 is shifted by the target's own 5 records: {p0:?}");
+    assert_eq!(std::fs::read_to_string(w.app.consumer_file()).unwrap().trim(), "target");
+    let on_target = exactly_once(w, 40, strategy);
+    assert!(on_target > 30, "{on_target} processed on the target");
+}
+
+#[test]
+fn stop_the_world_moves_the_application_exactly_once() {
+    whole_wave("wstw", "stop-the-world");
+}
+
+#[test]
+fn consumers_first_moves_the_application_exactly_once() {
+    whole_wave("wcf", "consumers-first");
+}
+
+/// `kill -9` of the driver as each step begins, then `cutover run` again: it resumes at the
+/// right step and completes, with one commit for the group, exactly once.
+#[test]
+fn kill_9_at_each_step_then_run_again_completes_exactly_once() {
+    let e = estate();
+    let w = setup("wkill");
+    let config = wave_config(e, &w, "stop-the-world");
+    let steps = [
+        "preflight:",
+        "freeze producers:",
+        "drain:",
+        "final parity:",
+        "stop consumers:",
+        "commit offsets:",
+        "flip consumers:",
+        "flip producers:",
+    ];
+    let mut kills = 0;
+    for step in steps {
+        let out = cutover(&config, &["run", "--wave", "w1", "--yes"], Some(&format!("w1: {step}")));
+        match out.code {
+            None => kills += 1,
+            Some(0) => break,
+            Some(c) => panic!("exit {c} before {step}:\n{}", out.text),
+        }
+    }
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(kills >= 6, "killed {kills} times");
+    assert_eq!(commits(&w).len(), 1, "one commit for the group");
+    let on_target = exactly_once(w, 40, &format!("killed {kills} times"));
+    assert!(on_target > 30);
+}
+
+/// A rollback after `flip_producers` (the wave done, records written on the target only): the
+/// application is back on the source, every forward commit undone once, exactly once.
+#[test]
+fn rollback_after_flip_producers_returns_the_application_exactly_once() {
+    let e = estate();
+    let w = setup("wrb");
+    let config = wave_config(e, &w, "stop-the-world");
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    let before = w.app.processed.lock().unwrap().len();
+    wait_for(Duration::from_secs(60), "records processed on the target", || {
+        (w.app.processed.lock().unwrap().len() > before + 20).then_some(())
+    });
+    let acked_on_target_before = w.app.acked_on_target.load(Ordering::SeqCst);
+    let mut shown = Vec::new();
+    let out = cutover_watching(&config, &["rollback", "--wave", "w1", "--yes"], None, &mut |line| {
+        if let Some(n) = line
+            .trim()
+            .strip_suffix("exist only on the target: the target groups process them before they move back")
+        {
+            shown.push(n.split(' ').next().unwrap().parse::<usize>().unwrap());
+        }
+    });
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
+    assert_eq!(shown.len(), 1, "{}", out.text);
+    assert!(shown[0] >= acked_on_target_before && acked_on_target_before > 0, "{shown:?} vs {acked_on_target_before}");
+    assert_eq!(std::fs::read_to_string(w.app.consumer_file()).unwrap().trim(), "source");
+    assert_eq!(std::fs::read_to_string(w.app.producer_file()).unwrap().trim(), "source");
+    let c = commits(&w);
+    let forward = c.iter().filter(|c| c.0 == Side::Target).count();
+    let back = c.iter().filter(|c| c.0 == Side::Source).count();
+    assert_eq!((forward, back), (1, 1), "the forward commit undone once: {c:?}");
+    exactly_once(w, 40, "rolled back after flip_producers");
+}
