@@ -210,6 +210,16 @@ impl KafkaBroker {
     /// ports; `overrides` replace or add to the single-node defaults (`{port}` in a value is
     /// the client port). Waits until it answers Metadata.
     pub fn start(dir: &Path, version: &str, overrides: &[(&str, &str)]) -> Result<KafkaBroker, String> {
+        Self::start_formatted(dir, version, overrides, &[])
+    }
+
+    /// As `start`, with more arguments to `kafka-storage format` (e.g. `--add-scram` users).
+    pub fn start_formatted(
+        dir: &Path,
+        version: &str,
+        overrides: &[(&str, &str)],
+        format_args: &[&str],
+    ) -> Result<KafkaBroker, String> {
         let jars = kafka_jars(version)?;
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
@@ -248,13 +258,9 @@ impl KafkaBroker {
         write_properties(&config, &props)?;
         let cluster_id = random_cluster_id();
         let config_arg = config.display().to_string();
-        let mut format = JavaProcess::spawn(
-            &jars,
-            "kafka.tools.StorageTool",
-            &["format", "-t", &cluster_id, "-c", &config_arg],
-            dir,
-            "format.log",
-        )?;
+        let mut args = vec!["format", "-t", &cluster_id, "-c", &config_arg];
+        args.extend_from_slice(format_args);
+        let mut format = JavaProcess::spawn(&jars, "kafka.tools.StorageTool", &args, dir, "format.log")?;
         let status = loop {
             if let Some(status) = format.exited() {
                 break status;

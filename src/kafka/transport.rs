@@ -1,7 +1,7 @@
 //! How `wire` reaches a broker: plain TCP, or TLS set up from the cluster's own librdkafka
 //! properties (`security.protocol = SSL` and its `ssl.*` keys), so that `wire` trusts,
-//! verifies and presents exactly what librdkafka does; with SASL SCRAM on either
-//! (`SASL_PLAINTEXT`, `SASL_SSL`, `sasl.mechanism = SCRAM-SHA-256` or `-512`). Whatever this
+//! verifies and presents exactly what librdkafka does; with SASL PLAIN or SCRAM on either
+//! (`SASL_PLAINTEXT`, `SASL_SSL`, `sasl.mechanism = PLAIN`, `SCRAM-SHA-256` or `-512`). Whatever this
 //! module does not read (other SASL mechanisms, key stores, engines, CRL files, cipher lists,
 //! a CA directory) leaves the cluster to librdkafka, and `Transport::for_cluster` says why.
 
@@ -37,7 +37,7 @@ const SASL_KEYS: [&str; 4] = ["sasl.mechanism", "sasl.mechanisms", "sasl.usernam
 
 pub struct Transport {
     channel: Channel,
-    /// The SASL SCRAM login every connection makes, when the cluster asks for SASL.
+    /// The SASL login every connection makes, when the cluster asks for SASL.
     pub sasl: Option<Login>,
 }
 
@@ -50,9 +50,34 @@ enum Channel {
     },
 }
 
+/// The SASL mechanisms spoken here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaslMechanism {
+    /// RFC 4616: the password goes in the clear (use it over TLS).
+    Plain,
+    Scram(Mechanism),
+}
+
+impl SaslMechanism {
+    /// From librdkafka's `sasl.mechanism` value; None for the mechanisms not spoken here.
+    pub fn parse(name: &str) -> Option<SaslMechanism> {
+        match name.to_ascii_uppercase().as_str() {
+            "PLAIN" => Some(SaslMechanism::Plain),
+            _ => Mechanism::parse(name).map(SaslMechanism::Scram),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::Scram(m) => m.name(),
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Login {
-    pub mechanism: Mechanism,
+    pub mechanism: SaslMechanism,
     pub username: String,
     pub password: String,
 }
@@ -222,13 +247,13 @@ fn tls(cluster: &ClusterConfig) -> Result<Channel, String> {
     })
 }
 
-/// The SASL login from librdkafka's keys: SCRAM only (librdkafka's default mechanism is
-/// GSSAPI, Kerberos, which stays with it, as do PLAIN and OAUTHBEARER).
+/// The SASL login from librdkafka's keys: PLAIN or SCRAM (librdkafka's default mechanism is
+/// GSSAPI, Kerberos, which stays with it, as does OAUTHBEARER).
 fn login(cluster: &ClusterConfig) -> Result<Login, String> {
     let get = |key: &str| property(cluster, key);
     let name = get("sasl.mechanism").or(get("sasl.mechanisms")).unwrap_or("GSSAPI");
     let mechanism =
-        Mechanism::parse(name).ok_or_else(|| format!("sasl.mechanism {name} is spoken by librdkafka only"))?;
+        SaslMechanism::parse(name).ok_or_else(|| format!("sasl.mechanism {name} is spoken by librdkafka only"))?;
     let username = get("sasl.username").ok_or("sasl.username is not set")?;
     let password = get("sasl.password").ok_or("sasl.password is not set")?;
     Ok(Login {
@@ -323,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_tls_and_sasl_scram_are_spoken_here() {
+    fn plain_tls_and_sasl_plain_and_scram_are_spoken_here() {
         let plain = |t: &Transport| matches!(t.channel, Channel::Plain);
         let tls = |t: &Transport, hostname: bool| matches!(t.channel, Channel::Tls { verify_hostname, .. } if verify_hostname == hostname);
         assert!(plain(&spoken(&[])));
@@ -342,7 +367,7 @@ mod tests {
             ("sasl.password", "secret"),
         ];
         let login = Some(Login {
-            mechanism: Mechanism::Sha512,
+            mechanism: SaslMechanism::Scram(Mechanism::Sha512),
             username: "alice".into(),
             password: "secret".into(),
         });
@@ -354,13 +379,20 @@ mod tests {
         assert_eq!(t.sasl, login);
         assert_eq!(spoken(&[("security.protocol", "SSL")]).sasl, None);
         assert!(!format!("{login:?}").contains("secret"), "{login:?}");
+        let t = spoken(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", "plain"),
+            ("sasl.username", "bob"),
+            ("sasl.password", "pw"),
+        ]);
+        assert_eq!(t.sasl.map(|l| (l.mechanism, l.username)), Some((SaslMechanism::Plain, "bob".to_string())));
     }
 
     #[test]
     fn what_is_not_read_here_is_left_to_librdkafka_with_the_reason() {
         assert_eq!(
-            why(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "PLAIN")]),
-            "sasl.mechanism PLAIN is spoken by librdkafka only"
+            why(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "OAUTHBEARER")]),
+            "sasl.mechanism OAUTHBEARER is spoken by librdkafka only"
         );
         assert_eq!(
             why(&[("security.protocol", "SASL_PLAINTEXT")]),

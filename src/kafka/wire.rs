@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 
 use super::scram::Exchange;
-use super::transport::{Login, Stream, Transport};
+use super::transport::{Login, SaslMechanism, Stream, Transport};
 use crate::config::ClusterConfig;
 use crate::model::{Broker, Commits, Figure, GroupStatus, Member, TopicState};
 
@@ -685,9 +685,9 @@ fn open(
     Ok(connection)
 }
 
-/// SASL SCRAM on a new connection, after ApiVersions as librdkafka does it: SaslHandshake v1
-/// names the mechanism, then SaslAuthenticate carries the client's two messages and the
-/// server's answers; the server's last answer must prove it knows the password too.
+/// SASL on a new connection, after ApiVersions as librdkafka does it: SaslHandshake v1 names
+/// the mechanism, then SaslAuthenticate carries the client's messages: PLAIN's one, or SCRAM's
+/// two, whose server's last answer must prove it knows the password too.
 fn authenticate(
     c: &mut Connection,
     login: &Login,
@@ -735,8 +735,17 @@ fn authenticate(
         String::from_utf8(answer.auth_bytes.to_vec()).map_err(|_| "SASL: the broker's answer is not UTF-8".to_string())
     };
     let failed = |e: String| format!("SASL {mechanism} authentication failed: {e}");
+    let scram = match login.mechanism {
+        SaslMechanism::Scram(m) => m,
+        // RFC 4616: no authorization identity, the user name, the password; one message,
+        // and the broker's error code says whether it took them.
+        SaslMechanism::Plain => {
+            step(format!("\0{}\0{}", login.username, login.password))?;
+            return Ok(());
+        }
+    };
     let mut exchange = Exchange::new(
-        login.mechanism,
+        scram,
         &login.username,
         &login.password,
         &Exchange::random_nonce()?,

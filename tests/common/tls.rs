@@ -120,6 +120,18 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// The broker's key and certificate chain in one PEM file, for Kafka's PEM key store
+    /// (`ssl.keystore.type = PEM`): the key (PKCS#8, unencrypted), then the chain.
+    pub fn server_keystore(&self, path: &Path) -> PathBuf {
+        let mut pem = self.server.1.private_key_to_pem_pkcs8().unwrap();
+        pem.extend(self.server.0.to_pem().unwrap());
+        pem.extend(self.ca_cert.to_pem().unwrap());
+        std::fs::write(path, pem).unwrap();
+        path.to_path_buf()
+    }
+}
+
 /// A TLS terminator on a loopback port: TLS to clients (asking for a client certificate signed
 /// by the CA when `client_certificates`), plain TCP to the broker behind it.
 pub struct TlsTerminator {
