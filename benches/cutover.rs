@@ -78,6 +78,7 @@ fn snapshot(now: SystemTime) -> Snapshot {
         source: feed("src", cluster("", now, GroupStatus::Empty)),
         target: feed("tgt", cluster("src.", now, GroupStatus::Stable)),
         seq: 1,
+        target_before_source: None,
         mm2: None,
     }
 }

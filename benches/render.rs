@@ -90,6 +90,7 @@ fn snapshot(now: SystemTime, seq: u64) -> Snapshot {
     Snapshot {
         source: feed("src", cluster("", now, 0)),
         target: feed("tgt", cluster("src.", now, seq as i64 * 7)),
+        target_before_source: None,
         seq,
         mm2: None,
     }
@@ -131,6 +132,7 @@ fn big_snapshot(now: SystemTime, seq: u64, topics: usize, partitions: usize) -> 
     Snapshot {
         source: feed("src", sized_cluster("", now, 0, topics, partitions, 1_000)),
         target: feed("tgt", sized_cluster("src.", now, seq as i64 * 7, topics, partitions, 0)),
+        target_before_source: None,
         seq,
         mm2: None,
     }

@@ -91,9 +91,27 @@ impl Monitor {
         initial.target.name = target.name().to_string();
         let (tx, rx) = watch::channel(initial);
         let tx = Arc::new(tx);
+        // The source is polled right after each target poll: every record on the target was
+        // then on the source when the source was read, so lag is never negative and drift
+        // never positive because of when the two were read (MM2 copies within milliseconds).
+        let (target_polled, after_target) = watch::channel(0u64);
         let jobs = vec![
-            poll_job(Side::Source, source, ws, refresh, tx.clone()),
-            poll_job(Side::Target, target, wt, refresh, tx.clone()),
+            poll_job(
+                Side::Target,
+                target,
+                wt,
+                Pace::every(refresh),
+                Some(target_polled),
+                tx.clone(),
+            ),
+            poll_job(
+                Side::Source,
+                source,
+                ws,
+                Pace::after_target(refresh, after_target),
+                None,
+                tx.clone(),
+            ),
         ];
         Monitor {
             snapshots: rx,
@@ -103,33 +121,89 @@ impl Monitor {
     }
 }
 
+/// When a poll loop polls.
+enum Pace {
+    /// At the refresh interval (its ticker made in the poll task, inside the runtime).
+    Every {
+        refresh: Duration,
+        ticker: Option<tokio::time::Interval>,
+    },
+    /// As soon as the target's poll has finished; on its own when the target's poll is `late`
+    /// (a cluster that is down or slow must not turn the other one stale).
+    AfterTarget {
+        late: Duration,
+        target_polled: watch::Receiver<u64>,
+    },
+}
+
+impl Pace {
+    fn every(refresh: Duration) -> Pace {
+        Pace::Every { refresh, ticker: None }
+    }
+
+    fn after_target(refresh: Duration, target_polled: watch::Receiver<u64>) -> Pace {
+        Pace::AfterTarget {
+            late: refresh * 3 / 2,
+            target_polled,
+        }
+    }
+
+    async fn wait(&mut self) {
+        match self {
+            Pace::Every { refresh, ticker } => {
+                let ticker = ticker.get_or_insert_with(|| {
+                    let mut t = tokio::time::interval(*refresh);
+                    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    t
+                });
+                ticker.tick().await;
+            }
+            Pace::AfterTarget { late, target_polled } => {
+                let started = tokio::time::Instant::now();
+                if let Ok(Err(_)) = tokio::time::timeout(*late, target_polled.changed()).await {
+                    // The target's loop has ended: keep the pace on our own.
+                    tokio::time::sleep_until(started + *late).await;
+                }
+            }
+        }
+    }
+}
+
 fn poll_job(
     side: Side,
     client: ClusterClient,
     watch: Watch,
-    refresh: Duration,
+    pace: Pace,
+    polled: Option<watch::Sender<u64>>,
     tx: Arc<watch::Sender<Snapshot>>,
 ) -> JobHandle {
     let name = format!("poll-{}", client.name());
     JobHandle::task(&name, move |cancel| async move {
         tokio::select! {
-            _ = poll_loop(side, client, watch, refresh, tx) => {}
+            _ = poll_loop(side, client, watch, pace, polled, tx) => {}
             _ = cancel.cancelled() => {}
         }
     })
 }
 
+/// Polls at `pace`; `polled` (the target's loop) counts the polls done, for the source's.
 async fn poll_loop(
     side: Side,
     client: ClusterClient,
     watch: Watch,
-    refresh: Duration,
+    mut pace: Pace,
+    polled: Option<watch::Sender<u64>>,
     tx: Arc<watch::Sender<Snapshot>>,
 ) {
-    let mut ticker = tokio::time::interval(refresh);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut polls = 0u64;
     loop {
-        ticker.tick().await;
+        pace.wait().await;
+        polls += 1;
+        // The source's figures are compared with the target as it was before this poll began.
+        let target_before = match side {
+            Side::Source => tx.borrow().target.last_good.clone(),
+            Side::Target => None,
+        };
         let result = client.poll(&watch).await;
         match &result {
             Ok(s) => tracing::debug!(
@@ -142,28 +216,36 @@ async fn poll_loop(
         // Whether the figures changed, compared here rather than by the UI on every frame.
         let changed = match &result {
             Ok(state) => {
-                let previous = tx.borrow().feed(side).last_good.clone();
-                previous.is_none_or(|p| !p.same_figures(state))
+                let snap = tx.borrow();
+                let previous = snap.feed(side).last_good.clone();
+                let same_pair = match (&snap.target_before_source, &target_before) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (a, b) => a.is_none() == b.is_none(),
+                };
+                previous.is_none_or(|p| !p.same_figures(state)) || (side == Side::Source && !same_pair)
             }
             Err(_) => false,
         };
         tx.send_modify(|snap| {
-            let feed = match side {
-                Side::Source => &mut snap.source,
-                Side::Target => &mut snap.target,
-            };
             match result {
                 Ok(state) => {
+                    if side == Side::Source {
+                        snap.target_before_source = target_before;
+                    }
+                    let feed = snap.feed_mut(side);
                     feed.last_good = Some(Arc::new(state));
                     feed.last_error = None;
                     if changed || feed.figures_version == 0 {
                         feed.figures_version += 1;
                     }
                 }
-                Err(e) => feed.last_error = Some((SystemTime::now(), e)),
+                Err(e) => snap.feed_mut(side).last_error = Some((SystemTime::now(), e)),
             }
             snap.seq += 1;
         });
+        if let Some(p) = &polled {
+            p.send_replace(polls);
+        }
         if tx.is_closed() {
             return;
         }

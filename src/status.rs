@@ -19,7 +19,10 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
     let source = ClusterClient::connect(&config.source, timeout, None)?;
     let target = ClusterClient::connect(&config.target, timeout, None)?;
     let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
-    let (s, t) = tokio::join!(source.poll(&ws), target.poll(&wt));
+    // The target first, then the source: what the target holds was then on the source when
+    // the source was read, so lag is never negative because of when they were read.
+    let t = target.poll(&wt).await;
+    let s = source.poll(&ws).await;
     let feed = |name: &str, r: Result<crate::model::ClusterState, String>| {
         let mut f = ClusterFeed::new(name);
         match r {
@@ -42,9 +45,11 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
         }
         crate::config::ReplicationKind::OffsetPreserving => None,
     };
+    let target = feed(&config.target.name, t);
     Ok(Snapshot {
         source: feed(&config.source.name, s),
-        target: feed(&config.target.name, t),
+        target_before_source: target.last_good.clone(),
+        target,
         seq: 1,
         mm2,
     })

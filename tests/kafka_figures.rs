@@ -25,9 +25,7 @@ const FAST: &str = "[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn config_for(e: &Estate, topics: &str) -> Config {
-    e.config(&format!(
-        "{REPLICATION}{FAST}[topics]\ninclude = [\"{topics}\"]\n"
-    ))
+    e.config(&format!("{REPLICATION}{FAST}[topics]\ninclude = [\"{topics}\"]\n"))
 }
 
 /// Waits for a snapshot newer than `after` (by sequence number).
@@ -39,9 +37,15 @@ fn next_snapshot(m: &Monitor, after: u64) -> Snapshot {
 }
 
 fn pair_of(snap: &Snapshot, config: &Config, topic: &str) -> Option<cutover::model::overview::TopicPair> {
-    topic_pairs(snap, &config.replication, &config.topics, &config.monitor, SystemTime::now())
-        .into_iter()
-        .find(|p| p.source_topic == topic)
+    topic_pairs(
+        snap,
+        &config.replication,
+        &config.topics,
+        &config.monitor,
+        SystemTime::now(),
+    )
+    .into_iter()
+    .find(|p| p.source_topic == topic)
 }
 
 /// (low, high) of every partition of `topics`.
@@ -51,7 +55,10 @@ fn offsets(topics: &BTreeMap<String, TopicState>) -> BTreeMap<(String, i32), (i6
         .flat_map(|t| {
             t.partitions.iter().map(|p| {
                 let low = p.low.clone().unwrap_or_else(|e| panic!("{}/{} low: {e}", t.name, p.id));
-                let high = p.high.clone().unwrap_or_else(|e| panic!("{}/{} high: {e}", t.name, p.id));
+                let high = p
+                    .high
+                    .clone()
+                    .unwrap_or_else(|e| panic!("{}/{} high: {e}", t.name, p.id));
                 ((t.name.clone(), p.id), (low, high))
             })
         })
@@ -73,17 +80,24 @@ fn end_offsets_and_lag_are_right_over_wire_and_librdkafka_while_mm2_copies() {
     let rt = runtime();
     let _enter = rt.enter();
     let monitor = Monitor::start(&config).unwrap();
-    wait_for(Duration::from_secs(90), &format!("MM2 to create and fill src.fig-orders; {}", e.logs()), || {
-        let s = latest(&monitor);
-        let t = s.target.state()?.topics.get("src.fig-orders")?.clone();
-        t.partitions.iter().all(|p| p.high.as_ref().is_ok_and(|h| *h > 0)).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(90),
+        &format!("MM2 to create and fill src.fig-orders; {}", e.logs()),
+        || {
+            let s = latest(&monitor);
+            let t = s.target.state()?.topics.get("src.fig-orders")?.clone();
+            t.partitions
+                .iter()
+                .all(|p| p.high.as_ref().is_ok_and(|h| *h > 0))
+                .then_some(())
+        },
+    );
 
     // While the producer writes and MM2 copies: every snapshot's lag is a count of records
     // (never negative), the pair is never MISMATCH, and the sums are consistent.
     let mut seq = 0;
     let mut lags = Vec::new();
-    for _ in 0..30 {
+    for _ in 0..60 {
         let snap = next_snapshot(&monitor, seq);
         seq = snap.seq;
         let pair = pair_of(&snap, &config, "fig-orders").expect("fig-orders in the overview");
@@ -207,7 +221,10 @@ fn groups_classic_and_kip_848_are_stable_with_members_then_empty() {
     wait_for(Duration::from_secs(90), "MM2 to create src.grp-orders", || {
         let md: BaseConsumer = consumer_config(&tgt).create().ok()?;
         let m = md.fetch_metadata(Some("src.grp-orders"), TIMEOUT).ok()?;
-        m.topics().first().filter(|t| t.error().is_none() && !t.partitions().is_empty()).map(|_| ())
+        m.topics()
+            .first()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|_| ())
     });
     let rt = runtime();
     let _enter = rt.enter();
@@ -246,7 +263,17 @@ fn groups_classic_and_kip_848_are_stable_with_members_then_empty() {
     assert!(classic_side.lag.is_ok(), "{classic_side:?}");
     assert!(kip848_side.lag.is_ok(), "{kip848_side:?}");
     let snap = latest(&monitor);
-    let g = snap.target.state().unwrap().groups.as_ref().unwrap().iter().find(|g| g.name == "grp-kip848").cloned().unwrap();
+    let g = snap
+        .target
+        .state()
+        .unwrap()
+        .groups
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|g| g.name == "grp-kip848")
+        .cloned()
+        .unwrap();
     assert_eq!(g.members.len(), 1);
     // The consumer protocol's member owns both partitions (ConsumerGroupDescribe says which).
     assert_eq!(
@@ -257,12 +284,16 @@ fn groups_classic_and_kip_848_are_stable_with_members_then_empty() {
     for p in pollers {
         p.join().unwrap();
     }
-    wait_for(Duration::from_secs(60), "both groups Empty after their members left", || {
-        let s = latest(&monitor);
-        let rows = group_rows(&s, &config.groups).ok()?;
-        let classic = rows.iter().find(|g| g.name == "grp-classic")?.source.clone()?;
-        let kip848 = rows.iter().find(|g| g.name == "grp-kip848")?.target.clone()?;
-        (classic.status == GroupStatus::Empty && kip848.status == GroupStatus::Empty).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "both groups Empty after their members left",
+        || {
+            let s = latest(&monitor);
+            let rows = group_rows(&s, &config.groups).ok()?;
+            let classic = rows.iter().find(|g| g.name == "grp-classic")?.source.clone()?;
+            let kip848 = rows.iter().find(|g| g.name == "grp-kip848")?.target.clone()?;
+            (classic.status == GroupStatus::Empty && kip848.status == GroupStatus::Empty).then_some(())
+        },
+    );
     traffic.stop();
 }

@@ -34,7 +34,8 @@ fn default_flow(e: &Estate, topics: &str) -> Config {
 }
 
 fn read_mm2(config: &Config) -> Mm2State {
-    cutover::kafka::mm2::read_once(&config.source, &config.target, &config.replication, TIMEOUT).expect("read MM2's topics")
+    cutover::kafka::mm2::read_once(&config.source, &config.target, &config.replication, TIMEOUT)
+        .expect("read MM2's topics")
 }
 
 /// The record at `offset` (None: nothing there, e.g. a transaction marker or a gap).
@@ -90,17 +91,26 @@ fn real_mm2_records_decode_and_syncs_pair_identical_records_and_drift_is_never_a
     produce(&src, "mm-orders", 2, 450);
     let traffic = Traffic::start(&src, "mm-orders", 2, 100);
     let config = default_flow(e, "mm-orders");
-    commit_offsets(&src, "mm-billing", &[("mm-orders".into(), 0, 130), ("mm-orders".into(), 1, 250)]).unwrap();
+    commit_offsets(
+        &src,
+        "mm-billing",
+        &[("mm-orders".into(), 0, 130), ("mm-orders".into(), 1, 250)],
+    )
+    .unwrap();
 
-    let mm2 = wait_for(Duration::from_secs(120), &format!("MM2's syncs, checkpoints and a heartbeat; {}", e.logs()), || {
-        let m = read_mm2(&config);
-        let checkpoints_done = [(0, 130), (1, 250)].iter().all(|(p, c)| {
-            m.checkpoint("mm-billing", "src.mm-orders", *p)
-                .is_some_and(|cp| cp.upstream == *c)
-        });
-        let synced = (0..2).all(|p| m.syncs.newest("mm-orders", p).is_some_and(|(up, _)| up >= 400));
-        (checkpoints_done && synced && m.heartbeat_ms.is_some()).then_some(m)
-    });
+    let mm2 = wait_for(
+        Duration::from_secs(120),
+        &format!("MM2's syncs, checkpoints and a heartbeat; {}", e.logs()),
+        || {
+            let m = read_mm2(&config);
+            let checkpoints_done = [(0, 130), (1, 250)].iter().all(|(p, c)| {
+                m.checkpoint("mm-billing", "src.mm-orders", *p)
+                    .is_some_and(|cp| cp.upstream == *c)
+            });
+            let synced = (0..2).all(|p| m.syncs.newest("mm-orders", p).is_some_and(|(up, _)| up >= 400));
+            (checkpoints_done && synced && m.heartbeat_ms.is_some()).then_some(m)
+        },
+    );
     assert!(mm2.errors.is_empty(), "{:?}", mm2.errors);
     assert_eq!(mm2.undecodable, 0, "every record of MM2's topics decodes");
     assert_eq!(mm2.rejected_syncs, 0);
@@ -113,7 +123,11 @@ fn real_mm2_records_decode_and_syncs_pair_identical_records_and_drift_is_never_a
         let cp = mm2.checkpoint("mm-billing", "src.mm-orders", p).unwrap();
         // MM2's rule: anchored at a sync at or below the commit, +1 when past it; never beyond
         // the record the group would read next.
-        assert!(cp.downstream <= c, "checkpoint {} beyond the committed {c}", cp.downstream);
+        assert!(
+            cp.downstream <= c,
+            "checkpoint {} beyond the committed {c}",
+            cp.downstream
+        );
         let rule = |(up, down): (i64, i64)| mm2_translate(Some((up, down)), c);
         let mut from = 0;
         let mut by_rule = Vec::new();
@@ -168,10 +182,17 @@ fn exact_translation_against_real_checkpoints_resumes_a_consumer_exactly() {
     produce(&src, "tr-orders", 1, 420);
     let traffic = Traffic::start(&src, "tr-orders", 1, 50);
     let config = default_flow(e, "tr-orders");
-    let syncs = wait_for(Duration::from_secs(120), &format!("MM2's syncs of tr-orders; {}", e.logs()), || {
-        let m = read_mm2(&config);
-        m.syncs.newest("tr-orders", 0).filter(|(up, _)| *up >= 300).map(|_| m.syncs.clone())
-    });
+    let syncs = wait_for(
+        Duration::from_secs(120),
+        &format!("MM2's syncs of tr-orders; {}", e.logs()),
+        || {
+            let m = read_mm2(&config);
+            m.syncs
+                .newest("tr-orders", 0)
+                .filter(|(up, _)| *up >= 300)
+                .map(|_| m.syncs.clone())
+        },
+    );
     // A sync in the middle, and the next one after it.
     let (s_up, _) = syncs.anchor("tr-orders", 0, 250).expect("a sync at or below 250");
     let end_now = {
@@ -212,14 +233,27 @@ fn exact_translation_against_real_checkpoints_resumes_a_consumer_exactly() {
         // A consumer started at our offset reads exactly the source's next record.
         let next_on_source = records_from(&src, "tr-orders", 0, *c, 3);
         let next_on_target = records_from(&tgt, "src.tr-orders", 0, exact, 3);
-        assert_eq!(next_on_target, next_on_source, "{group}: resuming at {exact} is not exact");
+        assert_eq!(
+            next_on_target, next_on_source,
+            "{group}: resuming at {exact} is not exact"
+        );
         // MM2's checkpoint re-delivers (exact - checkpoint) records: exactly the ones before.
         let redelivered = exact - checkpoint;
-        assert!(redelivered >= 0, "{group}: MM2's checkpoint {checkpoint} skips past {exact}");
+        assert!(
+            redelivered >= 0,
+            "{group}: MM2's checkpoint {checkpoint} skips past {exact}"
+        );
         let reread = records_from(&tgt, "src.tr-orders", 0, checkpoint, redelivered as usize);
         let processed = records_from(&src, "tr-orders", 0, c - redelivered, redelivered as usize);
-        assert_eq!(reread, processed, "{group}: what a consumer re-reads from the checkpoint");
-        let expected = if redelivered == 0 { FlipCost::Zero } else { FlipCost::Duplicates(redelivered) };
+        assert_eq!(
+            reread, processed,
+            "{group}: what a consumer re-reads from the checkpoint"
+        );
+        let expected = if redelivered == 0 {
+            FlipCost::Zero
+        } else {
+            FlipCost::Duplicates(redelivered)
+        };
         assert_eq!(row.flip(), expected, "{group}: the flip cost shown");
         measured.push((group.to_string(), *c, exact, checkpoint, redelivered));
     }
@@ -244,7 +278,10 @@ fn identity_policy_with_offset_syncs_on_the_target() {
         &e.target,
         ("left", "right"),
         &[
-            ("replication.policy.class", "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"),
+            (
+                "replication.policy.class",
+                "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+            ),
             ("offset-syncs.topic.location", "target"),
             ("topics", "idn-.*"),
             ("groups", "idn-.*"),
@@ -258,11 +295,17 @@ fn identity_policy_with_offset_syncs_on_the_target() {
         "[replication]\nsource_alias = \"left\"\ntarget_alias = \"right\"\npolicy = \"identity\"\n\
          offset_syncs_location = \"target\"\n{FAST}[topics]\ninclude = [\"idn-.*\"]\n"
     ));
-    let mm2 = wait_for(Duration::from_secs(120), "the identity flow's syncs, checkpoint and heartbeat", || {
-        let m = read_mm2(&config);
-        let cp = m.checkpoint("idn-billing", "idn-orders", 0).is_some_and(|cp| cp.upstream == 217);
-        (cp && m.syncs.newest("idn-orders", 0).is_some() && m.heartbeat_ms.is_some()).then_some(m)
-    });
+    let mm2 = wait_for(
+        Duration::from_secs(120),
+        "the identity flow's syncs, checkpoint and heartbeat",
+        || {
+            let m = read_mm2(&config);
+            let cp = m
+                .checkpoint("idn-billing", "idn-orders", 0)
+                .is_some_and(|cp| cp.upstream == 217);
+            (cp && m.syncs.newest("idn-orders", 0).is_some() && m.heartbeat_ms.is_some()).then_some(m)
+        },
+    );
     assert!(mm2.errors.is_empty(), "{:?}", mm2.errors);
     assert_eq!(mm2.undecodable, 0);
     assert_syncs_pair_identical_records(&config, &mm2, "idn-orders", 1);
@@ -331,20 +374,39 @@ fn transactions_validate_and_translate_across_markers() {
     let config = e.config(&format!(
         "[replication]\nsource_alias = \"txa\"\ntarget_alias = \"txb\"\n{FAST}[topics]\ninclude = [\"txn-.*\"]\n"
     ));
-    let mm2 = wait_for(Duration::from_secs(120), &format!("MM2's checkpoint of txn-billing; {}", e.logs()), || {
-        let m = read_mm2(&config);
-        m.checkpoint("txn-billing", "txa.txn-orders", 0)
-            .is_some_and(|cp| cp.upstream == c)
-            .then_some(m)
-    });
+    let mm2 = wait_for(
+        Duration::from_secs(120),
+        &format!("MM2's checkpoint of txn-billing; {}", e.logs()),
+        || {
+            let m = read_mm2(&config);
+            m.checkpoint("txn-billing", "txa.txn-orders", 0)
+                .is_some_and(|cp| cp.upstream == c)
+                .then_some(m)
+        },
+    );
     let target_committed = records_from(&tgt, "txa.txn-orders", 0, 0, 40);
     let source_committed = records_from(&src, "txn-orders", 0, 0, 40);
-    assert_eq!(target_committed, source_committed, "MM2 read_committed copies the committed records, in order");
+    assert_eq!(
+        target_committed, source_committed,
+        "MM2 read_committed copies the committed records, in order"
+    );
 
     let committed_offsets = BTreeMap::from([(("txn-orders".to_string(), 0), c)]);
-    let (rows, _) = translate_group(&config, Some(&mm2), "txn-billing", &committed_offsets, None, TIMEOUT, &[]).unwrap();
+    let (rows, _) = translate_group(
+        &config,
+        Some(&mm2),
+        "txn-billing",
+        &committed_offsets,
+        None,
+        TIMEOUT,
+        &[],
+    )
+    .unwrap();
     let exact = rows[0].translation.exact().unwrap_or_else(|| panic!("{:?}", rows[0]));
-    assert_eq!(exact, 23, "23 committed records before it on the target, which has no markers");
+    assert_eq!(
+        exact, 23,
+        "23 committed records before it on the target, which has no markers"
+    );
     assert_eq!(
         records_from(&tgt, "txa.txn-orders", 0, exact, 1),
         records_from(&src, "txn-orders", 0, c, 1),
@@ -354,8 +416,15 @@ fn transactions_validate_and_translate_across_markers() {
     let dir = run_dir().join("txn-config");
     let path = config_file(&dir, &text);
     let (code, rows, out) = validate(&path);
-    assert_eq!(code, Some(0), "validation of the read_committed copy passes while transactions go on: {out}");
-    assert!(!rows.is_empty() && rows.iter().all(|r| r["result"]["verdict"]["result"] == "pass"), "{out}");
+    assert_eq!(
+        code,
+        Some(0),
+        "validation of the read_committed copy passes while transactions go on: {out}"
+    );
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["result"]["verdict"]["result"] == "pass"),
+        "{out}"
+    );
     committed.extend(writer.join().unwrap());
 
     // MM2 with its defaults (the shared flow) copied the same topic with its aborted records.

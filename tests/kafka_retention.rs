@@ -64,14 +64,21 @@ fn delete_records_on_the_source_validation_passes_and_translation_is_exact() {
     produce(&src, "ret-orders", 1, 500);
     let traffic = Traffic::start(&src, "ret-orders", 1, 50);
     let (config, text) = flow(e, "ret-orders");
-    wait_for(Duration::from_secs(120), &format!("MM2 to copy ret-orders; {}", e.logs()), || {
-        let mut c = KafkaCursor::new(&tgt, "src.ret-orders", 0, TIMEOUT).ok()?;
-        (c.end_offset().ok()? >= 500).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        &format!("MM2 to copy ret-orders; {}", e.logs()),
+        || {
+            let mut c = KafkaCursor::new(&tgt, "src.ret-orders", 0, TIMEOUT).ok()?;
+            (c.end_offset().ok()? >= 500).then_some(())
+        },
+    );
     let admin: AdminClient<DefaultClientContext> = cutover::kafka::client_config(&src).create().unwrap();
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset("ret-orders", 0, Offset::Offset(250)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let deleted = rt
         .block_on(admin.delete_records(&tpl, &AdminOptions::new().request_timeout(Some(TIMEOUT))))
         .expect("DeleteRecords");
@@ -84,7 +91,10 @@ fn delete_records_on_the_source_validation_passes_and_translation_is_exact() {
         assert_eq!(code, Some(0), "run {run}: {out}");
         let row = &rows[0]["result"];
         assert_eq!(row["verdict"]["result"], "pass", "run {run}: {out}");
-        assert!(row["source_range"][0].as_i64().unwrap() >= 250, "validated from the new log start: {out}");
+        assert!(
+            row["source_range"][0].as_i64().unwrap() >= 250,
+            "validated from the new log start: {out}"
+        );
         assert!(row["records_compared"].as_i64().unwrap() > 0, "{out}");
     }
 
@@ -94,12 +104,18 @@ fn delete_records_on_the_source_validation_passes_and_translation_is_exact() {
     let after = BTreeMap::from([(("ret-orders".to_string(), 0), 320)]);
     let (rows, _) = translate_group(&config, Some(&mm2), "ret-after", &after, None, TIMEOUT, &[]).unwrap();
     let exact = rows[0].translation.exact().unwrap_or_else(|| panic!("{:?}", rows[0]));
-    assert_eq!(records_from(&tgt, "src.ret-orders", exact, 3), records_from(&src, "ret-orders", 320, 3));
+    assert_eq!(
+        records_from(&tgt, "src.ret-orders", exact, 3),
+        records_from(&src, "ret-orders", 320, 3)
+    );
     let before = BTreeMap::from([(("ret-orders".to_string(), 0), 120)]);
     let (rows, _) = translate_group(&config, Some(&mm2), "ret-before", &before, None, TIMEOUT, &[]).unwrap();
     assert_eq!(rows[0].translation.exact(), None, "{:?}", rows[0]);
     let said = rows[0].translation.outcome.describe();
-    assert!(said.contains("250") || said.contains("retention") || said.contains("deleted"), "{said}");
+    assert!(
+        said.contains("250") || said.contains("retention") || said.contains("deleted"),
+        "{said}"
+    );
     traffic.stop();
 }
 
@@ -125,7 +141,9 @@ fn time_retention_on_both_sides_while_writing_never_fails_validation() {
     let mut moved_at = None;
     for run in 0..40 {
         let (code, rows, out) = validate(&path);
-        let verdict = rows.first().map(|r| r["result"]["verdict"]["result"].as_str().unwrap_or("?").to_string());
+        let verdict = rows
+            .first()
+            .map(|r| r["result"]["verdict"]["result"].as_str().unwrap_or("?").to_string());
         assert!(code != Some(1), "run {run}: retention made validation fail: {out}");
         assert!(code == Some(0), "run {run}: {out}");
         runs.push(verdict.unwrap_or_default());
@@ -189,16 +207,24 @@ fn log_cleaner_compacting_during_updates_passes_and_a_wrong_value_fails_by_key()
     };
     let (_, text) = flow(e, "cmp-profiles");
     let path = config_file(&run_dir().join("cmp-profiles"), &text);
-    wait_for(Duration::from_secs(120), &format!("MM2 to copy cmp-profiles; {}", e.logs()), || {
-        let mut c = KafkaCursor::new(&tgt, "src.cmp-profiles", 0, TIMEOUT).ok()?;
-        (c.end_offset().ok()? >= 200).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        &format!("MM2 to copy cmp-profiles; {}", e.logs()),
+        || {
+            let mut c = KafkaCursor::new(&tgt, "src.cmp-profiles", 0, TIMEOUT).ok()?;
+            (c.end_offset().ok()? >= 200).then_some(())
+        },
+    );
     // The cleaner has run once fewer records remain than were written.
-    wait_for(Duration::from_secs(120), "the log cleaner to compact the source", || {
-        let end = end_offset(&src, "cmp-profiles");
-        let left = records_from(&src, "cmp-profiles", 0, end as usize).len() as i64;
-        (left < end / 2).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "the log cleaner to compact the source",
+        || {
+            let end = end_offset(&src, "cmp-profiles");
+            let left = records_from(&src, "cmp-profiles", 0, end as usize).len() as i64;
+            (left < end / 2).then_some(())
+        },
+    );
     for run in 0..5 {
         let (code, rows, out) = validate(&path);
         assert_eq!(code, Some(0), "run {run}: {out}");

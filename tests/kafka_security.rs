@@ -46,7 +46,7 @@ fn secured() -> &'static Secured {
         let keystore = pki.server_keystore(&dir.join("keystore.pem"));
         let ca = pki.ca.clone();
         let (sasl_port, ssl_port, sasl_ssl_port) = (free_port().unwrap(), free_port().unwrap(), free_port().unwrap());
-        let broker = on_keeper_thread(move || {
+        let broker = {
             let listeners = format!(
                 "PLAINTEXT://127.0.0.1:{{port}},SASL_PLAINTEXT://127.0.0.1:{sasl_port},SSL://127.0.0.1:{ssl_port},SASL_SSL://127.0.0.1:{sasl_ssl_port}"
             );
@@ -89,7 +89,7 @@ fn secured() -> &'static Secured {
                 ],
             )
             .unwrap_or_else(|e| panic!("secured broker: {e}"))
-        });
+        };
         Secured {
             broker,
             sasl_port,
@@ -119,12 +119,18 @@ fn clusters(s: &Secured, password: &str) -> Vec<(String, ClusterConfig)> {
     let ca = ("ssl.ca.location", s.pki.ca.display().to_string());
     let mut out = Vec::new();
     for m in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
-        out.push((format!("SASL_PLAINTEXT {m}"), with(s.sasl_port, m, &sasl("SASL_PLAINTEXT", m))));
+        out.push((
+            format!("SASL_PLAINTEXT {m}"),
+            with(s.sasl_port, m, &sasl("SASL_PLAINTEXT", m)),
+        ));
         let mut p = sasl("SASL_SSL", m);
         p.push(ca.clone());
         out.push((format!("SASL_SSL {m}"), with(s.sasl_ssl_port, m, &p)));
     }
-    out.push(("SSL".into(), with(s.ssl_port, "ssl", &[("security.protocol", "SSL".into()), ca])));
+    out.push((
+        "SSL".into(),
+        with(s.ssl_port, "ssl", &[("security.protocol", "SSL".into()), ca]),
+    ));
     out
 }
 
@@ -175,17 +181,28 @@ fn over_sasl_plain_scram_and_tls_wire_reads_what_librdkafka_reads_while_writing(
                 a[&p]
             );
         }
-        let wire_requests: i64 = client.request_counts().values().filter_map(|a| a.get("ListOffsets")).sum();
+        let wire_requests: i64 = client
+            .request_counts()
+            .values()
+            .filter_map(|a| a.get("ListOffsets"))
+            .sum();
         assert_eq!(wire_requests, 4, "{how}: two polls, two ListOffsets each, by wire");
         let groups = state.groups.as_ref().unwrap_or_else(|e| panic!("{how}: groups: {e}"));
-        let billing = groups.iter().find(|g| g.name == "sec-billing").unwrap_or_else(|| panic!("{how}: {groups:?}"));
+        let billing = groups
+            .iter()
+            .find(|g| g.name == "sec-billing")
+            .unwrap_or_else(|| panic!("{how}: {groups:?}"));
         assert_eq!(
             billing.offsets.clone().unwrap(),
             Commits::from_iter([(("sec-orders".to_string(), 1), 17)]),
             "{how}"
         );
         let through_librdkafka = cutover::kafka::group_offsets(&cluster, "sec-billing", TIMEOUT).unwrap();
-        assert_eq!(through_librdkafka.get(&("sec-orders".to_string(), 1)), Some(&17), "{how}");
+        assert_eq!(
+            through_librdkafka.get(&("sec-orders".to_string(), 1)),
+            Some(&17),
+            "{how}"
+        );
     }
     traffic.stop();
 }
@@ -202,6 +219,9 @@ fn a_wrong_password_is_refused_over_wire_and_librdkafka() {
         let client = ClusterClient::connect(&cluster, Duration::from_secs(5), None).unwrap();
         let repl = Replication::default();
         let (watch, _) = watches(&repl, &NameFilter::topics_default(), &NameFilter::groups_default());
-        assert!(runtime().block_on(client.poll(&watch)).is_err(), "{how}: librdkafka refuses it too");
+        assert!(
+            runtime().block_on(client.poll(&watch)).is_err(),
+            "{how}: librdkafka refuses it too"
+        );
     }
 }

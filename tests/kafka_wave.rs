@@ -66,11 +66,21 @@ fn setup(name: &str) -> Wave {
         target_alias: TARGET_ALIAS.into(),
         ..Default::default()
     };
-    wait_for(Duration::from_secs(120), &format!("MM2 copying {topic}; {}", e.logs()), || {
-        let m = cutover::kafka::mm2::read_once(&e.source_cluster(), &e.target_cluster(), &replication, Duration::from_secs(10)).ok()?;
-        let synced = (0..PARTITIONS).all(|p| m.syncs.newest(&topic, p).is_some());
-        (synced && m.heartbeat_ms.is_some()).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        &format!("MM2 copying {topic}; {}", e.logs()),
+        || {
+            let m = cutover::kafka::mm2::read_once(
+                &e.source_cluster(),
+                &e.target_cluster(),
+                &replication,
+                Duration::from_secs(10),
+            )
+            .ok()?;
+            let synced = (0..PARTITIONS).all(|p| m.syncs.newest(&topic, p).is_some());
+            (synced && m.heartbeat_ms.is_some()).then_some(())
+        },
+    );
     Wave { dir, app, topic, group }
 }
 
@@ -137,7 +147,11 @@ fn whole_wave(name: &str, strategy: &str) {
     assert_eq!(c[0].0, Side::Target);
     assert_eq!(c[0].2.len(), PARTITIONS as usize, "{c:?}");
     let p0 = c[0].2.iter().find(|m| m.partition == 0).unwrap();
-    assert_eq!(p0.new, p0.from + 5, "partition 0 is shifted by the target's own 5 records: {p0:?}");
+    assert_eq!(
+        p0.new,
+        p0.from + 5,
+        "partition 0 is shifted by the target's own 5 records: {p0:?}"
+    );
     assert_eq!(std::fs::read_to_string(w.app.consumer_file()).unwrap().trim(), "target");
     let on_target = exactly_once(w, 40, strategy);
     assert!(on_target > 30, "{on_target} processed on the target");
@@ -215,7 +229,10 @@ fn rollback_after_flip_producers_returns_the_application_exactly_once() {
     assert_eq!(out.code, Some(0), "{}", out.text);
     assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
     assert_eq!(shown.len(), 1, "{}", out.text);
-    assert!(shown[0] >= acked_on_target_before && acked_on_target_before > 0, "{shown:?} vs {acked_on_target_before}");
+    assert!(
+        shown[0] >= acked_on_target_before && acked_on_target_before > 0,
+        "{shown:?} vs {acked_on_target_before}"
+    );
     assert_eq!(std::fs::read_to_string(w.app.consumer_file()).unwrap().trim(), "source");
     assert_eq!(std::fs::read_to_string(w.app.producer_file()).unwrap().trim(), "source");
     let c = commits(&w);

@@ -11,7 +11,8 @@ use cutover::config;
 use cutover::mm2::codec::{Checkpoint, OffsetSync};
 use cutover::mm2::state::Mm2State;
 use cutover::model::{
-    Broker, ClusterFeed, ClusterState, ConfigValue, GroupState, GroupStatus, Member, PartitionState, Snapshot, TopicState,
+    Broker, ClusterFeed, ClusterState, ConfigValue, GroupState, GroupStatus, Member, PartitionState, Snapshot,
+    TopicState,
 };
 use cutover::translate::group::GroupPartitionTranslation;
 use cutover::translate::{Anchor, Outcome, Translated};
@@ -220,6 +221,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
         source: feed("dc1-prod", source),
         target: feed("gcp-cloud", target),
         seq,
+        target_before_source: None,
         mm2: Some(Arc::new(mm2_state(polled))),
     }
 }
@@ -830,6 +832,7 @@ fn a_long_list_shows_the_page_of_the_selected_row() {
         source: feed("a", "big"),
         target: feed("b", "dc1.big"),
         seq: 1,
+        target_before_source: None,
         mm2: None,
     };
     let mut app = App::new(

@@ -77,7 +77,7 @@ pub fn ends(snapshot: &Snapshot, config: &Config, topics: &[String], target: boo
 /// Per-partition replication lag of the wave's topics (records on the source not on the
 /// target yet), as the overview computes it.
 pub fn lags(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Result<BTreeMap<(String, i32), i64>, String> {
-    let (Some(src), Some(tgt)) = (snapshot.source.state(), snapshot.target.state()) else {
+    let (Some(src), Some(tgt)) = (snapshot.source.state(), snapshot.compared_target()) else {
         return Err("both clusters must have answered".into());
     };
     let mut out = BTreeMap::new();

@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -43,7 +44,10 @@ pub fn kafka_jars(version: &str) -> Result<PathBuf, String> {
     if has_broker {
         Ok(dir)
     } else {
-        Err(format!("Apache Kafka {version} is not in {}: {INSTALL_HINT}", dir.display()))
+        Err(format!(
+            "Apache Kafka {version} is not in {}: {INSTALL_HINT}",
+            dir.display()
+        ))
     }
 }
 
@@ -64,19 +68,22 @@ impl JavaProcess {
         write_logging_configs(dir)?;
         let mut command = Command::new(java_binary());
         // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the JVM when the
-        // thread that started it dies, so no broker outlives a crashed demo or test.
+        // thread that started it (the jvm-keeper) dies, so no broker outlives its process.
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
         }
-        let child = command
+        command
             // A small heap and one GC thread: two brokers and MM2 share 2 cores.
             .args(["-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
             .arg("-Djava.awt.headless=true")
             // Kafka 3.x logs through log4j 1 (reload4j), 4.x through log4j 2.
-            .arg(format!("-Dlog4j.configuration=file:{}", dir.join("log4j.properties").display()))
+            .arg(format!(
+                "-Dlog4j.configuration=file:{}",
+                dir.join("log4j.properties").display()
+            ))
             .arg(format!(
                 "-Dlog4j2.configurationFile={}",
                 dir.join("log4j2.properties").display()
@@ -88,9 +95,8 @@ impl JavaProcess {
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start java: {e}; {INSTALL_HINT}"))?;
+            .stderr(log);
+        let child = spawn_on_keeper(command).map_err(|e| format!("cannot start java: {e}; {INSTALL_HINT}"))?;
         Ok(JavaProcess {
             child: Some(child),
             log: log_path,
@@ -141,6 +147,35 @@ impl Drop for JavaProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts `command` from one thread that lives as long as the process. PR_SET_PDEATHSIG kills
+/// a child when the *thread* that started it ends, and the threads that ask (a test, a
+/// restart's helper thread) often end first: a JVM must die with the process, not with them.
+fn spawn_on_keeper(command: Command) -> std::io::Result<Child> {
+    type Ask = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<Ask>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Ask>();
+        std::thread::Builder::new()
+            .name("jvm-keeper".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("start the jvm-keeper thread");
+        Mutex::new(tx)
+    });
+    let (reply, answer) = mpsc::channel();
+    keeper
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the jvm-keeper thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the jvm-keeper thread did not answer"))?
 }
 
 fn java_binary() -> PathBuf {
@@ -227,10 +262,16 @@ impl KafkaBroker {
         let mut props: BTreeMap<String, String> = [
             ("process.roles", "broker,controller".to_string()),
             ("node.id", "1".into()),
-            ("listeners", format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}")),
+            (
+                "listeners",
+                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"),
+            ),
             ("advertised.listeners", format!("PLAINTEXT://127.0.0.1:{port}")),
             ("controller.listener.names", "CONTROLLER".into()),
-            ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into()),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
+            ),
             ("inter.broker.listener.name", "PLAINTEXT".into()),
             ("controller.quorum.voters", format!("1@127.0.0.1:{controller}")),
             ("log.dirs", dir.join("data").display().to_string()),
@@ -390,8 +431,14 @@ pub fn mm2_properties(
     let flow = format!("{source_alias}->{target_alias}");
     let mut props = vec![
         ("clusters".to_string(), format!("{source_alias}, {target_alias}")),
-        (format!("{source_alias}.bootstrap.servers"), source_bootstrap.to_string()),
-        (format!("{target_alias}.bootstrap.servers"), target_bootstrap.to_string()),
+        (
+            format!("{source_alias}.bootstrap.servers"),
+            source_bootstrap.to_string(),
+        ),
+        (
+            format!("{target_alias}.bootstrap.servers"),
+            target_bootstrap.to_string(),
+        ),
         (format!("{flow}.enabled"), "true".into()),
         (format!("{target_alias}->{source_alias}.enabled"), "false".into()),
         ("tasks.max".into(), "1".into()),
@@ -494,7 +541,10 @@ mod tests {
         for _ in 0..100 {
             let id = random_cluster_id();
             assert_eq!(id.len(), 22, "{id}");
-            assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
+            assert!(
+                id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{id}"
+            );
         }
     }
 

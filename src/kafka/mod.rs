@@ -30,7 +30,9 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
 use crate::config::ClusterConfig;
-use crate::model::{Broker, ClusterState, ConfigValue, Figure, GroupState, GroupStatus, Member, PartitionState, TopicState};
+use crate::model::{
+    Broker, ClusterState, ConfigValue, Figure, GroupState, GroupStatus, Member, PartitionState, TopicState,
+};
 
 /// Routes librdkafka's logs to the log file (never the terminal) and keeps its statistics.
 #[derive(Clone)]
@@ -234,7 +236,13 @@ impl ClusterClient {
                 .filter(|e| !e.is_sensitive)
                 .filter_map(|e| {
                     let default = matches!(e.source, ConfigSource::Default);
-                    Some((e.name, ConfigValue { value: e.value?, default }))
+                    Some((
+                        e.name,
+                        ConfigValue {
+                            value: e.value?,
+                            default,
+                        },
+                    ))
                 })
                 .collect();
             out.insert(name.to_string(), entries);

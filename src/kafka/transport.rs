@@ -385,7 +385,10 @@ mod tests {
             ("sasl.username", "bob"),
             ("sasl.password", "pw"),
         ]);
-        assert_eq!(t.sasl.map(|l| (l.mechanism, l.username)), Some((SaslMechanism::Plain, "bob".to_string())));
+        assert_eq!(
+            t.sasl.map(|l| (l.mechanism, l.username)),
+            Some((SaslMechanism::Plain, "bob".to_string()))
+        );
     }
 
     #[test]

@@ -20,9 +20,9 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
-    FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
-    ListOffsetsRequest, ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader,
-    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
+    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListOffsetsRequest, ListOffsetsResponse,
+    OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 
@@ -405,16 +405,18 @@ impl WireClient {
             }
         }
         for (addr, members) in by_coordinator {
-            let asked = self.version::<ConsumerGroupDescribeRequest>(&addr, 1).and_then(|version| {
-                let request = ConsumerGroupDescribeRequest::default().with_group_ids(
-                    members
-                        .iter()
-                        .map(|g| GroupId(StrBytes::from_string(g.clone())))
-                        .collect(),
-                );
-                let id = self.send(&addr, &request, version)?;
-                self.receive::<ConsumerGroupDescribeRequest>(&addr, id, version)
-            });
+            let asked = self
+                .version::<ConsumerGroupDescribeRequest>(&addr, 1)
+                .and_then(|version| {
+                    let request = ConsumerGroupDescribeRequest::default().with_group_ids(
+                        members
+                            .iter()
+                            .map(|g| GroupId(StrBytes::from_string(g.clone())))
+                            .collect(),
+                    );
+                    let id = self.send(&addr, &request, version)?;
+                    self.receive::<ConsumerGroupDescribeRequest>(&addr, id, version)
+                });
             match asked {
                 Err(e) => {
                     for g in members {
@@ -631,7 +633,10 @@ fn consumer_protocol_member(m: kafka_protocol::messages::consumer_group_describe
     for tp in m.assignment.topic_partitions {
         let mut partitions = tp.partitions;
         partitions.sort_unstable();
-        assignment.entry(tp.topic_name.0.to_string()).or_default().extend(partitions);
+        assignment
+            .entry(tp.topic_name.0.to_string())
+            .or_default()
+            .extend(partitions);
     }
     Member {
         id: m.member_id.to_string(),
@@ -744,12 +749,7 @@ fn authenticate(
             return Ok(());
         }
     };
-    let mut exchange = Exchange::new(
-        scram,
-        &login.username,
-        &login.password,
-        &Exchange::random_nonce()?,
-    );
+    let mut exchange = Exchange::new(scram, &login.username, &login.password, &Exchange::random_nonce()?);
     let server_first = step(exchange.first())?;
     let server_final = step(exchange.answer(&server_first).map_err(failed)?)?;
     exchange.verify(&server_final).map_err(failed)

@@ -203,6 +203,7 @@ mod tests {
             ]),
             mm2: None,
             seq: 1,
+            target_before_source: None,
         };
         let replication = Replication {
             policy: PolicyKind::Identity,

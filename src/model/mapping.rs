@@ -57,7 +57,7 @@ impl MappingRows {
     ) -> MappingRows {
         let mut rows = MappingRows {
             source: snapshot.source.last_good.clone(),
-            target: snapshot.target.last_good.clone(),
+            target: snapshot.compared_target_arc(),
             mm2: match replication.kind {
                 ReplicationKind::MirrorMaker2 => snapshot.mm2.clone(),
                 ReplicationKind::OffsetPreserving => None,
@@ -206,6 +206,7 @@ mod tests {
                 source: ClusterFeed { last_good: Some(cluster(&source)), ..Default::default() },
                 target: ClusterFeed { last_good: Some(cluster(&target)), ..Default::default() },
                 seq: 1,
+                target_before_source: None,
                 mm2: None,
             };
             let replication = Replication { kind: ReplicationKind::OffsetPreserving, ..Default::default() };

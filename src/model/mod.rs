@@ -301,6 +301,11 @@ pub struct Snapshot {
     pub mm2: Option<Arc<crate::mm2::state::Mm2State>>,
     /// Bumped on every publish, so a view knows when to redraw.
     pub seq: u64,
+    /// The target as it was last polled before the source's newest poll began: what the
+    /// source's figures are compared with (lag, drift). Every record the target held then was
+    /// on the source when the source was read, so polls a moment apart never make lag
+    /// negative or drift positive. None: the source was read before any target poll.
+    pub target_before_source: Option<Arc<ClusterState>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -336,10 +341,30 @@ impl Snapshot {
         mm2 && same(&self.source, &other.source) && same(&self.target, &other.target)
     }
 
+    /// The target state to compare the source's newest figures with (see
+    /// `target_before_source`), else the target's newest.
+    pub fn compared_target(&self) -> Option<&ClusterState> {
+        self.target_before_source.as_deref().or(self.target.state())
+    }
+
+    /// As `compared_target`, shared.
+    pub fn compared_target_arc(&self) -> Option<Arc<ClusterState>> {
+        self.target_before_source
+            .clone()
+            .or_else(|| self.target.last_good.clone())
+    }
+
     pub fn feed(&self, side: Side) -> &ClusterFeed {
         match side {
             Side::Source => &self.source,
             Side::Target => &self.target,
+        }
+    }
+
+    pub fn feed_mut(&mut self, side: Side) -> &mut ClusterFeed {
+        match side {
+            Side::Source => &mut self.source,
+            Side::Target => &mut self.target,
         }
     }
 }
@@ -427,6 +452,7 @@ mod tests {
             target: ClusterFeed::new("b"),
             mm2: None,
             seq: at,
+            target_before_source: None,
         };
         // By hand: a later poll with the same figures is the same; another figure is not.
         assert!(snap(10, 1, 0).same_figures(&snap(10, 2, 0)));

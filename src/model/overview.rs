@@ -151,9 +151,7 @@ impl PartitionRows {
     pub fn new(snapshot: &Snapshot, replication: &Replication, topic: &str, mut keep: impl FnMut(i32) -> bool) -> Self {
         let source = snapshot.source.last_good.clone().map(|c| (c, topic.to_string()));
         let target = snapshot
-            .target
-            .last_good
-            .clone()
+            .compared_target_arc()
             .map(|c| (c, replication.target_topic(topic)));
         let mut rows = PartitionRows {
             ids: Vec::new(),
@@ -228,7 +226,7 @@ pub fn topic_pairs(
     let Some(src) = snapshot.source.state() else {
         return Vec::new();
     };
-    let tgt = snapshot.target.state();
+    let tgt = snapshot.compared_target();
     let stale = |h: Health| !matches!(h, Health::Live);
     let any_stale = stale(snapshot.source.health(now, refresh)) || stale(snapshot.target.health(now, refresh));
 
@@ -435,6 +433,7 @@ mod tests {
             ),
             target: feed("t", now, vec![topic("source.a", &[10, 0]), topic("source.c", &[1])]),
             seq: 1,
+            target_before_source: None,
             mm2: None,
         };
         let cfg = MonitorConfig::default();
@@ -532,6 +531,7 @@ mod tests {
                 source: feed("s", now, vec![s.clone()]),
                 target: feed("t", now, vec![t.clone()]),
                 seq: 1,
+                target_before_source: None,
                 mm2: None,
             };
             let keep = |id: i32| !even_only || id % 2 == 0;
@@ -563,6 +563,7 @@ mod tests {
                 source: feed("s", now, vec![s.clone()]),
                 target: feed("t", now, vec![t.clone()]),
                 seq: 1,
+                target_before_source: None,
                 mm2: None,
             };
             let cfg = MonitorConfig::default();

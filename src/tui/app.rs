@@ -1239,6 +1239,7 @@ mod tests {
             source: feed("a", at),
             target: feed("b", at),
             seq,
+            target_before_source: None,
             mm2: None,
         };
         let mut a = app();
@@ -1465,6 +1466,7 @@ mod tests {
                 figures_version: 0,
             },
             seq: 1,
+            target_before_source: None,
             mm2: None,
         };
         let mut a = App::new(

@@ -227,7 +227,12 @@ impl Alignment {
     }
 }
 
-fn validate_from<S: Cursor, T: Cursor>(sc: S, tc: T, from: &Alignment, identity: bool) -> Result<PartitionResult, String> {
+fn validate_from<S: Cursor, T: Cursor>(
+    sc: S,
+    tc: T,
+    from: &Alignment,
+    identity: bool,
+) -> Result<PartitionResult, String> {
     let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
     let start = match from.resume {
         Some(start) => Ok(start),
@@ -438,9 +443,15 @@ mod retention_tests {
             oldest_sync: Some((105, 103)),
         };
         let same = from.after_retention((100, 90));
-        assert_eq!((same.resume, same.source_low, same.oldest_sync), (Some((120, 118)), 100, Some((105, 103))));
+        assert_eq!(
+            (same.resume, same.source_low, same.oldest_sync),
+            (Some((120, 118)), 100, Some((105, 103)))
+        );
         let moved = from.after_retention((110, 90));
-        assert_eq!((moved.resume, moved.source_low, moved.oldest_sync), (Some((120, 118)), 110, None));
+        assert_eq!(
+            (moved.resume, moved.source_low, moved.oldest_sync),
+            (Some((120, 118)), 110, None)
+        );
         let target_moved = from.after_retention((100, 119));
         assert_eq!((target_moved.resume, target_moved.oldest_sync), (None, None));
     }

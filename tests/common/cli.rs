@@ -78,4 +78,3 @@ pub fn cutover_watching(config: &Path, args: &[&str], kill_at: Option<&str>, on_
         text,
     }
 }
-

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -77,7 +77,9 @@ pub fn run_dir() -> PathBuf {
         if let Ok(entries) = std::fs::read_dir(&base) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                let old_pid = name.strip_prefix(&format!("{binary}-")).and_then(|p| p.parse::<u32>().ok());
+                let old_pid = name
+                    .strip_prefix(&format!("{binary}-"))
+                    .and_then(|p| p.parse::<u32>().ok());
                 if old_pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
@@ -99,36 +101,27 @@ pub fn require_kafka() {
     }
 }
 
-/// Starts processes on a thread that lives as long as the test binary: a broker is killed
-/// when the thread that started it ends (PR_SET_PDEATHSIG), and test threads end early.
-pub fn on_keeper_thread<T: Send + 'static>(start: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        tx.send(start()).expect("send what was started");
-        loop {
-            std::thread::park();
-        }
-    });
-    rx.recv().expect("the keeper thread started its processes")
-}
-
 /// Starts a source (3.9.x) and a target (4.x) broker under `dir`.
-pub fn start_brokers(dir: &Path, overrides: &'static [(&'static str, &'static str)]) -> (KafkaBroker, KafkaBroker) {
+pub fn start_brokers(dir: &Path, overrides: &[(&str, &str)]) -> (KafkaBroker, KafkaBroker) {
     require_kafka();
-    let (source, target) = (dir.join("source"), dir.join("target"));
-    on_keeper_thread(move || {
-        let s = KafkaBroker::start(&source, SOURCE_VERSION, overrides).unwrap_or_else(|e| panic!("source broker: {e}"));
-        let t = KafkaBroker::start(&target, TARGET_VERSION, overrides).unwrap_or_else(|e| panic!("target broker: {e}"));
-        (s, t)
-    })
+    let s = KafkaBroker::start(&dir.join("source"), SOURCE_VERSION, overrides)
+        .unwrap_or_else(|e| panic!("source broker: {e}"));
+    let t = KafkaBroker::start(&dir.join("target"), TARGET_VERSION, overrides)
+        .unwrap_or_else(|e| panic!("target broker: {e}"));
+    (s, t)
 }
 
 /// MM2 (of the target's version) between the two brokers, with `extra` properties.
-pub fn start_mm2(dir: &Path, source: &KafkaBroker, target: &KafkaBroker, aliases: (&str, &str), extra: &[(&str, &str)]) -> MirrorMaker {
+pub fn start_mm2(
+    dir: &Path,
+    source: &KafkaBroker,
+    target: &KafkaBroker,
+    aliases: (&str, &str),
+    extra: &[(&str, &str)],
+) -> MirrorMaker {
     let mut props = mm2_properties(aliases.0, &source.bootstrap(), aliases.1, &target.bootstrap());
     props.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let dir = dir.to_path_buf();
-    on_keeper_thread(move || MirrorMaker::start(&dir, TARGET_VERSION, &props).unwrap_or_else(|e| panic!("MirrorMaker 2: {e}")))
+    MirrorMaker::start(dir, TARGET_VERSION, &props).unwrap_or_else(|e| panic!("MirrorMaker 2: {e}"))
 }
 
 /// The binary's shared estate: started by the first test that asks, for all of them.
@@ -150,7 +143,10 @@ pub fn estate() -> &'static Estate {
 }
 
 pub fn create(cluster: &ClusterConfig, topics: &[TopicSpec]) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(create_topics(cluster, topics, Duration::from_secs(30)))
         .expect("create topics");
 }
@@ -260,7 +256,9 @@ pub fn write_transactions(
         .set("linger.ms", "0")
         .create()
         .expect("transactional producer");
-    producer.init_transactions(Duration::from_secs(30)).expect("init transactions");
+    producer
+        .init_transactions(Duration::from_secs(30))
+        .expect("init transactions");
     let mut committed = Vec::new();
     let mut seq = first_seq;
     for t in 0..transactions {
@@ -270,7 +268,13 @@ pub fn write_transactions(
             let r = numbered(0, seq);
             let (key, value) = (r.key.unwrap(), r.value.unwrap());
             producer
-                .send(BaseRecord::to(topic).partition(0).key(&key).payload(&value).timestamp(now_ms()))
+                .send(
+                    BaseRecord::to(topic)
+                        .partition(0)
+                        .key(&key)
+                        .payload(&value)
+                        .timestamp(now_ms()),
+                )
                 .map_err(|(e, _)| e)
                 .expect("send");
             these.push(seq);
