@@ -124,7 +124,8 @@ pub enum Command {
     },
     /// Check the config file and exit (0 valid, 2 invalid).
     CheckConfig,
-    /// Start two local tansu brokers with traffic and a replicator, and open the cockpit on them.
+    /// Start two local brokers (tansu, or Apache Kafka with --brokers kafka) with traffic and a
+    /// replicator (MirrorMaker 2 with kafka), and open the cockpit on them.
     Demo {
         /// Keep the demo's state (brokers' logs, config, journal, log file) in this directory;
         /// by default a temporary one, removed when the demo ends.
@@ -133,7 +134,18 @@ pub enum Command {
         /// Only run the demo environment (print its config path and wait for Ctrl-C).
         #[arg(long)]
         no_ui: bool,
+        /// tansu (starts in a second; the MM2-compatible replicator, every fault) or kafka
+        /// (Apache Kafka 3.9 -> 4.x and the real MirrorMaker 2, from `make setup`; no faults on
+        /// records).
+        #[arg(long, value_enum, default_value_t = DemoBrokers::Tansu)]
+        brokers: DemoBrokers,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoBrokers {
+    Tansu,
+    Kafka,
 }
 
 /// How the program ends badly.
@@ -454,16 +466,36 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Some(Command::Run { wave, dry_run, yes }) => drive_wave(&cli, &runtime, wave, *dry_run, *yes, false),
         Some(Command::Rollback { wave, yes }) => drive_wave(&cli, &runtime, wave, false, *yes, true),
-        Some(Command::Demo { dir, no_ui }) => runtime.block_on(async {
-            crate::demo::broker::tansu_binary().map_err(|e| fail(2, e))?;
-            eprintln!("starting two tansu brokers, the demo's applications and the replicator …");
-            let demo = Arc::new(crate::demo::Demo::start(dir.as_deref()).await.map_err(|e| fail(1, e))?);
+        Some(Command::Demo { dir, no_ui, brokers }) => runtime.block_on(async {
+            let brokers = match brokers {
+                DemoBrokers::Tansu => {
+                    crate::demo::broker::tansu_binary().map_err(|e| fail(2, e))?;
+                    eprintln!("starting two tansu brokers, the demo's applications and the replicator …");
+                    crate::demo::Brokers::Tansu
+                }
+                DemoBrokers::Kafka => {
+                    for v in [crate::demo::kafka::SOURCE_VERSION, crate::demo::kafka::TARGET_VERSION] {
+                        crate::demo::kafka::kafka_jars(v).map_err(|e| fail(2, e))?;
+                    }
+                    eprintln!(
+                        "starting Apache Kafka {} and {}, MirrorMaker 2 and the demo's applications (about 30 s) …",
+                        crate::demo::kafka::SOURCE_VERSION,
+                        crate::demo::kafka::TARGET_VERSION
+                    );
+                    crate::demo::Brokers::Kafka
+                }
+            };
+            let demo = Arc::new(
+                crate::demo::Demo::start(dir.as_deref(), brokers)
+                    .await
+                    .map_err(|e| fail(1, e))?,
+            );
             let config = load_config(&demo.config_path)?;
             if *no_ui {
                 println!(
                     "demo running: source {} target {}\nconfig: {}\nCtrl-C stops it",
-                    demo.source.bootstrap(),
-                    demo.target.bootstrap(),
+                    demo.source_bootstrap,
+                    demo.target_bootstrap,
                     demo.config_path.display()
                 );
                 if dir.is_none() {

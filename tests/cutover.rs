@@ -92,6 +92,7 @@ fn setup() -> Setup {
             partitions: PARTITIONS,
             group: "billing".into(),
             pause: Duration::from_millis(20),
+            abort_every: None,
         },
     );
     wait_for(Duration::from_secs(30), "the group processing on the source", || {

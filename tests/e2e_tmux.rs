@@ -325,6 +325,7 @@ fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
             partitions: 2,
             group: "billing".into(),
             pause: Duration::from_millis(30),
+            abort_every: None,
         },
     );
     wait_for(Duration::from_secs(30), "the group processing on the source", || {

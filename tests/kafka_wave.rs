@@ -27,15 +27,23 @@ struct Wave {
     app: App,
     topic: String,
     group: String,
+    /// The MM2 flow's aliases.
+    flow: (String, String),
 }
 
-/// Topics, the application processing on the source, MM2 copying.
+/// Topics, the application processing on the source, MM2 copying (the shared flow).
 fn setup(name: &str) -> Wave {
+    setup_with(name, (SOURCE_ALIAS, TARGET_ALIAS), None)
+}
+
+/// As `setup`, copied by the MM2 flow `flow`, the application writing transactions with every
+/// `abort_every`-th aborted when Some.
+fn setup_with(name: &str, flow: (&str, &str), abort_every: Option<u64>) -> Wave {
     let e = estate();
     let (src, tgt) = (e.source_cluster(), e.target_cluster());
     let topic = format!("{name}-orders");
     let group = format!("{name}-billing");
-    let target_topic = format!("{SOURCE_ALIAS}.{topic}");
+    let target_topic = format!("{}.{topic}", flow.0);
     create(&tgt, &[TopicSpec::new(&target_topic, PARTITIONS)]);
     let w = RecordWriter::new(&tgt, false).unwrap();
     for seq in 0..5 {
@@ -55,6 +63,7 @@ fn setup(name: &str) -> Wave {
             partitions: PARTITIONS,
             group: group.clone(),
             pause: Duration::from_millis(20),
+            abort_every,
         },
     );
     wait_for(Duration::from_secs(60), "the group processing on the source", || {
@@ -62,8 +71,8 @@ fn setup(name: &str) -> Wave {
     });
     // MM2 found the topic, copies it and beats (a preflight refuses a wave before that).
     let replication = cutover::config::Replication {
-        source_alias: SOURCE_ALIAS.into(),
-        target_alias: TARGET_ALIAS.into(),
+        source_alias: flow.0.into(),
+        target_alias: flow.1.into(),
         ..Default::default()
     };
     wait_for(
@@ -81,7 +90,13 @@ fn setup(name: &str) -> Wave {
             (synced && m.heartbeat_ms.is_some()).then_some(())
         },
     );
-    Wave { dir, app, topic, group }
+    Wave {
+        dir,
+        app,
+        topic,
+        group,
+        flow: (flow.0.to_string(), flow.1.to_string()),
+    }
 }
 
 fn wave_config(e: &Estate, w: &Wave, strategy: &str) -> PathBuf {
@@ -89,12 +104,14 @@ fn wave_config(e: &Estate, w: &Wave, strategy: &str) -> PathBuf {
     config_file(
         &w.dir,
         &e.config_text(&format!(
-            "[replication]\nsource_alias = \"{SOURCE_ALIAS}\"\ntarget_alias = \"{TARGET_ALIAS}\"\n\
+            "[replication]\nsource_alias = \"{}\"\ntarget_alias = \"{}\"\n\
              [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"5s\"\n\
              [topics]\ninclude = [\"{topic}\"]\n[groups]\ninclude = [\"{group}\"]\n\
              [cutover]\njournal = \"{}\"\nsettle = \"3s\"\nhook_timeout = \"20s\"\n\
              [[wave]]\nname = \"w1\"\ntopics = [\"{topic}\"]\ngroups = [\"{group}\"]\nstrategy = \"{strategy}\"\nconfirm = \"wave\"\n\
              {}",
+            w.flow.0,
+            w.flow.1,
             journal.display(),
             w.app.hooks_toml(),
             topic = w.topic,
@@ -240,4 +257,39 @@ fn rollback_after_flip_producers_returns_the_application_exactly_once() {
     let back = c.iter().filter(|c| c.0 == Side::Source).count();
     assert_eq!((forward, back), (1, 1), "the forward commit undone once: {c:?}");
     exactly_once(w, 40, "rolled back after flip_producers");
+}
+
+/// A transactional application (every 4th transaction aborted) and a `read_committed` group,
+/// copied by an MM2 flow whose source consumer reads committed records only (as users of
+/// transactions configure it): the wave walks the transaction markers, and every committed
+/// record is processed exactly once, no aborted one ever.
+#[test]
+fn a_transactional_application_and_read_committed_group_cut_over_exactly_once() {
+    let e = estate();
+    let _mm2 = start_mm2(
+        &run_dir().join("mm2-txn"),
+        &e.source,
+        &e.target,
+        ("txa", "txb"),
+        &[
+            ("topics", "wtx-.*"),
+            ("groups", "wtx-.*"),
+            ("txa.consumer.isolation.level", "read_committed"),
+        ],
+    );
+    let w = setup_with("wtx", ("txa", "txb"), Some(4));
+    let config = wave_config(e, &w, "stop-the-world");
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.text, e.logs());
+    let c = commits(&w);
+    assert_eq!(c.len(), 1, "{c:?}");
+    // Markers and aborted records make source offsets run ahead of the target's.
+    let p1 = c[0].2.iter().find(|m| m.partition == 1).unwrap();
+    assert!(
+        p1.new < p1.from,
+        "the target has no markers nor aborted records: {p1:?}"
+    );
+    let on_target = exactly_once(w, 40, "transactions");
+    assert!(on_target > 30);
 }

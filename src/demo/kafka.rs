@@ -395,6 +395,18 @@ impl KafkaBroker {
         self.process.kill();
     }
 
+    /// Stops the process (SIGSTOP: it holds its connections and answers nothing, as a hung
+    /// broker) or lets it go on (SIGCONT).
+    pub fn freeze(&self, frozen: bool) -> Result<(), String> {
+        let pid = self.pid().ok_or("the broker is not running")?;
+        let signal = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: a signal to our own child process.
+        if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
+            return Err(format!("cannot signal the broker: {}", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     /// A clean shutdown (SIGTERM; SIGKILL after 30 s).
     pub fn stop(&mut self) {
         self.process.stop(Duration::from_secs(30));
@@ -504,6 +516,9 @@ impl MirrorMaker {
 
     /// Whether the process is still running (MM2 exits on a fatal config error).
     pub fn running(&mut self) -> Result<(), String> {
+        if self.process.pid().is_none() {
+            return Err("MirrorMaker 2 was stopped".into());
+        }
         match self.process.exited() {
             None => Ok(()),
             Some(status) => Err(format!(

@@ -1,5 +1,6 @@
 //! `cutover demo`: a live migration to watch and to drive, on one machine. Two local tansu
-//! brokers; an estate shaped like seed 000's (payments, orders, notifications, a bursty
+//! brokers and the MM2-compatible replicator (`--brokers kafka`: Apache Kafka 3.9 -> 4.x and the
+//! real MirrorMaker 2, where the faults on records are not available); an estate shaped like seed 000's (payments, orders, notifications, a bursty
 //! clickstream, a compacted customer-profiles with updates and tombstones, an audit topic
 //! missing on the target and a config difference on purpose); applications that write
 //! sequence numbers and consumer groups (several members, one that leaves and rejoins now and
@@ -24,6 +25,7 @@ use crate::kafka::records::Record;
 use apps::{control_file, Apps, GroupSpec, Place, ProducerSpec, Rate};
 use broker::{Storage, TansuBroker};
 use clients::{create_topics, RecordWriter, TopicSpec};
+use kafka::{KafkaBroker, MirrorMaker};
 use replicator::{Fault, Injection, Replicator, ReplicatorSpec};
 
 /// The demo's MirrorMaker 2 alias of the source cluster (`<alias>.<topic>` on the target).
@@ -179,16 +181,69 @@ fn plan(dir: &Path) -> String {
     out
 }
 
+/// Which brokers and replicator the demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Brokers {
+    /// Two tansu brokers (they start in a second) and the MM2-compatible replicator.
+    Tansu,
+    /// Apache Kafka (source 3.9, target 4.x) and the real MirrorMaker 2, from `make setup`.
+    Kafka,
+}
+
+/// The two clusters and what copies between them.
+enum Estate {
+    // The source brokers are held so that they run as long as the demo (dropped: stopped).
+    Tansu {
+        _source: TansuBroker,
+        target: TansuBroker,
+        replicator: Replicator,
+    },
+    Kafka {
+        _source: KafkaBroker,
+        target: KafkaBroker,
+        mm2: Mutex<MirrorMaker>,
+    },
+}
+
+impl Estate {
+    fn freeze_target(&self, frozen: bool) -> Result<(), String> {
+        match self {
+            Estate::Tansu { target, .. } => target.freeze(frozen),
+            Estate::Kafka { target, .. } => target.freeze(frozen),
+        }
+    }
+
+    /// Stops (true) or resumes (false) the copying.
+    fn stall(&self, stalled: bool) -> Result<(), String> {
+        match self {
+            Estate::Tansu { replicator, .. } => {
+                replicator.stall(stalled);
+                Ok(())
+            }
+            Estate::Kafka { mm2, .. } => {
+                let mut mm2 = mm2.lock().expect("demo lock");
+                match stalled {
+                    true => {
+                        mm2.stop();
+                        Ok(())
+                    }
+                    false => mm2.running().or_else(|_| mm2.restart()),
+                }
+            }
+        }
+    }
+}
+
 /// The running demo; dropping it stops the applications, the replicator and the brokers, and
 /// removes its directory unless `--dir` named one.
 pub struct Demo {
-    pub source: TansuBroker,
-    pub target: TansuBroker,
+    pub source_bootstrap: String,
+    pub target_bootstrap: String,
     pub config_path: PathBuf,
     pub dir: PathBuf,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    pub replicator: Replicator,
+    estate: Estate,
     pub apps: Apps,
     /// Stalled by `fault stall` (so `start-target` does not resume it).
     stalled_by_hand: Mutex<bool>,
@@ -200,7 +255,7 @@ impl Drop for Demo {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // A stopped broker would hold the clients' goodbyes.
-        let _ = self.target.freeze(false);
+        let _ = self.estate.freeze_target(false);
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -217,7 +272,7 @@ pub struct FaultDone {
 impl Demo {
     /// Starts everything under `dir` (a new temporary directory when None) and writes
     /// `cutover.toml` there for the cockpit.
-    pub async fn start(dir: Option<&Path>) -> Result<Demo, String> {
+    pub async fn start(dir: Option<&Path>, brokers: Brokers) -> Result<Demo, String> {
         let tmp = match dir {
             Some(_) => None,
             None => Some(
@@ -235,10 +290,20 @@ impl Demo {
         // The memory engine reports group states (the sqlite one breaks DescribeGroups); its end
         // offsets are right as long as every produce request carries one record, so the demo's
         // writers send one record per request.
-        let source = TansuBroker::start(&dir.join("source"), "dc1", Storage::Memory)?;
-        let target = TansuBroker::start(&dir.join("target"), "cloud", Storage::Memory)?;
-        let src = ClusterConfig::plaintext("dc1", &source.bootstrap());
-        let tgt = ClusterConfig::plaintext("cloud", &target.bootstrap());
+        let (source_bootstrap, target_bootstrap, brokers) = match brokers {
+            Brokers::Tansu => {
+                let source = TansuBroker::start(&dir.join("source"), "dc1", Storage::Memory)?;
+                let target = TansuBroker::start(&dir.join("target"), "cloud", Storage::Memory)?;
+                (source.bootstrap(), target.bootstrap(), (Some((source, target)), None))
+            }
+            Brokers::Kafka => {
+                let source = KafkaBroker::start(&dir.join("source"), kafka::SOURCE_VERSION, &[])?;
+                let target = KafkaBroker::start(&dir.join("target"), kafka::TARGET_VERSION, &[])?;
+                (source.bootstrap(), target.bootstrap(), (None, Some((source, target))))
+            }
+        };
+        let src = ClusterConfig::plaintext("dc1", &source_bootstrap);
+        let tgt = ClusterConfig::plaintext("cloud", &target_bootstrap);
         let timeout = Duration::from_secs(10);
         create_topics(&src, &source_topics(), timeout).await?;
         create_topics(&tgt, &target_topics(), timeout).await?;
@@ -250,8 +315,8 @@ impl Demo {
              [monitor]\nrefresh_interval = \"1s\"\nlag_warn = 50\nlag_crit = 1000\n\n\
              [cutover]\njournal = \"{}\"\nsettle = \"4s\"\nhook_timeout = \"30s\"\n\n{}\
              [log]\nfile = \"{}\"\n",
-            source.bootstrap(),
-            target.bootstrap(),
+            source_bootstrap,
+            target_bootstrap,
             dir.join("cutover.journal").display(),
             plan(&dir),
             dir.join("cutover.log").display()
@@ -314,21 +379,47 @@ impl Demo {
             .filter(|t| t != "audit")
             .collect();
         let copied: Vec<&str> = copied.iter().map(String::as_str).collect();
-        let mut spec = ReplicatorSpec::new(src.clone(), tgt.clone(), replication, &copied);
-        spec.groups = groups.iter().map(|g| g.name.clone()).collect();
-        spec.one_record_per_request = true;
-        spec.checkpoint_interval = Duration::from_secs(2);
-        let replicator = Replicator::start(spec)?;
-        // A little behind, so the cockpit has lag and checkpoint slack to show.
-        replicator.set_lag(Duration::from_millis(700));
+        let estate = match brokers {
+            (Some((source, target)), _) => {
+                let mut spec = ReplicatorSpec::new(src.clone(), tgt.clone(), replication, &copied);
+                spec.groups = groups.iter().map(|g| g.name.clone()).collect();
+                spec.one_record_per_request = true;
+                spec.checkpoint_interval = Duration::from_secs(2);
+                let replicator = Replicator::start(spec)?;
+                // A little behind, so the cockpit has lag and checkpoint slack to show.
+                replicator.set_lag(Duration::from_millis(700));
+                Estate::Tansu {
+                    _source: source,
+                    target,
+                    replicator,
+                }
+            }
+            (_, Some((source, target))) => {
+                let mut props = kafka::mm2_properties(SOURCE_ALIAS, &source_bootstrap, "cloud", &target_bootstrap);
+                props.extend([
+                    // The copied topics only (audit is missing on the target on purpose) ...
+                    ("topics".to_string(), copied.join(",")),
+                    // ... and the config drift kept (MM2 would copy the source's configs).
+                    ("sync.topic.configs.enabled".to_string(), "false".to_string()),
+                    ("emit.checkpoints.interval.seconds".to_string(), "2".to_string()),
+                ]);
+                let mm2 = MirrorMaker::start(&dir.join("mm2"), kafka::TARGET_VERSION, &props)?;
+                Estate::Kafka {
+                    _source: source,
+                    target,
+                    mm2: Mutex::new(mm2),
+                }
+            }
+            (None, None) => unreachable!("one estate was started above"),
+        };
         Ok(Demo {
-            source,
-            target,
+            source_bootstrap,
+            target_bootstrap,
             config_path,
             dir,
             stop,
             threads,
-            replicator,
+            estate,
             apps,
             stalled_by_hand: Mutex::new(false),
             _tmp: tmp,
@@ -350,29 +441,29 @@ impl Demo {
             "corrupt" => self.record_fault(Fault::CorruptValue),
             "stall" => {
                 *self.stalled_by_hand.lock().expect("demo lock") = true;
-                self.replicator.stall(true);
+                self.estate.stall(true)?;
                 Ok(done(
                     "replication stalled: lag grows and MM2's heartbeat ages; `fault resume` ends it".into(),
                 ))
             }
             "resume" => {
                 *self.stalled_by_hand.lock().expect("demo lock") = false;
-                self.replicator.stall(false);
+                self.estate.stall(false)?;
                 Ok(done("replication resumed".into()))
             }
             "stop-target" => {
                 // MM2 cannot write to a target that does not answer: its tasks stop too.
-                self.replicator.stall(true);
+                self.estate.stall(true)?;
                 std::thread::sleep(Duration::from_millis(1500));
-                self.target.freeze(true)?;
+                self.estate.freeze_target(true)?;
                 Ok(done(
                     "target broker stopped (SIGSTOP): it does not answer; `fault start-target` wakes it".into(),
                 ))
             }
             "start-target" => {
-                self.target.freeze(false)?;
+                self.estate.freeze_target(false)?;
                 if !*self.stalled_by_hand.lock().expect("demo lock") {
-                    self.replicator.stall(false);
+                    self.estate.stall(false)?;
                 }
                 Ok(done("target broker answers again (SIGCONT)".into()))
             }
@@ -392,21 +483,28 @@ impl Demo {
     /// A fault on the next record the replicator copies of a topic whose producers still write
     /// to the source (so the record comes); waits until it was copied.
     fn record_fault(&self, fault: Fault) -> Result<FaultDone, String> {
+        let Estate::Tansu { replicator, .. } = &self.estate else {
+            return Err(
+                "records are broken on purpose by the demo's own replicator; with the real MirrorMaker 2 \
+                 (--brokers kafka) the faults are stall, resume, stop-target, start-target and rebalance"
+                    .into(),
+            );
+        };
         let wave = WAVES
             .iter()
             .find(|w| apps::read_place(&control_file(&self.dir, w.name, "producers")) == Place::Source)
             .ok_or("every wave's producers moved off the source: no record will be copied to break")?;
         let topic = wave.topics[0].0;
         let partition = 0;
-        let offset = self.replicator.position(topic, partition) + 1;
-        self.replicator.inject(Injection {
+        let offset = replicator.position(topic, partition) + 1;
+        replicator.inject(Injection {
             topic: topic.into(),
             partition,
             offset,
             fault,
         });
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.replicator.position(topic, partition) <= offset {
+        while replicator.position(topic, partition) <= offset {
             if Instant::now() > deadline {
                 return Err(format!(
                     "{fault:?} armed at {topic}/{partition} source offset {offset}, not copied within 30 s (stalled?)"

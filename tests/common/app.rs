@@ -16,6 +16,7 @@ use cutover::demo::clients::RecordWriter;
 use cutover::kafka::consumer_config;
 use cutover::kafka::records::Record;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
 
 /// Where each client writes or reads now.
@@ -72,6 +73,10 @@ pub struct AppSpec {
     pub group: String,
     /// Between two records.
     pub pause: Duration,
+    /// Some(n): every record is written in a transaction of its own, and every n-th
+    /// transaction is aborted (then written again in the next one, as an application retries):
+    /// aborted records must never be processed. None: plain writes.
+    pub abort_every: Option<u64>,
 }
 
 impl App {
@@ -207,8 +212,8 @@ fn produce(
 ) {
     // One record per produce request: tansu's memory engine reports wrong end offsets
     // otherwise (test-brokers.md); the memory engine is needed for group states.
-    let source = RecordWriter::new(&spec.source, true).expect("source producer");
-    let target = RecordWriter::new(&spec.target, true).expect("target producer");
+    let source = Writer::new(&spec.source, spec.abort_every, "source");
+    let target = Writer::new(&spec.target, spec.abort_every, "target");
     let mut next: BTreeMap<i32, u64> = BTreeMap::new();
     let mut i: i64 = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -230,15 +235,77 @@ fn produce(
             timestamp: None,
         };
         // Sent and acknowledged one at a time, so a record is either acknowledged or not sent.
-        writer.send(topic, partition, &record).expect("send");
-        writer.flush(Duration::from_secs(30)).expect("acknowledged");
+        i += 1;
+        if !writer.write(topic, partition, &record, i as u64) {
+            // Aborted: the same record goes again in the next transaction.
+            continue;
+        }
         acked.lock().unwrap().push((partition, seq));
         if place == Place::Target {
             acked_on_target.fetch_add(1, Ordering::SeqCst);
         }
         next.insert(partition, seq + 1);
-        i += 1;
         std::thread::sleep(spec.pause);
+    }
+}
+
+/// The application's producer on one cluster: plain writes, or a transaction per record.
+enum Writer {
+    Plain(RecordWriter),
+    Transactional { producer: BaseProducer, abort_every: u64 },
+}
+
+impl Writer {
+    fn new(cluster: &ClusterConfig, abort_every: Option<u64>, side: &str) -> Writer {
+        match abort_every {
+            None => Writer::Plain(RecordWriter::new(cluster, true).expect("producer")),
+            Some(n) => {
+                let producer: BaseProducer = cutover::kafka::client_config(cluster)
+                    .set("transactional.id", format!("app-{side}-{}", std::process::id()))
+                    .set("linger.ms", "0")
+                    .create()
+                    .expect("transactional producer");
+                producer
+                    .init_transactions(Duration::from_secs(30))
+                    .expect("init transactions");
+                Writer::Transactional {
+                    producer,
+                    abort_every: n,
+                }
+            }
+        }
+    }
+
+    /// Writes the `n`-th record; true when it was acknowledged (committed), false when its
+    /// transaction was aborted.
+    fn write(&self, topic: &str, partition: i32, r: &Record, n: u64) -> bool {
+        match self {
+            Writer::Plain(w) => {
+                w.send(topic, partition, r).expect("send");
+                w.flush(Duration::from_secs(30)).expect("acknowledged");
+                true
+            }
+            Writer::Transactional { producer, abort_every } => {
+                let t = Duration::from_secs(30);
+                producer.begin_transaction().expect("begin");
+                let (key, value) = (
+                    r.key.as_deref().unwrap_or_default(),
+                    r.value.as_deref().unwrap_or_default(),
+                );
+                producer
+                    .send(BaseRecord::to(topic).partition(partition).key(key).payload(value))
+                    .map_err(|(e, _)| e)
+                    .expect("send");
+                producer.flush(t).expect("flush");
+                if n % abort_every == 0 {
+                    producer.abort_transaction(t).expect("abort");
+                    false
+                } else {
+                    producer.commit_transaction(t).expect("commit");
+                    true
+                }
+            }
+        }
     }
 }
 
