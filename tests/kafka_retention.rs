@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::groups::commit_offsets;
 use common::kafka::*;
-use common::wait_for;
+use common::{customer, wait_for};
 use cutover::config::Config;
 use cutover::demo::clients::{RecordWriter, TopicSpec};
 use cutover::kafka::cursor::{Cursor, KafkaCursor};
@@ -161,16 +161,6 @@ fn time_retention_on_both_sides_while_writing_never_fails_validation() {
     traffic.stop();
 }
 
-fn customer(i: u64) -> Record {
-    // 20 customers; every 7th write deletes one (a tombstone).
-    Record {
-        key: Some(format!("customer-{}", i % 20).into_bytes()),
-        value: (i % 7 != 6).then(|| format!("profile v{i}").into_bytes()),
-        headers: vec![],
-        timestamp: Some(now_ms()),
-    }
-}
-
 /// The real log cleaner compacts the source (and the target, whose topic MM2 created with
 /// the same configs) while updates and tombstones go on: every validation run passes; then a
 /// wrong value written on the target fails, naming its key.
@@ -196,7 +186,7 @@ fn log_cleaner_compacting_during_updates_passes_and_a_wrong_value_fails_by_key()
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 w.send("cmp-profiles", 0, &customer(i)).unwrap();
                 i += 1;
-                if i % 10 == 0 {
+                if i.is_multiple_of(10) {
                     w.flush(TIMEOUT).unwrap();
                     std::thread::sleep(Duration::from_millis(50));
                 }

@@ -111,16 +111,6 @@ fn validate(config: &std::path::Path, args: &[&str]) -> (Option<i32>, serde_json
     (out.status.code(), doc["partitions"][0].clone(), text)
 }
 
-fn customer(i: i64) -> Record {
-    // 20 customers; every 7th write deletes one (a tombstone).
-    Record {
-        key: Some(format!("customer-{}", i % 20).into_bytes()),
-        value: (i % 7 != 6).then(|| format!("profile v{i}").into_bytes()),
-        headers: vec![],
-        timestamp: Some(now_ms()),
-    }
-}
-
 /// Acceptance: a compacted topic with continuous updates and tombstones, the replicator 1 to
 /// 50 records behind: every run for 60 s is PASS (with "not copied yet" when behind); then a
 /// wrong value copied to the target fails, naming its key, in the next run.
@@ -140,7 +130,7 @@ fn compacted_topic_under_live_updates_passes_and_a_wrong_value_fails_by_key() {
     .unwrap();
     // Each copy round waits this long first: the target trails by a few to tens of records.
     r.set_lag(Duration::from_millis(400));
-    let producer = Producer::start(&src, "customers", 0, Duration::from_millis(20), customer);
+    let producer = Producer::start(&src, "customers", 0, Duration::from_millis(20), |i| customer(i as u64));
     let file = config_file(dir.path(), &src, &tgt, MM2_CONFIG);
 
     let deadline = Instant::now() + Duration::from_secs(60);

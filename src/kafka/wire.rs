@@ -281,22 +281,7 @@ impl WireClient {
         first: bool,
         answers: &mut HashMap<String, Figure<Commits>>,
     ) -> Vec<String> {
-        let unknown: Vec<String> = groups
-            .iter()
-            .filter(|g| !self.coordinators.contains_key(*g))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            for (group, e) in self.find_coordinators(brokers, &unknown) {
-                answers.insert(group, Err(e));
-            }
-        }
-        let mut by_coordinator: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for g in groups.iter().filter(|g| !answers.contains_key(*g)) {
-            if let Some(addr) = self.coordinators.get(g) {
-                by_coordinator.entry(addr.clone()).or_default().push(g.clone());
-            }
-        }
+        let by_coordinator = self.by_coordinator(brokers, groups, answers);
         let mut pending = Vec::new();
         for (addr, members) in &by_coordinator {
             let kept = first && self.connections.contains_key(addr.as_str());
@@ -378,16 +363,14 @@ impl WireClient {
         moved
     }
 
-    /// Describes consumer-protocol (KIP-848) groups through their coordinators: one
-    /// ConsumerGroupDescribe per coordinator. The classic DescribeGroups does not describe
-    /// them (Kafka 4.x answers it as if the group were Dead). A group the coordinator does not
-    /// know as a consumer-protocol group gets an error, as does a broker without the API.
-    pub fn describe_consumer_groups(
+    /// `groups` by coordinator address, looking up the coordinators not known yet; a group
+    /// whose coordinator cannot be found gets its answer (the reason) in `answers`.
+    fn by_coordinator<T>(
         &mut self,
         brokers: &[Broker],
         groups: &[String],
-    ) -> HashMap<String, Result<(GroupStatus, Vec<Member>), String>> {
-        let mut answers = HashMap::new();
+        answers: &mut HashMap<String, Result<T, String>>,
+    ) -> BTreeMap<String, Vec<String>> {
         let unknown: Vec<String> = groups
             .iter()
             .filter(|g| !self.coordinators.contains_key(*g))
@@ -404,6 +387,20 @@ impl WireClient {
                 by_coordinator.entry(addr.clone()).or_default().push(g.clone());
             }
         }
+        by_coordinator
+    }
+
+    /// Describes consumer-protocol (KIP-848) groups through their coordinators: one
+    /// ConsumerGroupDescribe per coordinator. The classic DescribeGroups does not describe
+    /// them (Kafka 4.x answers it as if the group were Dead). A group the coordinator does not
+    /// know as a consumer-protocol group gets an error, as does a broker without the API.
+    pub fn describe_consumer_groups(
+        &mut self,
+        brokers: &[Broker],
+        groups: &[String],
+    ) -> HashMap<String, Result<(GroupStatus, Vec<Member>), String>> {
+        let mut answers = HashMap::new();
+        let by_coordinator = self.by_coordinator(brokers, groups, &mut answers);
         for (addr, members) in by_coordinator {
             let asked = self
                 .version::<ConsumerGroupDescribeRequest>(&addr, 1)

@@ -297,7 +297,7 @@ impl Writer {
                     .map_err(|(e, _)| e)
                     .expect("send");
                 producer.flush(t).expect("flush");
-                if n % abort_every == 0 {
+                if n.is_multiple_of(*abort_every) {
                     producer.abort_transaction(t).expect("abort");
                     false
                 } else {

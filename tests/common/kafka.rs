@@ -201,7 +201,7 @@ impl Traffic {
                     w.send(&topic, p, &numbered(p, seq))?;
                 }
                 seq += 1;
-                if seq % 10 == 0 {
+                if seq.is_multiple_of(10) {
                     w.flush(Duration::from_secs(30))?;
                     a.store(seq * partitions as u64, Ordering::Relaxed);
                 }

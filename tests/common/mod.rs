@@ -178,3 +178,19 @@ c.commit()
         .expect("run python");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The `i`-th write of a compacted "customer-profiles" stream: 20 customers; every 7th write
+/// deletes one (a tombstone).
+pub fn customer(i: u64) -> Record {
+    Record {
+        key: Some(format!("customer-{}", i % 20).into_bytes()),
+        value: (i % 7 != 6).then(|| format!("profile v{i}").into_bytes()),
+        headers: vec![],
+        timestamp: Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64,
+        ),
+    }
+}
