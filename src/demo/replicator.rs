@@ -19,7 +19,7 @@ use crate::config::{ClusterConfig, Replication, ReplicationKind};
 use crate::kafka::ffi::list_group_offsets;
 use crate::kafka::records::{Located, Record, RecordReader};
 use crate::mm2::codec::{Checkpoint, Heartbeat, OffsetSync};
-use crate::mm2::syncs::{mm2_translate, SyncEmitter, SyncHistory};
+use crate::mm2::syncs::{Mm2SyncMemory, SyncEmitter};
 use crate::mm2::topics::{self, Cluster};
 
 #[derive(Debug, Clone)]
@@ -215,7 +215,8 @@ struct Worker {
     internal_writer: Option<RecordWriter>,
     group_client: rdkafka::consumer::BaseConsumer,
     emitters: BTreeMap<(String, i32), SyncEmitter>,
-    history: SyncHistory,
+    /// The syncs MM2's checkpoint task would remember, for the checkpoints.
+    remembered: Mm2SyncMemory,
     /// A record held back by ReorderWithNext, per partition.
     held: BTreeMap<(String, i32), Located>,
     /// Records read but not written because a stall began while they were read.
@@ -265,7 +266,7 @@ impl Worker {
             internal_writer,
             group_client: metadata_client,
             emitters: BTreeMap::new(),
-            history: SyncHistory::new(100_000),
+            remembered: Mm2SyncMemory::default(),
             held: BTreeMap::new(),
             unwritten: Vec::new(),
             last_checkpoint: BTreeMap::new(),
@@ -398,7 +399,7 @@ impl Worker {
             for s in &new_syncs {
                 let (k, v) = s.encode().map_err(|e| e.to_string())?;
                 w.send(topic, 0, &raw(k, v))?;
-                self.history.record(s)?;
+                self.remembered.record(&s.topic, s.partition, s.upstream, s.downstream);
             }
             w.flush(Duration::from_secs(30))?;
         }
@@ -423,7 +424,8 @@ impl Worker {
         w.flush(Duration::from_secs(10))
     }
 
-    /// MM2's checkpoints: each group's committed source offsets, translated with the +1 rule.
+    /// MM2's checkpoints: each group's committed source offsets, translated with the +1 rule
+    /// from the syncs MM2 remembers (not every sync: see `Mm2SyncMemory`).
     fn checkpoints(&mut self) -> Result<(), String> {
         let Some(w) = &self.internal_writer else { return Ok(()) };
         let topic = topics::checkpoints(&self.spec.replication);
@@ -436,7 +438,7 @@ impl Worker {
                 if !self.spec.topics.contains(&t) {
                     continue;
                 }
-                let Some(down) = mm2_translate(self.history.anchor(&t, p, committed), committed) else {
+                let Some(down) = self.remembered.checkpoint(&t, p, committed) else {
                     continue;
                 };
                 let target_topic = self.spec.replication.target_topic(&t);

@@ -130,9 +130,78 @@ pub fn mm2_translate(anchor: Option<(i64, i64)>, committed: i64) -> Option<i64> 
     Some(if committed == up { down } else { down + 1 })
 }
 
+/// How many syncs MM2's checkpoint task remembers per partition.
+const REMEMBERED: usize = 64;
+
+/// The offset-syncs MM2's checkpoint task (Kafka 3.6+) remembers per partition, and so the
+/// anchors its checkpoints use: not every sync, but the newest, then older ones ever further
+/// apart. Slot 0 is the newest sync; slot i is replaced by a new sync when their upstream
+/// offsets differ above bit i, so a slot keeps its sync while the offsets stay within the same
+/// block of 2^i. A sync that goes back (a rewound source) replaces every slot. Measured on real
+/// MM2: a group committed at 202 right after a sync there was checkpointed from the first sync
+/// (201 records re-delivered); the "newest sync at or below" would have been exact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mm2SyncMemory {
+    by_partition: BTreeMap<(String, i32), [(i64, i64); REMEMBERED]>,
+}
+
+impl Mm2SyncMemory {
+    pub fn record(&mut self, topic: &str, partition: i32, upstream: i64, downstream: i64) {
+        let sync = (upstream, downstream);
+        let slots = self
+            .by_partition
+            .entry((topic.to_string(), partition))
+            .or_insert([sync; REMEMBERED]);
+        if upstream < slots[0].0 {
+            *slots = [sync; REMEMBERED];
+            return;
+        }
+        slots[0] = sync;
+        for (i, slot) in slots.iter_mut().enumerate().skip(1) {
+            let above_bit_i = i64::MAX << i;
+            if (slot.0 ^ upstream) & above_bit_i == 0 {
+                break;
+            }
+            *slot = sync;
+        }
+    }
+
+    /// The checkpoint MM2 writes for a committed source offset: the +1 rule on the newest
+    /// remembered sync at or below it; None when every remembered sync is past it (MM2 writes
+    /// no usable checkpoint then).
+    pub fn checkpoint(&self, topic: &str, partition: i32, committed: i64) -> Option<i64> {
+        let slots = self.by_partition.get(&(topic.to_string(), partition))?;
+        let anchor = slots.iter().find(|(up, _)| *up <= committed).copied();
+        mm2_translate(anchor, committed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Syncs at 0, 101 and 202: 202 differs from 101 and from 0 up to bit 7, so it replaces
+    /// slots 0 to 7 and slot 8 on keeps 0: a group at 137 is anchored at 0, as real MM2 did.
+    #[test]
+    fn mm2_remembers_fewer_syncs_the_older_they_are() {
+        let mut m = Mm2SyncMemory::default();
+        assert_eq!(m.checkpoint("t", 0, 5), None, "no sync yet");
+        for up in [0, 101, 202] {
+            m.record("t", 0, up, up);
+        }
+        assert_eq!(m.checkpoint("t", 0, 202), Some(202), "exact at the newest sync");
+        assert_eq!(m.checkpoint("t", 0, 250), Some(203), "+1 past it");
+        assert_eq!(m.checkpoint("t", 0, 137), Some(1), "101 is forgotten: anchored at 0");
+        // Within one block of 2^i the older sync stays: 1024 then 1030 keeps 1024 in slot 3+.
+        let mut m = Mm2SyncMemory::default();
+        m.record("t", 0, 1024, 1000);
+        m.record("t", 0, 1030, 1006);
+        assert_eq!(m.checkpoint("t", 0, 1027), Some(1001));
+        // A rewind forgets everything before it.
+        m.record("t", 0, 500, 480);
+        assert_eq!(m.checkpoint("t", 0, 1027), Some(481));
+        assert_eq!(m.checkpoint("t", 0, 499), None);
+    }
 
     #[test]
     fn emits_on_first_stale_gap_and_truncation() {
