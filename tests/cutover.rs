@@ -13,7 +13,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::app::{exactly_once_violations, set_place, App, AppSpec, Place};
+use common::app::{journaled_commits, set_place, App, AppSpec, Place};
 use common::cli::{cutover, cutover_watching};
 use common::*;
 use cutover::config::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
@@ -135,36 +135,16 @@ fn journal(s: &Setup) -> Vec<cutover::cutover::journal::Entry> {
 }
 
 fn commits(s: &Setup) -> Vec<(Side, String, Vec<cutover::cutover::engine::OffsetMove>)> {
-    journal(s)
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Committed { side, group, offsets } => Some((*side, group.clone(), offsets.clone())),
-            _ => None,
-        })
-        .collect()
+    journaled_commits(&s.dir.path().join("cutover.journal"))
 }
 
 /// Lets the application run on (the group processes `more` records), stops it, and checks
 /// that every acknowledged record was processed exactly once, in order per partition.
 /// Returns how many records were processed on the target.
 fn exactly_once(s: Setup, more: usize, what: &str) -> usize {
-    let before = s.app.processed.lock().unwrap().len();
-    wait_for(Duration::from_secs(60), "the application processing on", || {
-        (s.app.processed.lock().unwrap().len() > before + more).then_some(())
-    });
     let Setup { app, replicator, .. } = s;
     assert_eq!(replicator.error(), None);
-    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
-    let violations = exactly_once_violations(&acked, &processed);
-    let on_target = processed.iter().filter(|p| p.on_target).count();
-    eprintln!(
-        "{what}: {} acknowledged, {} processed ({on_target} on the target)",
-        acked.len(),
-        processed.len()
-    );
-    assert!(violations.is_empty(), "{what}: {violations:#?}");
-    assert!(errors.is_empty(), "{what}: consumer errors: {errors:?}");
-    on_target
+    app.run_on_then_check_exactly_once(more, Duration::from_secs(60), what)
 }
 
 /// A whole wave with `strategy`: exit 0, one commit per group, exactly once, reading on the target.

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::app::{exactly_once_violations, App, AppSpec};
+use common::app::{journaled_commits, App, AppSpec};
 use common::cli::{cutover, cutover_watching};
 use common::kafka::*;
 use common::wait_for;
-use cutover::cutover::engine::{Event, OffsetMove, Side};
+use cutover::cutover::engine::{OffsetMove, Side};
 use cutover::demo::clients::{RecordWriter, TopicSpec};
 
 const PARTITIONS: i32 = 3;
@@ -121,34 +121,14 @@ fn wave_config(e: &Estate, w: &Wave, strategy: &str) -> PathBuf {
 }
 
 fn commits(w: &Wave) -> Vec<(Side, String, Vec<OffsetMove>)> {
-    cutover::cutover::journal::read(&w.dir.join("cutover.journal"))
-        .unwrap()
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Committed { side, group, offsets } => Some((*side, group.clone(), offsets.clone())),
-            _ => None,
-        })
-        .collect()
+    journaled_commits(&w.dir.join("cutover.journal"))
 }
 
 /// Lets the application run on, stops it, and checks every acknowledged record was processed
 /// exactly once, in order per partition. Returns how many were processed on the target.
 fn exactly_once(w: Wave, more: usize, what: &str) -> usize {
-    let before = w.app.processed.lock().unwrap().len();
-    wait_for(Duration::from_secs(90), "the application processing on", || {
-        (w.app.processed.lock().unwrap().len() > before + more).then_some(())
-    });
-    let (acked, processed, errors) = w.app.finish(Duration::from_secs(60));
-    let violations = exactly_once_violations(&acked, &processed);
-    let on_target = processed.iter().filter(|p| p.on_target).count();
-    eprintln!(
-        "{what}: {} acknowledged, {} processed ({on_target} on the target)",
-        acked.len(),
-        processed.len()
-    );
-    assert!(violations.is_empty(), "{what}: {violations:#?}");
-    assert!(errors.is_empty(), "{what}: consumer errors: {errors:?}");
-    on_target
+    w.app
+        .run_on_then_check_exactly_once(more, Duration::from_secs(90), what)
 }
 
 fn whole_wave(name: &str, strategy: &str) {

@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cutover::config::ClusterConfig;
+use cutover::cutover::engine::{Event, OffsetMove, Side};
 use cutover::demo::clients::RecordWriter;
 use cutover::kafka::consumer_config;
 use cutover::kafka::records::Record;
@@ -385,6 +386,47 @@ fn consume(
     if let Some((_, c)) = current.take() {
         leave(c, errors);
     }
+}
+
+impl App {
+    /// Lets the application run on (the group processes `more` records within `limit`),
+    /// stops it, and checks that every acknowledged record was processed exactly once, in
+    /// order per partition, without consumer errors. Returns how many were processed on the
+    /// target.
+    pub fn run_on_then_check_exactly_once(self, more: usize, limit: Duration, what: &str) -> usize {
+        let before = self.processed.lock().unwrap().len();
+        let deadline = Instant::now() + limit;
+        while self.processed.lock().unwrap().len() <= before + more {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the application did not process on within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (acked, processed, errors) = self.finish(Duration::from_secs(60));
+        let violations = exactly_once_violations(&acked, &processed);
+        let on_target = processed.iter().filter(|p| p.on_target).count();
+        eprintln!(
+            "{what}: {} acknowledged, {} processed ({on_target} on the target)",
+            acked.len(),
+            processed.len()
+        );
+        assert!(violations.is_empty(), "{what}: {violations:#?}");
+        assert!(errors.is_empty(), "{what}: consumer errors: {errors:?}");
+        on_target
+    }
+}
+
+/// The offset moves a wave's journal records as committed: (side, group, moves).
+pub fn journaled_commits(journal: &Path) -> Vec<(Side, String, Vec<OffsetMove>)> {
+    cutover::cutover::journal::read(journal)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Committed { side, group, offsets } => Some((*side, group.clone(), offsets.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every acknowledged record processed exactly once, in order per partition: the differences.
