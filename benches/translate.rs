@@ -116,7 +116,17 @@ fn main() {
     for g in 0..GROUPS {
         let group = format!("group-{g:03}");
         let committed = cutover::kafka::group_offsets(&config.source, &group, timeout).unwrap();
-        let (rows, counts) = translate_group(&config, Some(&mm2), &group, &committed, None, timeout, &[]).unwrap();
+        let (rows, counts) = translate_group(
+            &config,
+            Some(&mm2),
+            &group,
+            &committed,
+            None,
+            timeout,
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
         total += rows.len();
         exact += rows
             .iter()
@@ -136,7 +146,15 @@ fn main() {
     let queries: BTreeMap<(String, i32), Vec<i64>> = (0..PARTITIONS)
         .map(|p| (("orders".to_string(), p), (0..GROUPS).map(committed_at).collect()))
         .collect();
-    let (rows, batched_counts) = translate_many(&config, Some(&mm2), &queries, timeout, &BTreeMap::new()).unwrap();
+    let (rows, batched_counts) = translate_many(
+        &config,
+        Some(&mm2),
+        &queries,
+        timeout,
+        &BTreeMap::new(),
+        &Default::default(),
+    )
+    .unwrap();
     let batched = started.elapsed();
     assert_eq!(
         rows.iter().filter(|(_, t)| t.exact() == Some(t.committed)).count(),

@@ -50,7 +50,8 @@ impl Monitor {
         let source = ClusterClient::connect(&config.source, timeout, None)?;
         let target = ClusterClient::connect(&config.target, timeout, None)?;
         let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
-        let mut monitor = Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval);
+        let journal = config.cutover.journal_path(&config.source.name, &config.target.name);
+        let mut monitor = Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval, Some(journal));
         if config.replication.kind == ReplicationKind::MirrorMaker2 {
             monitor.follow_mm2(config);
         }
@@ -85,6 +86,7 @@ impl Monitor {
         ws: Watch,
         wt: Watch,
         refresh: Duration,
+        journal: Option<std::path::PathBuf>,
     ) -> Monitor {
         let mut initial = Snapshot::default();
         initial.source.name = source.name().to_string();
@@ -102,6 +104,7 @@ impl Monitor {
                 wt,
                 Pace::every(refresh),
                 Some(target_polled),
+                journal.map(crate::cutover::journal::TargetOnlyFollower::new),
                 tx.clone(),
             ),
             poll_job(
@@ -109,6 +112,7 @@ impl Monitor {
                 source,
                 ws,
                 Pace::after_target(refresh, after_target),
+                None,
                 None,
                 tx.clone(),
             ),
@@ -175,24 +179,28 @@ fn poll_job(
     watch: Watch,
     pace: Pace,
     polled: Option<watch::Sender<u64>>,
+    journal: Option<crate::cutover::journal::TargetOnlyFollower>,
     tx: Arc<watch::Sender<Snapshot>>,
 ) -> JobHandle {
     let name = format!("poll-{}", client.name());
     JobHandle::task(&name, move |cancel| async move {
         tokio::select! {
-            _ = poll_loop(side, client, watch, pace, polled, tx) => {}
+            _ = poll_loop(side, client, watch, pace, polled, journal, tx) => {}
             _ = cancel.cancelled() => {}
         }
     })
 }
 
 /// Polls at `pace`; `polled` (the target's loop) counts the polls done, for the source's.
+/// `journal` (the target's loop): the target-only ranges are read from it before each poll,
+/// so every target-only record a poll sees was journaled before it was read.
 async fn poll_loop(
     side: Side,
     client: ClusterClient,
     watch: Watch,
     mut pace: Pace,
     polled: Option<watch::Sender<u64>>,
+    mut journal: Option<crate::cutover::journal::TargetOnlyFollower>,
     tx: Arc<watch::Sender<Snapshot>>,
 ) {
     let mut polls = 0u64;
@@ -204,6 +212,7 @@ async fn poll_loop(
             Side::Source => tx.borrow().target.last_good.clone(),
             Side::Target => None,
         };
+        let target_only = journal.as_mut().map(|j| j.current());
         let result = client.poll(&watch).await;
         match &result {
             Ok(s) => tracing::debug!(
@@ -232,10 +241,15 @@ async fn poll_loop(
                     if side == Side::Source {
                         snap.target_before_source = target_before;
                     }
+                    // New ranges change what the figures mean: counted as new figures.
+                    let explained_anew = target_only
+                        .filter(|t| !Arc::ptr_eq(t, &snap.target_only))
+                        .map(|t| snap.target_only = t)
+                        .is_some();
                     let feed = snap.feed_mut(side);
                     feed.last_good = Some(Arc::new(state));
                     feed.last_error = None;
-                    if changed || feed.figures_version == 0 {
+                    if changed || explained_anew || feed.figures_version == 0 {
                         feed.figures_version += 1;
                     }
                 }

@@ -19,6 +19,8 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
     let source = ClusterClient::connect(&config.source, timeout, None)?;
     let target = ClusterClient::connect(&config.target, timeout, None)?;
     let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
+    // The journal's target-only ranges before the target is read (see `monitor`).
+    let target_only = crate::cutover::journal::target_only_now(config);
     // The target first, then the source: what the target holds was then on the source when
     // the source was read, so lag is never negative because of when they were read.
     let t = target.poll(&wt).await;
@@ -52,6 +54,7 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
         target,
         seq: 1,
         mm2,
+        target_only,
     })
 }
 

@@ -223,7 +223,17 @@ fn exact_translation_against_real_checkpoints_resumes_a_consumer_exactly() {
     let mut measured = Vec::new();
     for (group, c) in &positions {
         let committed = BTreeMap::from([(("tr-orders".to_string(), 0), *c)]);
-        let (rows, _) = translate_group(&config, Some(&mm2), group, &committed, None, TIMEOUT, &[]).unwrap();
+        let (rows, _) = translate_group(
+            &config,
+            Some(&mm2),
+            group,
+            &committed,
+            None,
+            TIMEOUT,
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
         let row = &rows[0];
         let exact = match &row.translation.outcome {
             Outcome::Exact { target_offset, .. } => *target_offset,
@@ -310,7 +320,17 @@ fn identity_policy_with_offset_syncs_on_the_target() {
     assert_eq!(mm2.undecodable, 0);
     assert_syncs_pair_identical_records(&config, &mm2, "idn-orders", 1);
     let committed = BTreeMap::from([(("idn-orders".to_string(), 0), 217)]);
-    let (rows, _) = translate_group(&config, Some(&mm2), "idn-billing", &committed, None, TIMEOUT, &[]).unwrap();
+    let (rows, _) = translate_group(
+        &config,
+        Some(&mm2),
+        "idn-billing",
+        &committed,
+        None,
+        TIMEOUT,
+        &[],
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(rows[0].target_topic, "idn-orders");
     let exact = rows[0].translation.exact().expect("exact");
     assert_eq!(
@@ -400,6 +420,7 @@ fn transactions_validate_and_translate_across_markers() {
         None,
         TIMEOUT,
         &[],
+        &Default::default(),
     )
     .unwrap();
     let exact = rows[0].translation.exact().unwrap_or_else(|| panic!("{:?}", rows[0]));

@@ -102,14 +102,34 @@ fn delete_records_on_the_source_validation_passes_and_translation_is_exact() {
     commit_offsets(&src, "ret-before", &[("ret-orders".into(), 0, 120)]).unwrap();
     let mm2 = cutover::kafka::mm2::read_once(&config.source, &config.target, &config.replication, TIMEOUT).unwrap();
     let after = BTreeMap::from([(("ret-orders".to_string(), 0), 320)]);
-    let (rows, _) = translate_group(&config, Some(&mm2), "ret-after", &after, None, TIMEOUT, &[]).unwrap();
+    let (rows, _) = translate_group(
+        &config,
+        Some(&mm2),
+        "ret-after",
+        &after,
+        None,
+        TIMEOUT,
+        &[],
+        &Default::default(),
+    )
+    .unwrap();
     let exact = rows[0].translation.exact().unwrap_or_else(|| panic!("{:?}", rows[0]));
     assert_eq!(
         records_from(&tgt, "src.ret-orders", exact, 3),
         records_from(&src, "ret-orders", 320, 3)
     );
     let before = BTreeMap::from([(("ret-orders".to_string(), 0), 120)]);
-    let (rows, _) = translate_group(&config, Some(&mm2), "ret-before", &before, None, TIMEOUT, &[]).unwrap();
+    let (rows, _) = translate_group(
+        &config,
+        Some(&mm2),
+        "ret-before",
+        &before,
+        None,
+        TIMEOUT,
+        &[],
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(rows[0].translation.exact(), None, "{:?}", rows[0]);
     let said = rows[0].translation.outcome.describe();
     assert!(

@@ -84,7 +84,18 @@ fn translate(
     let target_topic = replication.target_topic(topic);
     let mut s = KafkaCursor::new(src, topic, partition, Duration::from_secs(10)).unwrap();
     let mut t = KafkaCursor::new(tgt, &target_topic, partition, Duration::from_secs(10)).unwrap();
-    let out = translate_partition(&mut s, &mut t, replication, syncs, topic, partition, committed, None).unwrap();
+    let out = translate_partition(
+        &mut s,
+        &mut t,
+        replication,
+        syncs,
+        topic,
+        partition,
+        committed,
+        None,
+        Default::default(),
+    )
+    .unwrap();
     (out, s.records_read() + t.records_read())
 }
 

@@ -218,6 +218,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
         figures_version: 0,
     };
     Snapshot {
+        target_only: Default::default(),
         source: feed("dc1-prod", source),
         target: feed("gcp-cloud", target),
         seq,
@@ -251,6 +252,7 @@ fn app_with(theme: Theme, more: &str) -> App {
 
 fn result(topic: &str, p: i32, s: (i64, i64), t: (i64, i64), verdict: Verdict) -> validate::run::Row {
     validate::run::Row {
+        target_only: vec![],
         topic: topic.into(),
         target_topic: format!("dc1.{topic}"),
         partition: p,
@@ -829,6 +831,7 @@ fn a_long_list_shows_the_page_of_the_selected_row() {
         figures_version: 0,
     };
     let snap = Snapshot {
+        target_only: Default::default(),
         source: feed("a", "big"),
         target: feed("b", "dc1.big"),
         seq: 1,

@@ -122,6 +122,9 @@ pub struct Wave {
     pub topics: Vec<Regex>,
     /// Regexes (whole name) on consumer group names.
     pub groups: Vec<Regex>,
+    /// Regexes on groups that read the wave's topics on the source and stay there, knowingly:
+    /// they receive no new record after `flip_producers`.
+    pub leave_groups: Vec<Regex>,
     pub strategy: Strategy,
     pub confirm: ConfirmMode,
     pub hooks: Hooks,
@@ -136,6 +139,11 @@ impl Wave {
     pub fn has_group(&self, group: &str) -> bool {
         self.groups.iter().any(|r| r.is_match(group))
     }
+
+    /// Whether `group` stays on the source by the plan (`leave_groups`).
+    pub fn leaves_group(&self, group: &str) -> bool {
+        self.leave_groups.iter().any(|r| r.is_match(group))
+    }
 }
 
 impl PartialEq for Wave {
@@ -144,6 +152,7 @@ impl PartialEq for Wave {
         self.name == other.name
             && patterns(&self.topics) == patterns(&other.topics)
             && patterns(&self.groups) == patterns(&other.groups)
+            && patterns(&self.leave_groups) == patterns(&other.leave_groups)
             && self.strategy == other.strategy
             && self.confirm == other.confirm
             && self.hooks == other.hooks
@@ -183,6 +192,8 @@ pub(super) struct RawWave {
     topics: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     groups: Vec<Spanned<String>>,
+    #[serde(default)]
+    leave_groups: Vec<Spanned<String>>,
     strategy: Option<Spanned<String>>,
     confirm: Option<Spanned<String>>,
     #[serde(default)]
@@ -289,6 +300,7 @@ impl RawWave {
             name,
             topics: patterns(self.topics.get_ref(), located)?,
             groups: patterns(&self.groups, located)?,
+            leave_groups: patterns(&self.leave_groups, located)?,
             strategy,
             confirm,
             hooks: Hooks {

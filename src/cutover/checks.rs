@@ -85,7 +85,12 @@ pub fn lags(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Result<B
         let target_topic = config.replication.target_topic(t);
         let syncs = newest_syncs(snapshot, &config.replication, t);
         let sync = |p: i32| syncs.get(&p).copied();
-        for pair in partition_pairs(src.topics.get(t), tgt.topics.get(&target_topic), &sync) {
+        for pair in partition_pairs(
+            src.topics.get(t),
+            tgt.topics.get(&target_topic),
+            &sync,
+            &snapshot.target_only,
+        ) {
             let lag = pair.lag.ok_or_else(|| {
                 format!(
                     "{t}/{}: no lag figure (a partition missing or unreadable)",
@@ -354,7 +359,100 @@ pub fn preflight(
         },
     ));
     out.push(("groups read only wave topics", groups_in_wave(snapshot, wave, groups)));
+    out.push((
+        "no group left behind",
+        groups_left_behind(snapshot, wave, topics, groups),
+    ));
     out
+}
+
+/// The groups on the source that read `topics` (members assigned to them, or offsets committed
+/// on them), by group name, with the wave topics each reads.
+pub fn readers_of(snapshot: &Snapshot, topics: &[String]) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let groups = snapshot
+        .source
+        .state()
+        .ok_or("the source has not answered")?
+        .groups
+        .as_ref()
+        .map_err(|e| format!("the source's groups could not be read: {e}"))?;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for g in groups {
+        let committed = g
+            .offsets
+            .as_ref()
+            .map(|o| o.topics().iter().map(|t| t.topic.clone()).collect::<Vec<_>>());
+        let assigned = g
+            .members
+            .iter()
+            .filter_map(|m| m.assignment.as_ref().ok())
+            .flat_map(|a| a.keys().cloned());
+        let mut read: Vec<String> = committed
+            .unwrap_or_default()
+            .into_iter()
+            .chain(assigned)
+            .filter(|t| topics.contains(t))
+            .collect();
+        read.sort();
+        read.dedup();
+        if !read.is_empty() {
+            out.insert(g.name.clone(), read);
+        }
+    }
+    Ok(out)
+}
+
+/// The groups that read the wave's topics on the source and stay there by the plan
+/// (`leave_groups`): after `flip_producers` they receive no new record. One line each.
+pub fn left_behind(
+    snapshot: &Snapshot,
+    wave: &Wave,
+    topics: &[String],
+    groups: &[String],
+) -> Result<Vec<String>, String> {
+    Ok(readers_of(snapshot, topics)?
+        .into_iter()
+        .filter(|(g, _)| !groups.contains(g) && wave.leaves_group(g))
+        .map(|(g, t)| {
+            format!(
+                "{g} (reads {}) stays on the source: it will receive no new records after flip_producers",
+                t.join(", ")
+            )
+        })
+        .collect())
+}
+
+/// Every group that reads a wave topic on the source moves with the wave, or is left on the
+/// source knowingly (`leave_groups`): one that is neither would starve in silence once the
+/// producers write to the target.
+fn groups_left_behind(
+    snapshot: &Snapshot,
+    wave: &Wave,
+    topics: &[String],
+    groups: &[String],
+) -> Result<String, String> {
+    let readers = readers_of(snapshot, topics)?;
+    let behind: Vec<String> = readers
+        .iter()
+        .filter(|(g, _)| !groups.contains(g) && !wave.leaves_group(g))
+        .map(|(g, t)| format!("{g} reads {}", t.join(", ")))
+        .collect();
+    let left = readers
+        .keys()
+        .filter(|g| !groups.contains(g) && wave.leaves_group(g))
+        .count();
+    if !behind.is_empty() {
+        return Err(format!(
+            "{} but is not in the wave: after flip_producers it would receive no new record. Add it to the wave's groups, or to leave_groups to leave it on the source knowingly",
+            behind.join("; ")
+        ));
+    }
+    Ok(match left {
+        0 => "every group reading the wave's topics moves with it".into(),
+        n => {
+            format!("{n} group(s) left on the source by leave_groups: they receive no new records after flip_producers")
+        }
+    })
 }
 
 fn replication_alive(snapshot: &Snapshot, config: &Config, now: SystemTime) -> Result<String, String> {

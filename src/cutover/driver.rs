@@ -144,6 +144,11 @@ impl<'a> Driver<'a> {
         // this drive stops it (so `--yes` never loops on a failing step).
         let failed_before = matches!(engine::next(&self.state, self.wave), Next::Stopped { .. });
         let mut offered_retry = false;
+        // A wave that was rolled back runs again from its start, as a new run (confirmed as a
+        // start is).
+        if !self.dry_run && self.state.rolled_back(self.wave) && !self.start(op)? {
+            return Ok(Outcome::Declined { step: Step::Preflight });
+        }
         if self.state.paused && !self.dry_run {
             self.say(op, None, "resumed");
             self.record(Event::Resumed)?;
@@ -198,6 +203,9 @@ impl<'a> Driver<'a> {
                 Next::Finished(f) => {
                     if self.dry_run {
                         return Ok(Outcome::DryRunDone);
+                    }
+                    if f == Finish::RolledBack {
+                        self.report_target_only(op);
                     }
                     self.say(
                         op,
@@ -265,10 +273,38 @@ impl<'a> Driver<'a> {
                 .iter()
                 .map(|s| format!("  {}", s.name())),
         );
+        let again = self.state.rolled_back(self.wave);
+        if again {
+            details.push(format!(
+                "it was rolled back{}: it runs again from its start",
+                self.state
+                    .rolled_back_at(&self.wave.hooks)
+                    .map_or(String::new(), |at| format!(" at {}", crate::model::groups::clock(at)))
+            ));
+            let explained = snap
+                .target_only
+                .all()
+                .filter(|r| {
+                    self.state
+                        .topics
+                        .iter()
+                        .any(|t| self.config.replication.target_topic(t) == r.topic)
+                })
+                .count();
+            if explained > 0 {
+                details.push(format!(
+                    "{explained} partition range(s) written on the target only during earlier runs are explained: validation, lag and translation step over them"
+                ));
+            }
+        }
         if self.dry_run {
             details.push("DRY RUN: no hook runs, nothing is committed".into());
         } else {
-            let question = format!("Start wave {}? Type its name to confirm", self.wave.name);
+            let question = if again {
+                format!("Start wave {} again? Type its name to confirm", self.wave.name)
+            } else {
+                format!("Start wave {}? Type its name to confirm", self.wave.name)
+            };
             if !op.typed(&question, &details, &self.wave.name) {
                 return Ok(false);
             }
@@ -353,6 +389,27 @@ impl<'a> Driver<'a> {
     }
 
     fn perform(&mut self, op: &mut dyn Operator, step: Step, action: Action, again: bool) -> Result<(), String> {
+        // Before the producers may write to the target: where its records stop being copies.
+        if step == Step::FlipProducers && self.state.target_writes_began.is_none() && !self.dry_run {
+            match self.target_ends() {
+                Ok(ends) => self.record(Event::TargetWritesBegan { ends })?,
+                Err(e) => {
+                    let reason = format!("the target's end offsets could not be read before the flip: {e}");
+                    self.say(op, Some(step), &format!("FAILED: {reason}"));
+                    self.record(Event::ActionStarted {
+                        step,
+                        action,
+                        detail: action.label(),
+                    })?;
+                    return self.record(Event::ActionFailed {
+                        step,
+                        action,
+                        reason,
+                        output: vec![],
+                    });
+                }
+            }
+        }
         let detail = match action {
             Action::Hook(_) => engine::hook_command(self.wave, action).unwrap_or("").to_string(),
             _ => action.label(),
@@ -430,15 +487,13 @@ impl<'a> Driver<'a> {
     /// Records written to the target only (after flip_producers), per topic, for the rollback
     /// dialog: they are processed on the target before the groups go back.
     fn written_on_target_only(&mut self) -> Result<Vec<String>, String> {
-        let snap = (self.observe)()?;
-        let source = checks::ends(&snap, self.config, &self.state.topics, false)?;
-        let target = checks::ends(&snap, self.config, &self.state.topics, true)?;
-        let lags = checks::lags(&snap, self.config, &self.state.topics)?;
+        let Some(began) = self.state.target_writes_began.clone() else {
+            return Ok(vec!["no record was written to the target only".into()]);
+        };
+        let now = self.target_ends()?;
         let mut per_topic: BTreeMap<String, i64> = BTreeMap::new();
-        for (k, lag) in &lags {
-            if *lag < 0 && source.contains_key(k) && target.contains_key(k) {
-                *per_topic.entry(self.config.replication.target_topic(&k.0)).or_default() += -lag;
-            }
+        for range in engine::target_only_ranges(&self.wave.name, &began, Some(&now), 0, None) {
+            *per_topic.entry(range.topic.clone()).or_default() += range.len().unwrap_or(0);
         }
         Ok(if per_topic.is_empty() {
             vec!["no record was written to the target only".into()]
@@ -450,6 +505,38 @@ impl<'a> Driver<'a> {
                 })
                 .collect()
         })
+    }
+
+    /// The target's end offsets of the wave's topics, polled now, as journaled.
+    fn target_ends(&mut self) -> Result<Vec<engine::PartitionEnd>, String> {
+        let snap = (self.observe)()?;
+        target_ends_of(&snap, self.config, &self.state.topics)
+    }
+
+    /// The rollback's report: each partition's records written on the target only, which the
+    /// source never had (for the application's owners and the readers of the source).
+    fn report_target_only(&self, op: &mut dyn Operator) {
+        let ranges = self.state.target_only_ranges();
+        if ranges.is_empty() {
+            self.say(op, None, "no record was written on the target only");
+            return;
+        }
+        for r in ranges {
+            let line = match r.to {
+                Some(to) => format!(
+                    "{}/{}: {} record(s) at target offsets {}..{to} exist on the target only (never on the source)",
+                    r.topic,
+                    r.partition,
+                    to - r.from,
+                    r.from
+                ),
+                None => format!(
+                    "{}/{}: records from target offset {} on exist on the target only",
+                    r.topic, r.partition, r.from
+                ),
+            };
+            self.say(op, None, &line);
+        }
     }
 
     /// Translates the target groups' commits back to source offsets and commits them on the
@@ -653,9 +740,9 @@ impl<'a> Driver<'a> {
         let mut settle = Settle::default();
         let mut last_said = String::new();
         loop {
-            let answer = match (self.observe)() {
-                Ok(snap) => self.evaluate(check, &snap, &mut settle),
-                Err(e) => Answer::NotYet(format!("the clusters could not be polled: {e}")),
+            let (answer, snap) = match (self.observe)() {
+                Ok(snap) => (self.evaluate(check, &snap, &mut settle), Some(snap)),
+                Err(e) => (Answer::NotYet(format!("the clusters could not be polled: {e}")), None),
             };
             let (done, text) = match &answer {
                 Answer::Met(t) => (true, t.clone()),
@@ -684,6 +771,14 @@ impl<'a> Driver<'a> {
                 // A wait is interrupted: its intent stays journaled, and it is checked again
                 // when the wave resumes.
                 return Ok(());
+            }
+            // Writes to the target stopped and the groups processed them: the target's ends
+            // now close the target-only ranges.
+            if let (Answer::Met(_), Check::TargetGroupsCaughtUp, Some(snap)) = (&answer, check, &snap) {
+                if self.state.target_writes_began.is_some() && self.state.target_writes_stopped.is_none() {
+                    let ends = target_ends_of(snap, self.config, &self.state.topics)?;
+                    self.record(Event::TargetWritesStopped { ends })?;
+                }
             }
             if done {
                 return self.record(match answer {
@@ -804,6 +899,7 @@ impl<'a> Driver<'a> {
                 None,
                 timeout,
                 &[],
+                &snap.target_only,
             )?;
             let mut moves = Vec::new();
             let mut checkpoint_costs = Vec::new();
@@ -936,6 +1032,18 @@ impl<'a> Driver<'a> {
             output: vec![],
         })
     }
+}
+
+/// The target's end offsets of the wave's (source) `topics`, by target topic.
+fn target_ends_of(snap: &Snapshot, config: &Config, topics: &[String]) -> Result<Vec<engine::PartitionEnd>, String> {
+    Ok(checks::ends(snap, config, topics, true)?
+        .into_iter()
+        .map(|((topic, partition), offset)| engine::PartitionEnd {
+            topic: config.replication.target_topic(&topic),
+            partition,
+            offset,
+        })
+        .collect())
 }
 
 /// Validates the wave's topics (from `progress` on, and moving it on), as

@@ -254,6 +254,15 @@ pub struct OffsetMove {
     pub from: i64,
 }
 
+/// One partition's end offset, as journaled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionEnd {
+    /// The topic as the target names it.
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
 /// Which cluster a commit went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -319,6 +328,16 @@ pub enum Event {
     RollbackStarted {
         steps: Vec<Step>,
     },
+    /// The target's end offsets of the wave's topics just before its producers were flipped:
+    /// what is written there from these offsets on exists on the target only.
+    TargetWritesBegan {
+        ends: Vec<PartitionEnd>,
+    },
+    /// The target's end offsets once a rollback had stopped the writes to the target: with
+    /// `TargetWritesBegan`, each partition's target-only range.
+    TargetWritesStopped {
+        ends: Vec<PartitionEnd>,
+    },
 }
 
 /// Where one action stands.
@@ -356,6 +375,10 @@ pub struct WaveState {
     pub skipped: BTreeMap<Step, String>,
     pub paused: bool,
     pub commits: Vec<(Side, String, Vec<OffsetMove>)>,
+    /// The target's end offsets at the flip of producers and when a rollback stopped the
+    /// writes there (this run of the wave).
+    pub target_writes_began: Option<Vec<PartitionEnd>>,
+    pub target_writes_stopped: Option<Vec<PartitionEnd>>,
 }
 
 impl WaveState {
@@ -372,6 +395,8 @@ impl WaveState {
             skipped: BTreeMap::new(),
             paused: false,
             commits: Vec::new(),
+            target_writes_began: None,
+            target_writes_stopped: None,
         }
     }
 
@@ -396,6 +421,8 @@ impl WaveState {
                     skipped: BTreeMap::new(),
                     paused: false,
                     commits: Vec::new(),
+                    target_writes_began: None,
+                    target_writes_stopped: None,
                 };
             }
             Event::Confirmed { .. } => {}
@@ -456,7 +483,30 @@ impl WaveState {
                 self.steps.extend(steps.iter().copied());
                 self.paused = false;
             }
+            Event::TargetWritesBegan { ends } => self.target_writes_began = Some(ends.clone()),
+            Event::TargetWritesStopped { ends } => self.target_writes_stopped = Some(ends.clone()),
         }
+    }
+
+    /// Whether the wave is over, rolled back: starting it again begins a new run.
+    pub fn rolled_back(&self, wave: &Wave) -> bool {
+        next(self, wave) == Next::Finished(Finish::RolledBack)
+    }
+
+    /// When the rollback's last step finished, once it has.
+    pub fn rolled_back_at(&self, hooks: &Hooks) -> Option<SystemTime> {
+        self.rollback_from?;
+        self.step_times(*self.steps.last()?, hooks).1
+    }
+
+    /// Per partition, the records written on the target only during this run of the wave
+    /// (closed once a rollback stopped the writes), from the journaled end offsets (the
+    /// journal's entries carry the times: `journal::target_only`).
+    pub fn target_only_ranges(&self) -> Vec<crate::model::target_only::TargetOnlyRange> {
+        let Some(began) = &self.target_writes_began else {
+            return Vec::new();
+        };
+        target_only_ranges(&self.name, began, self.target_writes_stopped.as_deref(), 0, None)
     }
 
     pub fn rolling_back(&self) -> bool {
@@ -529,6 +579,39 @@ impl WaveState {
             StepStatus::Pending
         }
     }
+}
+
+/// Per partition, the range between the target's end offsets at the flip and when writes
+/// stopped (open while they have not); partitions where nothing was written are left out.
+pub fn target_only_ranges(
+    wave: &str,
+    began: &[PartitionEnd],
+    stopped: Option<&[PartitionEnd]>,
+    began_ms: i64,
+    stopped_ms: Option<i64>,
+) -> Vec<crate::model::target_only::TargetOnlyRange> {
+    began
+        .iter()
+        .filter_map(|b| {
+            let to = match stopped {
+                None => None,
+                Some(ends) => Some(
+                    ends.iter()
+                        .find(|e| e.topic == b.topic && e.partition == b.partition)
+                        .map_or(b.offset, |e| e.offset),
+                ),
+            };
+            (to.is_none_or(|to| to > b.offset)).then(|| crate::model::target_only::TargetOnlyRange {
+                wave: wave.to_string(),
+                topic: b.topic.clone(),
+                partition: b.partition,
+                from: b.offset,
+                to,
+                flipped_at_ms: began_ms,
+                stopped_at_ms: to.and(stopped_ms),
+            })
+        })
+        .collect()
 }
 
 /// A hook the plan does not configure: its action is left out (the wait after it still runs).
@@ -650,6 +733,7 @@ mod tests {
             name: "w1".into(),
             topics: vec![regex::Regex::new("^orders$").unwrap()],
             groups: vec![],
+            leave_groups: vec![],
             strategy,
             confirm,
             hooks: Hooks {

@@ -59,6 +59,18 @@ impl Entry {
             Paused => "paused".into(),
             Resumed => "resumed".into(),
             RollbackStarted { .. } => "rollback started".into(),
+            TargetWritesBegan { ends } => {
+                format!(
+                    "producers flip: the target's end offsets of {} partition(s) noted",
+                    ends.len()
+                )
+            }
+            TargetWritesStopped { ends } => {
+                format!(
+                    "writes to the target stopped: its end offsets of {} partition(s) noted",
+                    ends.len()
+                )
+            }
         };
         let dry = if e.dry_run { " (dry run)" } else { "" };
         format!(
@@ -121,6 +133,83 @@ pub fn wave_state(entries: &[Entry], wave: &Wave) -> WaveState {
         state.apply(e.time(), &e.event);
     }
     state
+}
+
+/// The records every wave wrote on the target only, from the journal's entries (dry runs
+/// left out): from each `TargetWritesBegan` to the `TargetWritesStopped` of the same run (open
+/// when writes go on, as after a wave that is done).
+pub fn target_only(entries: &[Entry]) -> crate::model::target_only::TargetOnly {
+    use std::collections::HashMap;
+    let mut began: HashMap<&str, (&Vec<super::engine::PartitionEnd>, i64)> = HashMap::new();
+    let mut ranges = Vec::new();
+    for e in entries.iter().filter(|e| !e.dry_run) {
+        match &e.event {
+            Event::TargetWritesBegan { ends } => {
+                began.insert(&e.wave, (ends, e.at_ms));
+            }
+            Event::TargetWritesStopped { ends } => {
+                if let Some((b, at)) = began.remove(e.wave.as_str()) {
+                    ranges.extend(super::engine::target_only_ranges(
+                        &e.wave,
+                        b,
+                        Some(ends),
+                        at,
+                        Some(e.at_ms),
+                    ));
+                }
+            }
+            // A new run of the wave: a flip of the run before that no rollback stopped
+            // explains nothing of the new run.
+            Event::WaveStarted { .. } => {
+                began.remove(e.wave.as_str());
+            }
+            _ => {}
+        }
+    }
+    for (wave, (b, at)) in began {
+        ranges.extend(super::engine::target_only_ranges(wave, b, None, at, None));
+    }
+    crate::model::target_only::TargetOnly::new(ranges)
+}
+
+/// The target-only ranges of the config's journal, as it is now.
+pub fn target_only_now(config: &crate::config::Config) -> std::sync::Arc<crate::model::target_only::TargetOnly> {
+    TargetOnlyFollower::new(config.cutover.journal_path(&config.source.name, &config.target.name)).current()
+}
+
+/// Follows the journal's target-only ranges: re-read when the file changed.
+#[derive(Debug, Default)]
+pub struct TargetOnlyFollower {
+    path: PathBuf,
+    seen: Option<(u64, SystemTime)>,
+    current: std::sync::Arc<crate::model::target_only::TargetOnly>,
+}
+
+impl TargetOnlyFollower {
+    pub fn new(path: PathBuf) -> TargetOnlyFollower {
+        TargetOnlyFollower {
+            path,
+            ..TargetOnlyFollower::default()
+        }
+    }
+
+    /// The ranges as the journal says now (read again only when its size or time changed; a
+    /// journal that cannot be read keeps the last ranges, with a warning in the log).
+    pub fn current(&mut self) -> std::sync::Arc<crate::model::target_only::TargetOnly> {
+        let stamp = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.len(), m.modified().unwrap_or(UNIX_EPOCH)));
+        if stamp != self.seen {
+            match read(&self.path) {
+                Ok(entries) => {
+                    self.current = std::sync::Arc::new(target_only(&entries));
+                    self.seen = stamp;
+                }
+                Err(e) => tracing::warn!("target-only ranges not read again: {e}"),
+            }
+        }
+        self.current.clone()
+    }
 }
 
 /// The journal, opened by the one driver.

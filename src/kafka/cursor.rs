@@ -169,6 +169,58 @@ impl<C: Cursor> Cursor for Bounded<C> {
     }
 }
 
+/// A target cursor that steps over the records written on the target only during a wave
+/// (the journal's ranges): they are no copy of a source record, so validation and translation
+/// read the target as the replicator wrote it.
+pub struct SkipTargetOnly<C> {
+    inner: C,
+    ranges: Vec<crate::model::target_only::TargetOnlyRange>,
+}
+
+impl<C: Cursor> SkipTargetOnly<C> {
+    pub fn new(inner: C, ranges: Vec<crate::model::target_only::TargetOnlyRange>) -> Self {
+        SkipTargetOnly { inner, ranges }
+    }
+}
+
+impl<C: Cursor> Cursor for SkipTargetOnly<C> {
+    fn seek(&mut self, offset: i64) -> Result<(), Error> {
+        self.inner.seek(offset)
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, Error> {
+        loop {
+            let Some(r) = self.inner.next()? else {
+                return Ok(None);
+            };
+            match self.ranges.iter().find(|range| range.contains(r.offset)) {
+                None => return Ok(Some(r)),
+                Some(range) => match range.to {
+                    Some(to) => self.inner.seek(to)?,
+                    // Writes still go to the target: nothing after this is a copy.
+                    None => return Ok(None),
+                },
+            }
+        }
+    }
+
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error> {
+        self.inner.offset_for_time(timestamp)
+    }
+
+    fn records_read(&self) -> u64 {
+        self.inner.records_read()
+    }
+
+    fn end_offset(&mut self) -> Result<i64, Error> {
+        self.inner.end_offset()
+    }
+
+    fn start_offset(&mut self) -> Result<i64, Error> {
+        self.inner.start_offset()
+    }
+}
+
 /// A cursor over one partition of a real cluster.
 pub struct KafkaCursor {
     reader: RecordReader,

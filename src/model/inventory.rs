@@ -189,6 +189,7 @@ mod tests {
     #[test]
     fn only_overrides_that_differ_are_differences() {
         let snapshot = Snapshot {
+            target_only: Default::default(),
             source: cluster(&[
                 ("message.format.version", "3.0-IV1", true),
                 ("segment.bytes", "1073741824", true),

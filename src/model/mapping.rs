@@ -24,7 +24,10 @@ pub struct MappingRow {
     pub target_since: Option<i64>,
     /// target_since - source_since: while MM2 is behind this is minus its lag; once it has
     /// caught up, negative means records missing on the target, positive extra ones.
+    /// Records written on the target only during a wave are left out of target_since.
     pub drift: Option<i64>,
+    /// Records of target_end - sync written on the target only (explained, left out).
+    pub target_only: i64,
 }
 
 /// One row per partition of every watched source topic, by topic then partition.
@@ -43,6 +46,7 @@ pub struct MappingRows {
     /// MM2's state when MM2 does the copying (its offset-syncs map the offsets).
     mm2: Option<Arc<Mm2State>>,
     identity: bool,
+    explained: Arc<super::target_only::TargetOnly>,
     /// (source topic, target topic, index of its first row), in row order.
     topics: Vec<(Arc<str>, Arc<str>, usize)>,
     len: usize,
@@ -63,6 +67,7 @@ impl MappingRows {
                 ReplicationKind::OffsetPreserving => None,
             },
             identity: replication.kind == ReplicationKind::OffsetPreserving,
+            explained: snapshot.target_only.clone(),
             ..MappingRows::default()
         };
         for s in rows.source.iter().flat_map(|c| c.topics.values()) {
@@ -112,9 +117,15 @@ impl MappingRows {
                 let source_end = p.high.clone().ok();
                 let target_end = t.and_then(|t| t.partition(p.id)).and_then(|tp| tp.high.clone().ok());
                 let sync = syncs.get(&p.id).copied();
+                let explained = self.explained.partition(target_topic, p.id);
+                let target_only = match (sync, target_end) {
+                    (Some((_, down)), Some(e)) => explained.count_between(down, e),
+                    (None, Some(e)) => explained.count_between(i64::MIN, e),
+                    _ => 0,
+                };
                 let (source_since, target_since) = match (sync, self.identity) {
-                    (Some((up, down)), _) => (source_end.map(|e| e - up), target_end.map(|e| e - down)),
-                    (None, true) => (source_end, target_end),
+                    (Some((up, down)), _) => (source_end.map(|e| e - up), target_end.map(|e| e - down - target_only)),
+                    (None, true) => (source_end, target_end.map(|e| e - target_only)),
                     (None, false) => (None, None),
                 };
                 out.push(MappingRow {
@@ -127,6 +138,7 @@ impl MappingRows {
                     source_since,
                     target_since,
                     drift: target_since.zip(source_since).map(|(t, s)| t - s),
+                    target_only,
                 });
             }
         }
@@ -203,6 +215,7 @@ mod tests {
             let target: Vec<(String, Vec<i64>)> =
                 source.iter().map(|(n, h)| (n.clone(), h.iter().map(|x| x / 2).collect())).collect();
             let snap = Snapshot {
+                target_only: Default::default(),
                 source: ClusterFeed { last_good: Some(cluster(&source)), ..Default::default() },
                 target: ClusterFeed { last_good: Some(cluster(&target)), ..Default::default() },
                 seq: 1,

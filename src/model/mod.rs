@@ -8,6 +8,7 @@ pub mod groups;
 pub mod inventory;
 pub mod mapping;
 pub mod overview;
+pub mod target_only;
 pub mod translation;
 pub mod validation;
 pub mod verdict;
@@ -306,6 +307,9 @@ pub struct Snapshot {
     /// on the source when the source was read, so polls a moment apart never make lag
     /// negative or drift positive. None: the source was read before any target poll.
     pub target_before_source: Option<Arc<ClusterState>>,
+    /// Records on the target only (written there during a wave), from the journal: read
+    /// before each target poll, so every such record the poll sees is already explained.
+    pub target_only: Arc<target_only::TargetOnly>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -338,7 +342,9 @@ impl Snapshot {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
         };
-        mm2 && same(&self.source, &other.source) && same(&self.target, &other.target)
+        mm2 && self.target_only == other.target_only
+            && same(&self.source, &other.source)
+            && same(&self.target, &other.target)
     }
 
     /// The target state to compare the source's newest figures with (see
@@ -443,6 +449,7 @@ mod tests {
             })
         };
         let snap = |high: i64, at: u64, version: u64| Snapshot {
+            target_only: Default::default(),
             source: ClusterFeed {
                 name: "a".into(),
                 last_good: Some(state(high, at)),

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::target_only::{PartitionRanges, TargetOnly};
 use super::{ClusterState, Health, Snapshot, TopicState};
 use crate::config::{MonitorConfig, NameFilter, Replication};
 
@@ -108,15 +109,33 @@ fn side_figures(topic: Option<&TopicState>, partition: i32) -> Option<SideFigure
 /// unless `newest_sync` gives MM2's newest (source, target) pair for a partition: then it is
 /// what the source gained since that record minus what the target gained, which stays right
 /// when the two sides number their records differently.
+/// `explained`: records on the target only (written there during a wave), which are no copy
+/// of a source record and so no part of the lag.
 pub fn partition_pairs(
     source: Option<&TopicState>,
     target: Option<&TopicState>,
     newest_sync: &dyn Fn(i32) -> Option<(i64, i64)>,
+    explained: &TargetOnly,
 ) -> Vec<PartitionPair> {
     partition_ids(source, target)
         .into_iter()
-        .map(|id| partition_pair(source, target, id, newest_sync(id)))
+        .map(|id| partition_pair(source, target, id, newest_sync(id), explained))
         .collect()
+}
+
+/// Replication lag of one partition: the records the source gained since MM2's newest
+/// offset-sync (or since offset 0, when there is none) that the target did not, the target's
+/// own records (written there during a wave) left out.
+pub fn replication_lag(
+    source_end: i64,
+    target_end: i64,
+    newest_sync: Option<(i64, i64)>,
+    explained: PartitionRanges,
+) -> i64 {
+    match newest_sync {
+        Some((up, down)) => (source_end - up) - (target_end - down - explained.count_between(down, target_end)),
+        None => source_end - (target_end - explained.count_between(i64::MIN, target_end)),
+    }
 }
 
 /// The partition ids either side has, in order: the Topic view's rows, whose figures are
@@ -143,6 +162,7 @@ pub struct PartitionRows {
     source: Option<(Arc<ClusterState>, String)>,
     target: Option<(Arc<ClusterState>, String)>,
     syncs: BTreeMap<i32, (i64, i64)>,
+    explained: Arc<TargetOnly>,
 }
 
 impl PartitionRows {
@@ -158,6 +178,7 @@ impl PartitionRows {
             syncs: newest_syncs(snapshot, replication, topic),
             source,
             target,
+            explained: snapshot.target_only.clone(),
         };
         rows.ids = partition_ids(rows.topic(&rows.source), rows.topic(&rows.target));
         rows.ids.retain(|id| keep(*id));
@@ -184,6 +205,7 @@ impl PartitionRows {
             self.topic(&self.target),
             id,
             self.syncs.get(&id).copied(),
+            &self.explained,
         ))
     }
 }
@@ -195,13 +217,18 @@ pub fn partition_pair(
     target: Option<&TopicState>,
     id: i32,
     newest_sync: Option<(i64, i64)>,
+    explained: &TargetOnly,
 ) -> PartitionPair {
     let s = side_figures(source, id);
     let t = side_figures(target, id);
-    let lag = match (&s, &t) {
-        (Some(s), Some(t)) => match (&s.high, &t.high, newest_sync) {
-            (Ok(sh), Ok(th), Some((up, down))) => Some((sh - up) - (th - down)),
-            (Ok(sh), Ok(th), None) => Some(sh - th),
+    let lag = match (&s, &t, target) {
+        (Some(s), Some(t), Some(tt)) => match (&s.high, &t.high) {
+            (Ok(sh), Ok(th)) => Some(replication_lag(
+                *sh,
+                *th,
+                newest_sync,
+                explained.partition(&tt.name, id),
+            )),
             _ => None,
         },
         _ => None,
@@ -237,6 +264,7 @@ pub fn topic_pairs(
             let target_topic = replication.target_topic(&s.name);
             let t = tgt.and_then(|c| c.topics.get(&target_topic));
             let syncs = newest_syncs(snapshot, replication, &s.name);
+            let has_explained = snapshot.target_only.has_topic(&target_topic);
             // One pass over each side's partitions, without building their rows (25,000
             // partitions are derived on every changed poll).
             let (mut lag, mut max_lag, mut negative) = (None::<i64>, None::<i64>, false);
@@ -250,10 +278,11 @@ pub fn topic_pairs(
                 let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else {
                     continue;
                 };
-                let partition_lag = match syncs.get(&sp.id) {
-                    Some((up, down)) => (sh - up) - (th - down),
-                    None => sh - th,
+                let explained = match has_explained {
+                    true => snapshot.target_only.partition(&target_topic, sp.id),
+                    false => PartitionRanges::default(),
                 };
+                let partition_lag = replication_lag(*sh, *th, syncs.get(&sp.id).copied(), explained);
                 negative |= partition_lag < 0;
                 max_lag = Some(max_lag.map_or(partition_lag, |m| m.max(partition_lag)));
                 lag = Some(lag.unwrap_or(0) + partition_lag);
@@ -267,7 +296,12 @@ pub fn topic_pairs(
                 .error
                 .clone()
                 .or_else(|| t.and_then(|t| t.error.clone()))
-                .or_else(|| problem.then(|| first_partition_problem(s, t)).flatten());
+                .or_else(|| problem.then(|| first_partition_problem(s, t)).flatten())
+                .or_else(|| {
+                    has_explained
+                        .then(|| snapshot.target_only.topic_note(&target_topic))
+                        .flatten()
+                });
             let status = if any_stale {
                 PairStatus::Stale
             } else if tgt.is_some() && t.is_none() {
@@ -309,7 +343,7 @@ pub fn newest_syncs(snapshot: &Snapshot, replication: &Replication, topic: &str)
 /// The first unavailable end offset or partition error of a pair, in partition order, source
 /// before target (the reason shown next to the topic's figures). Only asked when there is one.
 fn first_partition_problem(s: &TopicState, t: Option<&TopicState>) -> Option<String> {
-    partition_pairs(Some(s), t, &|_| None)
+    partition_pairs(Some(s), t, &|_| None, &TargetOnly::default())
         .iter()
         .flat_map(|p| [&p.source, &p.target])
         .flatten()
@@ -421,6 +455,7 @@ mod tests {
     fn pairs_lag_and_status() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         let snap = Snapshot {
+            target_only: Default::default(),
             source: feed(
                 "s",
                 now,
@@ -528,6 +563,7 @@ mod tests {
         ) {
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
             let snap = Snapshot {
+                target_only: Default::default(),
                 source: feed("s", now, vec![s.clone()]),
                 target: feed("t", now, vec![t.clone()]),
                 seq: 1,
@@ -560,6 +596,7 @@ mod tests {
         fn a_topics_figures_agree_with_its_partition_rows(s in arbitrary_topic("a"), t in arbitrary_topic("source.a")) {
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
             let snap = Snapshot {
+                target_only: Default::default(),
                 source: feed("s", now, vec![s.clone()]),
                 target: feed("t", now, vec![t.clone()]),
                 seq: 1,
@@ -568,7 +605,7 @@ mod tests {
             };
             let cfg = MonitorConfig::default();
             let pair = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, now).remove(0);
-            let rows = partition_pairs(Some(&s), Some(&t), &|_| None);
+            let rows = partition_pairs(Some(&s), Some(&t), &|_| None, &TargetOnly::default());
             let lags: Vec<i64> = rows.iter().filter_map(|r| r.lag).collect();
             prop_assert_eq!(pair.lag, (!lags.is_empty()).then(|| lags.iter().sum::<i64>()));
             let note = rows

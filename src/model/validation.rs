@@ -348,11 +348,16 @@ pub struct ValidationRow {
 
 /// What a result needs said: the first mismatch, why it was skipped, or a note.
 pub fn result_detail(row: &Row) -> String {
-    match &row.result.verdict {
+    let detail = match &row.result.verdict {
         Verdict::Pass if row.result.pending => "later source records not copied yet".into(),
         Verdict::Pass => String::new(),
         Verdict::Fail { mismatch } => mismatch.describe(),
         Verdict::Skipped { reason } | Verdict::Pending { reason } | Verdict::Error { reason } => reason.clone(),
+    };
+    match crate::model::target_only::PartitionRanges(&row.target_only).note() {
+        Some(explained) if detail.is_empty() => explained,
+        Some(explained) => format!("{detail}; {explained}"),
+        None => detail,
     }
 }
 
@@ -517,6 +522,7 @@ mod tests {
 
     fn row(topic: &str, p: i32, s: (i64, i64), verdict: Verdict) -> Row {
         Row {
+            target_only: vec![],
             topic: topic.into(),
             target_topic: topic.into(),
             partition: p,

@@ -123,4 +123,8 @@ pub struct Row {
     pub records_read: (u64, u64),
     /// Bytes of keys, values and headers read, both sides together.
     pub bytes_read: u64,
+    /// The partition's records written on the target only during a wave: stepped over as
+    /// explained, never compared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub target_only: Vec<crate::model::target_only::TargetOnlyRange>,
 }

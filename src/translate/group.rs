@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::{translate_partition, Outcome, Translated};
 use crate::config::Config;
-use crate::kafka::cursor::{Cursor, KafkaCursor, Retrying};
+use crate::kafka::cursor::{Cursor, KafkaCursor, Retrying, SkipTargetOnly};
 use crate::mm2::state::Mm2State;
 use crate::mm2::syncs::SyncHistory;
+use crate::model::target_only::TargetOnly;
 pub use crate::model::translation::GroupPartitionTranslation;
 
 /// Records read on each side while translating, for the benchmark and the log.
@@ -30,6 +31,7 @@ pub fn translate_group(
     only_topic: Option<&str>,
     timeout: Duration,
     previous: &[GroupPartitionTranslation],
+    target_only: &TargetOnly,
 ) -> Result<(Vec<GroupPartitionTranslation>, ReadCounts), String> {
     let queries: BTreeMap<(String, i32), Vec<i64>> = committed
         .iter()
@@ -40,7 +42,7 @@ pub fn translate_group(
         .iter()
         .map(|r| ((r.source_topic.clone(), r.partition), r.translation.clone()))
         .collect();
-    let (rows, counts) = translate_many(config, mm2, &queries, timeout, &previous)?;
+    let (rows, counts) = translate_many(config, mm2, &queries, timeout, &previous, target_only)?;
     let out = rows
         .into_iter()
         .map(|((topic, partition), translated)| {
@@ -73,6 +75,7 @@ pub fn translate_many(
     queries: &BTreeMap<(String, i32), Vec<i64>>,
     timeout: Duration,
     previous: &BTreeMap<(String, i32), Translated>,
+    target_only: &TargetOnly,
 ) -> Result<(Vec<PartitionTranslated>, ReadCounts), String> {
     let empty = SyncHistory::new(1);
     let syncs = mm2.map_or(&empty, |m| &m.syncs);
@@ -95,7 +98,11 @@ pub fn translate_many(
             }
             None => target.insert(KafkaCursor::new(&config.target, &target_topic, *partition, timeout)?),
         };
-        let (mut s, mut t) = (Retrying::new(s), Retrying::new(t));
+        let ranges = target_only.partition(&target_topic, *partition);
+        let (mut s, mut t) = (
+            Retrying::new(s),
+            SkipTargetOnly::new(Retrying::new(t), ranges.0.to_vec()),
+        );
         let before = previous.get(&(topic.clone(), *partition));
         let translated = translate_partition(
             &mut s,
@@ -106,6 +113,7 @@ pub fn translate_many(
             *partition,
             committed,
             before,
+            ranges,
         )
         .unwrap_or_else(|e| {
             committed

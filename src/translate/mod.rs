@@ -15,6 +15,7 @@ use crate::config::{Replication, ReplicationKind};
 use crate::kafka::cursor::Cursor;
 use crate::kafka::records::{Located, Record};
 use crate::mm2::syncs::SyncHistory;
+use crate::model::target_only::PartitionRanges;
 pub use crate::model::translation::{Anchor, Outcome, Translated, WalkedOver};
 
 use std::collections::VecDeque;
@@ -397,12 +398,21 @@ pub const IDENTITY_SAMPLE: i64 = 10;
 
 /// Offset-preserving replicators: the same offsets on both sides, checked on the records
 /// just before C and the one at C.
-pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committed: i64) -> Result<Translated, String> {
+///
+/// `target_only`: records written on the target only during a wave (the target cursor steps
+/// over them): the target's offsets moved on by them, and a group resumes after them.
+pub fn check_identity(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    committed: i64,
+    target_only: PartitionRanges,
+) -> Result<Translated, String> {
     let from = (committed - IDENTITY_SAMPLE).max(0);
     source.seek(from)?;
-    target.seek(from)?;
+    target.seek(target_only.shift(from))?;
+    let resume = target_only.shift(committed);
     let mut outcome = Outcome::Exact {
-        target_offset: committed,
+        target_offset: resume,
         verified_next: false,
     };
     loop {
@@ -418,7 +428,7 @@ pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committe
                 break;
             }
             (None, Some(t)) => {
-                if t.offset <= committed {
+                if target_only.unshift(t.offset) <= committed {
                     outcome = Outcome::Diverged {
                         source_offset: t.offset,
                         target_offset: Some(t.offset),
@@ -429,7 +439,7 @@ pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committe
             }
             (Some(s), Some(t)) => (s, t),
         };
-        let diff = if s.offset != t.offset {
+        let diff = if s.offset != target_only.unshift(t.offset) {
             Some(format!("offsets differ ({} vs {})", s.offset, t.offset))
         } else {
             difference(&s.record, &t.record)
@@ -444,7 +454,7 @@ pub fn check_identity(source: &mut dyn Cursor, target: &mut dyn Cursor, committe
         }
         if s.offset >= committed {
             outcome = Outcome::Exact {
-                target_offset: committed,
+                target_offset: resume,
                 verified_next: true,
             };
             break;
@@ -471,6 +481,7 @@ pub fn translate_partition(
     partition: i32,
     committed: &[i64],
     previous: Option<&Translated>,
+    target_only: PartitionRanges,
 ) -> Result<Vec<Translated>, String> {
     let mut sorted = committed.to_vec();
     sorted.sort_unstable();
@@ -478,10 +489,33 @@ pub fn translate_partition(
     let mut out = Vec::new();
     if replication.kind == ReplicationKind::OffsetPreserving {
         for c in sorted {
-            out.push(check_identity(source, target, c)?);
+            out.push(check_identity(source, target, c, target_only)?);
         }
         return Ok(out);
     }
+    let mut out = translate_by_walk(source, target, syncs, topic, partition, &sorted, previous)?;
+    // A group that resumes where records written on the target only begin processed them on
+    // the target during the wave (they are no copy of anything it read on the source): it
+    // resumes after them.
+    for t in &mut out {
+        if let Outcome::Exact { target_offset, .. } = &mut t.outcome {
+            *target_offset = target_only.skip(*target_offset);
+        }
+    }
+    Ok(out)
+}
+
+/// `translate_partition` with MM2's offset-syncs: walks from the anchors.
+fn translate_by_walk(
+    source: &mut dyn Cursor,
+    target: &mut dyn Cursor,
+    syncs: &SyncHistory,
+    topic: &str,
+    partition: i32,
+    sorted: &[i64],
+    previous: Option<&Translated>,
+) -> Result<Vec<Translated>, String> {
+    let mut out = Vec::new();
     // Retention may have deleted the source records of older syncs (and of the previous
     // answer): an anchor must still be readable, else the offset is found by timestamp.
     let low = source.start_offset()?;
@@ -775,10 +809,32 @@ mod tests {
         };
         syncs.record(&sync).unwrap();
         let replication = Replication::default();
-        let first = translate_partition(&mut s, &mut t, &replication, &syncs, "t", 0, &[104], None).unwrap();
+        let first = translate_partition(
+            &mut s,
+            &mut t,
+            &replication,
+            &syncs,
+            "t",
+            0,
+            &[104],
+            None,
+            Default::default(),
+        )
+        .unwrap();
         assert_eq!(first[0].exact(), Some(3));
         let read_before = (s.read, t.read);
-        let again = translate_partition(&mut s, &mut t, &replication, &syncs, "t", 0, &[107], Some(&first[0])).unwrap();
+        let again = translate_partition(
+            &mut s,
+            &mut t,
+            &replication,
+            &syncs,
+            "t",
+            0,
+            &[107],
+            Some(&first[0]),
+            Default::default(),
+        )
+        .unwrap();
         assert_eq!(again[0].exact(), Some(5));
         assert_eq!(
             again[0].anchor,
@@ -820,6 +876,7 @@ mod tests {
             0,
             &[104, 40],
             None,
+            Default::default(),
         )
         .unwrap();
         assert_eq!(out[0].committed, 40);
@@ -844,9 +901,12 @@ mod tests {
         assert_eq!(r.exact(), Some(3));
         let mut a = Memory::new((0..20).map(|o| rec(o, "x")).collect());
         let mut b = Memory::new((0..20).map(|o| rec(o, "x")).collect());
-        assert_eq!(check_identity(&mut a, &mut b, 15).unwrap().exact(), Some(15));
+        assert_eq!(
+            check_identity(&mut a, &mut b, 15, Default::default()).unwrap().exact(),
+            Some(15)
+        );
         b.records[12].record.value = Some(b"y".to_vec());
-        let bad = check_identity(&mut a, &mut b, 15).unwrap();
+        let bad = check_identity(&mut a, &mut b, 15, Default::default()).unwrap();
         assert!(
             matches!(bad.outcome, Outcome::Diverged { source_offset: 12, .. }),
             "{bad:?}"

@@ -75,7 +75,16 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         )?),
         ReplicationKind::OffsetPreserving => None,
     };
-    let (rows, counts) = translate_group(config, mm2.as_ref(), group, &committed, topic, timeout, &[])?;
+    let (rows, counts) = translate_group(
+        config,
+        mm2.as_ref(),
+        group,
+        &committed,
+        topic,
+        timeout,
+        &[],
+        &crate::cutover::journal::target_only_now(config),
+    )?;
     if rows.is_empty() {
         return Err(format!(
             "group {group} has no committed offsets on watched topics{}",

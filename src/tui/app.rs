@@ -1236,6 +1236,7 @@ mod tests {
             figures_version: 0,
         };
         let snapshot = |seq: u64, at: SystemTime| Snapshot {
+            target_only: Default::default(),
             source: feed("a", at),
             target: feed("b", at),
             seq,
@@ -1453,6 +1454,7 @@ mod tests {
             }]),
         };
         let snapshot = |target_committed: i64| Snapshot {
+            target_only: Default::default(),
             source: ClusterFeed {
                 name: "a".into(),
                 last_good: Some(Arc::new(cluster("orders", 100))),

@@ -122,6 +122,7 @@ impl Jobs {
 fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) -> std::io::Result<JobHandle> {
     let config = app.config.clone();
     let mm2 = app.snapshot.mm2.clone();
+    let target_only = app.snapshot.target_only.clone();
     // The previous answer: partitions walk on from it (a live group costs only what is new).
     let previous = app.translations.get(&group).map(|t| t.previous()).unwrap_or_default();
     JobHandle::thread(&format!("translate {group}"), move |cancel| {
@@ -137,6 +138,7 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
                     None,
                     timeout,
                     &previous,
+                    &target_only,
                 )
             })
             .map(|(rows, counts)| {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::kafka::cursor::Cursor;
 use crate::kafka::records::{Located, Record};
+use crate::model::target_only::PartitionRanges;
 pub use crate::model::verdict::{Mismatch, MismatchKind, PartitionResult, Verdict};
 use crate::translate::{difference, seek_by_timestamp};
 
@@ -108,11 +109,11 @@ pub fn align(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     oldest_sync: Option<(i64, i64)>,
-    identity: bool,
+    identity: Option<PartitionRanges>,
     source_start: i64,
 ) -> Result<Result<(i64, i64), String>, String> {
-    if identity {
-        return Ok(Ok((source_start, source_start)));
+    if let Some(target_only) = identity {
+        return Ok(Ok((source_start, target_only.shift(source_start))));
     }
     if let Some(sync) = oldest_sync {
         return Ok(Ok(sync));
@@ -136,12 +137,13 @@ pub fn align(
 /// either side ends (a shorter target is replication lag: the rest is pending).
 ///
 /// `identity`: an offset-preserving replicator promises the same offsets on both sides, so a
-/// record at another offset than its source's fails even when the content is the same.
+/// record at another offset than its source's fails even when the content is the same (the
+/// target's offsets moved on only by the records written there alone, which it holds).
 pub fn validate_range(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     start: (i64, i64),
-    identity: bool,
+    identity: Option<PartitionRanges>,
 ) -> Result<PartitionResult, String> {
     source.seek(start.0)?;
     target.seek(start.1)?;
@@ -185,11 +187,10 @@ pub fn validate_range(
             pending,
             verdict,
         };
-        let shifted = if identity {
-            (0..n).find(|&i| s[i].offset - start.0 != t[i].offset - start.1)
-        } else {
-            None
-        };
+        let shifted = identity.and_then(|target_only| {
+            let t0 = target_only.unshift(start.1);
+            (0..n).find(|&i| s[i].offset - start.0 != target_only.unshift(t[i].offset) - t0)
+        });
         let content_differs = n > 0 && chunk_digest(&s[..n]) != chunk_digest(&t[..n]);
         let first_content = if content_differs {
             (0..n).find(|&i| !same(&s[i], &t[i]))

@@ -55,7 +55,10 @@ pub fn spot_check_all(
             let mut tc = KafkaCursor::new(&config.target, &target_topic, p.id, timeout)?;
             let offsets = super::spot::sample_offsets(low, high, samples, seed ^ p.id as u64);
             let syncs = snap.mm2.as_ref().map(|m| &m.syncs);
-            let map = |o| super::spot::mapped_offset(o, syncs.and_then(|h| h.anchor(&s.name, p.id, o)), identity);
+            let target_only = snap.target_only.partition(&target_topic, p.id);
+            let map = |o| {
+                super::spot::mapped_offset(o, syncs.and_then(|h| h.anchor(&s.name, p.id, o)), identity, target_only)
+            };
             let spot = super::spot::spot_check(&mut sc, &mut tc, &offsets, &map)?;
             rows.push(Row {
                 topic: s.name.clone(),
@@ -70,6 +73,7 @@ pub fn spot_check_all(
                 },
                 records_read: (sc.records_read(), tc.records_read()),
                 bytes_read: 0,
+                target_only: target_only.0.to_vec(),
             });
         }
     }

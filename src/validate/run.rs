@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::throttle::{Meter, Metered, RateLimit};
 use super::{align, compacted, validate_range, PartitionResult, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
-use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor, Retrying};
+use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor, Retrying, SkipTargetOnly};
+use crate::model::target_only::{PartitionRanges, TargetOnlyRange};
 pub use crate::model::verdict::Row;
 use crate::model::Snapshot;
 
@@ -100,6 +101,8 @@ pub struct Task {
     pub target_topic: String,
     pub partition: i32,
     pub work: Work,
+    /// The partition's records written on the target only (stepped over, explained).
+    pub target_only: Vec<TargetOnlyRange>,
 }
 
 /// The partitions of every watched topic (or one), and what each needs, from a snapshot.
@@ -173,6 +176,7 @@ pub fn plan(
                 target_topic: target_topic.clone(),
                 partition: p.id,
                 work,
+                target_only: snap.target_only.partition(&target_topic, p.id).0.to_vec(),
             });
         }
     }
@@ -231,7 +235,7 @@ fn validate_from<S: Cursor, T: Cursor>(
     sc: S,
     tc: T,
     from: &Alignment,
-    identity: bool,
+    identity: Option<PartitionRanges>,
 ) -> Result<PartitionResult, String> {
     let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
     let start = match from.resume {
@@ -261,7 +265,10 @@ pub fn run_task(
                 limit,
             ),
             Metered::target(
-                Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?),
+                SkipTargetOnly::new(
+                    Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?),
+                    task.target_only.clone(),
+                ),
                 meter,
                 limit,
             ),
@@ -312,7 +319,8 @@ pub fn run_task(
                     // deleted records since.
                     let starts = (sc.start_offset()?, tc.start_offset()?);
                     from = from.after_retention(starts);
-                    Ok((starts, validate_from(sc, tc, &from, *identity)))
+                    let identity = identity.then_some(PartitionRanges(&task.target_only));
+                    Ok((starts, validate_from(sc, tc, &from, identity)))
                 });
                 match run {
                     Ok((starts, Err(e))) if attempt < RETENTION_RETRIES => {
@@ -357,6 +365,7 @@ pub fn run_task(
         result,
         records_read: meter.records(),
         bytes_read: meter.bytes(),
+        target_only: task.target_only.clone(),
     }
 }
 

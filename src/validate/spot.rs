@@ -26,13 +26,19 @@ pub fn sample_offsets(low: i64, high: i64, n: usize, seed: u64) -> Vec<i64> {
 }
 
 /// Where a source offset's record should be on the target: counted from the newest sync at
-/// or below it (exact while nothing was lost or added since), or the same offset.
-pub fn mapped_offset(offset: i64, anchor: Option<(i64, i64)>, identity: bool) -> Option<i64> {
+/// or below it (exact while nothing was lost or added since), or the same offset; the records
+/// written on the target only (`target_only`) are counted over.
+pub fn mapped_offset(
+    offset: i64,
+    anchor: Option<(i64, i64)>,
+    identity: bool,
+    target_only: crate::model::target_only::PartitionRanges,
+) -> Option<i64> {
     if identity {
-        return Some(offset);
+        return Some(target_only.shift(offset));
     }
     let (up, down) = anchor?;
-    Some(down + (offset - up))
+    Some(target_only.advance(down, offset - up))
 }
 
 fn sha256(r: &Record) -> [u8; 32] {
@@ -104,8 +110,11 @@ mod tests {
         assert_eq!(a, sample_offsets(100, 10_000, 50, 7));
         assert_ne!(a, sample_offsets(100, 10_000, 50, 8));
         assert_eq!(sample_offsets(0, 3, 50, 1), vec![0, 1, 2]);
-        assert_eq!(mapped_offset(250, Some((202, 209)), false), Some(257));
-        assert_eq!(mapped_offset(250, None, false), None);
-        assert_eq!(mapped_offset(250, None, true), Some(250));
+        assert_eq!(
+            mapped_offset(250, Some((202, 209)), false, Default::default()),
+            Some(257)
+        );
+        assert_eq!(mapped_offset(250, None, false, Default::default()), None);
+        assert_eq!(mapped_offset(250, None, true, Default::default()), Some(250));
     }
 }
