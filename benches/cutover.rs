@@ -75,6 +75,7 @@ fn snapshot(now: SystemTime) -> Snapshot {
         figures_version: 0,
     };
     Snapshot {
+        target_only: Default::default(),
         source: feed("src", cluster("", now, GroupStatus::Empty)),
         target: feed("tgt", cluster("src.", now, GroupStatus::Stable)),
         seq: 1,

@@ -88,6 +88,7 @@ fn snapshot(now: SystemTime, seq: u64) -> Snapshot {
         figures_version: 0,
     };
     Snapshot {
+        target_only: Default::default(),
         source: feed("src", cluster("", now, 0)),
         target: feed("tgt", cluster("src.", now, seq as i64 * 7)),
         target_before_source: None,
@@ -130,6 +131,7 @@ fn big_snapshot(now: SystemTime, seq: u64, topics: usize, partitions: usize) -> 
         figures_version: seq,
     };
     Snapshot {
+        target_only: Default::default(),
         source: feed("src", sized_cluster("", now, 0, topics, partitions, 1_000)),
         target: feed("tgt", sized_cluster("src.", now, seq as i64 * 7, topics, partitions, 0)),
         target_before_source: None,

@@ -55,7 +55,7 @@ fn lag_per_partition_is_the_difference_of_end_offsets() {
 
     let s = snap.source.state().unwrap().topics.get("orders").cloned();
     let t = snap.target.state().unwrap().topics.get("src.orders").cloned();
-    let parts = partition_pairs(s.as_ref(), t.as_ref(), &|_| None);
+    let parts = partition_pairs(s.as_ref(), t.as_ref(), &|_| None, &Default::default());
     let lags: Vec<Option<i64>> = parts.iter().map(|p| p.lag).collect();
     let expected: Vec<Option<i64>> = (0..3)
         .map(|p| Some(source_counts[p] as i64 - target_counts[p] as i64))

@@ -493,7 +493,7 @@ impl<'a> Driver<'a> {
         let now = self.target_ends()?;
         let mut per_topic: BTreeMap<String, i64> = BTreeMap::new();
         for range in engine::target_only_ranges(&self.wave.name, &began, Some(&now), 0, None) {
-            *per_topic.entry(range.topic.clone()).or_default() += range.len().unwrap_or(0);
+            *per_topic.entry(range.topic.clone()).or_default() += range.records().unwrap_or(0);
         }
         Ok(if per_topic.is_empty() {
             vec!["no record was written to the target only".into()]

@@ -593,14 +593,11 @@ pub fn target_only_ranges(
     began
         .iter()
         .filter_map(|b| {
-            let to = match stopped {
-                None => None,
-                Some(ends) => Some(
-                    ends.iter()
-                        .find(|e| e.topic == b.topic && e.partition == b.partition)
-                        .map_or(b.offset, |e| e.offset),
-                ),
-            };
+            let to = stopped.map(|ends| {
+                ends.iter()
+                    .find(|e| e.topic == b.topic && e.partition == b.partition)
+                    .map_or(b.offset, |e| e.offset)
+            });
             (to.is_none_or(|to| to > b.offset)).then(|| crate::model::target_only::TargetOnlyRange {
                 wave: wave.to_string(),
                 topic: b.topic.clone(),

@@ -387,6 +387,91 @@ mod tests {
         assert_eq!(read(&path).unwrap().len(), 2);
     }
 
+    fn ends(offsets: &[(i32, i64)]) -> Vec<crate::cutover::engine::PartitionEnd> {
+        offsets
+            .iter()
+            .map(|(p, o)| crate::cutover::engine::PartitionEnd {
+                topic: "src.clicks".into(),
+                partition: *p,
+                offset: *o,
+            })
+            .collect()
+    }
+
+    fn entry(at_ms: i64, wave: &str, dry_run: bool, event: Event) -> Entry {
+        Entry {
+            at_ms,
+            at: String::new(),
+            by: "me@here".into(),
+            wave: wave.into(),
+            dry_run,
+            event,
+        }
+    }
+
+    #[test]
+    fn target_only_ranges_are_folded_from_flip_to_stop_per_run() {
+        let started = || Event::WaveStarted {
+            strategy: crate::config::Strategy::StopTheWorld,
+            topics: vec!["clicks".into()],
+            groups: vec![],
+        };
+        let entries = vec![
+            entry(1_000, "a", false, started()),
+            entry(
+                2_000,
+                "a",
+                false,
+                Event::TargetWritesBegan {
+                    ends: ends(&[(0, 100), (1, 50)]),
+                },
+            ),
+            // Partition 1 received nothing on the target: no range.
+            entry(
+                3_000,
+                "a",
+                false,
+                Event::TargetWritesStopped {
+                    ends: ends(&[(0, 140), (1, 50)]),
+                },
+            ),
+            // A dry run's entries never count.
+            entry(
+                3_500,
+                "a",
+                true,
+                Event::TargetWritesBegan {
+                    ends: ends(&[(0, 140)]),
+                },
+            ),
+            entry(4_000, "a", false, started()),
+            entry(
+                5_000,
+                "a",
+                false,
+                Event::TargetWritesBegan {
+                    ends: ends(&[(0, 300)]),
+                },
+            ),
+        ];
+        let t = target_only(&entries);
+        let p0 = t.partition("src.clicks", 0);
+        assert_eq!(p0.0.len(), 2);
+        assert_eq!(
+            (p0.0[0].from, p0.0[0].to, p0.0[0].stopped_at_ms),
+            (100, Some(140), Some(3_000))
+        );
+        // The second run is done and its producers still write to the target: open.
+        assert_eq!((p0.0[1].from, p0.0[1].to), (300, None));
+        assert!(t.partition("src.clicks", 1).is_empty());
+        // A new run drops a flip of the run before that no rollback stopped.
+        let t = target_only(&[
+            entry(1, "a", false, Event::TargetWritesBegan { ends: ends(&[(0, 10)]) }),
+            entry(2, "a", false, started()),
+        ]);
+        assert!(t.is_empty());
+    }
+
     #[test]
     fn a_second_driver_is_refused_and_told_who_drives() {
         let dir = tempfile::tempdir().unwrap();

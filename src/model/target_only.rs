@@ -39,7 +39,7 @@ impl TargetOnlyRange {
     }
 
     /// Records in the range, once it is closed.
-    pub fn len(&self) -> Option<i64> {
+    pub fn records(&self) -> Option<i64> {
         self.to.map(|to| to - self.from)
     }
 
@@ -120,7 +120,7 @@ impl TargetOnly {
             let run = runs
                 .entry((r.flipped_at_ms, &r.wave))
                 .or_insert((0, r.stopped_at_ms, false));
-            run.0 += r.len().unwrap_or(0);
+            run.0 += r.records().unwrap_or(0);
             run.2 |= r.to.is_none();
         }
         let at = |ms: i64| crate::model::groups::clock(time_of(ms));
@@ -179,7 +179,7 @@ impl PartitionRanges<'_> {
         let mut at = source;
         for r in self.0 {
             if r.from <= at {
-                at += r.len().unwrap_or(0);
+                at += r.records().unwrap_or(0);
             }
         }
         at

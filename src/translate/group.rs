@@ -22,7 +22,9 @@ pub struct ReadCounts {
 
 /// Translates one group's committed source offsets (`committed`), optionally one topic only.
 /// `previous`: the group's last translation (may be empty); where it is exact, a partition is
-/// walked from it, so a live group costs only the records since.
+/// walked from it, so a live group costs only the records since. `target_only`: the journal's
+/// records written on the target only, stepped over.
+#[allow(clippy::too_many_arguments)]
 pub fn translate_group(
     config: &Config,
     mm2: Option<&Mm2State>,

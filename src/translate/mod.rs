@@ -694,6 +694,95 @@ mod tests {
         (Memory::new(src), Memory::new(tgt))
     }
 
+    fn target_only(from: i64, to: i64) -> Vec<crate::model::target_only::TargetOnlyRange> {
+        vec![crate::model::target_only::TargetOnlyRange {
+            wave: "w".into(),
+            topic: "t".into(),
+            partition: 0,
+            from,
+            to: Some(to),
+            flipped_at_ms: 0,
+            stopped_at_ms: Some(1),
+        }]
+    }
+
+    /// Source 0..20 copied to target 0..10, then 5 records written on the target only (10..15),
+    /// then source 10..20 copied to target 15..25.
+    fn rolled_back_sides() -> (Memory, Memory) {
+        let src: Vec<Located> = (0..20).map(|o| rec(o, &format!("v{o}"))).collect();
+        let mut tgt: Vec<Located> = Vec::new();
+        for o in 0..25 {
+            let mut r = match o {
+                0..10 => src[o as usize].clone(),
+                10..15 => rec(o, &format!("target-only {o}")),
+                _ => src[o as usize - 5].clone(),
+            };
+            r.offset = o;
+            tgt.push(r);
+        }
+        (Memory::new(src), Memory::new(tgt))
+    }
+
+    #[test]
+    fn translation_steps_over_target_only_records_and_resumes_after_them() {
+        use crate::kafka::cursor::SkipTargetOnly;
+        let (mut s, t) = rolled_back_sides();
+        let ranges = target_only(10, 15);
+        let mut t = SkipTargetOnly::new(t, ranges.clone());
+        let mut syncs = SyncHistory::new(10);
+        syncs
+            .record(&crate::mm2::codec::OffsetSync {
+                topic: "t".into(),
+                partition: 0,
+                upstream: 0,
+                downstream: 0,
+            })
+            .unwrap();
+        let replication = Replication::default();
+        let p = PartitionRanges(&ranges);
+        let out = translate_partition(&mut s, &mut t, &replication, &syncs, "t", 0, &[5, 10, 12, 20], None, p).unwrap();
+        let exact: Vec<Option<i64>> = out.iter().map(|o| o.exact()).collect();
+        // 10: the group read every source record before the flip; the target-only records were
+        // processed on the target during the wave, so it resumes after them.
+        assert_eq!(exact, vec![Some(5), Some(15), Some(17), Some(25)], "{out:?}");
+        assert!(
+            out.iter().all(|o| o.walked_over.is_empty()),
+            "nothing walked over: {out:?}"
+        );
+        // Without the ranges the same walk meets the target's own records where it resumes.
+        let (mut s, mut t) = rolled_back_sides();
+        let plain = translate_partition(
+            &mut s,
+            &mut t,
+            &replication,
+            &syncs,
+            "t",
+            0,
+            &[12],
+            None,
+            Default::default(),
+        )
+        .unwrap();
+        assert_ne!(plain[0].exact(), Some(17), "{plain:?}");
+    }
+
+    #[test]
+    fn identity_moves_on_by_the_target_only_records() {
+        use crate::kafka::cursor::SkipTargetOnly;
+        let ranges = target_only(10, 15);
+        let p = PartitionRanges(&ranges);
+        let (mut s, t) = rolled_back_sides();
+        let mut t = SkipTargetOnly::new(t, ranges.clone());
+        assert_eq!(check_identity(&mut s, &mut t, 8, p).unwrap().exact(), Some(8));
+        assert_eq!(check_identity(&mut s, &mut t, 10, p).unwrap().exact(), Some(15));
+        assert_eq!(check_identity(&mut s, &mut t, 18, p).unwrap().exact(), Some(23));
+        let (mut s, mut t) = rolled_back_sides();
+        assert!(check_identity(&mut s, &mut t, 18, Default::default())
+            .unwrap()
+            .exact()
+            .is_none());
+    }
+
     #[test]
     fn lockstep_walk_is_exact_across_offset_gaps() {
         let (mut s, mut t) = sides();
