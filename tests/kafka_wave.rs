@@ -273,3 +273,227 @@ fn a_transactional_application_and_read_committed_group_cut_over_exactly_once() 
     let on_target = exactly_once(w, 40, "transactions");
     assert!(on_target > 30);
 }
+
+/// While the application writes on the source again and MM2 copies, after a rollback that left
+/// records on the target only: the cockpit's lag for the wave's topic is never negative nor
+/// MISMATCH, and (when `explained`) the overview names the records written on the target.
+fn lag_never_negative_while_copying(config: &std::path::Path, topic: &str, explained: bool) {
+    let config = cutover::config::load(config).expect("the wave's config loads");
+    let rt = common::runtime();
+    let _enter = rt.enter();
+    let monitor = cutover::monitor::Monitor::start(&config).unwrap();
+    let (mut seen, mut seq, mut noted) = (0, 0, false);
+    let until = std::time::Instant::now() + Duration::from_secs(12);
+    while std::time::Instant::now() < until {
+        let snap = common::latest(&monitor);
+        if snap.seq != seq && snap.source.state().is_some() && snap.target.state().is_some() {
+            seq = snap.seq;
+            let pairs = cutover::model::overview::topic_pairs(
+                &snap,
+                &config.replication,
+                &config.topics,
+                &config.monitor,
+                std::time::SystemTime::now(),
+            );
+            if let Some(p) = pairs.iter().find(|p| p.source_topic == topic) {
+                if p.status == cutover::model::overview::PairStatus::Stale {
+                    continue;
+                }
+                if p.lag.is_some_and(|l| l < 0) {
+                    let rows =
+                        cutover::model::overview::PartitionRows::new(&snap, &config.replication, topic, |_| true);
+                    let parts: Vec<_> = (0..rows.len()).filter_map(|i| rows.row(i)).collect();
+                    let mm2 = snap.mm2.as_ref().map(|m| m.syncs.newest_of_topic(topic));
+                    panic!(
+                        "negative lag after the rollback: {p:?}\npartitions: {parts:?}\nsyncs: {mm2:?}\nranges: {:?}",
+                        snap.target_only
+                    );
+                }
+                assert_ne!(p.status, cutover::model::overview::PairStatus::Mismatch, "{p:?}");
+                noted |= p
+                    .note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("written on the target during wave w1"));
+                seen += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen >= 10, "only {seen} snapshots of {topic}");
+    assert_eq!(
+        noted, explained,
+        "the overview's note on the records written on the target"
+    );
+}
+
+/// `cutover validate --topic T --json`: exit code, rows.
+fn validate_topic(config: &std::path::Path, topic: &str) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let (code, out, err) = cutover_output(config, &["validate", "--topic", topic, "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    (
+        code,
+        doc["partitions"].as_array().cloned().unwrap_or_default(),
+        format!("{out}{err}"),
+    )
+}
+
+/// Cut over, roll back at `rollback_at` (`flip_producers`: after the wave is done; else the
+/// step at which the driver is stopped and the wave rolled back), then with the application
+/// writing on the source again and MM2 copying: validation PASS (the target-only records
+/// shown as explained), lag never negative, `translate` exact for the group; then the wave
+/// runs again and every acknowledged record is processed exactly once across the cut over,
+/// the rollback and the second cut over.
+fn rollback_then_run_again(name: &str, strategy: &str, after_flip_producers: bool) {
+    let e = estate();
+    let w = setup(name);
+    let config = wave_config(e, &w, strategy);
+    if after_flip_producers {
+        let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+        assert_eq!(out.code, Some(0), "{}", out.text);
+        let before = w.app.processed.lock().unwrap().len();
+        wait_for(
+            Duration::from_secs(60),
+            "records written and processed on the target",
+            || {
+                (w.app.processed.lock().unwrap().len() > before + 20
+                    && w.app.acked_on_target.load(Ordering::SeqCst) > 20)
+                    .then_some(())
+            },
+        );
+    } else {
+        // Stopped (kill -9) once the groups read on the target, before the producers move.
+        let out = cutover(
+            &config,
+            &["run", "--wave", "w1", "--yes"],
+            Some("flip consumers: groups Stable on the target"),
+        );
+        assert_ne!(out.code, Some(0), "killed at flip_consumers: {}", out.text);
+    }
+    let out = cutover(&config, &["rollback", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
+    // The rollback's report: per partition, what exists on the target only.
+    let reported: Vec<&str> = out
+        .text
+        .lines()
+        .filter(|l| l.contains("exist on the target only (never on the source)"))
+        .collect();
+    if after_flip_producers {
+        assert!(!reported.is_empty(), "{}", out.text);
+        let written: i64 = reported
+            .iter()
+            .map(|l| {
+                let n = l.split(": ").find_map(|s| s.split(' ').next()?.parse::<i64>().ok());
+                n.unwrap_or_else(|| panic!("a count in {l}"))
+            })
+            .sum();
+        assert_eq!(
+            written as usize,
+            w.app.acked_on_target.load(Ordering::SeqCst),
+            "the ranges hold every record acknowledged on the target: {}",
+            out.text
+        );
+    } else {
+        assert!(reported.is_empty(), "{}", out.text);
+        assert!(
+            out.text.contains("no record was written on the target only"),
+            "{}",
+            out.text
+        );
+    }
+    // The application writes on the source again and MM2 copies after the target-only records.
+    let acked = w.app.acked.lock().unwrap().len();
+    wait_for(
+        Duration::from_secs(60),
+        "the application writing on the source again",
+        || (w.app.acked.lock().unwrap().len() > acked + 60).then_some(()),
+    );
+    lag_never_negative_while_copying(&config, &w.topic, after_flip_producers);
+    let (code, rows, out) = validate_topic(&config, &w.topic);
+    assert_eq!(code, Some(0), "validation after the rollback: {out}");
+    assert_eq!(rows.len(), PARTITIONS as usize, "{out}");
+    for r in &rows {
+        assert_eq!(r["result"]["verdict"]["result"], "pass", "{r}");
+    }
+    let explained = rows
+        .iter()
+        .filter(|r| r["target_only"].as_array().is_some_and(|a| !a.is_empty()))
+        .count();
+    assert_eq!(
+        explained > 0,
+        after_flip_producers,
+        "explained ranges in the rows: {out}"
+    );
+    let (code, out, err) = cutover_output(&config, &["translate", "--group", &w.group, "--json"]);
+    assert_eq!(code, Some(0), "translate exact after the rollback: {out}{err}");
+    // The second run: preflight passes, the application moves exactly once.
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "the wave runs again: {}", out.text);
+    assert!(out.text.contains("wave w1 done"), "{}", out.text);
+    assert_eq!(std::fs::read_to_string(w.app.consumer_file()).unwrap().trim(), "target");
+    exactly_once(w, 40, &format!("{strategy}, rolled back, run again"));
+}
+
+#[test]
+fn rollback_after_flip_producers_then_the_wave_runs_again_exactly_once() {
+    rollback_then_run_again("wagn", "stop-the-world", true);
+}
+
+#[test]
+fn consumers_first_rollback_after_flip_producers_then_runs_again_exactly_once() {
+    rollback_then_run_again("wcfa", "consumers-first", true);
+}
+
+#[test]
+fn rollback_at_flip_consumers_leaves_no_target_only_range_and_runs_again() {
+    rollback_then_run_again("wfca", "stop-the-world", false);
+}
+
+/// A group that reads the wave's topic on the source and is not in the wave stops the
+/// preflight, named; acknowledged in `leave_groups`, the preflight passes and the start's
+/// confirmation says what the group will miss.
+#[test]
+fn a_group_left_behind_stops_the_preflight_unless_acknowledged() {
+    let e = estate();
+    let w = setup("wlb");
+    // An auditing reader of the same topic, outside the wave.
+    let auditor = format!("{}-auditor", w.topic);
+    let offsets: Vec<(String, i32, i64)> = (0..PARTITIONS).map(|p| (w.topic.clone(), p, 1)).collect();
+    common::groups::commit_offsets(&e.source_cluster(), &auditor, &offsets).unwrap();
+    let config = wave_config(e, &w, "stop-the-world");
+    // The config watches every group (the default filter) so the auditor is seen.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!("[groups]\ninclude = [\"{}\"]\n", w.group), "");
+    std::fs::write(&config, &text).unwrap();
+    let out = cutover(&config, &["run", "--wave", "w1", "--dry-run"], None);
+    assert!(
+        out.text
+            .contains(&format!("no group left behind: NO, {auditor} reads {}", w.topic))
+            || out
+                .text
+                .contains(&format!("{auditor} reads {} but is not in the wave", w.topic)),
+        "{}",
+        out.text
+    );
+    let left = text.replace(
+        "confirm = \"wave\"\n",
+        &format!("confirm = \"wave\"\nleave_groups = [\"{auditor}\"]\n"),
+    );
+    std::fs::write(&config, &left).unwrap();
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(
+        out.text.contains(&format!(
+            "{auditor} (reads {}) stays on the source: it will receive no new records after flip_producers",
+            w.topic
+        )),
+        "the confirmation says what the group will miss: {}",
+        out.text
+    );
+    assert!(out.text.contains("no group left behind: ok"), "{}", out.text);
+    exactly_once(w, 20, "a group left behind knowingly");
+}

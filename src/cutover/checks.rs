@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::{Config, ReplicationKind, Wave};
 use crate::model::inventory::diff;
 use crate::model::mapping::{heartbeat_age, heartbeat_stale};
-use crate::model::overview::{newest_syncs, partition_pairs};
+use crate::model::overview::{lag_known, newest_syncs, partition_pairs, WAITING_FOR_SYNCS};
 use crate::model::verdict::Verdict;
 use crate::model::{GroupStatus, Snapshot};
 
@@ -80,6 +80,9 @@ pub fn lags(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Result<B
     let (Some(src), Some(tgt)) = (snapshot.source.state(), snapshot.compared_target()) else {
         return Err("both clusters must have answered".into());
     };
+    if !lag_known(snapshot, &config.replication) {
+        return Err(WAITING_FOR_SYNCS.into());
+    }
     let mut out = BTreeMap::new();
     for t in topics {
         let target_topic = config.replication.target_topic(t);

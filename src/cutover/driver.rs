@@ -268,6 +268,8 @@ impl<'a> Driver<'a> {
                 }
             ),
         ];
+        // Readers of the wave's topics that stay on the source by the plan, and what they miss.
+        details.extend(checks::left_behind(&snap, self.wave, &topics, &groups).unwrap_or_default());
         details.extend(
             engine::forward_steps(self.wave.strategy)
                 .iter()

@@ -49,6 +49,9 @@ pub fn render(config: &Config, waves: &[&Wave], snap: &Snapshot) -> (String, u8)
                 groups.join(", ")
             },
         ));
+        for line in checks::left_behind(snap, wave, &topics, &groups).unwrap_or_default() {
+            out.push_str(&format!("  left behind: {line}\n"));
+        }
         for step in forward_steps(wave.strategy) {
             let what: Vec<String> = step
                 .actions()

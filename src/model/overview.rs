@@ -163,6 +163,7 @@ pub struct PartitionRows {
     target: Option<(Arc<ClusterState>, String)>,
     syncs: BTreeMap<i32, (i64, i64)>,
     explained: Arc<TargetOnly>,
+    lag_known: bool,
 }
 
 impl PartitionRows {
@@ -179,6 +180,7 @@ impl PartitionRows {
             source,
             target,
             explained: snapshot.target_only.clone(),
+            lag_known: lag_known(snapshot, replication),
         };
         rows.ids = partition_ids(rows.topic(&rows.source), rows.topic(&rows.target));
         rows.ids.retain(|id| keep(*id));
@@ -200,13 +202,17 @@ impl PartitionRows {
     /// Row `i`'s figures on both sides.
     pub fn row(&self, i: usize) -> Option<PartitionPair> {
         let id = *self.ids.get(i)?;
-        Some(partition_pair(
+        let mut pair = partition_pair(
             self.topic(&self.source),
             self.topic(&self.target),
             id,
             self.syncs.get(&id).copied(),
             &self.explained,
-        ))
+        );
+        if !self.lag_known {
+            pair.lag = None;
+        }
+        Some(pair)
     }
 }
 
@@ -254,6 +260,7 @@ pub fn topic_pairs(
         return Vec::new();
     };
     let tgt = snapshot.compared_target();
+    let known = lag_known(snapshot, replication);
     let stale = |h: Health| !matches!(h, Health::Live);
     let any_stale = stale(snapshot.source.health(now, refresh)) || stale(snapshot.target.health(now, refresh));
 
@@ -272,7 +279,7 @@ pub fn topic_pairs(
             for sp in &s.partitions {
                 problem |= sp.high.is_err() || sp.error.is_some();
                 source_end = source_end.zip(sp.high.as_ref().ok()).map(|(sum, h)| sum + h);
-                let Some(tp) = t.and_then(|t| t.partition(sp.id)) else {
+                let Some(tp) = t.and_then(|t| t.partition(sp.id)).filter(|_| known) else {
                     continue;
                 };
                 let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else {
@@ -297,6 +304,7 @@ pub fn topic_pairs(
                 .clone()
                 .or_else(|| t.and_then(|t| t.error.clone()))
                 .or_else(|| problem.then(|| first_partition_problem(s, t)).flatten())
+                .or_else(|| (!known && t.is_some()).then(|| WAITING_FOR_SYNCS.to_string()))
                 .or_else(|| {
                     has_explained
                         .then(|| snapshot.target_only.topic_note(&target_topic))
@@ -339,6 +347,16 @@ pub fn newest_syncs(snapshot: &Snapshot, replication: &Replication, topic: &str)
         _ => BTreeMap::new(),
     }
 }
+
+/// Whether lag can be computed: with MirrorMaker 2, not before its offset-syncs were read once
+/// (the two sides may number their records differently, so end offsets alone would be a guess:
+/// a target with records of its own showed a false negative lag in the cockpit's first second).
+pub fn lag_known(snapshot: &Snapshot, replication: &Replication) -> bool {
+    replication.kind != crate::config::ReplicationKind::MirrorMaker2 || snapshot.mm2.is_some()
+}
+
+/// Shown in place of the lag while MM2's offset-syncs have not been read.
+pub const WAITING_FOR_SYNCS: &str = "lag: MM2's offset-syncs not read yet";
 
 /// The first unavailable end offset or partition error of a pair, in partition order, source
 /// before target (the reason shown next to the topic's figures). Only asked when there is one.
@@ -469,7 +487,12 @@ mod tests {
             target: feed("t", now, vec![topic("source.a", &[10, 0]), topic("source.c", &[1])]),
             seq: 1,
             target_before_source: None,
-            mm2: None,
+            // MM2's state read (no sync yet): lag is the difference of end offsets.
+            mm2: Some(Arc::new(crate::mm2::state::Mm2State::new(
+                "src",
+                "dst",
+                SystemTime::UNIX_EPOCH,
+            ))),
         };
         let cfg = MonitorConfig::default();
         let rows = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, now);
@@ -568,7 +591,8 @@ mod tests {
                 target: feed("t", now, vec![t.clone()]),
                 seq: 1,
                 target_before_source: None,
-                mm2: None,
+                // MM2's state read (no sync yet): lag is the difference of end offsets.
+            mm2: Some(Arc::new(crate::mm2::state::Mm2State::new("src", "dst", SystemTime::UNIX_EPOCH))),
             };
             let keep = |id: i32| !even_only || id % 2 == 0;
             let rows = PartitionRows::new(&snap, &Replication::default(), "a", keep);
@@ -601,7 +625,8 @@ mod tests {
                 target: feed("t", now, vec![t.clone()]),
                 seq: 1,
                 target_before_source: None,
-                mm2: None,
+                // MM2's state read (no sync yet): lag is the difference of end offsets.
+            mm2: Some(Arc::new(crate::mm2::state::Mm2State::new("src", "dst", SystemTime::UNIX_EPOCH))),
             };
             let cfg = MonitorConfig::default();
             let pair = topic_pairs(&snap, &Replication::default(), &NameFilter::topics_default(), &cfg, now).remove(0);
