@@ -544,8 +544,11 @@ impl<'a> Driver<'a> {
     /// Translates the target groups' commits back to source offsets and commits them on the
     /// source. From the journaled forward commit (source S0 was target T0), a group that read
     /// on to T is walked back record by record to the source offset that holds what the target
-    /// holds at T; after flip_producers, the groups processed every target record (the undo of
-    /// the flip waited for it), so they go back at the source's end.
+    /// holds at T, stepping over the records written on the target only after flip_producers
+    /// (the groups processed them there; the undo of the flip waited for it). With
+    /// consumers-first the producers are back on the source before the groups leave the
+    /// target, so a group may have read some of their new records there: the walk finds where
+    /// it stopped (the source's end would skip what it has not read).
     fn commit_back(&mut self, op: &mut dyn Operator, step: Step, action: Action) -> Result<(), String> {
         let timeout = self.config.monitor.request_timeout;
         let forward: Vec<(String, Vec<OffsetMove>)> = self
@@ -555,9 +558,7 @@ impl<'a> Driver<'a> {
             .filter(|(side, _, _)| *side == Side::Target)
             .map(|(_, g, m)| (g.clone(), m.clone()))
             .collect();
-        let producers_flipped = self.state.touched(Step::FlipProducers);
         let snap = (self.observe)()?;
-        let source_ends = checks::ends(&snap, self.config, &self.state.topics, false)?;
         for (group, moves) in forward {
             if self
                 .state
@@ -583,10 +584,6 @@ impl<'a> Driver<'a> {
                         .unwrap_or(m.new);
                     let s = if t == m.new {
                         m.from
-                    } else if producers_flipped {
-                        *source_ends
-                            .get(&(source_topic.clone(), m.partition))
-                            .ok_or_else(|| format!("{source_topic}/{}: no end offset", m.partition))?
                     } else {
                         walk_back(
                             self.config,
@@ -596,6 +593,7 @@ impl<'a> Driver<'a> {
                             (m.new, m.from),
                             t,
                             timeout,
+                            snap.target_only.partition(&m.topic, m.partition),
                         )?
                     };
                     back.push(OffsetMove {
@@ -1075,7 +1073,9 @@ fn validate_rows(
 
 /// The source offset where a group that read the target from `down` (source `up`) to `at`
 /// resumes on the source: the target is walked as if it were the source, and compared record by
-/// record (the forward translation's walk, downstream to upstream).
+/// record (the forward translation's walk, downstream to upstream), its records written there
+/// only (`target_only`) stepped over.
+#[allow(clippy::too_many_arguments)]
 fn walk_back(
     config: &Config,
     source_topic: &str,
@@ -1084,9 +1084,13 @@ fn walk_back(
     (down, up): (i64, i64),
     at: i64,
     timeout: Duration,
+    target_only: crate::model::target_only::PartitionRanges,
 ) -> Result<i64, String> {
-    use crate::kafka::cursor::{KafkaCursor, Retrying};
-    let mut target = Retrying::new(KafkaCursor::new(&config.target, target_topic, partition, timeout)?);
+    use crate::kafka::cursor::{KafkaCursor, Retrying, SkipTargetOnly};
+    let mut target = SkipTargetOnly::new(
+        Retrying::new(KafkaCursor::new(&config.target, target_topic, partition, timeout)?),
+        target_only.0.to_vec(),
+    );
     let mut source = Retrying::new(KafkaCursor::new(&config.source, source_topic, partition, timeout)?);
     let walked = crate::translate::walk_from_sync(&mut target, &mut source, (down, up), &[at])?;
     match walked.first().map(|(o, _)| o) {

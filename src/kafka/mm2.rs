@@ -84,6 +84,9 @@ struct Side {
     /// Topics still to find and assign, with their kind.
     pending: Vec<(Kind, String)>,
     assigned: Vec<(Kind, String)>,
+    /// Per assigned partition, its end offset when it was assigned, until a record at or past
+    /// it was read: the state is complete once none is left.
+    behind: std::collections::HashMap<(String, i32), i64>,
 }
 
 impl Side {
@@ -96,6 +99,7 @@ impl Side {
             cluster: cluster.name.clone(),
             pending: topics,
             assigned: Vec::new(),
+            behind: Default::default(),
         })
     }
 
@@ -120,6 +124,13 @@ impl Side {
             match found {
                 Ok(parts) => {
                     state.errors.remove(kind.label());
+                    for p in &parts {
+                        if let Ok((low, high)) = self.metadata.fetch_watermarks(&topic, *p, Duration::from_secs(5)) {
+                            if high > low {
+                                self.behind.insert((topic.clone(), *p), high);
+                            }
+                        }
+                    }
                     self.assigned.push((kind, topic.clone()));
                     let all: Vec<(String, i32, Option<i64>)> = self
                         .assigned
@@ -178,6 +189,10 @@ impl Side {
                         apply(state, kind, &r);
                         changed = true;
                     }
+                    let key = (r.topic.clone(), r.partition);
+                    if self.behind.get(&key).is_some_and(|end| r.offset + 1 >= *end) {
+                        self.behind.remove(&key);
+                    }
                 }
             }
         }
@@ -213,6 +228,10 @@ pub fn follow(
     let mut last_lookup: Option<Instant> = None;
     let mut dirty = true;
     let mut last_errors = state.errors.clone();
+    // Nothing is published before the topics were read to their ends (as they were when
+    // assigned) once: a state read part way lacks the newest syncs of some partitions, and lag
+    // computed from it is a guess (real MM2 showed a false negative lag so).
+    let mut caught_up = false;
     while !cancel.is_cancelled() {
         let mut changed = false;
         let look = last_lookup.is_none_or(|t| t.elapsed() >= refresh);
@@ -226,7 +245,8 @@ pub fn follow(
             changed |= side.drain(&mut state, refresh / 4);
         }
         dirty |= changed || state.errors != last_errors;
-        if dirty && last_publish.is_none_or(|t| t.elapsed() >= refresh) {
+        caught_up |= sides.iter().all(|s| s.behind.is_empty());
+        if caught_up && dirty && last_publish.is_none_or(|t| t.elapsed() >= refresh) {
             state.updated_at = SystemTime::now();
             publish(state.clone());
             last_publish = Some(Instant::now());
