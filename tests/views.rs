@@ -857,3 +857,50 @@ fn a_long_list_shows_the_page_of_the_selected_row() {
     assert_eq!(shown, (300 - shown.len() as i64..300).collect::<Vec<_>>(), "{last}");
     assert!(shown.len() >= 10, "{last}");
 }
+
+/// After a wave was rolled back with records written on the target only: the Overview names
+/// them beside the topic (its lag leaves them out), and the Validation view's rows say which
+/// records were stepped over as explained.
+#[test]
+fn after_a_rollback_the_overview_and_validation_explain_the_target_only_records() {
+    use cutover::model::target_only::{TargetOnly, TargetOnlyRange};
+    let ms = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let range = |partition: i32, from: i64, to: i64| TargetOnlyRange {
+        wave: "analytics".into(),
+        topic: "dc1.orders".into(),
+        partition,
+        from,
+        to: Some(to),
+        flipped_at_ms: ms(at(3)),
+        stopped_at_ms: Some(ms(at(9))),
+    };
+    let ranges = vec![range(0, 1_200, 1_240), range(1, 1_180, 1_205)];
+    let mut a = app(Theme::load("dark").unwrap());
+    let mut snap = snapshot(7, at(14), 40);
+    snap.target_only = Arc::new(TargetOnly::new(ranges.clone()));
+    a.update(Msg::Snapshot(snap, at(15)));
+    let mut row = result("orders", 1, (1_000, 1_400), (1_000, 1_425), Verdict::Pass);
+    row.target_only = vec![ranges[1].clone()];
+    a.update(Msg::Validation(Update::PartitionDone {
+        run: 2,
+        row,
+        at: at(15),
+    }));
+    // The note of the selected topic (orders) shows under the table.
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Down);
+    }
+    let overview = text(&render(&mut a, 160, 48));
+    assert!(
+        overview.contains("65 records written on the target during wave analytics (rolled back at"),
+        "{overview}"
+    );
+    insta::assert_snapshot!("overview_after_rollback_160x48", overview);
+    key(&mut a, KeyCode::Char('6'));
+    let validation = text(&render(&mut a, 160, 48));
+    assert!(
+        validation.contains("25 records (1180..1205) written on the target during wave"),
+        "{validation}"
+    );
+    insta::assert_snapshot!("validation_after_rollback_160x48", validation);
+}

@@ -27,6 +27,21 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, rows: &MappingRow
         Constraint::Length(8),
     ];
     let cols = column_widths(rest.width, &widths);
+    // Records written on the target only during a wave are no copies: left out of TGT + and
+    // DRIFT, and said so above the table.
+    let [explained, rest] = match app.snapshot.target_only.is_empty() {
+        true => [Rect::default(), rest],
+        false => Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(rest),
+    };
+    if !app.snapshot.target_only.is_empty() {
+        let n: i64 = app.snapshot.target_only.all().filter_map(|r| r.records()).sum();
+        let open = app.snapshot.target_only.all().filter(|r| r.to.is_none()).count();
+        let mut text = format!("{n} records written on the target only during waves are left out of TGT + and DRIFT");
+        if open > 0 {
+            text += &format!(" ({open} partition(s) still written there since their wave)");
+        }
+        frame.render_widget(Paragraph::new(Span::styled(text, t.style(Role::Muted))), explained);
+    }
     let identity = app.config.replication.kind == crate::config::ReplicationKind::OffsetPreserving;
     let shown = visible_rows(rest, app, rows.len());
     // Only the rows on screen are derived.
