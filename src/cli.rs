@@ -121,6 +121,10 @@ pub enum Command {
         /// Answer yes to every confirmation.
         #[arg(long)]
         yes: bool,
+        /// The rollback's report as JSON on stdout (progress on stderr): how it ended and, per
+        /// partition, the records written on the target only during the wave.
+        #[arg(long)]
+        json: bool,
     },
     /// Check the config file and exit (0 valid, 2 invalid).
     CheckConfig,
@@ -267,6 +271,7 @@ fn drive_wave(
     dry_run: bool,
     yes: bool,
     rollback: bool,
+    json: bool,
 ) -> Result<u8> {
     use crate::cutover::engine::{Finish, Next};
     use std::io::IsTerminal;
@@ -289,7 +294,10 @@ fn drive_wave(
     let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(&config)));
     let mut driver =
         crate::cutover::driver::Driver::new(&config, waves[0], dry_run, observe).map_err(|e| fail(1, e))?;
-    let mut operator = crate::cutover::plan::TerminalOperator { yes };
+    let mut operator = crate::cutover::plan::TerminalOperator {
+        yes,
+        say_to_stderr: json,
+    };
     if rollback {
         let state = driver.state();
         match crate::cutover::engine::next(state, waves[0]) {
@@ -301,6 +309,9 @@ fn drive_wave(
             }
             Next::Finished(Finish::RolledBack) => {
                 eprintln!("wave {wave} is already rolled back");
+                if json {
+                    println!("{}", rollback_report(&config, wave, "rolled back")?);
+                }
                 return Ok(0);
             }
             _ if state.rolling_back() => {}
@@ -331,10 +342,50 @@ fn drive_wave(
     }
     let (message, code) = crate::cutover::plan::outcome_message(wave, &outcome, driver.journal_path());
     eprintln!("{message}");
+    if json {
+        let ended = match &outcome {
+            crate::cutover::driver::Outcome::Finished(Finish::RolledBack) => "rolled back",
+            _ => "stopped",
+        };
+        println!("{}", rollback_report(&config, wave, ended)?);
+    }
     Ok(match outcome {
         crate::cutover::driver::Outcome::Finished(Finish::RolledBack) if rollback => 0,
         _ => code,
     })
+}
+
+/// `rollback --json`: how the rollback ended and the records the wave's last run wrote on
+/// the target only, per partition (from the journal).
+fn rollback_report(config: &Config, wave: &str, ended: &str) -> Result<String> {
+    let path = config.cutover.journal_path(&config.source.name, &config.target.name);
+    let entries = crate::cutover::journal::read(&path).map_err(|e| fail(1, e))?;
+    let this_wave: Vec<_> = entries.into_iter().filter(|e| e.wave == wave).collect();
+    // The last run only: from its last start.
+    let last_start = this_wave
+        .iter()
+        .rposition(|e| matches!(e.event, crate::cutover::engine::Event::WaveStarted { .. }) && !e.dry_run)
+        .unwrap_or(0);
+    let ranges: Vec<_> = crate::cutover::journal::target_only(&this_wave[last_start..])
+        .all()
+        .cloned()
+        .collect();
+    let doc = serde_json::json!({
+        "wave": wave,
+        "rollback": ended,
+        "journal": path,
+        "target_only": ranges.iter().map(|r| serde_json::json!({
+            "topic": r.topic,
+            "partition": r.partition,
+            "from": r.from,
+            "to": r.to,
+            "records": r.records(),
+            "flipped_at_ms": r.flipped_at_ms,
+            "stopped_at_ms": r.stopped_at_ms,
+            "explained": r.describe(),
+        })).collect::<Vec<_>>(),
+    });
+    Ok(serde_json::to_string_pretty(&doc).expect("json"))
 }
 
 /// Runs the command line; returns the process exit code.
@@ -464,8 +515,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             println!("{text}");
             Ok(code)
         }
-        Some(Command::Run { wave, dry_run, yes }) => drive_wave(&cli, &runtime, wave, *dry_run, *yes, false),
-        Some(Command::Rollback { wave, yes }) => drive_wave(&cli, &runtime, wave, false, *yes, true),
+        Some(Command::Run { wave, dry_run, yes }) => drive_wave(&cli, &runtime, wave, *dry_run, *yes, false, false),
+        Some(Command::Rollback { wave, yes, json }) => drive_wave(&cli, &runtime, wave, false, *yes, true, *json),
         Some(Command::Demo { dir, no_ui, brokers }) => runtime.block_on(async {
             let brokers = match brokers {
                 DemoBrokers::Tansu => {

@@ -369,38 +369,31 @@ fn rollback_then_run_again(name: &str, strategy: &str, after_flip_producers: boo
         );
         assert_ne!(out.code, Some(0), "killed at flip_consumers: {}", out.text);
     }
-    let out = cutover(&config, &["rollback", "--wave", "w1", "--yes"], None);
-    eprintln!("{}", out.text);
-    assert_eq!(out.code, Some(0), "{}", out.text);
-    assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
-    // The rollback's report: per partition, what exists on the target only.
-    let reported: Vec<&str> = out
-        .text
+    let (code, report, text) = cutover_output(&config, &["rollback", "--wave", "w1", "--yes", "--json"]);
+    eprintln!("{text}");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("wave w1 rolled back"), "{text}");
+    // The rollback's report, on screen and as JSON: per partition, what exists on the target
+    // only, which is every record the application had acknowledged there.
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_else(|e| panic!("{e}: {report}"));
+    assert_eq!(report["rollback"], "rolled back", "{report}");
+    let ranges = report["target_only"].as_array().unwrap();
+    let on_screen = text
         .lines()
         .filter(|l| l.contains("exist on the target only (never on the source)"))
-        .collect();
+        .count();
+    assert_eq!(on_screen, ranges.len(), "{text}");
     if after_flip_producers {
-        assert!(!reported.is_empty(), "{}", out.text);
-        let written: i64 = reported
-            .iter()
-            .map(|l| {
-                let n = l.split(": ").find_map(|s| s.split(' ').next()?.parse::<i64>().ok());
-                n.unwrap_or_else(|| panic!("a count in {l}"))
-            })
-            .sum();
+        assert!(!ranges.is_empty(), "{report}");
+        let written: i64 = ranges.iter().map(|r| r["records"].as_i64().unwrap()).sum();
         assert_eq!(
             written as usize,
             w.app.acked_on_target.load(Ordering::SeqCst),
-            "the ranges hold every record acknowledged on the target: {}",
-            out.text
+            "the ranges hold every record acknowledged on the target: {report}"
         );
     } else {
-        assert!(reported.is_empty(), "{}", out.text);
-        assert!(
-            out.text.contains("no record was written on the target only"),
-            "{}",
-            out.text
-        );
+        assert!(ranges.is_empty(), "{report}");
+        assert!(text.contains("no record was written on the target only"), "{text}");
     }
     // The application writes on the source again and MM2 copies after the target-only records.
     let acked = w.app.acked.lock().unwrap().len();

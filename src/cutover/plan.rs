@@ -123,6 +123,8 @@ pub fn outcome_message(wave: &str, outcome: &Outcome, journal: &Path) -> (String
 /// Asks on the terminal (stderr for questions, stdin for answers); `--yes` answers yes.
 pub struct TerminalOperator {
     pub yes: bool,
+    /// Progress lines go to stderr (stdout is kept for a JSON report).
+    pub say_to_stderr: bool,
 }
 
 impl TerminalOperator {
@@ -167,6 +169,10 @@ impl Operator for TerminalOperator {
     }
 
     fn say(&mut self, line: &str) {
-        println!("{line}");
+        if self.say_to_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
 }
