@@ -291,7 +291,7 @@ const CUTOVER: [Binding; 4] = [
         keys: &[Key::Char('s')],
         label: "s",
         action: Action::CutoverStart,
-        help: "start the selected wave (type its name), or resume it where it stopped",
+        help: "start the selected wave (type its name), resume it where it stopped, or run a rolled-back one again",
         hint: Some("start"),
         dangerous: true,
     },
