@@ -341,4 +341,100 @@ mod tests {
             Some((MismatchKind::Differs("value differs".into()), Some(101), Some(1)))
         );
     }
+
+    /// An in-memory partition: a unit-test stand-in for pure logic only.
+    struct Partition {
+        records: Vec<Located>,
+        at: usize,
+    }
+
+    impl Cursor for Partition {
+        fn seek(&mut self, offset: i64) -> Result<(), crate::kafka::Error> {
+            self.at = self
+                .records
+                .iter()
+                .position(|r| r.offset >= offset)
+                .unwrap_or(self.records.len());
+            Ok(())
+        }
+        fn next(&mut self) -> Result<Option<Located>, crate::kafka::Error> {
+            self.at += 1;
+            Ok(self.records.get(self.at - 1).cloned())
+        }
+        fn offset_for_time(&mut self, _: i64) -> Result<Option<i64>, crate::kafka::Error> {
+            Ok(None)
+        }
+        fn records_read(&self) -> u64 {
+            self.at as u64
+        }
+        fn end_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+            Ok(self.records.last().map_or(0, |r| r.offset + 1))
+        }
+        fn start_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+            Ok(0)
+        }
+    }
+
+    /// An offset-preserving replicator after a rollback: source 0..30 is target 0..10, then 5
+    /// records written on the target only (10..15), then target 15..35.
+    #[test]
+    fn identity_validation_steps_over_target_only_records_and_still_checks_offsets() {
+        use crate::kafka::cursor::SkipTargetOnly;
+        use crate::model::target_only::TargetOnlyRange;
+        let values: Vec<String> = (0..30).map(|i| format!("v{i}")).collect();
+        let source = run(&values.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+        let mut target: Vec<Located> = Vec::new();
+        for o in 0..35i64 {
+            let v = match o {
+                0..10 => values[o as usize].clone(),
+                10..15 => format!("written on the target {o}"),
+                _ => values[o as usize - 5].clone(),
+            };
+            target.push(rec(o, &v));
+        }
+        let ranges = vec![TargetOnlyRange {
+            wave: "w".into(),
+            topic: "t".into(),
+            partition: 0,
+            from: 10,
+            to: Some(15),
+            flipped_at_ms: 0,
+            stopped_at_ms: Some(1),
+        }];
+        let p = PartitionRanges(&ranges);
+        let validate = |target: Vec<Located>, start: (i64, i64)| {
+            let mut s = Partition {
+                records: source.clone(),
+                at: 0,
+            };
+            let mut t = SkipTargetOnly::new(Partition { records: target, at: 0 }, ranges.clone());
+            validate_range(&mut s, &mut t, start, Some(p)).unwrap()
+        };
+        let r = validate(target.clone(), (0, p.shift(0)));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        assert_eq!(
+            (r.source_range, r.target_range, r.records_compared),
+            ((0, 30), (0, 35), 30)
+        );
+        // From after the range, aligned as `align` aligns it.
+        let mut s = Partition {
+            records: source.clone(),
+            at: 0,
+        };
+        let mut t = Partition {
+            records: target.clone(),
+            at: 0,
+        };
+        assert_eq!(align(&mut s, &mut t, None, Some(p), 12).unwrap(), Ok((12, 17)));
+        assert_eq!(validate(target.clone(), (12, 17)).verdict, Verdict::Pass);
+        // A record moved to another offset after the range still fails.
+        let mut moved = target.clone();
+        moved.remove(20);
+        for r in moved.iter_mut().skip(20) {
+            r.offset -= 1;
+        }
+        moved.push(rec(34, "late"));
+        let r = validate(moved, (0, 0));
+        assert!(matches!(r.verdict, Verdict::Fail { .. }), "{r:?}");
+    }
 }
