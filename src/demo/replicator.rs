@@ -226,7 +226,15 @@ struct Worker {
 
 impl Worker {
     fn new(spec: ReplicatorSpec, mm2: bool, shared: Arc<Mutex<Shared>>) -> Result<Worker, String> {
-        let reader = RecordReader::new(&spec.source)?;
+        // As MM2 reads (its Java consumer's default, read_uncommitted: aborted transactional
+        // records are copied too) unless the source's properties say otherwise.
+        let mut source = spec.source.clone();
+        if !source.properties.iter().any(|(k, _)| k == "isolation.level") {
+            source
+                .properties
+                .push(("isolation.level".into(), "read_uncommitted".into()));
+        }
+        let reader = RecordReader::new(&source)?;
         let metadata_client: rdkafka::consumer::BaseConsumer = crate::kafka::consumer_config(&spec.source)
             .create()
             .map_err(|e| e.to_string())?;

@@ -33,7 +33,8 @@ pub struct Located {
 pub const CURSOR_PREFETCH_KB: u64 = 8 * 1024;
 
 /// Reads assigned partitions from given offsets, never as a group member. Reads committed
-/// records only (librdkafka's default isolation), as consumers and MM2 do.
+/// records only (librdkafka's default isolation, as `read_committed` consumers do) unless the
+/// cluster's properties set `isolation.level`.
 pub struct RecordReader {
     consumer: BaseConsumer,
 }
