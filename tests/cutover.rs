@@ -466,7 +466,7 @@ fn a_breached_rollback_criterion_rolls_the_wave_back_by_itself() {
     assert!(
         journal(&s)
             .iter()
-            .any(|e| matches!(&e.event, Event::Confirmed { what } if what.starts_with("automatic rollback"))),
+            .any(|e| matches!(&e.event, Event::Confirmed { what, .. } if what.starts_with("automatic rollback"))),
         "the journal says it rolled back by itself"
     );
     assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");
@@ -556,4 +556,157 @@ fn a_failed_step_can_be_skipped_with_its_name_typed() {
         "the skip is journaled"
     );
     exactly_once(s, 30, "a step skipped");
+}
+
+/// Answers every question yes, and before answering the first commit question moves the
+/// group's committed source offset of partition 0 back by 3 (someone reset it meanwhile).
+struct MovingOperator {
+    source: cutover::config::ClusterConfig,
+    asked: Vec<(String, Vec<String>)>,
+    moved_to: Option<i64>,
+}
+
+impl cutover::cutover::driver::Operator for MovingOperator {
+    fn typed(&mut self, question: &str, details: &[String], _: &str) -> bool {
+        self.asked.push((question.into(), details.to_vec()));
+        true
+    }
+    fn yes_no(&mut self, question: &str, details: &[String]) -> bool {
+        self.asked.push((question.into(), details.to_vec()));
+        if question.contains("commit these offsets on the target") && self.moved_to.is_none() {
+            let now = cutover::kafka::group_offsets(&self.source, "billing", Duration::from_secs(5)).unwrap();
+            let at = now[&("orders".to_string(), 0)] - 3;
+            common::groups::commit_offsets(&self.source, "billing", &[("orders".into(), 0, at)]).unwrap();
+            self.moved_to = Some(at);
+        }
+        true
+    }
+    fn say(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// confirm = "each-step": the commit question shows the offsets to write; when the group's
+/// committed source offsets move between the question and the answer, the engineer is asked
+/// again with the difference, and what is written is what the second answer confirmed (the
+/// journal keeps both as confirmed). The commit back of a rollback shows its offsets too.
+#[test]
+fn offsets_that_move_after_the_question_are_asked_again_never_written_unseen() {
+    let s = setup();
+    let path = wave_config(&s, "stop-the-world");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("confirm = \"wave\"", "confirm = \"each-step\"");
+    std::fs::write(&path, text).unwrap();
+    let config = cutover::config::load(&path).unwrap();
+    let rt = runtime();
+    let observe = Box::new(|| rt.block_on(cutover::status::snapshot_once(&config)));
+    let mut driver = cutover::cutover::driver::Driver::new(&config, &config.waves[0], false, observe).unwrap();
+    let mut op = MovingOperator {
+        source: cluster(&s.src, "source"),
+        asked: vec![],
+        moved_to: None,
+    };
+    let outcome = driver.drive(&mut op).unwrap();
+    assert_eq!(
+        outcome,
+        cutover::cutover::driver::Outcome::Finished(cutover::cutover::engine::Finish::Done)
+    );
+    let moved_to = op.moved_to.expect("the commit question was asked");
+    let first = op
+        .asked
+        .iter()
+        .position(|(q, _)| q.contains("commit these offsets on the target"))
+        .unwrap();
+    let (again, details) = &op.asked[first + 1];
+    assert!(
+        again.contains("the committed offsets moved since you confirmed"),
+        "{again}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.starts_with("moved: billing orders/0: ") && d.ends_with(&format!("-> {moved_to}"))),
+        "{details:?}"
+    );
+    // Written: the plan the second answer confirmed, from the moved offset.
+    let c = commits(&s);
+    assert_eq!(c.len(), 1, "{c:?}");
+    let p0 = c[0].2.iter().find(|m| m.partition == 0).unwrap();
+    assert_eq!(p0.from, moved_to, "{p0:?}");
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("src.orders/0 ") && d.contains(&format!("(source offset {moved_to};"))),
+        "the second question shows the offsets written: {details:?}"
+    );
+    let confirmed: Vec<Vec<String>> = journal(&s)
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::Confirmed { what, details } if what.starts_with("commit offsets: ") => Some(details),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        confirmed.len(),
+        2,
+        "both answers journaled with what they saw: {confirmed:?}"
+    );
+    // The commit back of a rollback shows its offsets.
+    assert!(driver.start_rollback(&mut op).unwrap());
+    let outcome = driver.drive(&mut op).unwrap();
+    assert_eq!(
+        outcome,
+        cutover::cutover::driver::Outcome::Finished(cutover::cutover::engine::Finish::RolledBack)
+    );
+    let (_, back) = op
+        .asked
+        .iter()
+        .find(|(q, _)| q.contains("commit these offsets back on the source"))
+        .expect("the commit back was asked");
+    assert!(back.iter().any(|l| l.starts_with("billing orders/0 ")), "{back:?}");
+}
+
+/// A wait that cannot end (the flip_consumers hook "forgets" to start the consumers on the
+/// target, so the group never turns Stable there) stops the wave at its deadline as FAILED,
+/// saying what it waited for, instead of waiting silently; then it rolls back.
+#[test]
+fn a_wait_past_its_deadline_stops_the_wave_with_the_reason() {
+    let s = setup();
+    let path = wave_config_with(
+        &s,
+        "stop-the-world",
+        "[wave.wait_timeout]\ngroups_stable_on_target = \"4s\"\n",
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("flip_consumers = ") {
+                "flip_consumers = \"true\""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = cutover(&path, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    assert!(
+        out.text
+            .contains("flip consumers: FAILED: waited 4s for: groups Stable on the target (wait_timeout); last: "),
+        "{}",
+        out.text
+    );
+    assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
+    let failed = journal(&s).into_iter().any(|e| {
+        matches!(&e.event, Event::ActionFailed { reason, .. } if reason.starts_with("waited 4s for: groups Stable on the target"))
+    });
+    assert!(failed, "the deadline is journaled as the step's failure");
+    let out = cutover(&path, &["rollback", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    exactly_once(s, 20, "rolled back after a wait's deadline");
 }

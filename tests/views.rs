@@ -763,6 +763,7 @@ fn the_cutover_view_of_an_observer() {
             0,
             Event::Confirmed {
                 what: "start wave analytics".into(),
+                details: vec![],
             },
         ),
         entry(

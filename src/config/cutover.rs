@@ -20,7 +20,23 @@ pub struct CutoverConfig {
     pub hook_timeout: Duration,
     /// How long end offsets must stand still to count as frozen (or drained).
     pub settle: Duration,
+    /// How long any wait of a wave may last before the wave stops as FAILED (a drain that never
+    /// comes because the replicator died, groups that never turn Stable): never silently.
+    pub wait_timeout: Duration,
 }
+
+/// The waits of a wave, by the key `[wave.wait_timeout]` overrides them with.
+pub const WAIT_KEYS: [&str; 9] = [
+    "preflight",
+    "source_frozen",
+    "drained",
+    "final_parity",
+    "groups_empty_on_source",
+    "groups_stable_on_target",
+    "writes_on_target",
+    "target_groups_caught_up",
+    "groups_empty_on_target",
+];
 
 impl Default for CutoverConfig {
     fn default() -> Self {
@@ -28,6 +44,7 @@ impl Default for CutoverConfig {
             journal: None,
             hook_timeout: Duration::from_secs(120),
             settle: Duration::from_secs(6),
+            wait_timeout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -125,6 +142,8 @@ pub struct Wave {
     /// Regexes on groups that read the wave's topics on the source and stay there, knowingly:
     /// they receive no new record after `flip_producers`.
     pub leave_groups: Vec<Regex>,
+    /// Per wait (by its key in `WAIT_KEYS`), a deadline other than `[cutover] wait_timeout`.
+    pub wait_timeouts: std::collections::BTreeMap<String, Duration>,
     pub strategy: Strategy,
     pub confirm: ConfirmMode,
     pub hooks: Hooks,
@@ -168,6 +187,7 @@ pub(super) struct RawCutover {
     journal: Option<String>,
     hook_timeout: Option<Spanned<String>>,
     settle: Option<Spanned<String>>,
+    wait_timeout: Option<Spanned<String>>,
 }
 
 impl RawCutover {
@@ -181,6 +201,7 @@ impl RawCutover {
             journal: self.journal.filter(|j| !j.trim().is_empty()).map(PathBuf::from),
             hook_timeout: duration(self.hook_timeout, defaults.hook_timeout, "hook_timeout")?,
             settle: duration(self.settle, defaults.settle, "settle")?,
+            wait_timeout: duration(self.wait_timeout, defaults.wait_timeout, "wait_timeout")?,
         })
     }
 }
@@ -194,6 +215,8 @@ pub(super) struct RawWave {
     groups: Vec<Spanned<String>>,
     #[serde(default)]
     leave_groups: Vec<Spanned<String>>,
+    #[serde(default)]
+    wait_timeout: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
     strategy: Option<Spanned<String>>,
     confirm: Option<Spanned<String>>,
     #[serde(default)]
@@ -301,6 +324,24 @@ impl RawWave {
             topics: patterns(self.topics.get_ref(), located)?,
             groups: patterns(&self.groups, located)?,
             leave_groups: patterns(&self.leave_groups, located)?,
+            wait_timeouts: self
+                .wait_timeout
+                .iter()
+                .map(|(key, value)| {
+                    if !WAIT_KEYS.contains(&key.get_ref().as_str()) {
+                        return Err(located(
+                            at(key),
+                            format!(
+                                "unknown wait `{}`: expected one of {}",
+                                key.get_ref(),
+                                WAIT_KEYS.join(", ")
+                            ),
+                        ));
+                    }
+                    let d = parse_duration(value, "wait_timeout", "\"30m\"", Duration::from_secs(1), "", located)?;
+                    Ok((key.get_ref().clone(), d))
+                })
+                .collect::<Result<_, _>>()?,
             strategy,
             confirm,
             hooks: Hooks {

@@ -22,7 +22,7 @@ mod ui;
 mod validation;
 
 pub use cluster::{expand_env, ClusterConfig};
-pub use cutover::{ConfirmMode, Criteria, CutoverConfig, Hooks, Strategy, Wave};
+pub use cutover::{ConfirmMode, Criteria, CutoverConfig, Hooks, Strategy, Wave, WAIT_KEYS};
 pub use filter::{NameFilter, MM2_GROUP_EXCLUDES, MM2_TOPIC_EXCLUDES};
 pub use log::LogConfig;
 pub use monitor::MonitorConfig;

@@ -46,13 +46,73 @@ pub enum Outcome {
 /// A fresh look at both clusters, polled after the call began.
 pub type Observe<'a> = dyn FnMut() -> Result<Snapshot, String> + 'a;
 
-/// One group's commit: the offsets to write on one cluster.
+/// One group's commit: the offsets to write on one cluster. It is what the engineer is shown
+/// and confirms, and exactly what is written, unless its basis moved (then they are asked
+/// again).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupCommit {
     pub group: String,
     pub moves: Vec<OffsetMove>,
     /// Per move: what flipping on MM2's checkpoint instead would cost ("+3 duplicates").
     pub checkpoint_costs: Vec<String>,
+    /// What the moves were computed from: the group's committed offsets on the cluster read
+    /// (the source for the forward commit, the target for the commit back).
+    pub basis: BTreeMap<(String, i32), i64>,
+}
+
+/// What moved between the basis a plan was computed from and the offsets now, one line each.
+fn basis_moved(group: &str, then: &BTreeMap<(String, i32), i64>, now: &BTreeMap<(String, i32), i64>) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&(String, i32)> = then.keys().chain(now.keys()).collect();
+    keys.into_iter()
+        .filter(|k| then.get(*k) != now.get(*k))
+        .map(|(t, p)| {
+            let show = |v: Option<&i64>| v.map_or("none".to_string(), |o| o.to_string());
+            format!(
+                "{group} {t}/{p}: {} -> {}",
+                show(then.get(&(t.clone(), *p))),
+                show(now.get(&(t.clone(), *p)))
+            )
+        })
+        .collect()
+}
+
+/// A group's moves as shown: "orders/0 none -> 57 (source 52; on MM2's checkpoint: +3 duplicates)".
+fn group_lines(c: &GroupCommit, side: Side) -> Vec<String> {
+    c.moves
+        .iter()
+        .zip(&c.checkpoint_costs)
+        .map(|(m, cost)| {
+            let from = match side {
+                Side::Target => format!("source offset {}; on MM2's checkpoint: {cost}", m.from),
+                Side::Source => format!("target offset {}", m.from),
+            };
+            format!(
+                "{}/{} {} -> {} ({from})",
+                m.topic,
+                m.partition,
+                m.old.map_or("none".into(), |o| o.to_string()),
+                m.new
+            )
+        })
+        .collect()
+}
+
+/// A plan as the question shows it: a summary line, then every partition (the prompt scrolls).
+fn plan_lines(plan: &[GroupCommit], side: Side) -> Vec<String> {
+    let partitions: usize = plan.iter().map(|c| c.moves.len()).sum();
+    let unchanged: usize = plan
+        .iter()
+        .flat_map(|c| &c.moves)
+        .filter(|m| m.old == Some(m.new))
+        .count();
+    let mut lines = vec![format!(
+        "{} group(s), {partitions} partition(s), {unchanged} already at their offset",
+        plan.len()
+    )];
+    for c in plan {
+        lines.extend(group_lines(c, side).into_iter().map(|l| format!("{} {l}", c.group)));
+    }
+    lines
 }
 
 pub struct Driver<'a> {
@@ -72,6 +132,8 @@ pub struct Driver<'a> {
     validated: crate::validate::run::Progress,
     /// Set by the cockpit's `p`: the drive pauses before the next action and interrupts waits.
     pub pause: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The commit plan the engineer was shown, until it is written.
+    confirmed: Option<Vec<GroupCommit>>,
 }
 
 fn dry(entries: &[journal::Entry], wave: &Wave) -> WaveState {
@@ -108,6 +170,7 @@ impl<'a> Driver<'a> {
             baseline: None,
             validated: Default::default(),
             pause: Default::default(),
+            confirmed: None,
         })
     }
 
@@ -179,6 +242,7 @@ impl<'a> Driver<'a> {
                     if may_offer && op.yes_no(&question, &self.failure_details(step)) {
                         self.record(Event::Confirmed {
                             what: format!("retry {}", step.name()),
+                            details: vec![],
                         })?;
                         self.record(Event::Retry { step })?;
                         continue;
@@ -191,6 +255,7 @@ impl<'a> Driver<'a> {
                     if may_offer && op.typed(&skip, std::slice::from_ref(&reason), "skip") {
                         self.record(Event::Confirmed {
                             what: format!("skip {} ({reason})", step.name()),
+                            details: vec![],
                         })?;
                         self.record(Event::Skipped {
                             step,
@@ -224,9 +289,12 @@ impl<'a> Driver<'a> {
                         if !op.yes_no(&question, &details) {
                             return Ok(Outcome::Declined { step });
                         }
-                        self.record(Event::Confirmed { what: question })?;
+                        self.record(Event::Confirmed {
+                            what: question,
+                            details,
+                        })?;
                     }
-                    self.perform(op, step, action, again)?;
+                    self.perform(op, step, action)?;
                 }
             }
         }
@@ -312,6 +380,7 @@ impl<'a> Driver<'a> {
             }
             self.record(Event::Confirmed {
                 what: format!("start wave {}", self.wave.name),
+                details: vec![],
             })?;
         }
         for d in &details {
@@ -358,39 +427,22 @@ impl<'a> Driver<'a> {
                     engine::hook_command(self.wave, action).unwrap_or("")
                 )],
             ),
-            Action::Commit => {
-                let plan = self.plan_commits()?;
-                let mut lines = Vec::new();
-                for c in &plan {
-                    for (m, cost) in c.moves.iter().zip(&c.checkpoint_costs) {
-                        lines.push(format!(
-                            "{} {}/{}: {} -> {} (source offset {}; on MM2's checkpoint: {cost})",
-                            c.group,
-                            m.topic,
-                            m.partition,
-                            m.old.map_or("none".into(), |o| o.to_string()),
-                            m.new,
-                            m.from
-                        ));
-                    }
-                }
-                (
-                    format!("{}: commit these offsets on the target{again_note}?", step.name()),
-                    lines,
-                )
+            Action::Commit | Action::CommitBack => {
+                // The plan shown is the plan written (re-checked against its basis then).
+                let (side, question) = match action {
+                    Action::Commit => (Side::Target, "commit these offsets on the target"),
+                    _ => (Side::Source, "commit these offsets back on the source"),
+                };
+                let plan = self.plan_for(side)?;
+                let lines = plan_lines(&plan, side);
+                self.confirmed = Some(plan);
+                (format!("{}: {question}{again_note}?", step.name()), lines)
             }
-            Action::CommitBack => (
-                format!(
-                    "{}: commit the groups' offsets back on the source{again_note}?",
-                    step.name()
-                ),
-                vec![],
-            ),
             Action::Wait(c) => (c.label().to_string(), vec![]),
         })
     }
 
-    fn perform(&mut self, op: &mut dyn Operator, step: Step, action: Action, again: bool) -> Result<(), String> {
+    fn perform(&mut self, op: &mut dyn Operator, step: Step, action: Action) -> Result<(), String> {
         // Before the producers may write to the target: where its records stop being copies.
         if step == Step::FlipProducers && self.state.target_writes_began.is_none() && !self.dry_run {
             match self.target_ends() {
@@ -420,8 +472,8 @@ impl<'a> Driver<'a> {
         match action {
             Action::Hook(h) => self.run_hook(op, step, action, h),
             Action::Wait(check) => self.wait(op, step, action, check),
-            Action::Commit => self.commit(op, step, action, again),
-            Action::CommitBack => self.commit_back(op, step, action),
+            Action::Commit => self.commit(op, step, action, Side::Target),
+            Action::CommitBack => self.commit(op, step, action, Side::Source),
         }
     }
 
@@ -461,6 +513,7 @@ impl<'a> Driver<'a> {
     pub fn start_auto_rollback(&mut self, op: &mut dyn Operator, breach: &str) -> Result<(), String> {
         self.record(Event::Confirmed {
             what: format!("automatic rollback (auto_rollback = true): {breach}"),
+            details: vec![],
         })?;
         self.say(op, None, &format!("rolling back by itself: {breach}"));
         let plan = self.state.rollback_plan();
@@ -480,6 +533,7 @@ impl<'a> Driver<'a> {
         }
         self.record(Event::Confirmed {
             what: format!("roll back wave {}", self.wave.name),
+            details: vec![],
         })?;
         self.say(op, None, "rolling back");
         self.record(Event::RollbackStarted { steps: plan })?;
@@ -541,151 +595,6 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Translates the target groups' commits back to source offsets and commits them on the
-    /// source. From the journaled forward commit (source S0 was target T0), a group that read
-    /// on to T is walked back record by record to the source offset that holds what the target
-    /// holds at T, stepping over the records written on the target only after flip_producers
-    /// (the groups processed them there; the undo of the flip waited for it). With
-    /// consumers-first the producers are back on the source before the groups leave the
-    /// target, so a group may have read some of their new records there: the walk finds where
-    /// it stopped (the source's end would skip what it has not read).
-    fn commit_back(&mut self, op: &mut dyn Operator, step: Step, action: Action) -> Result<(), String> {
-        let timeout = self.config.monitor.request_timeout;
-        let forward: Vec<(String, Vec<OffsetMove>)> = self
-            .state
-            .commits
-            .iter()
-            .filter(|(side, _, _)| *side == Side::Target)
-            .map(|(_, g, m)| (g.clone(), m.clone()))
-            .collect();
-        let snap = (self.observe)()?;
-        for (group, moves) in forward {
-            if self
-                .state
-                .commits
-                .iter()
-                .any(|(side, g, _)| *side == Side::Source && *g == group)
-            {
-                continue; // journaled before a restart
-            }
-            let plan = (|| -> Result<Vec<OffsetMove>, String> {
-                let target_now = crate::kafka::group_offsets(&self.config.target, &group, timeout)?;
-                let source_now = crate::kafka::group_offsets(&self.config.source, &group, timeout)?;
-                let mut back = Vec::new();
-                for m in &moves {
-                    let source_topic = self
-                        .config
-                        .replication
-                        .source_topic(&m.topic)
-                        .ok_or_else(|| format!("{} is not a replicated topic", m.topic))?;
-                    let t = target_now
-                        .get(&(m.topic.clone(), m.partition))
-                        .copied()
-                        .unwrap_or(m.new);
-                    let s = if t == m.new {
-                        m.from
-                    } else {
-                        walk_back(
-                            self.config,
-                            &source_topic,
-                            &m.topic,
-                            m.partition,
-                            (m.new, m.from),
-                            t,
-                            timeout,
-                            snap.target_only.partition(&m.topic, m.partition),
-                        )?
-                    };
-                    back.push(OffsetMove {
-                        topic: source_topic.clone(),
-                        partition: m.partition,
-                        old: source_now.get(&(source_topic, m.partition)).copied(),
-                        new: s,
-                        from: t,
-                    });
-                }
-                Ok(back)
-            })();
-            let back = match plan {
-                Ok(b) => b,
-                Err(reason) => {
-                    let reason = format!("{group}: {reason}");
-                    self.say(op, Some(step), &format!("FAILED: {reason}"));
-                    return self.record(Event::ActionFailed {
-                        step,
-                        action,
-                        reason,
-                        output: vec![],
-                    });
-                }
-            };
-            let lines: Vec<String> = back
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{}/{} {} -> {} (target {})",
-                        m.topic,
-                        m.partition,
-                        m.old.map_or("none".into(), |o| o.to_string()),
-                        m.new,
-                        m.from
-                    )
-                })
-                .collect();
-            if self.dry_run {
-                self.say(
-                    op,
-                    Some(step),
-                    &format!("would commit {group} on the source: {}", lines.join(", ")),
-                );
-                continue;
-            }
-            let writer = OffsetWriter::new(
-                self.permission.as_ref().ok_or("this run may not write")?,
-                &self.config.source,
-                timeout,
-            );
-            let changes: Vec<OffsetChange> = back
-                .iter()
-                .filter(|m| m.old != Some(m.new))
-                .map(|m| OffsetChange {
-                    topic: m.topic.clone(),
-                    partition: m.partition,
-                    expected: m.old,
-                    new: m.new,
-                })
-                .collect();
-            if !changes.is_empty() {
-                if let Err(e) = writer.commit(&group, &changes) {
-                    let reason = format!("commit for {group} on the source: {e}");
-                    self.say(op, Some(step), &format!("FAILED: {reason}"));
-                    return self.record(Event::ActionFailed {
-                        step,
-                        action,
-                        reason,
-                        output: vec![],
-                    });
-                }
-            }
-            self.say(
-                op,
-                Some(step),
-                &format!("committed {group} on the source: {}", lines.join(", ")),
-            );
-            self.record(Event::Committed {
-                side: Side::Source,
-                group: group.clone(),
-                offsets: back,
-            })?;
-        }
-        self.record(Event::ActionDone {
-            step,
-            action,
-            detail: "groups committed back on the source, read back and equal".into(),
-            output: vec![],
-        })
-    }
-
     fn run_hook(
         &mut self,
         op: &mut dyn Operator,
@@ -739,6 +648,8 @@ impl<'a> Driver<'a> {
     fn wait(&mut self, op: &mut dyn Operator, step: Step, action: Action, check: Check) -> Result<(), String> {
         let mut settle = Settle::default();
         let mut last_said = String::new();
+        let deadline = check.deadline(self.wave, self.config.cutover.wait_timeout);
+        let began = Instant::now();
         loop {
             let (answer, snap) = match (self.observe)() {
                 Ok(snap) => (self.evaluate(check, &snap, &mut settle), Some(snap)),
@@ -766,6 +677,22 @@ impl<'a> Driver<'a> {
             if text != last_said {
                 self.say(op, Some(step), &format!("{}: {text}", check.label()));
                 last_said = text.clone();
+            }
+            if !done && began.elapsed() >= deadline {
+                // Never a silent wait: past its deadline the wave stops, with what it waited
+                // for and the last figures, and offers a retry or a rollback.
+                let reason = format!(
+                    "waited {} for: {} (wait_timeout); last: {text}",
+                    humantime::format_duration(deadline),
+                    check.label()
+                );
+                self.say(op, Some(step), &format!("FAILED: {reason}"));
+                return self.record(Event::ActionFailed {
+                    step,
+                    action,
+                    reason,
+                    output: vec![],
+                });
             }
             if !done && self.pause_requested() {
                 // A wait is interrupted: its intent stays journaled, and it is checked again
@@ -883,12 +810,7 @@ impl<'a> Driver<'a> {
         let timeout = self.config.monitor.request_timeout;
         let mut plan = Vec::new();
         for group in &self.state.groups {
-            let source = crate::kafka::group_offsets(&self.config.source, group, timeout)
-                .map_err(|e| format!("{group}: source offsets: {e}"))?;
-            let committed: BTreeMap<(String, i32), i64> = source
-                .into_iter()
-                .filter(|((t, _), _)| self.state.topics.contains(t))
-                .collect();
+            let committed = self.basis(Side::Target, group)?;
             let target_now = crate::kafka::group_offsets(&self.config.target, group, timeout)
                 .map_err(|e| format!("{group}: target offsets: {e}"))?;
             let (rows, _) = crate::translate::group::translate_group(
@@ -926,16 +848,158 @@ impl<'a> Driver<'a> {
                 group: group.clone(),
                 moves,
                 checkpoint_costs,
+                basis: committed,
             });
         }
         Ok(plan)
     }
 
-    /// Commits the translated offsets on the target, one group at a time, each journaled. After
-    /// a crash (`again`), a group whose commit is journaled is left alone, and one whose target
-    /// offsets already equal the translation is journaled, not committed twice.
-    fn commit(&mut self, op: &mut dyn Operator, step: Step, action: Action, again: bool) -> Result<(), String> {
-        let plan = match self.plan_commits() {
+    /// The commits back on the source: from the journaled forward commit (source S0 was target
+    /// T0), a group that read on to T is walked back record by record to the source offset
+    /// that holds what the target holds at T, stepping over the records written on the target
+    /// only after flip_producers (the groups processed them there; the undo of the flip waited
+    /// for it). With consumers-first the producers are back on the source before the groups
+    /// leave the target, so a group may have read some of their new records there: the walk
+    /// finds where it stopped (the source's end would skip what it has not read).
+    pub fn plan_commit_back(&mut self) -> Result<Vec<GroupCommit>, String> {
+        let timeout = self.config.monitor.request_timeout;
+        let snap = (self.observe)()?;
+        let forward: Vec<(String, Vec<OffsetMove>)> = self
+            .state
+            .commits
+            .iter()
+            .filter(|(side, _, _)| *side == Side::Target)
+            .map(|(_, g, m)| (g.clone(), m.clone()))
+            .collect();
+        let mut plan = Vec::new();
+        for (group, moves) in forward {
+            let target_now = self.basis(Side::Source, &group)?;
+            let source_now = crate::kafka::group_offsets(&self.config.source, &group, timeout)
+                .map_err(|e| format!("{group}: source offsets: {e}"))?;
+            let mut back = Vec::new();
+            for m in &moves {
+                let source_topic = self
+                    .config
+                    .replication
+                    .source_topic(&m.topic)
+                    .ok_or_else(|| format!("{} is not a replicated topic", m.topic))?;
+                let t = target_now
+                    .get(&(m.topic.clone(), m.partition))
+                    .copied()
+                    .unwrap_or(m.new);
+                let s = if t == m.new {
+                    m.from
+                } else {
+                    walk_back(
+                        self.config,
+                        &source_topic,
+                        &m.topic,
+                        m.partition,
+                        (m.new, m.from),
+                        t,
+                        timeout,
+                        snap.target_only.partition(&m.topic, m.partition),
+                    )
+                    .map_err(|e| format!("{group}: {e}"))?
+                };
+                back.push(OffsetMove {
+                    topic: source_topic.clone(),
+                    partition: m.partition,
+                    old: source_now.get(&(source_topic, m.partition)).copied(),
+                    new: s,
+                    from: t,
+                });
+            }
+            plan.push(GroupCommit {
+                group,
+                checkpoint_costs: vec![String::new(); back.len()],
+                moves: back,
+                basis: target_now,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// What a commit to `side` is computed from, read now: for the forward commit the group's
+    /// committed source offsets on the wave's topics, for the commit back its target ones.
+    fn basis(&self, side: Side, group: &str) -> Result<BTreeMap<(String, i32), i64>, String> {
+        let timeout = self.config.monitor.request_timeout;
+        let (cluster, topics): (_, Vec<String>) = match side {
+            Side::Target => (&self.config.source, self.state.topics.clone()),
+            Side::Source => (
+                &self.config.target,
+                self.state
+                    .topics
+                    .iter()
+                    .map(|t| self.config.replication.target_topic(t))
+                    .collect(),
+            ),
+        };
+        Ok(crate::kafka::group_offsets(cluster, group, timeout)
+            .map_err(|e| format!("{group}: committed offsets on {}: {e}", cluster.name))?
+            .into_iter()
+            .filter(|((t, _), _)| topics.contains(t))
+            .collect())
+    }
+
+    fn plan_for(&mut self, side: Side) -> Result<Vec<GroupCommit>, String> {
+        match side {
+            Side::Target => self.plan_commits(),
+            Side::Source => self.plan_commit_back(),
+        }
+    }
+
+    /// The plan to write: the one the engineer confirmed, when what it was computed from has
+    /// not moved since; else the engineer is asked again, with the difference shown (Err:
+    /// the reason not to write). Without a question (confirm = "wave"), the plan of now.
+    fn settled_plan(
+        &mut self,
+        op: &mut dyn Operator,
+        step: Step,
+        side: Side,
+    ) -> Result<Result<Vec<GroupCommit>, String>, String> {
+        let Some(confirmed) = self.confirmed.take() else {
+            return Ok(self.plan_for(side));
+        };
+        let mut moved = Vec::new();
+        for c in &confirmed {
+            let now = match self.basis(side, &c.group) {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            moved.extend(basis_moved(&c.group, &c.basis, &now));
+        }
+        if moved.is_empty() {
+            return Ok(Ok(confirmed));
+        }
+        let plan = match self.plan_for(side) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let question = format!(
+            "{}: the committed offsets moved since you confirmed: commit these instead?",
+            step.name()
+        );
+        let mut details: Vec<String> = moved.iter().map(|m| format!("moved: {m}")).collect();
+        details.extend(plan_lines(&plan, side));
+        if !op.yes_no(&question, &details) {
+            return Ok(Err(format!(
+                "not confirmed again after the committed offsets moved ({}); nothing written",
+                moved.join("; ")
+            )));
+        }
+        self.record(Event::Confirmed {
+            what: question,
+            details,
+        })?;
+        Ok(Ok(plan))
+    }
+
+    /// Writes a commit plan to `side`, one group at a time: each group's offsets written,
+    /// read back and journaled as written. A group already journaled in this run (before a
+    /// crash) is left alone, and partitions already at their offset are not written again.
+    fn commit(&mut self, op: &mut dyn Operator, step: Step, action: Action, side: Side) -> Result<(), String> {
+        let plan = match self.settled_plan(op, step, side)? {
             Ok(p) => p,
             Err(reason) => {
                 self.say(op, Some(step), &format!("FAILED: {reason}"));
@@ -947,59 +1011,44 @@ impl<'a> Driver<'a> {
                 });
             }
         };
+        let (cluster, where_) = match side {
+            Side::Target => (&self.config.target, "the target"),
+            Side::Source => (&self.config.source, "the source"),
+        };
         let timeout = self.config.monitor.request_timeout;
         let mut written = 0;
         for c in plan {
-            let lines: Vec<String> = c
-                .moves
-                .iter()
-                .zip(&c.checkpoint_costs)
-                .map(|(m, cost)| {
-                    format!(
-                        "{}/{} {} -> {} (source {}; on MM2's checkpoint: {cost})",
-                        m.topic,
-                        m.partition,
-                        m.old.map_or("none".into(), |o| o.to_string()),
-                        m.new,
-                        m.from
-                    )
-                })
-                .collect();
+            let lines = group_lines(&c, side).join(", ");
             if self.dry_run {
                 self.say(
                     op,
                     Some(step),
-                    &format!("would commit {} on the target: {}", c.group, lines.join(", ")),
+                    &format!("would commit {} on {where_}: {lines}", c.group),
                 );
                 continue;
             }
-            let journaled = self
-                .state
-                .commits
-                .iter()
-                .any(|(side, g, _)| *side == Side::Target && *g == c.group);
-            if again && journaled {
+            if self.state.commits.iter().any(|(s, g, _)| *s == side && *g == c.group) {
                 continue;
             }
-            let already = c.moves.iter().all(|m| m.old == Some(m.new));
-            if !(again && already) {
+            let changes: Vec<OffsetChange> = c
+                .moves
+                .iter()
+                .filter(|m| m.old != Some(m.new))
+                .map(|m| OffsetChange {
+                    topic: m.topic.clone(),
+                    partition: m.partition,
+                    expected: m.old,
+                    new: m.new,
+                })
+                .collect();
+            if !changes.is_empty() {
                 let writer = OffsetWriter::new(
                     self.permission.as_ref().ok_or("this run may not write")?,
-                    &self.config.target,
+                    cluster,
                     timeout,
                 );
-                let changes: Vec<OffsetChange> = c
-                    .moves
-                    .iter()
-                    .map(|m| OffsetChange {
-                        topic: m.topic.clone(),
-                        partition: m.partition,
-                        expected: m.old,
-                        new: m.new,
-                    })
-                    .collect();
                 if let Err(e) = writer.commit(&c.group, &changes) {
-                    let reason = format!("commit for {}: {e}", c.group);
+                    let reason = format!("commit for {} on {where_}: {e}", c.group);
                     self.say(op, Some(step), &format!("FAILED: {reason}"));
                     return self.record(Event::ActionFailed {
                         step,
@@ -1010,13 +1059,9 @@ impl<'a> Driver<'a> {
                 }
             }
             written += 1;
-            self.say(
-                op,
-                Some(step),
-                &format!("committed {} on the target: {}", c.group, lines.join(", ")),
-            );
+            self.say(op, Some(step), &format!("committed {} on {where_}: {lines}", c.group));
             self.record(Event::Committed {
-                side: Side::Target,
+                side,
                 group: c.group.clone(),
                 offsets: c.moves.clone(),
             })?;
@@ -1027,7 +1072,7 @@ impl<'a> Driver<'a> {
             detail: if self.dry_run {
                 "dry run: nothing committed".into()
             } else {
-                format!("{written} group(s) committed, read back and equal")
+                format!("{written} group(s) committed on {where_}, read back and equal")
             },
             output: vec![],
         })

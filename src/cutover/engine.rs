@@ -138,6 +138,26 @@ impl Check {
         Check::GroupsEmptyOnTarget,
     ];
 
+    /// Its key in `[wave.wait_timeout]` (config::WAIT_KEYS).
+    pub fn key(self) -> &'static str {
+        match self {
+            Check::Preflight => "preflight",
+            Check::SourceFrozen => "source_frozen",
+            Check::Drained => "drained",
+            Check::FinalParity => "final_parity",
+            Check::GroupsEmptyOnSource => "groups_empty_on_source",
+            Check::GroupsStableOnTarget => "groups_stable_on_target",
+            Check::WritesOnTarget => "writes_on_target",
+            Check::TargetGroupsCaughtUp => "target_groups_caught_up",
+            Check::GroupsEmptyOnTarget => "groups_empty_on_target",
+        }
+    }
+
+    /// How long this wait may last in `wave` before the wave stops.
+    pub fn deadline(self, wave: &Wave, default: std::time::Duration) -> std::time::Duration {
+        wave.wait_timeouts.get(self.key()).copied().unwrap_or(default)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Check::Preflight => "preflight checks",
@@ -281,9 +301,12 @@ pub enum Event {
         topics: Vec<String>,
         groups: Vec<String>,
     },
-    /// Someone said yes to something (the text says to what).
+    /// Someone said yes to something (the text says to what; `details`: exactly what was
+    /// shown, e.g. every offset of a commit).
     Confirmed {
         what: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        details: Vec<String>,
     },
     /// Intent: the action begins (`detail`: the command line, or the offsets to commit).
     ActionStarted {
@@ -731,6 +754,7 @@ mod tests {
             topics: vec![regex::Regex::new("^orders$").unwrap()],
             groups: vec![],
             leave_groups: vec![],
+            wait_timeouts: Default::default(),
             strategy,
             confirm,
             hooks: Hooks {
@@ -1003,6 +1027,12 @@ mod tests {
             (Step::UndoFreezeProducers, Action::Hook(Hook::RollbackFreezeProducers))
         );
         assert_eq!(next(&s, &w), Next::Finished(Finish::RolledBack));
+    }
+
+    #[test]
+    fn every_wait_has_a_config_key() {
+        let keys: Vec<&str> = Check::ALL.iter().map(|c| c.key()).collect();
+        assert_eq!(keys, crate::config::WAIT_KEYS.to_vec());
     }
 
     #[test]

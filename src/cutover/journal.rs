@@ -45,7 +45,7 @@ impl Entry {
         use super::engine::Event::*;
         let what = match &e.event {
             WaveStarted { topics, .. } => format!("wave started on {}", topics.join(",")),
-            Confirmed { what } => format!("confirmed: {what}"),
+            Confirmed { what, .. } => format!("confirmed: {what}"),
             ActionStarted { step, action, .. } => format!("{}: {} …", step.name(), action.label()),
             ActionDone {
                 step, action, detail, ..
