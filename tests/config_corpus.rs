@@ -65,6 +65,7 @@ const CORPUS: [(&str, &str, &str); 19] = [
         "10:23",
         "rate_limit_mb_per_s must be more than 0",
     ),
+    ("20-unknown-wait.toml", "14:1", "unknown wait `drain`: expected one of preflight"),
 ];
 
 const SECRET: &str = "hunter2-do-not-print";
