@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// (file, "line:column", what the message must say)
-const CORPUS: [(&str, &str, &str); 19] = [
+const CORPUS: [(&str, &str, &str); 20] = [
     (
         "01-unknown-section.toml",
         "9:2",
@@ -65,7 +65,11 @@ const CORPUS: [(&str, &str, &str); 19] = [
         "10:23",
         "rate_limit_mb_per_s must be more than 0",
     ),
-    ("20-unknown-wait.toml", "14:1", "unknown wait `drain`: expected one of preflight"),
+    (
+        "20-unknown-wait.toml",
+        "14:1",
+        "unknown wait `drain`: expected one of preflight",
+    ),
 ];
 
 const SECRET: &str = "hunter2-do-not-print";
