@@ -490,3 +490,57 @@ fn a_group_left_behind_stops_the_preflight_unless_acknowledged() {
     assert!(out.text.contains("no group left behind: ok"), "{}", out.text);
     exactly_once(w, 20, "a group left behind knowingly");
 }
+
+/// The wave's source topic deleted while the wave waits (the groups never turn Stable on the
+/// target: its flip_consumers hook starts nothing): a permanent condition, which stops the
+/// wave at once with the reason, long before the wait's deadline.
+#[test]
+fn a_topic_deleted_mid_wave_stops_it_at_once() {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    let e = estate();
+    let w = setup("wdel");
+    let path = wave_config(e, &w, "stop-the-world");
+    let text: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("flip_consumers = ") {
+                "flip_consumers = \"true\""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n[wave.wait_timeout]\ngroups_stable_on_target = \"10m\"\n";
+    std::fs::write(&path, text).unwrap();
+    let source = e.source_cluster();
+    let topic = w.topic.clone();
+    let mut deleted_at = None;
+    let out = cutover_watching(&path, &["run", "--wave", "w1", "--yes"], None, &mut |line| {
+        if deleted_at.is_none() && line.contains("flip consumers: groups Stable on the target: ") {
+            let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+                cutover::kafka::client_config(&source).create().unwrap();
+            let rt = common::runtime();
+            let r = rt.block_on(admin.delete_topics(&[&topic], &AdminOptions::new()));
+            assert!(r.is_ok_and(|v| v.iter().all(|x| x.is_ok())), "topic deleted");
+            deleted_at = Some(std::time::Instant::now());
+        }
+    });
+    eprintln!("{}", out.text);
+    let deleted_at = deleted_at.expect("the wave reached flip_consumers' wait");
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    assert!(
+        out.text.contains(&format!(
+            "topic {topic} no longer exists on src-cluster: the wave cannot go on"
+        )),
+        "{}",
+        out.text
+    );
+    let took = deleted_at.elapsed();
+    assert!(
+        took < Duration::from_secs(60),
+        "stopped {took:?} after the deletion, not at a deadline"
+    );
+    drop(w);
+}

@@ -20,6 +20,20 @@ pub enum Answer {
     Failed(String),
 }
 
+/// A wave's topic that a cluster that answered no longer has (deleted mid-wave): a permanent
+/// condition, which stops the wave at once, where a figure missing for a moment (a broker
+/// away) is waited out.
+pub fn topic_gone(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Option<String> {
+    let on = |feed: &crate::model::ClusterFeed, name: &str| {
+        feed.state()
+            .filter(|s| !s.topics.contains_key(name))
+            .map(|_| format!("topic {name} no longer exists on {}", feed.name))
+    };
+    topics
+        .iter()
+        .find_map(|t| on(&snapshot.source, t).or_else(|| on(&snapshot.target, &config.replication.target_topic(t))))
+}
+
 /// A (topic, partition) -> end offset map.
 pub type Ends = BTreeMap<(String, i32), i64>;
 

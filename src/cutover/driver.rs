@@ -729,6 +729,13 @@ impl<'a> Driver<'a> {
 
     fn evaluate(&mut self, check: Check, snap: &Snapshot, settle: &mut Settle) -> Answer {
         let topics = self.state.topics.clone();
+        // Permanent: waiting cannot bring a deleted topic back (the preflight checks topics
+        // on its own). Anything else that fails to be read is retried at the next poll.
+        if check != Check::Preflight {
+            if let Some(gone) = checks::topic_gone(snap, self.config, &topics) {
+                return Answer::Failed(format!("{gone}: the wave cannot go on"));
+            }
+        }
         let groups = self.state.groups.clone();
         let config = self.config;
         let mut attempt = || -> Result<Answer, String> {
