@@ -192,6 +192,17 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
+    /// The action failed: said, and journaled as the step's failure (the wave stops there).
+    fn fail(&mut self, op: &mut dyn Operator, step: Step, action: Action, reason: String) -> Result<(), String> {
+        self.say(op, Some(step), &format!("FAILED: {reason}"));
+        self.record(Event::ActionFailed {
+            step,
+            action,
+            reason,
+            output: vec![],
+        })
+    }
+
     fn say(&self, op: &mut dyn Operator, step: Option<Step>, text: &str) {
         let t = crate::model::short_duration(self.wave_started.elapsed());
         let clock = crate::model::groups::clock(SystemTime::now());
@@ -449,18 +460,12 @@ impl<'a> Driver<'a> {
                 Ok(ends) => self.record(Event::TargetWritesBegan { ends })?,
                 Err(e) => {
                     let reason = format!("the target's end offsets could not be read before the flip: {e}");
-                    self.say(op, Some(step), &format!("FAILED: {reason}"));
                     self.record(Event::ActionStarted {
                         step,
                         action,
                         detail: action.label(),
                     })?;
-                    return self.record(Event::ActionFailed {
-                        step,
-                        action,
-                        reason,
-                        output: vec![],
-                    });
+                    return self.fail(op, step, action, reason);
                 }
             }
         }
@@ -686,13 +691,7 @@ impl<'a> Driver<'a> {
                     humantime::format_duration(deadline),
                     check.label()
                 );
-                self.say(op, Some(step), &format!("FAILED: {reason}"));
-                return self.record(Event::ActionFailed {
-                    step,
-                    action,
-                    reason,
-                    output: vec![],
-                });
+                return self.fail(op, step, action, reason);
             }
             if !done && self.pause_requested() {
                 // A wait is interrupted: its intent stays journaled, and it is checked again
@@ -1009,13 +1008,7 @@ impl<'a> Driver<'a> {
         let plan = match self.settled_plan(op, step, side)? {
             Ok(p) => p,
             Err(reason) => {
-                self.say(op, Some(step), &format!("FAILED: {reason}"));
-                return self.record(Event::ActionFailed {
-                    step,
-                    action,
-                    reason,
-                    output: vec![],
-                });
+                return self.fail(op, step, action, reason);
             }
         };
         let (cluster, where_) = match side {
@@ -1056,13 +1049,7 @@ impl<'a> Driver<'a> {
                 );
                 if let Err(e) = writer.commit(&c.group, &changes) {
                     let reason = format!("commit for {} on {where_}: {e}", c.group);
-                    self.say(op, Some(step), &format!("FAILED: {reason}"));
-                    return self.record(Event::ActionFailed {
-                        step,
-                        action,
-                        reason,
-                        output: vec![],
-                    });
+                    return self.fail(op, step, action, reason);
                 }
             }
             written += 1;
