@@ -167,11 +167,21 @@ fn inventory_flags_overrides_and_not_differences_of_defaults() {
     let rt = runtime();
     let _enter = rt.enter();
     let monitor = Monitor::start(&config).unwrap();
+    // Both topics and their configs read on both sides (a topic's configs are read after the
+    // topic appears: a snapshot in between has no configs of it to compare).
     let diffs = wait_for(Duration::from_secs(90), "MM2 to create both topics", || {
         let s = latest(&monitor);
-        let t = &s.target.state()?.topics;
-        (t.contains_key("src.inv-same") && t.contains_key("src.inv-excluded") && s.target.state()?.configs.is_ok())
-            .then(|| diff(&s, &config.replication, &config.topics))
+        let has = |state: Option<&cutover::model::ClusterState>, topics: &[&str]| {
+            state.is_some_and(|c| {
+                topics.iter().all(|t| c.topics.contains_key(*t))
+                    && c.configs
+                        .as_ref()
+                        .is_ok_and(|m| topics.iter().all(|t| m.contains_key(*t)))
+            })
+        };
+        (has(s.source.state(), &["inv-same", "inv-excluded"])
+            && has(s.target.state(), &["src.inv-same", "src.inv-excluded"]))
+        .then(|| diff(&s, &config.replication, &config.topics))
     });
     let by_topic: BTreeMap<&str, Vec<&Difference>> = diffs.iter().fold(BTreeMap::new(), |mut m, d| {
         m.entry(d.source_topic.as_str()).or_default().push(&d.difference);
