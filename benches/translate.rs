@@ -125,6 +125,7 @@ fn main() {
             timeout,
             &[],
             &Default::default(),
+            &Default::default(),
         )
         .unwrap();
         total += rows.len();
@@ -152,6 +153,7 @@ fn main() {
         &queries,
         timeout,
         &BTreeMap::new(),
+        &Default::default(),
         &Default::default(),
     )
     .unwrap();

@@ -131,7 +131,9 @@ fn main() {
 
     let ((rows, took), peak_events) = with_peak(|| {
         let t = Instant::now();
-        let rows = cutover::validate::report::validate_all(&config, &snap, Some("events"), timeout, None).unwrap();
+        let rows =
+            cutover::validate::report::validate_all(&config, &snap, Some("events"), timeout, None, &Default::default())
+                .unwrap();
         (rows, t.elapsed())
     });
     let compared: u64 = rows.iter().map(|r| r.result.records_compared).sum();
@@ -149,7 +151,9 @@ fn main() {
         ..config.clone()
     };
     let t = Instant::now();
-    let rows = cutover::validate::report::validate_all(&serial, &snap, Some("events"), timeout, None).unwrap();
+    let rows =
+        cutover::validate::report::validate_all(&serial, &snap, Some("events"), timeout, None, &Default::default())
+            .unwrap();
     let took_serial = t.elapsed();
     assert_eq!(rows.iter().map(|r| r.result.records_compared).sum::<u64>(), n);
 
@@ -178,7 +182,9 @@ fn main() {
 
     let ((rows, took_keys), peak_keys) = with_peak(|| {
         let t = Instant::now();
-        let rows = cutover::validate::report::validate_all(&config, &snap, Some("keys"), timeout, None).unwrap();
+        let rows =
+            cutover::validate::report::validate_all(&config, &snap, Some("keys"), timeout, None, &Default::default())
+                .unwrap();
         (rows, t.elapsed())
     });
     assert!(

@@ -96,8 +96,15 @@ fn main() {
         })
     };
     let t = Instant::now();
-    let rows =
-        cutover::validate::report::validate_all(&config, &snap, Some("blobs"), Duration::from_secs(60), None).unwrap();
+    let rows = cutover::validate::report::validate_all(
+        &config,
+        &snap,
+        Some("blobs"),
+        Duration::from_secs(60),
+        None,
+        &Default::default(),
+    )
+    .unwrap();
     let took = t.elapsed();
     done.store(true, Ordering::SeqCst);
     sampler.join().unwrap();

@@ -291,7 +291,10 @@ fn drive_wave(
         crate::kafka::check_two_clusters(&config.source, &config.target, config.monitor.request_timeout)
             .map_err(|e| fail(2, e))?;
     }
-    let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(&config)));
+    // The checks follow a monitor's snapshots, as in the cockpit.
+    let _runtime = runtime.enter();
+    let monitor = crate::monitor::Monitor::start(&config).map_err(|e| fail(1, e))?;
+    let observe = crate::cutover::clusters::follow(monitor.snapshots.clone(), &config, Default::default());
     let mut driver =
         crate::cutover::driver::Driver::new(&config, waves[0], dry_run, observe).map_err(|e| fail(1, e))?;
     let mut operator = crate::cutover::plan::TerminalOperator {
@@ -469,12 +472,21 @@ pub fn run(cli: Cli) -> Result<u8> {
                 .block_on(crate::status::snapshot_once(&config))
                 .map_err(|e| fail(2, e))?;
             let timeout = config.monitor.request_timeout;
+            // A headless validation runs to its end (Ctrl-C ends the process).
+            let no_cancel = crate::jobs::CancelToken::default();
             let rows = match spot_check {
                 Some(n) => {
                     crate::validate::report::spot_check_all(&config, &snap, topic.as_deref(), timeout, *n, *seed)
                 }
                 None => match state {
-                    None => crate::validate::report::validate_all(&config, &snap, topic.as_deref(), timeout, None),
+                    None => crate::validate::report::validate_all(
+                        &config,
+                        &snap,
+                        topic.as_deref(),
+                        timeout,
+                        None,
+                        &no_cancel,
+                    ),
                     Some(path) => {
                         use crate::validate::state;
                         // --full forgets the topic (or all) but keeps the other topics' progress.
@@ -493,6 +505,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                             topic.as_deref(),
                             timeout,
                             Some(&mut progress),
+                            &no_cancel,
                         );
                         state::save(path, &config, &progress).map_err(|e| fail(2, e))?;
                         rows

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod cutover;
 pub mod demo;
+pub mod error;
 pub mod jobs;
 pub mod kafka;
 pub mod mm2;

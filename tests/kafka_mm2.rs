@@ -232,6 +232,7 @@ fn exact_translation_against_real_checkpoints_resumes_a_consumer_exactly() {
             TIMEOUT,
             &[],
             &Default::default(),
+            &Default::default(),
         )
         .unwrap();
         let row = &rows[0];
@@ -329,6 +330,7 @@ fn identity_policy_with_offset_syncs_on_the_target() {
         TIMEOUT,
         &[],
         &Default::default(),
+        &Default::default(),
     )
     .unwrap();
     assert_eq!(rows[0].target_topic, "idn-orders");
@@ -420,6 +422,7 @@ fn transactions_validate_and_translate_across_markers() {
         None,
         TIMEOUT,
         &[],
+        &Default::default(),
         &Default::default(),
     )
     .unwrap();

@@ -734,8 +734,15 @@ fn offset_preserving_validation_fails_where_offsets_shift() {
     let config = cutover::config::parse(std::path::Path::new("t.toml"), &text, &|_| None).unwrap();
     let rt = runtime();
     let snap = rt.block_on(cutover::status::snapshot_once(&config)).unwrap();
-    let rows =
-        cutover::validate::report::validate_all(&config, &snap, Some("orders"), Duration::from_secs(5), None).unwrap();
+    let rows = cutover::validate::report::validate_all(
+        &config,
+        &snap,
+        Some("orders"),
+        Duration::from_secs(5),
+        None,
+        &Default::default(),
+    )
+    .unwrap();
     let cutover::validate::Verdict::Fail { mismatch } = &rows[0].result.verdict else {
         panic!("{rows:?}")
     };

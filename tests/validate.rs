@@ -162,7 +162,15 @@ fn validate_now(
 ) -> Vec<cutover::validate::report::Row> {
     let rt = runtime();
     let snap = rt.block_on(cutover::status::snapshot_once(config)).unwrap();
-    cutover::validate::report::validate_all(config, &snap, None, Duration::from_secs(5), progress).unwrap()
+    cutover::validate::report::validate_all(
+        config,
+        &snap,
+        None,
+        Duration::from_secs(5),
+        progress,
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 /// Written directly to both sides (no replicator): the target as compaction would leave it.

@@ -20,6 +20,46 @@ pub enum Answer {
     Failed(String),
 }
 
+/// What a wait does after one look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitNext {
+    Met(String),
+    Failed(String),
+    /// Look again at the next snapshot.
+    Again,
+}
+
+/// A wait's decision after one look: met, failed, past its deadline (a failure that says what
+/// it waited for and the last figures, never a silent wait), or look again.
+pub fn after_look(check: super::engine::Check, answer: &Answer, waited: Duration, deadline: Duration) -> WaitNext {
+    match answer {
+        Answer::Met(t) => WaitNext::Met(t.clone()),
+        Answer::Failed(t) => WaitNext::Failed(t.clone()),
+        Answer::NotYet(t) if waited >= deadline => WaitNext::Failed(format!(
+            "waited {} for: {} (wait_timeout); last: {t}",
+            humantime::format_duration(deadline),
+            check.label()
+        )),
+        Answer::NotYet(_) => WaitNext::Again,
+    }
+}
+
+pub fn answer_text(answer: &Answer) -> &str {
+    match answer {
+        Answer::Met(t) | Answer::NotYet(t) | Answer::Failed(t) => t,
+    }
+}
+
+/// A dry run's one look, as said and journaled.
+pub fn dry_run_words(answer: &Answer) -> (&'static str, &str) {
+    let verb = match answer {
+        Answer::Met(_) => "met now",
+        Answer::NotYet(_) => "would wait; now",
+        Answer::Failed(_) => "would FAIL now",
+    };
+    (verb, answer_text(answer))
+}
+
 /// A wave's topic that a cluster that answered no longer has (deleted mid-wave): a permanent
 /// condition, which stops the wave at once, where a figure missing for a moment (a broker
 /// away) is waited out.
@@ -176,6 +216,77 @@ pub fn drained(lags: &BTreeMap<(String, i32), i64>) -> Answer {
             behind.into_iter().take(5).collect::<Vec<_>>().join(", ")
         ))
     }
+}
+
+/// Drained, or as good as: records the mapping still misses while the target stands still for
+/// `settle` mean the replicator has nothing more to copy, and the final parity decides.
+pub fn drained_or_settled(
+    lags: &BTreeMap<(String, i32), i64>,
+    target_ends: Ends,
+    at: SystemTime,
+    settle: &mut Settle,
+    settle_for: Duration,
+) -> Answer {
+    match drained(lags) {
+        Answer::NotYet(behind) => match settle.observe(target_ends, at, settle_for) {
+            Answer::Met(still) => Answer::Met(format!(
+                "{behind}, but the target {still}: nothing more is being copied; the final parity decides"
+            )),
+            _ => Answer::NotYet(behind),
+        },
+        other => other,
+    }
+}
+
+/// The preflight's answer from its checks: Met with every figure, or Failed with each NO.
+pub fn preflight_answer(results: &[(&'static str, Result<String, String>)]) -> Answer {
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+        .collect();
+    if !failed.is_empty() {
+        return Answer::Failed(failed.join("; "));
+    }
+    Answer::Met(
+        results
+            .iter()
+            .map(|(name, r)| format!("{name}: ok, {}", r.as_deref().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// The committed offsets of `groups` on the target topics of `topics`, as the snapshot's
+/// target shows them (a group the target does not know has none).
+pub fn target_commits(
+    snapshot: &Snapshot,
+    config: &Config,
+    topics: &[String],
+    groups: &[String],
+) -> Result<BTreeMap<String, Ends>, String> {
+    let feed = &snapshot.target;
+    let state = feed.state().ok_or_else(|| format!("{}: no figures yet", feed.name))?;
+    let known = state
+        .groups
+        .as_ref()
+        .map_err(|e| format!("{}: groups unavailable: {e}", feed.name))?;
+    let wanted: Vec<String> = topics.iter().map(|t| config.replication.target_topic(t)).collect();
+    let mut out = BTreeMap::new();
+    for g in groups {
+        let offsets = match known.iter().find(|k| &k.name == g) {
+            None => BTreeMap::new(),
+            Some(k) => k
+                .offsets
+                .as_ref()
+                .map_err(|e| format!("{}: offsets of {g} unavailable: {e}", feed.name))?
+                .iter()
+                .filter(|(t, _, _)| wanted.iter().any(|w| w == t))
+                .map(|(t, p, o)| ((t.to_string(), p), o))
+                .collect(),
+        };
+        out.insert(g.clone(), offsets);
+    }
+    Ok(out)
 }
 
 /// Final parity from the validation rows of the wave's partitions.
@@ -620,5 +731,49 @@ mod tests {
             writes_on_target(&frozen, &ends(&[("a", 0, 11)]), &t0, &ends(&[("a", 0, 12)])),
             Answer::Failed(_)
         ));
+    }
+
+    #[test]
+    fn lag_left_while_the_target_stands_still_is_drained_after_the_settle() {
+        let lags: BTreeMap<(String, i32), i64> = [(("a".to_string(), 0), 2)].into();
+        let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let settle_for = Duration::from_secs(2);
+        let mut settle = Settle::default();
+        let target = ends(&[("a", 0, 8)]);
+        let first = drained_or_settled(&lags, target.clone(), t(0), &mut settle, settle_for);
+        assert_eq!(first, Answer::NotYet("2 record(s) not copied yet (a/0: 2)".into()));
+        assert!(matches!(
+            drained_or_settled(&lags, target.clone(), t(1), &mut settle, settle_for),
+            Answer::NotYet(_)
+        ));
+        // The target moved: the settle starts again.
+        assert!(matches!(
+            drained_or_settled(&lags, ends(&[("a", 0, 9)]), t(2), &mut settle, settle_for),
+            Answer::NotYet(_)
+        ));
+        let met = drained_or_settled(&lags, ends(&[("a", 0, 9)]), t(4), &mut settle, settle_for);
+        assert!(
+            matches!(&met, Answer::Met(m) if m.starts_with("2 record(s) not copied yet (a/0: 2), but the target end offsets unchanged for 2s")),
+            "{met:?}"
+        );
+        let none: BTreeMap<(String, i32), i64> = [(("a".to_string(), 0), 0)].into();
+        assert!(matches!(
+            drained_or_settled(&none, target, t(5), &mut Settle::default(), settle_for),
+            Answer::Met(_)
+        ));
+    }
+
+    #[test]
+    fn preflight_fails_on_any_no_and_lists_every_figure_when_met() {
+        let ok = [
+            ("topics", Ok("1 topic(s): a".to_string())),
+            ("lag", Ok("0".to_string())),
+        ];
+        assert_eq!(
+            preflight_answer(&ok),
+            Answer::Met("topics: ok, 1 topic(s): a; lag: ok, 0".into())
+        );
+        let no = [("topics", Ok("1".to_string())), ("lag", Err("3 behind".to_string()))];
+        assert_eq!(preflight_answer(&no), Answer::Failed("lag: 3 behind".into()));
     }
 }

@@ -532,6 +532,24 @@ impl WaveState {
         target_only_ranges(&self.name, began, self.target_writes_stopped.as_deref(), 0, None)
     }
 
+    /// Records go to the target only now: the producers flipped, and no rollback closed the
+    /// ranges yet.
+    pub fn target_only_open(&self) -> bool {
+        self.target_writes_began.is_some() && self.target_writes_stopped.is_none()
+    }
+
+    /// The output of a step's failed actions (a hook's last lines), for the retry question.
+    pub fn failure_output(&self, step: Step) -> Vec<String> {
+        self.actions
+            .iter()
+            .filter(|((s, _), _)| *s == step)
+            .flat_map(|(_, a)| match a {
+                ActionState::Failed { output, .. } => output.clone(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     pub fn rolling_back(&self) -> bool {
         self.rollback_from.is_some()
     }
@@ -731,6 +749,113 @@ pub fn next(state: &WaveState, wave: &Wave) -> Next {
 /// idempotent by contract, but a person decides whether to run it again).
 pub fn needs_confirmation(wave: &Wave, action: Action, again: bool) -> bool {
     action.has_side_effects() && (wave.confirm == ConfirmMode::EachStep || again)
+}
+
+/// A failed step is offered a retry (or a skip) once per drive, and only when it had failed
+/// before the drive began: one that fails during the drive stops it, so `--yes` never loops.
+pub fn may_offer_retry(failed_before: bool, offered_already: bool, dry_run: bool) -> bool {
+    failed_before && !offered_already && !dry_run
+}
+
+/// How many times a transient error is tried in all, and the first wait (doubled each time).
+pub const TRIES: u32 = 5;
+const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// After a failed try `attempt` (0: the first): how long to wait before trying again, or None
+/// to stop (a permanent error, or the tries are used up).
+pub fn backoff(retryable: bool, attempt: u32) -> Option<std::time::Duration> {
+    (retryable && attempt + 1 < TRIES).then(|| FIRST_BACKOFF * 2u32.pow(attempt))
+}
+
+/// The cluster a commit action writes to.
+pub fn commit_side(action: Action) -> Side {
+    match action {
+        Action::CommitBack => Side::Source,
+        _ => Side::Target,
+    }
+}
+
+pub fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Source => "the source",
+        Side::Target => "the target",
+    }
+}
+
+/// The commit question, without its step.
+pub fn commit_question(side: Side) -> &'static str {
+    match side {
+        Side::Target => "commit these offsets on the target",
+        Side::Source => "commit these offsets back on the source",
+    }
+}
+
+/// The wave's topics and groups as the clusters show them when it starts, and what the
+/// start's confirmation says about them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    pub topics: Vec<String>,
+    pub groups: Vec<String>,
+    /// Readers of the wave's topics that stay on the source by the plan, and what they miss.
+    pub left_behind: Vec<String>,
+    /// Partition ranges written on the target only during earlier runs of the wave's topics.
+    pub target_only_ranges: usize,
+}
+
+/// What the start's confirmation shows. `again`: the wave was rolled back (when, if known)
+/// and runs again from its start.
+pub fn start_details(wave: &Wave, found: &Resolved, again: Option<Option<SystemTime>>, dry_run: bool) -> Vec<String> {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let mut details = vec![
+        format!("strategy {}", wave.strategy.name()),
+        format!("topics: {}", list(&found.topics)),
+        format!("groups: {}", list(&found.groups)),
+    ];
+    details.extend(found.left_behind.iter().cloned());
+    details.extend(forward_steps(wave.strategy).iter().map(|s| format!("  {}", s.name())));
+    if let Some(at) = again {
+        let at = at.map_or(String::new(), |at| format!(" at {}", crate::model::groups::clock(at)));
+        details.push(format!("it was rolled back{at}: it runs again from its start"));
+        if found.target_only_ranges > 0 {
+            details.push(format!(
+                "{} partition range(s) written on the target only during earlier runs are explained: validation, lag and translation step over them",
+                found.target_only_ranges
+            ));
+        }
+    }
+    if dry_run {
+        details.push("DRY RUN: no hook runs, nothing is committed".into());
+    }
+    details
+}
+
+/// The rollback's report: each partition's records written on the target only.
+pub fn target_only_report(ranges: &[crate::model::target_only::TargetOnlyRange]) -> Vec<String> {
+    if ranges.is_empty() {
+        return vec!["no record was written on the target only".into()];
+    }
+    ranges
+        .iter()
+        .map(|r| match r.to {
+            Some(to) => format!(
+                "{}/{}: {} record(s) at target offsets {}..{to} exist on the target only (never on the source)",
+                r.topic,
+                r.partition,
+                to - r.from,
+                r.from
+            ),
+            None => format!(
+                "{}/{}: records from target offset {} on exist on the target only",
+                r.topic, r.partition, r.from
+            ),
+        })
+        .collect()
 }
 
 /// The hook's command line for an action, if it is a configured hook.

@@ -2,7 +2,11 @@
 //! drives, and the headless driver (`cutover plan`, `run`, `rollback`).
 
 pub mod checks;
+pub mod clusters;
+pub mod commits;
 pub mod driver;
+#[cfg(test)]
+mod driver_tests;
 pub mod engine;
 pub mod hooks;
 pub mod journal;

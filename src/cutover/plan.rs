@@ -67,14 +67,21 @@ pub fn render(config: &Config, waves: &[&Wave], snap: &Snapshot) -> (String, u8)
             out.push_str(&format!("    {:<16} {}\n", step.name(), what.join("; then ")));
         }
         out.push_str("  preflight now:\n");
-        let rows = crate::validate::report::validate_all(config, snap, None, config.monitor.request_timeout, None)
-            .map(|rows| {
-                rows.into_iter()
-                    .filter(|r| topics.contains(&r.topic))
-                    .map(|r| (r.topic, r.partition, r.result.verdict, r.result.pending))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let rows = crate::validate::report::validate_all(
+            config,
+            snap,
+            None,
+            config.monitor.request_timeout,
+            None,
+            &Default::default(),
+        )
+        .map(|rows| {
+            rows.into_iter()
+                .filter(|r| topics.contains(&r.topic))
+                .map(|r| (r.topic, r.partition, r.result.verdict, r.result.pending))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
         for (name, result) in checks::preflight(snap, config, wave, &topics, &groups, &rows, SystemTime::now()) {
             match result {
                 Ok(m) => out.push_str(&format!("    ok  {name}: {m}\n")),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::records::{Located, Next, RecordReader};
 use super::Error;
 use crate::config::ClusterConfig;
+use crate::jobs::CancelToken;
 
 /// Reads one partition from a position on.
 pub trait Cursor {
@@ -53,28 +54,44 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Retries transient errors (`Error::retryable`) with backoff: the same call again, as the
 /// consumer keeps its position and reconnects by itself. (Seeking again while a broker is away
 /// trips an assertion in librdkafka's assignment code, so it does not.) A broker away for a
-/// moment costs a pause, not a failed partition.
+/// moment costs a pause, not a failed partition. With a cancel token, every call and every
+/// backoff ends with `Error::cancelled` once the job is cancelled (`p`, quit, cancel).
 pub struct Retrying<C> {
     inner: C,
+    cancel: CancelToken,
 }
 
 impl<C: Cursor> Retrying<C> {
     pub fn new(inner: C) -> Self {
-        Retrying { inner }
+        Retrying {
+            inner,
+            cancel: CancelToken::default(),
+        }
+    }
+
+    /// Stops at the next call (or during a backoff) once `cancel` is cancelled.
+    pub fn cancelled_by(mut self, cancel: &CancelToken) -> Self {
+        self.cancel = cancel.clone();
+        self
     }
 
     fn again<T>(&mut self, what: impl Fn(&mut C) -> Result<T, Error>) -> Result<T, Error> {
         let mut wait = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
+            if self.cancel.is_cancelled() {
+                return Err(Error::cancelled());
+            }
             match what(&mut self.inner) {
-                Err(e) if e.retryable && attempt < RETRIES => {
+                Err(e) if e.retryable() && attempt < RETRIES => {
                     tracing::warn!("{e}; retrying in {wait:?} ({} of {RETRIES})", attempt + 1);
-                    std::thread::sleep(wait);
+                    if self.cancel.sleep(wait) {
+                        return Err(Error::cancelled());
+                    }
                     wait *= 2;
                     attempt += 1;
                 }
-                Err(e) if e.retryable => return Err(Error::transient(format!("{e} (after {RETRIES} retries)"))),
+                Err(e) if e.retryable() => return Err(Error::transient(format!("{e} (after {RETRIES} retries)"))),
                 other => return other,
             }
         }
@@ -274,7 +291,7 @@ impl Cursor for KafkaCursor {
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let event = match self.reader.next_event(left, (&self.topic, self.partition)) {
-                Err(e) if e.retryable && !left.is_zero() => {
+                Err(e) if e.retryable() && !left.is_zero() => {
                     last_error = Some(e);
                     std::thread::sleep(Duration::from_millis(50).min(left));
                     continue;

@@ -278,52 +278,19 @@ impl ClusterClient {
     }
 }
 
-/// A failed call to a cluster: what failed, and whether the same call may succeed if tried
-/// again later (a caller decides: retry, stop, or report). Converts into the `String` errors
-/// of callers that only report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    pub message: String,
-    pub retryable: bool,
-}
+/// A failed call to a cluster: the crate's error (what failed, and whether trying again may
+/// help).
+pub use crate::error::Error;
 
 impl Error {
     /// From librdkafka's error, classified by `retryable`.
     pub fn kafka(context: &str, e: &rdkafka::error::KafkaError) -> Error {
-        Error {
-            message: format!("{context}: {e}"),
-            retryable: retryable(e),
+        let message = format!("{context}: {e}");
+        if retryable(e) {
+            Error::transient(message)
+        } else {
+            Error::permanent(message)
         }
-    }
-
-    /// Something that may pass by itself: a timeout, a broker away for a moment.
-    pub fn transient(message: String) -> Error {
-        Error {
-            message,
-            retryable: true,
-        }
-    }
-
-    /// Something trying again will not fix.
-    pub fn fatal(message: String) -> Error {
-        Error {
-            message,
-            retryable: false,
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.message
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{translate_partition, Outcome, Translated};
 use crate::config::Config;
+use crate::jobs::CancelToken;
 use crate::kafka::cursor::{Cursor, KafkaCursor, Retrying, SkipTargetOnly};
 use crate::mm2::state::Mm2State;
 use crate::mm2::syncs::SyncHistory;
@@ -34,7 +35,8 @@ pub fn translate_group(
     timeout: Duration,
     previous: &[GroupPartitionTranslation],
     target_only: &TargetOnly,
-) -> Result<(Vec<GroupPartitionTranslation>, ReadCounts), String> {
+    cancel: &CancelToken,
+) -> crate::error::Result<(Vec<GroupPartitionTranslation>, ReadCounts)> {
     let queries: BTreeMap<(String, i32), Vec<i64>> = committed
         .iter()
         .filter(|((t, _), _)| only_topic.is_none_or(|o| o == t) && config.topics.matches(t))
@@ -44,7 +46,7 @@ pub fn translate_group(
         .iter()
         .map(|r| ((r.source_topic.clone(), r.partition), r.translation.clone()))
         .collect();
-    let (rows, counts) = translate_many(config, mm2, &queries, timeout, &previous, target_only)?;
+    let (rows, counts) = translate_many(config, mm2, &queries, timeout, &previous, target_only, cancel)?;
     let out = rows
         .into_iter()
         .map(|((topic, partition), translated)| {
@@ -71,6 +73,7 @@ pub type PartitionTranslated = ((String, i32), Translated);
 
 /// Translates many committed offsets per partition, one pass per partition and anchor (so
 /// a hundred groups on the same partition cost one walk).
+#[allow(clippy::too_many_arguments)]
 pub fn translate_many(
     config: &Config,
     mm2: Option<&Mm2State>,
@@ -78,13 +81,17 @@ pub fn translate_many(
     timeout: Duration,
     previous: &BTreeMap<(String, i32), Translated>,
     target_only: &TargetOnly,
-) -> Result<(Vec<PartitionTranslated>, ReadCounts), String> {
+    cancel: &CancelToken,
+) -> crate::error::Result<(Vec<PartitionTranslated>, ReadCounts)> {
     let empty = SyncHistory::new(1);
     let syncs = mm2.map_or(&empty, |m| &m.syncs);
     let mut source: Option<KafkaCursor> = None;
     let mut target: Option<KafkaCursor> = None;
     let mut out = Vec::new();
     for ((topic, partition), committed) in queries {
+        if cancel.is_cancelled() {
+            break;
+        }
         let target_topic = config.replication.target_topic(topic);
         let s = match &mut source {
             Some(c) => {
@@ -102,8 +109,8 @@ pub fn translate_many(
         };
         let ranges = target_only.partition(&target_topic, *partition);
         let (mut s, mut t) = (
-            Retrying::new(s),
-            SkipTargetOnly::new(Retrying::new(t), ranges.0.to_vec()),
+            Retrying::new(s).cancelled_by(cancel),
+            SkipTargetOnly::new(Retrying::new(t).cancelled_by(cancel), ranges.0.to_vec()),
         );
         let before = previous.get(&(topic.clone(), *partition));
         let translated = translate_partition(
@@ -129,6 +136,10 @@ pub fn translate_many(
                 .collect()
         });
         out.extend(translated.into_iter().map(|t| ((topic.clone(), *partition), t)));
+    }
+    if cancel.is_cancelled() {
+        // Partitions cut short read as unavailable: no answer rather than a wrong one.
+        return Err(crate::error::Error::cancelled().context("translation"));
     }
     let counts = ReadCounts {
         source: source.as_ref().map_or(0, |c| c.records_read()),

@@ -84,6 +84,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         timeout,
         &[],
         &crate::cutover::journal::target_only_now(config),
+        &Default::default(),
     )?;
     if rows.is_empty() {
         return Err(format!(

@@ -1,7 +1,6 @@
 //! The cockpit's side of the cutover: the driver on a thread of its own, asking its questions
 //! through the cockpit's confirmation dialog and telling its progress as messages.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,11 +55,10 @@ impl Operator for CockpitOperator {
     }
 }
 
-/// The drive in progress: its thread, where answers go, and its pause switch.
+/// The drive in progress: its thread (cancelling it pauses the wave) and where answers go.
 pub struct CutoverJob {
-    _job: JobHandle,
+    job: JobHandle,
     answers: Sender<bool>,
-    pause: Arc<AtomicBool>,
 }
 
 impl CutoverJob {
@@ -71,34 +69,29 @@ impl CutoverJob {
         wave: String,
         dry_run: bool,
         rollback: Option<Option<String>>,
+        snapshots: tokio::sync::watch::Receiver<crate::model::Snapshot>,
         inbox: UnboundedSender<Msg>,
     ) -> std::io::Result<CutoverJob> {
         let (answers, answer_rx) = std::sync::mpsc::channel();
-        let pause = Arc::new(AtomicBool::new(false));
-        let runtime = tokio::runtime::Handle::current();
-        let pause_flag = pause.clone();
         let job = JobHandle::thread(&format!("cutover {wave}"), move |cancel| {
             let mut op = CockpitOperator {
                 inbox: inbox.clone(),
                 answers: answer_rx,
-                cancel,
+                cancel: cancel.clone(),
             };
-            let result = drive(&config, &wave, dry_run, rollback, &runtime, pause_flag, &mut op);
+            let result = drive(&config, &wave, dry_run, rollback, snapshots, cancel, &mut op);
             let _ = inbox.send(Msg::Cutover(CutoverNews::Ended { wave, result }));
         })?;
-        Ok(CutoverJob {
-            _job: job,
-            answers,
-            pause,
-        })
+        Ok(CutoverJob { job, answers })
     }
 
     pub fn answer(&self, yes: bool) {
         let _ = self.answers.send(yes);
     }
 
+    /// `p`: waits, validation and translation stop within a second; a running hook finishes.
     pub fn pause(&self) {
-        self.pause.store(true, Ordering::SeqCst);
+        self.job.cancel();
     }
 }
 
@@ -107,8 +100,8 @@ fn drive(
     wave: &str,
     dry_run: bool,
     rollback: Option<Option<String>>,
-    runtime: &tokio::runtime::Handle,
-    pause: Arc<AtomicBool>,
+    snapshots: tokio::sync::watch::Receiver<crate::model::Snapshot>,
+    stop: CancelToken,
     op: &mut CockpitOperator,
 ) -> Result<Outcome, String> {
     let plan = config
@@ -116,9 +109,10 @@ fn drive(
         .iter()
         .find(|w| w.name == wave)
         .ok_or_else(|| format!("no wave named {wave}"))?;
-    let observe = Box::new(|| runtime.block_on(crate::status::snapshot_once(config)));
+    // The checks follow the cockpit's own snapshots: a wave adds no poll.
+    let observe = crate::cutover::clusters::follow(snapshots, config, stop.clone());
     let mut driver = Driver::new(config, plan, dry_run, observe)?;
-    driver.pause = pause;
+    driver.stop = stop;
     if let Some(breach) = rollback {
         match engine::next(driver.state(), plan) {
             Next::Start => return Err("it has not started: there is nothing to roll back".into()),
@@ -134,5 +128,5 @@ fn drive(
             }
         }
     }
-    driver.drive(op)
+    Ok(driver.drive(op)?)
 }

@@ -58,6 +58,8 @@ struct Jobs {
     cutover: Option<cutover::CutoverJob>,
     /// `cutover demo`'s estate, for its fault menu.
     demo: Option<Arc<crate::demo::Demo>>,
+    /// The monitor's snapshots, which a wave's checks follow.
+    snapshots: tokio::sync::watch::Receiver<crate::model::Snapshot>,
     inbox: mpsc::UnboundedSender<Msg>,
 }
 
@@ -107,7 +109,8 @@ impl Jobs {
             CutoverOp::Start { wave, dry_run } => (wave, dry_run, None),
             CutoverOp::Rollback { wave, breach } => (wave, false, Some(breach)),
         };
-        match cutover::CutoverJob::start(app.config.clone(), wave.clone(), dry_run, rollback, self.inbox.clone()) {
+        let (config, snapshots, inbox) = (app.config.clone(), self.snapshots.clone(), self.inbox.clone());
+        match cutover::CutoverJob::start(config, wave.clone(), dry_run, rollback, snapshots, inbox) {
             Ok(job) => self.cutover = Some(job),
             Err(e) => {
                 let result = Err(format!("cannot start the driver: {e}"));
@@ -139,7 +142,9 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
                     timeout,
                     &previous,
                     &target_only,
+                    &cancel,
                 )
+                .map_err(String::from)
             })
             .map(|(rows, counts)| {
                 tracing::info!(
@@ -240,6 +245,7 @@ pub async fn run(
         validation,
         cutover: None,
         demo: demo.clone(),
+        snapshots: monitor.snapshots.clone(),
         inbox,
     };
     let journal = app

@@ -129,7 +129,7 @@ fn job_loop(
             progress.forget(request.scope.topic());
         }
         let snap = snapshots.borrow().clone();
-        let rows = one_run(config, &snap, run, trigger, request, &mut progress, report);
+        let rows = one_run(config, &snap, run, trigger, request, &mut progress, report, cancel);
         // What still waits for an alignment (a run of one topic leaves the others as they were).
         for row in rows {
             let key = (row.topic.clone(), row.partition);
@@ -150,6 +150,7 @@ fn job_loop(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn one_run(
     config: &Config,
     snap: &Snapshot,
@@ -158,6 +159,7 @@ fn one_run(
     request: Request,
     progress: &mut Progress,
     report: &Report,
+    cancel: &CancelToken,
 ) -> Vec<Row> {
     let tasks = match plan(config, snap, request.scope.topic(), Some(progress)) {
         Ok(tasks) => tasks,
@@ -226,6 +228,7 @@ fn one_run(
         &tasks,
         config.monitor.request_timeout,
         Some(progress),
+        cancel,
         &on_event,
     );
     tracing::info!(run, "validation run finished");

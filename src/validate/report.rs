@@ -8,6 +8,7 @@ use serde_json::json;
 use super::run::{plan, run_planned};
 use super::{PartitionResult, Verdict};
 use crate::config::{Config, ReplicationKind};
+use crate::jobs::CancelToken;
 use crate::kafka::cursor::{Cursor, KafkaCursor};
 use crate::model::Snapshot;
 
@@ -23,9 +24,15 @@ pub fn validate_all(
     only_topic: Option<&str>,
     timeout: Duration,
     progress: Option<&mut Progress>,
-) -> Result<Vec<Row>, String> {
+    cancel: &CancelToken,
+) -> crate::error::Result<Vec<Row>> {
     let tasks = plan(config, snap, only_topic, progress.as_deref())?;
-    Ok(run_planned(config, &tasks, timeout, progress, &|_| {}))
+    let rows = run_planned(config, &tasks, timeout, progress, cancel, &|_| {});
+    if cancel.is_cancelled() {
+        // Rows cut short are no result; what passed before the cancel moved `progress` on.
+        return Err(crate::error::Error::cancelled().context("validation"));
+    }
+    Ok(rows)
 }
 
 /// Spot checks: `samples` random records per partition (drawn with `seed`), each compared
@@ -37,7 +44,7 @@ pub fn spot_check_all(
     timeout: Duration,
     samples: usize,
     seed: u64,
-) -> Result<Vec<Row>, String> {
+) -> crate::error::Result<Vec<Row>> {
     let src = snap
         .source
         .state()
@@ -49,7 +56,7 @@ pub fn spot_check_all(
         for p in &s.partitions {
             let (low, high) = match (&p.low, &p.high) {
                 (Ok(l), Ok(h)) => (*l, *h),
-                _ => return Err(format!("{}/{}: offsets unavailable", s.name, p.id)),
+                _ => return Err(format!("{}/{}: offsets unavailable", s.name, p.id).into()),
             };
             let mut sc = KafkaCursor::new(&config.source, &s.name, p.id, timeout)?;
             let mut tc = KafkaCursor::new(&config.target, &target_topic, p.id, timeout)?;
@@ -79,7 +86,7 @@ pub fn spot_check_all(
     }
     if rows.is_empty() {
         return Err(only_topic.map_or("no watched topics to check".into(), |t| {
-            format!("no topic {t} on the source")
+            format!("no topic {t} on the source").into()
         }));
     }
     Ok(rows)

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::throttle::{Meter, Metered, RateLimit};
 use super::{align, compacted, validate_range, PartitionResult, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
+use crate::jobs::CancelToken;
 use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor, Retrying, SkipTargetOnly};
 use crate::model::target_only::{PartitionRanges, TargetOnlyRange};
 pub use crate::model::verdict::Row;
@@ -256,17 +257,19 @@ pub fn run_task(
     timeout: Duration,
     meter: &Meter,
     limit: Option<&RateLimit>,
+    cancel: &CancelToken,
 ) -> Row {
     let cursors = || -> Result<_, String> {
         Ok((
             Metered::source(
-                Retrying::new(KafkaCursor::new(source, &task.topic, task.partition, timeout)?),
+                Retrying::new(KafkaCursor::new(source, &task.topic, task.partition, timeout)?).cancelled_by(cancel),
                 meter,
                 limit,
             ),
             Metered::target(
                 SkipTargetOnly::new(
-                    Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?),
+                    Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?)
+                        .cancelled_by(cancel),
                     task.target_only.clone(),
                 ),
                 meter,
@@ -376,6 +379,7 @@ pub fn run_planned(
     tasks: &[Task],
     timeout: Duration,
     progress: Option<&mut Progress>,
+    cancel: &CancelToken,
     report: &(dyn Fn(RunEvent) + Sync),
 ) -> Vec<Row> {
     let limit = RateLimit::new(config.validation.rate_limit_bytes);
@@ -385,6 +389,7 @@ pub fn run_planned(
         config.validation.parallelism,
         timeout,
         Some(&limit),
+        cancel,
         report,
     );
     if let Some(progress) = progress {
@@ -409,6 +414,7 @@ fn run_all(
     parallelism: usize,
     timeout: Duration,
     limit: Option<&RateLimit>,
+    cancel: &CancelToken,
     report: &(dyn Fn(RunEvent) + Sync),
 ) -> Vec<Row> {
     let next = AtomicUsize::new(0);
@@ -426,7 +432,7 @@ fn run_all(
                         task,
                         meter: meter.clone(),
                     });
-                    let row = run_task(&config.source, &config.target, task, timeout, &meter, limit);
+                    let row = run_task(&config.source, &config.target, task, timeout, &meter, limit, cancel);
                     report(RunEvent::Done { task, row: &row });
                     rows.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(row);
                 })
