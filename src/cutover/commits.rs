@@ -119,6 +119,37 @@ pub fn changes(c: &GroupCommit) -> Vec<OffsetChange> {
         .collect()
 }
 
+/// A group's moves as journaled written: where a partition was already at its planned offset
+/// because the planned write landed before a crash (`planned`, journaled just before it),
+/// `old` is what was there before that write, not the offset it wrote.
+pub fn as_written(c: &GroupCommit, planned: Option<&[OffsetMove]>) -> Vec<OffsetMove> {
+    c.moves
+        .iter()
+        .map(|m| {
+            let landed = planned.and_then(|p| {
+                p.iter()
+                    .find(|b| b.topic == m.topic && b.partition == m.partition && b.new == m.new)
+            });
+            match landed {
+                Some(before) if m.old == Some(m.new) => OffsetMove {
+                    old: before.old,
+                    ..m.clone()
+                },
+                _ => m.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The commit journaled as planned for `group` on `side` in this run, if any.
+pub fn planned<'s>(state: &'s WaveState, side: Side, group: &str) -> Option<&'s [OffsetMove]> {
+    state
+        .planned
+        .iter()
+        .find(|(s, g, _)| *s == side && g == group)
+        .map(|(_, _, m)| m.as_slice())
+}
+
 /// What moved between the basis a plan was computed from and the offsets now, one line each.
 pub fn basis_moved(group: &str, then: &Offsets, now: &Offsets) -> Vec<String> {
     let keys: BTreeSet<&(String, i32)> = then.keys().chain(now.keys()).collect();
@@ -279,5 +310,20 @@ mod tests {
             target_only_lines("w", &began, &began),
             vec!["no record was written to the target only"]
         );
+    }
+
+    #[test]
+    fn a_write_that_landed_before_a_crash_is_journaled_with_what_was_there_before_it() {
+        let planned = [mv("t", 0, None, 45, 40), mv("t", 1, Some(50), 57, 52)];
+        // Resumed: partition 0 landed (now at 45), partition 1 did not.
+        let c = GroupCommit {
+            group: "g".into(),
+            moves: vec![mv("t", 0, Some(45), 45, 40), mv("t", 1, Some(50), 57, 52)],
+            checkpoint_costs: vec![String::new(); 2],
+            basis: Offsets::new(),
+        };
+        assert_eq!(as_written(&c, Some(&planned)), planned.to_vec());
+        assert_eq!(changes(&c).len(), 1, "only what did not land is written");
+        assert_eq!(as_written(&c, None), c.moves);
     }
 }

@@ -284,7 +284,7 @@ pub struct PartitionEnd {
 }
 
 /// Which cluster a commit went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Source,
@@ -329,6 +329,13 @@ pub enum Event {
         reason: String,
         #[serde(default)]
         output: Vec<String>,
+    },
+    /// Intent: exactly these offsets are written for one group next (`old`: what was there).
+    /// After a crash between the write and `Committed`, it still says what was there before.
+    CommitPlanned {
+        side: Side,
+        group: String,
+        offsets: Vec<OffsetMove>,
     },
     /// Offsets written for one group, read back and equal.
     Committed {
@@ -398,6 +405,8 @@ pub struct WaveState {
     pub skipped: BTreeMap<Step, String>,
     pub paused: bool,
     pub commits: Vec<(Side, String, Vec<OffsetMove>)>,
+    /// The commits journaled as about to be written (this run of the wave).
+    pub planned: Vec<(Side, String, Vec<OffsetMove>)>,
     /// The target's end offsets at the flip of producers and when a rollback stopped the
     /// writes there (this run of the wave).
     pub target_writes_began: Option<Vec<PartitionEnd>>,
@@ -418,6 +427,7 @@ impl WaveState {
             skipped: BTreeMap::new(),
             paused: false,
             commits: Vec::new(),
+            planned: Vec::new(),
             target_writes_began: None,
             target_writes_stopped: None,
         }
@@ -444,6 +454,7 @@ impl WaveState {
                     skipped: BTreeMap::new(),
                     paused: false,
                     commits: Vec::new(),
+                    planned: Vec::new(),
                     target_writes_began: None,
                     target_writes_stopped: None,
                 };
@@ -487,6 +498,10 @@ impl WaveState {
                         output: output.clone(),
                     },
                 );
+            }
+            Event::CommitPlanned { side, group, offsets } => {
+                self.planned.retain(|(s, g, _)| !(s == side && g == group));
+                self.planned.push((*side, group.clone(), offsets.clone()));
             }
             Event::Committed { side, group, offsets } => self.commits.push((*side, group.clone(), offsets.clone())),
             Event::Retry { step } => {

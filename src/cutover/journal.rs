@@ -51,6 +51,9 @@ impl Entry {
                 step, action, detail, ..
             } => format!("{}: {} done: {detail}", step.name(), action.label()),
             ActionFailed { step, reason, .. } => format!("{}: FAILED: {reason}", step.name()),
+            CommitPlanned { side, group, offsets } => {
+                format!("committing {group} on the {side:?}: {} partition(s)", offsets.len())
+            }
             Committed { side, group, offsets } => {
                 format!("committed {group} on the {side:?}: {} partition(s)", offsets.len())
             }
@@ -311,6 +314,7 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(|e| io("cannot open the journal", e))?;
+        drop_torn_tail(path, &file).map_err(|e| io("cannot repair the journal", e))?;
         Ok(Journal {
             path: path.to_path_buf(),
             file,
@@ -361,6 +365,23 @@ impl Journal {
     }
 }
 
+/// A crash mid-write leaves half a line at the end: it was never a journaled entry (an
+/// append returns only once its whole line is on disk), so it is cut off before the next
+/// append, which would otherwise glue its line to it and make the journal unreadable.
+fn drop_torn_tail(path: &Path, file: &File) -> std::io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    if bytes.last().is_none_or(|b| *b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    tracing::warn!(
+        journal = %path.display(),
+        bytes = bytes.len() - keep,
+        "the journal's last line is incomplete (a crash mid-write): cut off"
+    );
+    file.set_len(keep as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +406,14 @@ mod tests {
             .write_all(b"{\"at_ms\":1,\"at")
             .unwrap();
         assert_eq!(read(&path).unwrap().len(), 2);
+        // Opened again (the driver resumes): the half line is cut off, and what is appended
+        // next is read.
+        drop(j);
+        let mut j = Journal::open(&path, false).unwrap();
+        j.append("w1", Event::Resumed).unwrap();
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[2].event, Event::Resumed);
     }
 
     fn ends(offsets: &[(i32, i64)]) -> Vec<crate::cutover::engine::PartitionEnd> {

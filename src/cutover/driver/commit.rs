@@ -158,6 +158,12 @@ impl Driver<'_> {
                 continue;
             }
             let changes = commits::changes(&c);
+            // As journaled: what was there before, even where an earlier try's write landed.
+            let offsets = commits::as_written(&c, commits::planned(&self.state, side, &c.group));
+            if !changes.is_empty() {
+                let (group, offsets) = (c.group.clone(), offsets.clone());
+                self.record(Event::CommitPlanned { side, group, offsets })?;
+            }
             let mut attempt = 0;
             while !changes.is_empty() {
                 let Err(e) = self.clusters.commit(side, &c.group, &changes) else {
@@ -181,7 +187,7 @@ impl Driver<'_> {
             self.record(Event::Committed {
                 side,
                 group: c.group.clone(),
-                offsets: c.moves.clone(),
+                offsets,
             })?;
         }
         let detail = if self.dry_run {
