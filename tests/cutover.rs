@@ -710,3 +710,102 @@ fn a_wait_past_its_deadline_stops_the_wave_with_the_reason() {
     assert_eq!(out.code, Some(0), "{}", out.text);
     exactly_once(s, 20, "rolled back after a wait's deadline");
 }
+
+/// `p` (the job's token) while the preflight validates a topic held to a slow rate limit: the
+/// validation stops within a second, the wave is journaled paused with its preflight not done,
+/// and driving it again runs the preflight anew.
+#[test]
+fn p_during_a_validation_stops_it_within_a_second() {
+    let _slot = slot();
+    // sqlite: many records in one produce request (tansu's memory engine miscounts them).
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("src.orders", 1)]);
+    produce(&src, "orders", 0, 1000, false);
+    let replicator = Replicator::start(ReplicatorSpec::new(
+        cluster(&src, "source"),
+        cluster(&tgt, "target"),
+        mm2(),
+        &["orders"],
+    ))
+    .expect("replicator");
+    wait_for(Duration::from_secs(60), "1000 records copied", || {
+        (replicator.position("orders", 0) >= 1000).then_some(())
+    });
+    // 1,000 bytes a second for both clusters: about 16 s to compare the 1,000 records.
+    let journal_path = dir.path().join("cutover.journal");
+    let path = config_file(
+        dir.path(),
+        &src,
+        &tgt,
+        &format!(
+            "[replication]\nsource_alias = \"src\"\ntarget_alias = \"dst\"\n\
+             [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"5s\"\n\
+             [validation]\nrate_limit_mb_per_s = 0.001\n\
+             [cutover]\njournal = \"{}\"\n\
+             [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\nconfirm = \"wave\"\n",
+            journal_path.display()
+        ),
+    );
+    let config = cutover::config::load(&path).unwrap();
+    let rt = runtime();
+    let stop = cutover::jobs::CancelToken::default();
+    let (outcome, stopped_in) = std::thread::scope(|scope| {
+        let drive = scope.spawn(|| {
+            let observe = Box::new(|| rt.block_on(cutover::status::snapshot_once(&config)));
+            let mut driver = cutover::cutover::driver::Driver::new(&config, &config.waves[0], false, observe).unwrap();
+            driver.stop = stop.clone();
+            let outcome = driver.drive(&mut Yes).unwrap();
+            (outcome, std::time::Instant::now())
+        });
+        wait_for(Duration::from_secs(30), "the preflight to start", || {
+            let j = cutover::cutover::journal::read(&journal_path).unwrap();
+            j.iter()
+                .any(|e| {
+                    matches!(
+                        e.event,
+                        Event::ActionStarted {
+                            step: cutover::cutover::engine::Step::Preflight,
+                            ..
+                        }
+                    )
+                })
+                .then_some(())
+        });
+        // Well into the validation, which has ~15 s to go.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !drive.is_finished(),
+            "the validation ended before `p`: the test proves nothing"
+        );
+        let pressed = std::time::Instant::now();
+        stop.cancel();
+        let (outcome, ended) = drive.join().unwrap();
+        (outcome, ended - pressed)
+    });
+    assert_eq!(outcome, cutover::cutover::driver::Outcome::Paused);
+    eprintln!("the validation stopped {stopped_in:?} after `p`");
+    assert!(stopped_in < Duration::from_secs(1), "stopped {stopped_in:?} after `p`");
+    let entries = cutover::cutover::journal::read(&journal_path).unwrap();
+    assert_eq!(entries.last().map(|e| &e.event), Some(&Event::Paused));
+    assert!(
+        !entries.iter().any(|e| matches!(e.event, Event::ActionDone { .. })),
+        "nothing was done: {entries:?}"
+    );
+    drop(replicator);
+}
+
+/// Says yes to everything.
+struct Yes;
+
+impl cutover::cutover::driver::Operator for Yes {
+    fn typed(&mut self, _: &str, _: &[String], _: &str) -> bool {
+        true
+    }
+    fn yes_no(&mut self, _: &str, _: &[String]) -> bool {
+        true
+    }
+    fn say(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+}

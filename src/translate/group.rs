@@ -130,7 +130,7 @@ pub fn translate_many(
                 .map(|c| Translated {
                     committed: *c,
                     anchor: None,
-                    outcome: Outcome::Unavailable { reason: e.clone() },
+                    outcome: Outcome::Unavailable { reason: e.to_string() },
                     walked_over: Vec::new(),
                 })
                 .collect()

@@ -67,7 +67,7 @@ impl<'a> Ahead<'a> {
     }
 
     /// The next `n` records (fewer at the partition's end).
-    fn peek_n(&mut self, n: usize) -> Result<&VecDeque<Located>, String> {
+    fn peek_n(&mut self, n: usize) -> crate::error::Result<&VecDeque<Located>> {
         while self.buffered.len() < n && !self.ended {
             match self.cursor.next()? {
                 Some(r) => self.buffered.push_back(r),
@@ -77,11 +77,11 @@ impl<'a> Ahead<'a> {
         Ok(&self.buffered)
     }
 
-    fn peek(&mut self) -> Result<Option<&Located>, String> {
+    fn peek(&mut self) -> crate::error::Result<Option<&Located>> {
         Ok(self.peek_n(1)?.front())
     }
 
-    fn pop(&mut self) -> Result<Option<Located>, String> {
+    fn pop(&mut self) -> crate::error::Result<Option<Located>> {
         self.peek_n(1)?;
         Ok(self.buffered.pop_front())
     }
@@ -139,7 +139,7 @@ impl Walk<'_> {
     /// Steps over the difference at the heads of both sides, if the lookahead explains it;
     /// with `only_target`, only target records (duplicates or records not on the source) may
     /// be stepped over. False when it cannot be explained.
-    fn step_over(&mut self, only_target: bool) -> Result<bool, String> {
+    fn step_over(&mut self, only_target: bool) -> crate::error::Result<bool> {
         let source = self.src.peek_n(LOOKAHEAD)?.clone();
         let target = self.tgt.peek_n(LOOKAHEAD)?.clone();
         let Some((a, b)) = agree_again(&source, &target) else {
@@ -170,7 +170,7 @@ impl Walk<'_> {
     }
 
     /// Walks until the next source record is at or after `committed`.
-    fn advance_to(&mut self, committed: i64) -> Result<(), String> {
+    fn advance_to(&mut self, committed: i64) -> crate::error::Result<()> {
         while self.broken.is_none() {
             let Some(s) = self.src.peek()?.filter(|s| s.offset < committed).cloned() else {
                 return Ok(());
@@ -205,7 +205,7 @@ impl Walk<'_> {
 
     /// Where the group resumes after `committed`: the next target record must be the next
     /// source record, after any duplicates of records already read.
-    fn resume(&mut self, committed: i64) -> Result<(Outcome, Vec<WalkedOver>), String> {
+    fn resume(&mut self, committed: i64) -> crate::error::Result<(Outcome, Vec<WalkedOver>)> {
         if let Some(b) = &self.broken {
             return Ok((b.clone(), self.walked.clone()));
         }
@@ -270,7 +270,7 @@ pub fn walk_from_sync(
     target: &mut dyn Cursor,
     (up, down): (i64, i64),
     committed: &[i64],
-) -> Result<Vec<(Outcome, Vec<WalkedOver>)>, String> {
+) -> crate::error::Result<Vec<(Outcome, Vec<WalkedOver>)>> {
     source.seek(up)?;
     target.seek(down)?;
     let mut walk = Walk {
@@ -302,7 +302,7 @@ pub fn seek_by_timestamp(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     committed: i64,
-) -> Result<Translated, String> {
+) -> crate::error::Result<Translated> {
     let done = |anchor, outcome| Translated {
         committed,
         anchor,
@@ -406,7 +406,7 @@ pub fn check_identity(
     target: &mut dyn Cursor,
     committed: i64,
     target_only: PartitionRanges,
-) -> Result<Translated, String> {
+) -> crate::error::Result<Translated> {
     let from = (committed - IDENTITY_SAMPLE).max(0);
     source.seek(from)?;
     target.seek(target_only.shift(from))?;
@@ -482,7 +482,7 @@ pub fn translate_partition(
     committed: &[i64],
     previous: Option<&Translated>,
     target_only: PartitionRanges,
-) -> Result<Vec<Translated>, String> {
+) -> crate::error::Result<Vec<Translated>> {
     let mut sorted = committed.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -514,7 +514,7 @@ fn translate_by_walk(
     partition: i32,
     sorted: &[i64],
     previous: Option<&Translated>,
-) -> Result<Vec<Translated>, String> {
+) -> crate::error::Result<Vec<Translated>> {
     let mut out = Vec::new();
     // Retention may have deleted the source records of older syncs (and of the previous
     // answer): an anchor must still be readable, else the offset is found by timestamp.
@@ -1004,5 +1004,60 @@ mod tests {
             matches!(bad.outcome, Outcome::Diverged { source_offset: 12, .. }),
             "{bad:?}"
         );
+    }
+
+    /// A partition read slowly (a broker far away): 5 ms a record.
+    struct Slow(Memory);
+
+    impl Cursor for Slow {
+        fn seek(&mut self, offset: i64) -> Result<(), crate::kafka::Error> {
+            self.0.seek(offset)
+        }
+        fn next(&mut self) -> Result<Option<Located>, crate::kafka::Error> {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            self.0.next()
+        }
+        fn offset_for_time(&mut self, ts: i64) -> Result<Option<i64>, crate::kafka::Error> {
+            self.0.offset_for_time(ts)
+        }
+        fn records_read(&self) -> u64 {
+            self.0.records_read()
+        }
+        fn end_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+            self.0.end_offset()
+        }
+        fn start_offset(&mut self) -> Result<i64, crate::kafka::Error> {
+            self.0.start_offset()
+        }
+    }
+
+    /// `p` mid-walk: a translation reading through `Retrying::cancelled_by` stops at its next
+    /// record with a cancelled error (never an answer), long before the walk's end.
+    #[test]
+    fn a_cancelled_walk_stops_at_its_next_record() {
+        use crate::kafka::cursor::Retrying;
+        let records: Vec<Located> = (0..2_000).map(|o| rec(o, &format!("v{o}"))).collect();
+        let cancel = crate::jobs::CancelToken::default();
+        let mut s = Retrying::new(Slow(Memory::new(records.clone()))).cancelled_by(&cancel);
+        let mut t = Retrying::new(Slow(Memory::new(records))).cancelled_by(&cancel);
+        let canceller = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                (cancel.cancel(), std::time::Instant::now()).1
+            })
+        };
+        // 2,000 records a side at 5 ms each: 20 s to walk to the end.
+        let result = walk_from_sync(&mut s, &mut t, (0, 0), &[1_999]);
+        let stopped = std::time::Instant::now();
+        let cancelled_at = canceller.join().unwrap();
+        let err = result.expect_err("a cancelled walk gives no answer");
+        assert!(err.is_cancelled(), "{err}");
+        assert!(
+            stopped - cancelled_at < std::time::Duration::from_millis(100),
+            "{:?}",
+            stopped - cancelled_at
+        );
+        assert!(s.records_read() < 200, "read {} records", s.records_read());
     }
 }
