@@ -809,3 +809,140 @@ impl cutover::cutover::driver::Operator for Yes {
         eprintln!("{line}");
     }
 }
+
+/// A member of `group` on `bootstrap` reading `topic` until `stop` (client id "app", so the
+/// request counts can leave it out): the wave's groups-Empty wait never ends while it is there.
+fn member(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("client.id", "app")
+        // tansu lists a group once it has committed offsets.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "200")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = consumer.poll(Duration::from_millis(100));
+        }
+    })
+}
+
+/// The checks of a wave follow the monitor's snapshots: while a wave waits (here for its group
+/// to leave the source, which it never does), the cockpit's clients send the source as many
+/// requests per poll as the idle cockpit's. Counted by a proxy before the source broker; the
+/// same wait with checks that poll on their own (the driver before) is shown to be counted.
+#[test]
+fn a_waiting_wave_adds_no_request_to_the_monitors_polls() {
+    use common::proxy::{requests_between, CountingProxy};
+    let _slot = slot();
+    let dir = tempfile::tempdir().unwrap();
+    let mut proxy = CountingProxy::bind();
+    // memory://: tansu's sqlite engine breaks DescribeGroups (test-brokers.md), so its members
+    // would not show; records go one per request (its end-offset deviation).
+    let src = TansuBroker::start_advertising(&dir.path().join("source"), "src", Storage::Memory, Some(proxy.port))
+        .expect("source broker");
+    proxy.forward_to(src.port);
+    let tgt = TansuBroker::start(&dir.path().join("target"), "tgt", Storage::Memory).expect("target broker");
+    create(&src, &[TopicSpec::new("orders", 1)]);
+    create(&tgt, &[TopicSpec::new("orders", 1)]);
+    // The same records on both sides, at the same offsets: an offset-preserving copy.
+    produce(&src, "orders", 0, 20, true);
+    produce(&tgt, "orders", 0, 20, true);
+    let stop_member = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let member = member(&proxy.bootstrap(), "billing", "orders", stop_member.clone());
+    let journal_path = dir.path().join("cutover.journal");
+    let text = format!(
+        "[source]\nname = \"src-cluster\"\nbootstrap = \"{}\"\n[target]\nname = \"tgt-cluster\"\nbootstrap = \"{}\"\n\
+         [replication]\nkind = \"offset-preserving\"\npolicy = \"identity\"\n\
+         [monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"5s\"\n\
+         [cutover]\njournal = \"{}\"\n\
+         [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nstrategy = \"consumers-first\"\nconfirm = \"wave\"\n",
+        proxy.bootstrap(),
+        tgt.bootstrap(),
+        journal_path.display()
+    );
+    let config = cutover::config::parse(std::path::Path::new("test.toml"), &text, &|_| None).unwrap();
+    let rt = runtime();
+    let _entered = rt.enter();
+    let monitor = cutover::monitor::Monitor::start(&config).unwrap();
+    // tansu's memory engine may list no member: the group's state says it has one.
+    wait_for(Duration::from_secs(30), "the group Stable on the source", || {
+        let s = latest(&monitor);
+        let groups = s.source.state()?.groups.clone().ok()?;
+        groups
+            .iter()
+            .any(|g| g.name == "billing" && g.status == cutover::model::GroupStatus::Stable)
+            .then_some(())
+    });
+    let window = Duration::from_secs(6);
+    let count = |what: &str| {
+        let before = proxy.counts();
+        std::thread::sleep(window);
+        let n = requests_between(&before, &proxy.counts(), "app");
+        eprintln!("{what}: {n} requests to the source in {window:?}");
+        n
+    };
+    let idle = count("idle cockpit");
+    assert!(idle >= 10, "the monitor polled the source through the proxy: {idle}");
+    let following = wait_and_count(&config, &journal_path, &count, &|| {
+        cutover::cutover::clusters::follow(monitor.snapshots.clone(), &config, Default::default())
+    });
+    assert!(
+        following as f64 <= idle as f64 * 1.25 + 4.0,
+        "a waiting wave added requests: {following} against {idle} idle"
+    );
+    // The measure tells: checks polling on their own (the driver before) are counted.
+    let own = wait_and_count(&config, &journal_path, &count, &|| {
+        Box::new(|| rt.block_on(cutover::status::snapshot_once(&config)))
+    });
+    assert!(
+        own as f64 > idle as f64 * 1.5,
+        "polls of its own should show: {own} against {idle} idle"
+    );
+    stop_member.store(true, std::sync::atomic::Ordering::SeqCst);
+    member.join().unwrap();
+}
+
+/// Drives the wave until it waits for its groups to leave the source, counts the requests of
+/// a window there (`count`), then pauses it. `observe` is made on the driving thread (a driver
+/// stays on the thread that made it).
+fn wait_and_count<'a>(
+    config: &'a cutover::config::Config,
+    journal_path: &std::path::Path,
+    count: &dyn Fn(&str) -> u64,
+    observe: &(dyn Fn() -> Box<cutover::cutover::clusters::Observe<'a>> + Sync),
+) -> u64 {
+    use cutover::cutover::engine::{Action, Check};
+    let stop = cutover::jobs::CancelToken::default();
+    std::thread::scope(|scope| {
+        let driving = scope.spawn(|| {
+            let mut driver = cutover::cutover::driver::Driver::new(config, &config.waves[0], false, observe()).unwrap();
+            driver.stop = stop.clone();
+            driver.drive(&mut Yes).unwrap()
+        });
+        wait_for(
+            Duration::from_secs(60),
+            "the wave waiting for its group to leave the source",
+            || {
+                let j = cutover::cutover::journal::read(journal_path).unwrap();
+                let waiting = Action::Wait(Check::GroupsEmptyOnSource);
+                matches!(j.last()?.event, Event::ActionStarted { action, .. } if action == waiting).then_some(())
+            },
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let n = count("wave waiting");
+        stop.cancel();
+        assert_eq!(driving.join().unwrap(), cutover::cutover::driver::Outcome::Paused);
+        n
+    })
+}
