@@ -232,10 +232,14 @@ impl Clusters for Live<'_> {
         stop: &CancelToken,
     ) -> Result<Vec<GroupPartitionTranslation>> {
         let config = self.config;
-        let snap = self.latest()?.clone();
+        let mut snap = self.latest()?.clone();
         if config.replication.kind == crate::config::ReplicationKind::MirrorMaker2 && snap.mm2.is_none() {
-            // Without MM2's offset syncs nothing translates exactly: not a reason to fail.
-            return Err(Error::transient("MM2's internal topics were not read yet"));
+            // The monitor has not read MM2's internal topics yet (it just started): the next
+            // snapshot may have them. Without its offset syncs nothing translates exactly.
+            snap = self.next_snapshot()?.clone();
+            if snap.mm2.is_none() {
+                return Err(Error::transient("MM2's internal topics were not read yet"));
+            }
         }
         let (rows, _) = crate::translate::group::translate_group(
             config,

@@ -190,7 +190,7 @@ impl<'a> Driver<'a> {
                 Next::Finished(f) => return self.finished(op, f),
                 Next::Run { step, action, again } => {
                     if !self.dry_run && engine::needs_confirmation(self.wave, action, again) {
-                        let (question, details) = self.describe(step, action, again)?;
+                        let (question, details) = self.describe(op, step, action, again)?;
                         if !op.yes_no(&question, &details) {
                             return Ok(Outcome::Declined { step });
                         }
@@ -289,7 +289,13 @@ impl<'a> Driver<'a> {
     }
 
     /// The question and what exactly will be done, for a confirmation.
-    fn describe(&mut self, step: Step, action: Action, again: bool) -> Result<(String, Vec<String>)> {
+    fn describe(
+        &mut self,
+        op: &mut dyn Operator,
+        step: Step,
+        action: Action,
+        again: bool,
+    ) -> Result<(String, Vec<String>)> {
         let again_note = if again {
             " (it was started before the cockpit stopped; hooks are safe to run twice)"
         } else {
@@ -306,7 +312,7 @@ impl<'a> Driver<'a> {
             Action::Commit | Action::CommitBack => {
                 // The plan shown is the plan written (re-checked against its basis then).
                 let side = engine::commit_side(action);
-                let plan = self.plan_for(side)?;
+                let plan = self.plan_for(op, step, side)?;
                 let lines = commits::plan_lines(&plan, side);
                 self.confirmed = Some(plan);
                 (

@@ -83,10 +83,32 @@ impl Driver<'_> {
         Ok(all.into_iter().filter(|((t, _), _)| topics.contains(t)).collect())
     }
 
-    pub(super) fn plan_for(&mut self, side: Side) -> Result<Vec<GroupCommit>> {
-        match side {
-            Side::Target => self.plan_commits(),
-            Side::Source => self.plan_commit_back(),
+    /// The plan of now; a transient error (a broker away, MM2's topics not read yet) is
+    /// retried with backoff, each try said.
+    pub(super) fn plan_for(&mut self, op: &mut dyn Operator, step: Step, side: Side) -> Result<Vec<GroupCommit>> {
+        let mut attempt = 0;
+        loop {
+            let plan = match side {
+                Side::Target => self.plan_commits(),
+                Side::Source => self.plan_commit_back(),
+            };
+            let e = match plan {
+                Ok(plan) => return Ok(plan),
+                Err(e) => e,
+            };
+            let Some(wait) = engine::backoff(e.retryable(), attempt) else {
+                return Err(e);
+            };
+            attempt += 1;
+            let retry = format!(
+                "the commit plan: {e}; try {} of {} in {wait:?}",
+                attempt + 1,
+                engine::TRIES
+            );
+            self.say(op, Some(step), &retry);
+            if self.stop.sleep(wait) {
+                return Err(Error::cancelled());
+            }
         }
     }
 
@@ -95,7 +117,7 @@ impl Driver<'_> {
     /// the reason not to write). Without a question (confirm = "wave"), the plan of now.
     fn settled_plan(&mut self, op: &mut dyn Operator, step: Step, side: Side) -> Result<Result<Vec<GroupCommit>>> {
         let Some(confirmed) = self.confirmed.take() else {
-            return Ok(self.plan_for(side));
+            return Ok(self.plan_for(op, step, side));
         };
         let mut moved = Vec::new();
         for c in &confirmed {
@@ -108,7 +130,7 @@ impl Driver<'_> {
         if moved.is_empty() {
             return Ok(Ok(confirmed));
         }
-        let plan = match self.plan_for(side) {
+        let plan = match self.plan_for(op, step, side) {
             Ok(p) => p,
             Err(e) if e.is_cancelled() => return Err(e),
             Err(e) => return Ok(Err(e)),
