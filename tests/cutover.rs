@@ -946,3 +946,83 @@ fn wait_and_count<'a>(
         n
     })
 }
+
+/// Answers yes; at the commit question it freezes the target broker (SIGSTOP: it answers
+/// nothing, as a hung broker) and notes when.
+struct FreezingOperator<'a> {
+    target: &'a TansuBroker,
+    frozen_at: &'a std::sync::Mutex<Option<std::time::Instant>>,
+    lines: Vec<String>,
+}
+
+impl cutover::cutover::driver::Operator for FreezingOperator<'_> {
+    fn typed(&mut self, _: &str, _: &[String], _: &str) -> bool {
+        true
+    }
+    fn yes_no(&mut self, question: &str, _: &[String]) -> bool {
+        let mut frozen_at = self.frozen_at.lock().unwrap();
+        if question.contains("commit these offsets on the target") && frozen_at.is_none() {
+            self.target.freeze(true).unwrap();
+            *frozen_at = Some(std::time::Instant::now());
+        }
+        true
+    }
+    fn say(&mut self, line: &str) {
+        eprintln!("{line}");
+        self.lines.push(line.to_string());
+    }
+}
+
+/// A transient error goes by: the target broker hangs for 2 s (longer than the 1 s request
+/// timeout) just as the offsets are committed there; the commit is retried with backoff, each
+/// try said, and the wave goes on to its end, exactly once. (The permanent counterpart, a
+/// topic deleted mid-wave, is in kafka_wave.rs.)
+#[test]
+fn a_broker_away_for_2_s_at_the_commit_is_retried_and_the_wave_goes_on() {
+    let s = setup();
+    let path = wave_config(&s, "stop-the-world");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("confirm = \"wave\"", "confirm = \"each-step\"")
+        .replace("request_timeout = \"5s\"", "request_timeout = \"1s\"");
+    std::fs::write(&path, text).unwrap();
+    let config = cutover::config::load(&path).unwrap();
+    let rt = runtime();
+    let frozen_at = std::sync::Mutex::new(None);
+    let (outcome, lines) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // The target comes back 2 s after it hung.
+            let at: std::time::Instant = wait_for(Duration::from_secs(300), "the commit question", || {
+                *frozen_at.lock().unwrap()
+            });
+            std::thread::sleep(Duration::from_secs(2).saturating_sub(at.elapsed()));
+            s.tgt.freeze(false).unwrap();
+        });
+        let observe = Box::new(|| rt.block_on(cutover::status::snapshot_once(&config)));
+        let mut driver = cutover::cutover::driver::Driver::new(&config, &config.waves[0], false, observe).unwrap();
+        let mut op = FreezingOperator {
+            target: &s.tgt,
+            frozen_at: &frozen_at,
+            lines: vec![],
+        };
+        let outcome = driver.drive(&mut op).unwrap();
+        (outcome, op.lines)
+    });
+    assert_eq!(
+        outcome,
+        cutover::cutover::driver::Outcome::Finished(cutover::cutover::engine::Finish::Done)
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("commit for billing on the target: ") && l.contains("try 2 of 5")),
+        "the retry is said with its count: {lines:#?}"
+    );
+    let failed: Vec<_> = journal(&s)
+        .into_iter()
+        .filter(|e| matches!(e.event, Event::ActionFailed { .. }))
+        .collect();
+    assert!(failed.is_empty(), "nothing failed: {failed:?}");
+    assert_eq!(commits(&s).len(), 1, "one commit: {:?}", commits(&s));
+    exactly_once(s, 20, "a broker away for 2 s at the commit");
+}

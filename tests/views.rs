@@ -793,7 +793,14 @@ fn the_cutover_view_of_an_observer() {
             entries: entries.clone(),
             driver: Some("ana@bastion-1 (pid 4242) since 2025-11-22T02:53:20Z".into()),
             live: Some((
-                "02:53:30Z T+11s analytics: drain: target holds every source record: drift 12 records on 2 partition(s)".into(),
+                cutover::cutover::engine::Said::new(
+                    "analytics",
+                    at(10),
+                    Duration::from_secs(11),
+                    Some(Step::Drain),
+                    Some(Check::Drained),
+                    "drift 12 records on 2 partition(s)",
+                ),
                 at(11),
             )),
         });

@@ -47,27 +47,34 @@ pub trait Clusters {
 /// A snapshot of both clusters newer than the last one returned.
 pub type Observe<'a> = dyn FnMut() -> std::result::Result<Snapshot, String> + 'a;
 
-/// Follows the monitor: each call returns the first snapshot published after the previous
-/// call in which both clusters answered (and, with MM2, its internal topics were read), so a
-/// wave adds no poll of its own to the cockpit's. When none comes within two refresh
-/// intervals, the current one: its figures say what is missing.
+/// Follows the monitor: each call returns the first snapshot in which both clusters were
+/// polled after the call began (a check never decides on figures from before its step's
+/// action), and, with MM2, its internal topics were read. A wave so adds no poll of its own
+/// to the cockpit's. When none comes in time, the current one: its figures say what is missing.
 pub fn follow(
     mut snapshots: tokio::sync::watch::Receiver<Snapshot>,
     config: &Config,
     stop: CancelToken,
 ) -> Box<Observe<'static>> {
-    let refresh = config.monitor.refresh_interval;
+    let patience = config.monitor.refresh_interval * 2 + config.monitor.request_timeout;
     let needs_mm2 = config.replication.kind == crate::config::ReplicationKind::MirrorMaker2;
-    let ready = move |s: &Snapshot| {
-        let answered = |f: &crate::model::ClusterFeed| f.last_good.is_some() || f.last_error.is_some();
-        answered(&s.source) && answered(&s.target) && (!needs_mm2 || s.mm2.is_some())
-    };
     Box::new(move || {
-        let deadline = Instant::now() + refresh * 2;
+        let asked = SystemTime::now();
+        let deadline = Instant::now() + patience;
+        let fresh = |f: &crate::model::ClusterFeed| {
+            let polled = f.state().is_some_and(|s| {
+                s.polled_at
+                    .checked_sub(s.poll_duration)
+                    .is_some_and(|began| began >= asked)
+            });
+            polled || f.last_error.as_ref().is_some_and(|(at, _)| *at >= asked)
+        };
         loop {
-            let fresh = snapshots.has_changed().map_err(|_| "the monitor stopped".to_string())?;
-            if fresh && ready(&snapshots.borrow_and_update()) {
-                break;
+            if snapshots.has_changed().map_err(|_| "the monitor stopped".to_string())? {
+                let s = snapshots.borrow_and_update();
+                if fresh(&s.source) && fresh(&s.target) && (!needs_mm2 || s.mm2.is_some()) {
+                    break;
+                }
             }
             if Instant::now() >= deadline || stop.sleep(Duration::from_millis(20)) {
                 break;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::checks::{self, Settle, WaitNext};
 use super::clusters::{Clusters, Live, Observe};
 use super::commits::{self, GroupCommit};
-use super::engine::{self, Action, Check, Event, Finish, Next, Step, WaveState};
+use super::engine::{self, Action, Check, Event, Finish, Next, Said, Step, WaveState};
 use super::hooks::{self, HookEnv};
 use super::journal::{self, Journal};
 
@@ -27,6 +27,10 @@ pub trait Operator {
     fn yes_no(&mut self, question: &str, details: &[String]) -> bool;
     /// A line of progress.
     fn say(&mut self, line: &str);
+    /// Progress as data (the cockpit's view reads its fields); by default its line.
+    fn told(&mut self, said: &Said) {
+        self.say(&said.line());
+    }
 }
 
 /// How a drive ended.
@@ -129,12 +133,43 @@ impl<'a> Driver<'a> {
     }
 
     fn say(&self, op: &mut dyn Operator, step: Option<Step>, text: &str) {
-        let t = crate::model::short_duration(self.wave_started.elapsed());
-        let clock = crate::model::groups::clock(SystemTime::now());
-        let step = step.map_or(String::new(), |s| format!("{}: ", s.name()));
-        let line = format!("{clock} T+{t} {}: {step}{text}", self.wave.name);
-        self.journal.say_live(&line);
-        op.say(&line);
+        self.tell(op, step, None, text);
+    }
+
+    /// Tells the operator and the journal's observers, as data.
+    fn tell(&self, op: &mut dyn Operator, step: Option<Step>, check: Option<Check>, text: &str) {
+        let elapsed = self.wave_started.elapsed();
+        let said = Said::new(&self.wave.name, SystemTime::now(), elapsed, step, check, text);
+        self.journal.say_live(&said);
+        op.told(&said);
+    }
+
+    /// `f` until it succeeds, fails permanently, or its tries are used up: a transient error
+    /// (a broker away, a timeout) is said with its try and tried again after a backoff, which
+    /// `p` ends at once.
+    fn retrying<T>(
+        &mut self,
+        op: &mut dyn Operator,
+        step: Step,
+        what: &str,
+        mut f: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let e = match f(self) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let Some(wait) = engine::backoff(e.retryable(), attempt) else {
+                return Err(e);
+            };
+            attempt += 1;
+            let retry = format!("{what}: {e}; try {} of {} in {wait:?}", attempt + 1, engine::TRIES);
+            self.say(op, Some(step), &retry);
+            if self.stop.sleep(wait) {
+                return Err(Error::cancelled());
+            }
+        }
     }
 
     fn paused(&mut self, op: &mut dyn Operator) -> Result<Outcome> {
@@ -418,7 +453,7 @@ impl<'a> Driver<'a> {
             }
             let text = checks::answer_text(&answer);
             if text != last_said {
-                self.say(op, Some(step), &format!("{}: {text}", check.label()));
+                self.tell(op, Some(step), Some(check), text);
                 last_said = text.to_string();
             }
             match checks::after_look(check, &answer, began.elapsed(), deadline) {

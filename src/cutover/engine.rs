@@ -766,6 +766,63 @@ pub fn needs_confirmation(wave: &Wave, action: Action, again: bool) -> bool {
     action.has_side_effects() && (wave.confirm == ConfirmMode::EachStep || again)
 }
 
+/// One thing the driver tells, as data: the cockpit puts a check's figures beside its step
+/// from these fields (never by reading the text), and observers read it from the journal's
+/// live file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Said {
+    /// When, in ms since the epoch, and how long after the drive began.
+    pub at_ms: i64,
+    pub elapsed_ms: u64,
+    pub wave: String,
+    pub step: Option<Step>,
+    /// The check whose figures `text` is (a wait's look).
+    #[serde(default)]
+    pub check: Option<Check>,
+    pub text: String,
+}
+
+impl Said {
+    pub fn new(
+        wave: &str,
+        at: SystemTime,
+        elapsed: std::time::Duration,
+        step: Option<Step>,
+        check: Option<Check>,
+        text: &str,
+    ) -> Said {
+        let at_ms = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Said {
+            at_ms,
+            elapsed_ms: elapsed.as_millis() as u64,
+            wave: wave.to_string(),
+            step,
+            check,
+            text: text.to_string(),
+        }
+    }
+
+    pub fn at(&self) -> SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.at_ms.max(0) as u64)
+    }
+
+    /// As a terminal shows it: "02:53:30Z T+11s w1: drain: <check>: <figures>".
+    pub fn line(&self) -> String {
+        let clock = crate::model::groups::clock(self.at());
+        let t = crate::model::short_duration(std::time::Duration::from_millis(self.elapsed_ms));
+        let step = self.step.map_or(String::new(), |s| format!("{}: ", s.name()));
+        let check = self.check.map_or(String::new(), |c| format!("{}: ", c.label()));
+        format!("{clock} T+{t} {}: {step}{check}{}", self.wave, self.text)
+    }
+
+    /// What this says about `step` (a check's figures, a hook's output line), if it is about it.
+    pub fn about(&self, step: Step) -> Option<&str> {
+        (self.step == Some(step)).then_some(self.text.as_str())
+    }
+}
+
 /// A failed step is offered a retry (or a skip) once per drive, and only when it had failed
 /// before the drive began: one that fails during the drive stops it, so `--yes` never loops.
 pub fn may_offer_retry(failed_before: bool, offered_already: bool, dry_run: bool) -> bool {

@@ -258,12 +258,12 @@ fn live_path(path: &Path) -> PathBuf {
 /// The driver's newest progress line (a check's figures, a hook's output) and when it was
 /// written, for observers: check figures change every poll and are not journaled. Shown only
 /// while a driver holds the lock (a dead driver's last line is not news).
-pub fn live_line(path: &Path) -> Option<(String, SystemTime)> {
+pub fn live_line(path: &Path) -> Option<(super::engine::Said, SystemTime)> {
     driver(path)?;
     let live = live_path(path);
     let at = std::fs::metadata(&live).and_then(|m| m.modified()).ok()?;
     let text = std::fs::read_to_string(&live).ok()?;
-    Some((text.trim_end().to_string(), at))
+    Some((serde_json::from_str(&text).ok()?, at))
 }
 
 /// Who holds the driver's lock now, if anyone.
@@ -335,11 +335,12 @@ impl Journal {
     /// Publishes the driver's newest progress line for observers (`live_line`). Replaced
     /// whole by a rename, so a reader never sees half a line; best effort, never fsynced:
     /// it is a view, not the record.
-    pub fn say_live(&self, line: &str) {
+    pub fn say_live(&self, said: &super::engine::Said) {
         let live = live_path(&self.path);
         let mut tmp = live.clone().into_os_string();
         tmp.push(".tmp");
-        if let Err(e) = std::fs::write(&tmp, line).and_then(|_| std::fs::rename(&tmp, &live)) {
+        let json = serde_json::to_string(said).unwrap_or_default();
+        if let Err(e) = std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, &live)) {
             tracing::debug!("cannot publish the live line {}: {e}", live.display());
         }
     }
@@ -512,9 +513,18 @@ mod tests {
             other => panic!("{:?}", other.err()),
         }
         // Its progress line is seen by observers while it drives, and not after.
-        first.say_live("w1: drain: drift 3 records");
-        let (line, _) = live_line(&path).unwrap();
-        assert_eq!(line, "w1: drain: drift 3 records");
+        let said = crate::cutover::engine::Said::new(
+            "w1",
+            SystemTime::now(),
+            Duration::from_secs(3),
+            Some(Step::Drain),
+            Some(crate::cutover::engine::Check::Drained),
+            "drift 3 records",
+        );
+        first.say_live(&said);
+        let (seen, _) = live_line(&path).unwrap();
+        assert_eq!(seen, said);
+        assert_eq!(seen.about(Step::Drain), Some("drift 3 records"));
         drop(first);
         // Another test of this process that forks (hooks, brokers) can hold a copy of the lock's
         // descriptor between its fork and exec (close-on-exec closes it then): the lock is free

@@ -74,6 +74,18 @@ impl CommitError {
     }
 }
 
+/// As the crate's error: a broker error keeps whether it may pass; the rest are permanent
+/// (moved offsets need the engineer).
+impl From<CommitError> for crate::error::Error {
+    fn from(e: CommitError) -> crate::error::Error {
+        if e.retryable() {
+            crate::error::Error::transient(e.to_string())
+        } else {
+            crate::error::Error::permanent(e.to_string())
+        }
+    }
+}
+
 fn moved_list(moved: &[Moved]) -> String {
     let at = |o: Option<i64>| o.map_or("none".to_string(), |o| o.to_string());
     moved

@@ -109,7 +109,7 @@ pub enum Msg {
         entries: Vec<crate::cutover::journal::Entry>,
         driver: Option<String>,
         /// That driver's newest progress line, and when it was written.
-        live: Option<(String, SystemTime)>,
+        live: Option<(crate::cutover::engine::Said, SystemTime)>,
     },
     /// News from the cutover this cockpit drives.
     Cutover(CutoverNews),
@@ -120,8 +120,8 @@ pub enum Msg {
 /// What the cockpit's cutover driver says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CutoverNews {
-    /// A line of progress (a check's figures, a hook's output).
-    Line(String),
+    /// Progress (a check's figures, a hook's output), as data.
+    Said(crate::cutover::engine::Said),
     /// A question: the answer goes back as `CutoverOp::Answer`. `typed`: the words to type.
     Ask {
         question: String,
@@ -316,12 +316,12 @@ pub struct CutoverPanel {
     /// Another process drives (this cockpit observes): who, since when.
     pub driver: Option<String>,
     /// That driver's newest progress line (the current check's figures), and its time.
-    pub live: Option<(String, SystemTime)>,
+    pub live: Option<(crate::cutover::engine::Said, SystemTime)>,
     /// The wave this cockpit drives now.
     pub driving: Option<String>,
     pub pause_requested: bool,
     /// The driver's progress lines, newest last.
-    pub lines: std::collections::VecDeque<String>,
+    pub lines: std::collections::VecDeque<crate::cutover::engine::Said>,
     /// Rollback criteria breached now: (wave, what), for the alarm on every view.
     pub alarms: Vec<(String, String)>,
 }
@@ -1060,9 +1060,9 @@ impl App {
     /// News from the cutover driver: lines to show, questions to ask, the end of a drive.
     fn on_cutover(&mut self, news: CutoverNews) {
         match news {
-            CutoverNews::Line(line) => {
-                tracing::info!("cutover: {line}");
-                self.cutover.lines.push_back(line);
+            CutoverNews::Said(said) => {
+                tracing::info!("cutover: {}", said.line());
+                self.cutover.lines.push_back(said);
                 while self.cutover.lines.len() > 200 {
                     self.cutover.lines.pop_front();
                 }

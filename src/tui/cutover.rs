@@ -51,7 +51,11 @@ impl Operator for CockpitOperator {
     }
 
     fn say(&mut self, line: &str) {
-        let _ = self.inbox.send(Msg::Cutover(CutoverNews::Line(line.to_string())));
+        tracing::info!("cutover: {line}");
+    }
+
+    fn told(&mut self, said: &crate::cutover::engine::Said) {
+        let _ = self.inbox.send(Msg::Cutover(CutoverNews::Said(said.clone())));
     }
 }
 

@@ -86,30 +86,10 @@ impl Driver<'_> {
     /// The plan of now; a transient error (a broker away, MM2's topics not read yet) is
     /// retried with backoff, each try said.
     pub(super) fn plan_for(&mut self, op: &mut dyn Operator, step: Step, side: Side) -> Result<Vec<GroupCommit>> {
-        let mut attempt = 0;
-        loop {
-            let plan = match side {
-                Side::Target => self.plan_commits(),
-                Side::Source => self.plan_commit_back(),
-            };
-            let e = match plan {
-                Ok(plan) => return Ok(plan),
-                Err(e) => e,
-            };
-            let Some(wait) = engine::backoff(e.retryable(), attempt) else {
-                return Err(e);
-            };
-            attempt += 1;
-            let retry = format!(
-                "the commit plan: {e}; try {} of {} in {wait:?}",
-                attempt + 1,
-                engine::TRIES
-            );
-            self.say(op, Some(step), &retry);
-            if self.stop.sleep(wait) {
-                return Err(Error::cancelled());
-            }
-        }
+        self.retrying(op, step, "the commit plan", |d| match side {
+            Side::Target => d.plan_commits(),
+            Side::Source => d.plan_commit_back(),
+        })
     }
 
     /// The plan to write: the one the engineer confirmed, when what it was computed from has
@@ -121,7 +101,7 @@ impl Driver<'_> {
         };
         let mut moved = Vec::new();
         for c in &confirmed {
-            match self.basis(side, &c.group) {
+            match self.retrying(op, step, "the committed offsets", |d| d.basis(side, &c.group)) {
                 Ok(now) => moved.extend(commits::basis_moved(&c.group, &c.basis, &now)),
                 Err(e) if e.is_cancelled() => return Err(e),
                 Err(e) => return Ok(Err(e)),
@@ -186,22 +166,14 @@ impl Driver<'_> {
                 let (group, offsets) = (c.group.clone(), offsets.clone());
                 self.record(Event::CommitPlanned { side, group, offsets })?;
             }
-            let mut attempt = 0;
-            while !changes.is_empty() {
-                let Err(e) = self.clusters.commit(side, &c.group, &changes) else {
-                    break;
-                };
-                let reason = format!("commit for {} on {where_}: {e}", c.group);
-                match engine::backoff(e.retryable(), attempt) {
-                    Some(wait) => {
-                        attempt += 1;
-                        let retry = format!("{reason}; try {} of {} in {wait:?}", attempt + 1, engine::TRIES);
-                        self.say(op, Some(step), &retry);
-                        if self.stop.sleep(wait) {
-                            return Err(Error::cancelled());
-                        }
-                    }
-                    None => return self.fail(op, step, action, reason),
+            if !changes.is_empty() {
+                let what = format!("commit for {} on {where_}", c.group);
+                let write = |d: &mut Self| d.clusters.commit(side, &c.group, &changes).map_err(Error::from);
+                if let Err(e) = self.retrying(op, step, &what, write) {
+                    return match e.is_cancelled() {
+                        true => Err(e),
+                        false => self.fail(op, step, action, format!("{what}: {e}")),
+                    };
                 }
             }
             written += 1;

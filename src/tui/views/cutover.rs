@@ -45,18 +45,6 @@ fn wave_word(app: &App, state: &WaveState) -> (String, Role) {
     }
 }
 
-/// The figures of a driver's line about `step` ("… wave: step: check label: figures"), without
-/// the check's label (the step says what it waits for): on a narrow terminal the figures fit.
-fn check_figures(line: &str, step: engine::Step) -> &str {
-    let Some((_, text)) = line.split_once(&format!("{}: ", step.name())) else {
-        return "";
-    };
-    engine::Check::ALL
-        .iter()
-        .find_map(|c| text.strip_prefix(c.label()).and_then(|t| t.strip_prefix(": ")))
-        .unwrap_or(text)
-}
-
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveState]) {
     let t = &app.theme;
     if waves.is_empty() {
@@ -132,10 +120,12 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
         ))];
         // The figures of the current check: this cockpit's driver's newest line, or, observing,
         // the one the other driver published.
-        let newest_line = match (&app.cutover.driving, &app.cutover.live) {
-            (Some(_), _) => app.cutover.lines.back().cloned().unwrap_or_default(),
-            (None, Some((line, _))) if app.cutover.driver.is_some() => line.clone(),
-            _ => String::new(),
+        // The figures alone, without the check's label (the step says what it waits for): on
+        // a narrow terminal they fit.
+        let newest = match (&app.cutover.driving, &app.cutover.live) {
+            (Some(_), _) => app.cutover.lines.back(),
+            (None, Some((said, _))) if app.cutover.driver.is_some() => Some(said),
+            _ => None,
         };
         for step in &state.steps {
             let status = state.status(*step, &wave.hooks);
@@ -158,7 +148,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
                     format!(
                         "T+{}  {}",
                         elapsed(started, None, app.now),
-                        check_figures(&newest_line, *step)
+                        newest.and_then(|s| s.about(*step)).unwrap_or_default()
                     ),
                 ),
                 StepStatus::Running => ("▸", Role::Warn, "interrupted".into()),
@@ -185,7 +175,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
                     .rev()
                     .take(room)
                     .rev()
-                    .map(|l| Line::from(Span::styled(format!(" {l}"), t.style(Role::Text)))),
+                    .map(|s| Line::from(Span::styled(format!(" {}", s.line()), t.style(Role::Text)))),
             );
         }
         (None, driver) => {
@@ -194,10 +184,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
                     format!(" OBSERVING: driven by {by}; this cockpit follows the journal"),
                     t.style(Role::Warn),
                 )));
-                if let Some((line, at)) = &app.cutover.live {
+                if let Some((said, at)) = &app.cutover.live {
                     let age = short_duration(app.now.duration_since(*at).unwrap_or_default());
                     lines.push(Line::from(Span::styled(
-                        format!(" driver, {age} ago: {line}"),
+                        format!(" driver, {age} ago: {}", said.line()),
                         t.style(Role::Text),
                     )));
                 }
