@@ -45,7 +45,7 @@ pub struct Monitor {
 impl Monitor {
     /// Starts polling both clusters. Creating the clients does not touch the network, so this
     /// only fails on a client configuration librdkafka rejects.
-    pub fn start(config: &Config) -> Result<Monitor, String> {
+    pub fn start(config: &Config) -> crate::error::Result<Monitor> {
         let timeout = config.monitor.request_timeout;
         let source = ClusterClient::connect(&config.source, timeout, None)?;
         let target = ClusterClient::connect(&config.target, timeout, None)?;
@@ -253,7 +253,7 @@ async fn poll_loop(
                         feed.figures_version += 1;
                     }
                 }
-                Err(e) => snap.feed_mut(side).last_error = Some((SystemTime::now(), e)),
+                Err(e) => snap.feed_mut(side).last_error = Some((SystemTime::now(), e.to_string())),
             }
             snap.seq += 1;
         });

@@ -14,7 +14,7 @@ use crate::model::{ClusterFeed, Snapshot};
 use crate::monitor::watches;
 
 /// Polls both clusters once, concurrently.
-pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
+pub async fn snapshot_once(config: &Config) -> crate::error::Result<Snapshot> {
     let timeout = config.monitor.request_timeout;
     let source = ClusterClient::connect(&config.source, timeout, None)?;
     let target = ClusterClient::connect(&config.target, timeout, None)?;
@@ -25,11 +25,11 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
     // the source was read, so lag is never negative because of when they were read.
     let t = target.poll(&wt).await;
     let s = source.poll(&ws).await;
-    let feed = |name: &str, r: Result<crate::model::ClusterState, String>| {
+    let feed = |name: &str, r: crate::error::Result<crate::model::ClusterState>| {
         let mut f = ClusterFeed::new(name);
         match r {
             Ok(state) => f.last_good = Some(Arc::new(state)),
-            Err(e) => f.last_error = Some((SystemTime::now(), e)),
+            Err(e) => f.last_error = Some((SystemTime::now(), e.message)),
         }
         f
     };
@@ -49,7 +49,7 @@ pub async fn snapshot_once(config: &Config) -> Result<Snapshot, String> {
     };
     let target = feed(&config.target.name, t);
     Ok(Snapshot {
-        source: feed(&config.source.name, s),
+        source: feed(&config.source.name, Ok(s?)),
         target_before_source: target.last_good.clone(),
         target,
         seq: 1,
@@ -94,7 +94,7 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
                 "source": g.source.as_ref().map(|s| json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok()})),
                 "target": g.target.as_ref().map(|s| json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok()})),
             })).collect::<Vec<_>>()),
-            Err(e) => json!({"unavailable": e}),
+            Err(e) => json!({"unavailable": e.message}),
         };
         let mm2 = snap.mm2.as_ref().map(|m| {
             json!({"offset_syncs": m.syncs.len(), "heartbeat_ms": m.heartbeat_ms, "errors": m.errors,

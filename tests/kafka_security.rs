@@ -215,7 +215,7 @@ fn a_wrong_password_is_refused_over_wire_and_librdkafka() {
             .unwrap()
             .broker_versions(&cluster.bootstrap, kafka_protocol::messages::ApiKey::ListOffsets)
             .unwrap_err();
-        assert!(refused.contains("authentication failed"), "{how}: {refused}");
+        assert!(refused.message.contains("authentication failed"), "{how}: {refused}");
         let client = ClusterClient::connect(&cluster, Duration::from_secs(5), None).unwrap();
         let repl = Replication::default();
         let (watch, _) = watches(&repl, &NameFilter::topics_default(), &NameFilter::groups_default());

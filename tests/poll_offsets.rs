@@ -55,7 +55,7 @@ fn figures(topics: &BTreeMap<String, TopicState>) -> BTreeMap<(String, i32), (i6
 fn librdkafkas_group_offsets(consumer: &BaseConsumer, groups: &[String]) -> Vec<(String, Figure<Commits>)> {
     cutover::kafka::ffi::list_group_offsets(consumer.client(), groups, TIMEOUT)
         .into_iter()
-        .map(|(g, offsets)| (g, offsets.map(Commits::from_iter)))
+        .map(|(g, offsets)| (g, offsets.map(Commits::from_iter).map_err(String::from)))
         .collect()
 }
 
@@ -481,7 +481,7 @@ fn over_tls_wire_refuses_and_accepts_what_librdkafka_does() {
         .unwrap()
         .broker_versions(&addr, api)
         .unwrap_err();
-    assert!(refused.contains("certificate verify failed"), "{refused}");
+    assert!(refused.message.contains("certificate verify failed"), "{refused}");
     let librdkafka = ClusterClient::connect(&checked, short, None).unwrap();
     assert!(
         runtime().block_on(librdkafka.poll(&all())).is_err(),
@@ -515,7 +515,7 @@ fn over_tls_wire_refuses_and_accepts_what_librdkafka_does() {
     assert!(
         ["TLS handshake", "send:", "receive:"]
             .iter()
-            .any(|w| refused.starts_with(w)),
+            .any(|w| refused.message.starts_with(w)),
         "{refused}"
     );
     let librdkafka = ClusterClient::connect(&no_certificate, short, None).unwrap();

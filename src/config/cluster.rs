@@ -83,7 +83,8 @@ impl RawCluster {
         if name.is_empty() {
             return Err(located(at(&self.name), format!("[{section}] name must not be empty")));
         }
-        let bootstrap = expand_env(self.bootstrap.get_ref(), env).map_err(|m| located(at(&self.bootstrap), m))?;
+        let bootstrap =
+            expand_env(self.bootstrap.get_ref(), env).map_err(|m| located(at(&self.bootstrap), m.to_string()))?;
         if bootstrap.trim().is_empty() {
             return Err(located(
                 at(&self.bootstrap),
@@ -108,7 +109,9 @@ impl RawCluster {
             }
             let value_span = at(&value);
             let value = match value.into_inner() {
-                PropertyValue::Text(t) => expand_env(&t, env).map_err(|m| located(value_span.clone(), m))?,
+                PropertyValue::Text(t) => {
+                    expand_env(&t, env).map_err(|m| located(value_span.clone(), m.to_string()))?
+                }
                 PropertyValue::Integer(i) => i.to_string(),
                 PropertyValue::Bool(b) => b.to_string(),
             };
@@ -145,7 +148,7 @@ fn redact(message: &str, value: &str) -> String {
 }
 
 /// Expands `${VAR}` references; `$$` is a literal `$`. The error never includes values.
-pub fn expand_env(input: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_env(input: &str, env: &dyn Fn(&str) -> Option<String>) -> crate::error::Result<String> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(i) = rest.find('$') {
@@ -161,7 +164,7 @@ pub fn expand_env(input: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
             let name = &body[..end];
             let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(format!("`${{{name}}}` is not a valid environment variable name"));
+                return Err(format!("`${{{name}}}` is not a valid environment variable name").into());
             }
             let value = env(name).ok_or_else(|| format!("environment variable `{name}` is not set"))?;
             out.push_str(&value);

@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn env_expansion_and_escape() {
         assert_eq!(expand_env("a${HOST}b$$c", &env).unwrap(), "akafka:9092b$c");
-        assert!(expand_env("${NOPE}", &env).unwrap_err().contains("NOPE"));
+        assert!(expand_env("${NOPE}", &env).unwrap_err().message.contains("NOPE"));
         assert!(expand_env("${HOST", &env).is_err());
     }
 

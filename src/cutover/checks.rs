@@ -103,7 +103,7 @@ pub fn wave_groups(snapshot: &Snapshot, wave: &Wave) -> Vec<String> {
 
 /// End offsets of `topics` on the source (or, with `target`, of their target topics, keyed by
 /// source topic); a partition without a figure makes the whole answer an error.
-pub fn ends(snapshot: &Snapshot, config: &Config, topics: &[String], target: bool) -> Result<Ends, String> {
+pub fn ends(snapshot: &Snapshot, config: &Config, topics: &[String], target: bool) -> crate::error::Result<Ends> {
     let feed = if target { &snapshot.target } else { &snapshot.source };
     let state = feed.state().ok_or_else(|| format!("{}: no figures yet", feed.name))?;
     let mut out = Ends::new();
@@ -130,7 +130,11 @@ pub fn ends(snapshot: &Snapshot, config: &Config, topics: &[String], target: boo
 
 /// Per-partition replication lag of the wave's topics (records on the source not on the
 /// target yet), as the overview computes it.
-pub fn lags(snapshot: &Snapshot, config: &Config, topics: &[String]) -> Result<BTreeMap<(String, i32), i64>, String> {
+pub fn lags(
+    snapshot: &Snapshot,
+    config: &Config,
+    topics: &[String],
+) -> crate::error::Result<BTreeMap<(String, i32), i64>> {
     let (Some(src), Some(tgt)) = (snapshot.source.state(), snapshot.compared_target()) else {
         return Err("both clusters must have answered".into());
     };
@@ -239,7 +243,7 @@ pub fn drained_or_settled(
 }
 
 /// The preflight's answer from its checks: Met with every figure, or Failed with each NO.
-pub fn preflight_answer(results: &[(&'static str, Result<String, String>)]) -> Answer {
+pub fn preflight_answer(results: &[(&'static str, crate::error::Result<String>)]) -> Answer {
     let failed: Vec<String> = results
         .iter()
         .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
@@ -263,7 +267,7 @@ pub fn target_commits(
     config: &Config,
     topics: &[String],
     groups: &[String],
-) -> Result<BTreeMap<String, Ends>, String> {
+) -> crate::error::Result<BTreeMap<String, Ends>> {
     let feed = &snapshot.target;
     let state = feed.state().ok_or_else(|| format!("{}: no figures yet", feed.name))?;
     let known = state
@@ -314,7 +318,7 @@ pub fn parity(rows: &[(String, i32, Verdict, bool)]) -> Answer {
 }
 
 /// The status of a group on one side (None: the cluster does not know it).
-fn group_status(snapshot: &Snapshot, target: bool, group: &str) -> Result<Option<(GroupStatus, usize)>, String> {
+fn group_status(snapshot: &Snapshot, target: bool, group: &str) -> crate::error::Result<Option<(GroupStatus, usize)>> {
     let feed = if target { &snapshot.target } else { &snapshot.source };
     let state = feed.state().ok_or_else(|| format!("{}: no figures yet", feed.name))?;
     let groups = state
@@ -333,7 +337,7 @@ pub fn groups_empty(snapshot: &Snapshot, groups: &[String], target: bool) -> Ans
     let mut busy = Vec::new();
     for g in groups {
         match group_status(snapshot, target, g) {
-            Err(e) => return Answer::NotYet(e),
+            Err(e) => return Answer::NotYet(e.to_string()),
             Ok(Some((status, members))) if !matches!(status, GroupStatus::Empty | GroupStatus::Dead) || members > 0 => {
                 busy.push(format!("{g} {} with {members} member(s)", status.label()))
             }
@@ -352,7 +356,7 @@ pub fn groups_stable_on_target(snapshot: &Snapshot, groups: &[String]) -> Answer
     let mut waiting = Vec::new();
     for g in groups {
         match group_status(snapshot, true, g) {
-            Err(e) => return Answer::NotYet(e),
+            Err(e) => return Answer::NotYet(e.to_string()),
             // Stable is the broker saying members consume; the member list is not needed.
             Ok(Some((GroupStatus::Stable, _))) => {}
             Ok(Some((status, members))) => waiting.push(format!("{g} {} with {members} member(s)", status.label())),
@@ -428,8 +432,8 @@ pub fn preflight(
     groups: &[String],
     validation: &[(String, i32, Verdict, bool)],
     now: SystemTime,
-) -> Vec<(&'static str, Result<String, String>)> {
-    let mut out: Vec<(&'static str, Result<String, String>)> = Vec::new();
+) -> Vec<(&'static str, crate::error::Result<String>)> {
+    let mut out: Vec<(&'static str, crate::error::Result<String>)> = Vec::new();
     out.push((
         "topics",
         if topics.is_empty() {
@@ -451,7 +455,7 @@ pub fn preflight(
         } else if diffs.is_empty() {
             Ok("exist with the same partitions and configs".into())
         } else {
-            Err(diffs.join("; "))
+            Err(diffs.join("; ").into())
         },
     ));
     out.push(("replication", replication_alive(snapshot, config, now)));
@@ -464,10 +468,7 @@ pub fn preflight(
                 if total <= wave.criteria.max_lag_to_start {
                     Ok(format!("{total} record(s), limit {}", wave.criteria.max_lag_to_start))
                 } else {
-                    Err(format!(
-                        "{total} record(s) over the limit {}",
-                        wave.criteria.max_lag_to_start
-                    ))
+                    Err(format!("{total} record(s) over the limit {}", wave.criteria.max_lag_to_start).into())
                 }
             }
         },
@@ -476,14 +477,14 @@ pub fn preflight(
         "validation",
         match validation.iter().find(|v| !matches!(v.2, Verdict::Pass)) {
             None => Ok(format!("{} partition(s) PASS", validation.len())),
-            Some((t, p, v, _)) => Err(format!("{t}/{p}: {} {}", v.word(), v.describe_reason())),
+            Some((t, p, v, _)) => Err(format!("{t}/{p}: {} {}", v.word(), v.describe_reason()).into()),
         },
     ));
     out.push((
         "groups on the target",
         match groups_empty(snapshot, groups, true) {
             Answer::Met(m) => Ok(m),
-            Answer::NotYet(m) | Answer::Failed(m) => Err(format!("must be Empty or absent: {m}")),
+            Answer::NotYet(m) | Answer::Failed(m) => Err(format!("must be Empty or absent: {m}").into()),
         },
     ));
     out.push(("groups read only wave topics", groups_in_wave(snapshot, wave, groups)));
@@ -496,7 +497,7 @@ pub fn preflight(
 
 /// The groups on the source that read `topics` (members assigned to them, or offsets committed
 /// on them), by group name, with the wave topics each reads.
-pub fn readers_of(snapshot: &Snapshot, topics: &[String]) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub fn readers_of(snapshot: &Snapshot, topics: &[String]) -> crate::error::Result<BTreeMap<String, Vec<String>>> {
     let groups = snapshot
         .source
         .state()
@@ -537,7 +538,7 @@ pub fn left_behind(
     wave: &Wave,
     topics: &[String],
     groups: &[String],
-) -> Result<Vec<String>, String> {
+) -> crate::error::Result<Vec<String>> {
     Ok(readers_of(snapshot, topics)?
         .into_iter()
         .filter(|(g, _)| !groups.contains(g) && wave.leaves_group(g))
@@ -558,7 +559,7 @@ fn groups_left_behind(
     wave: &Wave,
     topics: &[String],
     groups: &[String],
-) -> Result<String, String> {
+) -> crate::error::Result<String> {
     let readers = readers_of(snapshot, topics)?;
     let behind: Vec<String> = readers
         .iter()
@@ -573,7 +574,7 @@ fn groups_left_behind(
         return Err(format!(
             "{} but is not in the wave: after flip_producers it would receive no new record. Add it to the wave's groups, or to leave_groups to leave it on the source knowingly",
             behind.join("; ")
-        ));
+        ).into());
     }
     Ok(match left {
         0 => "every group reading the wave's topics moves with it".into(),
@@ -583,7 +584,7 @@ fn groups_left_behind(
     })
 }
 
-fn replication_alive(snapshot: &Snapshot, config: &Config, now: SystemTime) -> Result<String, String> {
+fn replication_alive(snapshot: &Snapshot, config: &Config, now: SystemTime) -> crate::error::Result<String> {
     if config.replication.kind == ReplicationKind::OffsetPreserving {
         return Ok("offset-preserving replicator: alive is judged by lag alone".into());
     }
@@ -598,13 +599,14 @@ fn replication_alive(snapshot: &Snapshot, config: &Config, now: SystemTime) -> R
         Some(age) => Err(format!(
             "MM2 heartbeat {} old: is MM2 running?",
             crate::model::short_duration(age)
-        )),
+        )
+        .into()),
         None => Err("no MM2 heartbeat from this flow".into()),
     }
 }
 
 /// A group that also reads topics outside the wave cannot move with it.
-fn groups_in_wave(snapshot: &Snapshot, wave: &Wave, groups: &[String]) -> Result<String, String> {
+fn groups_in_wave(snapshot: &Snapshot, wave: &Wave, groups: &[String]) -> crate::error::Result<String> {
     let Some(groups_now) = snapshot.source.state().and_then(|s| s.groups.as_ref().ok()) else {
         return Err("the source's groups could not be read".into());
     };
@@ -624,7 +626,8 @@ fn groups_in_wave(snapshot: &Snapshot, wave: &Wave, groups: &[String]) -> Result
         Err(format!(
             "{}: add the topics to the wave or the groups to another",
             outside.join(", ")
-        ))
+        )
+        .into())
     }
 }
 
@@ -773,7 +776,10 @@ mod tests {
             preflight_answer(&ok),
             Answer::Met("topics: ok, 1 topic(s): a; lag: ok, 0".into())
         );
-        let no = [("topics", Ok("1".to_string())), ("lag", Err("3 behind".to_string()))];
+        let no = [
+            ("topics", Ok("1".to_string())),
+            ("lag", Err(crate::error::Error::permanent("3 behind"))),
+        ];
         assert_eq!(preflight_answer(&no), Answer::Failed("lag: 3 behind".into()));
     }
 }

@@ -45,7 +45,7 @@ pub trait Clusters {
 }
 
 /// A snapshot of both clusters newer than the last one returned.
-pub type Observe<'a> = dyn FnMut() -> std::result::Result<Snapshot, String> + 'a;
+pub type Observe<'a> = dyn FnMut() -> Result<Snapshot> + 'a;
 
 /// Follows the monitor: each call returns the first snapshot in which both clusters were
 /// polled after the call began (a check never decides on figures from before its step's

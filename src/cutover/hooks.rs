@@ -86,7 +86,7 @@ fn keep_lines(
 }
 
 /// Runs `command` with `sh -c`, in its own process group (so a timeout stops all it started).
-pub fn run(command: &str, env: &HookEnv, timeout: Duration) -> Result<HookRun, String> {
+pub fn run(command: &str, env: &HookEnv, timeout: Duration) -> crate::error::Result<HookRun> {
     let started = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")

@@ -103,11 +103,11 @@ pub fn whoami() -> String {
 
 /// Reads every entry. A last line cut short (the process died while writing it) is left out
 /// with a warning; any other unreadable line is an error naming the file and line.
-pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
+pub fn read(path: &Path) -> crate::error::Result<Vec<Entry>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display()).into()),
     };
     let lines: Vec<String> = BufReader::new(file)
         .lines()
@@ -123,7 +123,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
             Err(e) if i + 1 == lines.len() => {
                 tracing::warn!(journal = %path.display(), line = i + 1, "last journal line is incomplete, left out: {e}");
             }
-            Err(e) => return Err(format!("{}:{}: unreadable journal entry: {e}", path.display(), i + 1)),
+            Err(e) => return Err(format!("{}:{}: unreadable journal entry: {e}", path.display(), i + 1).into()),
         }
     }
     Ok(out)
@@ -346,7 +346,7 @@ impl Journal {
     }
 
     /// Appends one event and fsyncs it: when this returns Ok, the event survives a crash.
-    pub fn append(&mut self, wave: &str, event: Event) -> Result<Entry, String> {
+    pub fn append(&mut self, wave: &str, event: Event) -> crate::error::Result<Entry> {
         let now = SystemTime::now();
         let entry = Entry {
             at_ms: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),

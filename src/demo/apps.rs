@@ -186,7 +186,7 @@ pub fn produce(
     source: &ClusterConfig,
     target: &ClusterConfig,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> crate::error::Result<()> {
     let on_source = RecordWriter::new(source, true)?;
     let on_target = RecordWriter::new(target, true)?;
     let mut next: BTreeMap<i32, u64> = BTreeMap::new();
@@ -219,7 +219,7 @@ pub fn produce(
                 let _ = writer.flush(Duration::from_secs(1));
                 match writer.landed().pop() {
                     Some((_, Ok(_))) => return Ok(()),
-                    Some((_, Err(e))) => return Err(e),
+                    Some((_, Err(e))) => return Err(e.into()),
                     None if stop.load(Ordering::SeqCst) => return Err("stopped".into()),
                     None => {}
                 }
@@ -249,7 +249,7 @@ pub fn consume(
     tally: &Tally,
     rejoin: &AtomicBool,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> crate::error::Result<()> {
     let mut joined: Option<(Place, BaseConsumer)> = None;
     let churn_every = spec.churn.filter(|_| member + 1 == spec.members);
     let mut churn_at = churn_every.map(|d| Instant::now() + d);
@@ -305,7 +305,7 @@ pub fn consume(
     Ok(())
 }
 
-fn join(cluster: &ClusterConfig, group: &str, topic: &str) -> Result<BaseConsumer, String> {
+fn join(cluster: &ClusterConfig, group: &str, topic: &str) -> crate::error::Result<BaseConsumer> {
     let mut c = crate::kafka::consumer_config(cluster);
     c.set("group.id", group)
         .set("enable.auto.commit", "false")
@@ -372,7 +372,7 @@ impl Apps {
     }
 
     /// Makes one member of `group` leave and rejoin: the group rebalances.
-    pub fn rebalance(&self, group: &str) -> Result<(), String> {
+    pub fn rebalance(&self, group: &str) -> crate::error::Result<()> {
         let flags = self.rejoin.get(group).ok_or_else(|| format!("no demo group {group}"))?;
         flags
             .first()

@@ -33,7 +33,7 @@ pub struct TansuBroker {
 }
 
 /// The tansu binary: $TANSU, then PATH, then ~/.cargo/bin.
-pub fn tansu_binary() -> Result<PathBuf, String> {
+pub fn tansu_binary() -> crate::error::Result<PathBuf> {
     if let Some(p) = std::env::var_os("TANSU") {
         return Ok(PathBuf::from(p));
     }
@@ -43,10 +43,10 @@ pub fn tansu_binary() -> Result<PathBuf, String> {
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join(".cargo/bin/tansu"));
     }
-    candidates
+    Ok(candidates
         .into_iter()
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("the tansu broker was not found on PATH or in ~/.cargo/bin: {INSTALL_HINT}"))
+        .ok_or_else(|| format!("the tansu broker was not found on PATH or in ~/.cargo/bin: {INSTALL_HINT}"))?)
 }
 
 /// A loopback port nobody listens on right now.
@@ -56,7 +56,7 @@ pub fn free_port() -> std::io::Result<u16> {
 
 impl TansuBroker {
     /// Starts a broker with its own storage under `dir` on a free port, and waits until it listens.
-    pub fn start(dir: &Path, cluster_id: &str, storage: Storage) -> Result<TansuBroker, String> {
+    pub fn start(dir: &Path, cluster_id: &str, storage: Storage) -> crate::error::Result<TansuBroker> {
         Self::start_advertising(dir, cluster_id, storage, None)
     }
 
@@ -66,7 +66,7 @@ impl TansuBroker {
         cluster_id: &str,
         storage: Storage,
         advertised_port: Option<u16>,
-    ) -> Result<TansuBroker, String> {
+    ) -> crate::error::Result<TansuBroker> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let mut b = TansuBroker {
             child: None,
@@ -85,7 +85,7 @@ impl TansuBroker {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn launch(&mut self) -> Result<(), String> {
+    fn launch(&mut self) -> crate::error::Result<()> {
         let bin = tansu_binary()?;
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         let log_path = self.dir.join(format!("tansu-{}.log", self.cluster_id));
@@ -125,7 +125,7 @@ impl TansuBroker {
         self.wait_listening(Duration::from_secs(20))
     }
 
-    fn wait_listening(&mut self, limit: Duration) -> Result<(), String> {
+    fn wait_listening(&mut self, limit: Duration) -> crate::error::Result<()> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
@@ -137,11 +137,12 @@ impl TansuBroker {
                     "tansu exited with {status} before listening on {}; see {}",
                     self.port,
                     self.dir.join(format!("tansu-{}.log", self.cluster_id)).display()
-                ));
+                )
+                .into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("tansu did not listen on port {} within {limit:?}", self.port))
+        Err(format!("tansu did not listen on port {} within {limit:?}", self.port).into())
     }
 
     /// Kills the process (as a crash would); storage stays for `restart`.
@@ -154,9 +155,9 @@ impl TansuBroker {
 
     /// Stops the process (SIGSTOP: it holds its connections and answers nothing, as a hung
     /// broker) or lets it go on (SIGCONT), its data intact.
-    pub fn freeze(&self, frozen: bool) -> Result<(), String> {
+    pub fn freeze(&self, frozen: bool) -> crate::error::Result<()> {
         let Some(child) = &self.child else {
-            return Err(format!("tansu {} is not running", self.cluster_id));
+            return Err(format!("tansu {} is not running", self.cluster_id).into());
         };
         let signal = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
         // SAFETY: a signal to our own child process.
@@ -165,13 +166,14 @@ impl TansuBroker {
                 "cannot signal tansu {}: {}",
                 self.cluster_id,
                 std::io::Error::last_os_error()
-            ));
+            )
+            .into());
         }
         Ok(())
     }
 
     /// Starts the broker again on the same port and storage.
-    pub fn restart(&mut self) -> Result<(), String> {
+    pub fn restart(&mut self) -> crate::error::Result<()> {
         self.kill();
         self.launch()
     }

@@ -41,7 +41,11 @@ impl TopicSpec {
 }
 
 /// Creates the topics (replication factor 1); an existing topic is an error.
-pub async fn create_topics(cluster: &ClusterConfig, topics: &[TopicSpec], timeout: Duration) -> Result<(), String> {
+pub async fn create_topics(
+    cluster: &ClusterConfig,
+    topics: &[TopicSpec],
+    timeout: Duration,
+) -> crate::error::Result<()> {
     let admin: AdminClient<DefaultClientContext> = crate::kafka::client_config(cluster)
         .create()
         .map_err(|e| format!("{}: {e}", cluster.name))?;
@@ -99,7 +103,7 @@ pub struct RecordWriter {
 impl RecordWriter {
     /// `one_per_request`: send every record in its own produce request (tansu's memory engine
     /// reports wrong end offsets otherwise; the tests that use it say so).
-    pub fn new(cluster: &ClusterConfig, one_per_request: bool) -> Result<Self, String> {
+    pub fn new(cluster: &ClusterConfig, one_per_request: bool) -> crate::error::Result<Self> {
         let mut c: ClientConfig = crate::kafka::client_config(cluster);
         c.set("acks", "all").set("linger.ms", "5");
         if one_per_request {
@@ -114,12 +118,12 @@ impl RecordWriter {
         Ok(RecordWriter { producer, deliveries })
     }
 
-    pub fn send(&self, topic: &str, partition: i32, r: &Record) -> Result<(), String> {
+    pub fn send(&self, topic: &str, partition: i32, r: &Record) -> crate::error::Result<()> {
         self.send_tagged(topic, partition, r, 0)
     }
 
     /// Sends a record; `landed` later tells the offset it got, under `tag`.
-    pub fn send_tagged(&self, topic: &str, partition: i32, r: &Record, tag: u64) -> Result<(), String> {
+    pub fn send_tagged(&self, topic: &str, partition: i32, r: &Record, tag: u64) -> crate::error::Result<()> {
         let mut headers = OwnedHeaders::new();
         for (k, v) in &r.headers {
             headers = headers.insert(Header {
@@ -150,14 +154,14 @@ impl RecordWriter {
                     self.producer.poll(Duration::from_millis(10));
                     rec = back;
                 }
-                Err((e, _)) => return Err(format!("produce to {topic}/{partition}: {e}")),
+                Err((e, _)) => return Err(format!("produce to {topic}/{partition}: {e}").into()),
             }
         }
     }
 
     /// Waits until every record sent so far is acknowledged.
-    pub fn flush(&self, timeout: Duration) -> Result<(), String> {
-        self.producer.flush(timeout).map_err(|e| format!("flush: {e}"))
+    pub fn flush(&self, timeout: Duration) -> crate::error::Result<()> {
+        Ok(self.producer.flush(timeout).map_err(|e| format!("flush: {e}"))?)
     }
 
     /// Where the records sent since the last call landed (after `flush`, all of them).
@@ -172,7 +176,7 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
-    pub fn join(cluster: &ClusterConfig, group: &str, topics: &[&str]) -> Result<Self, String> {
+    pub fn join(cluster: &ClusterConfig, group: &str, topics: &[&str]) -> crate::error::Result<Self> {
         let mut c: ClientConfig = crate::kafka::consumer_config(cluster);
         c.set("group.id", group)
             // Like most applications: positions are stored as records are returned and
@@ -189,12 +193,12 @@ impl GroupMember {
     }
 
     /// Polls once (this also keeps the membership alive); returns the record read, if any.
-    pub fn poll(&self, timeout: Duration) -> Option<Result<(String, i32, i64), String>> {
+    pub fn poll(&self, timeout: Duration) -> Option<crate::error::Result<(String, i32, i64)>> {
         Some(
             self.consumer
                 .poll(timeout)?
                 .map(|m| (m.topic().to_string(), m.partition(), m.offset()))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string().into()),
         )
     }
 

@@ -28,7 +28,7 @@ pub const INSTALL_HINT: &str = "run `make setup` (scripts/setup.sh fetches Apach
      through Maven into ~/.cache/cutover/kafka/<version>; needs java 17+ and mvn)";
 
 /// The directory of jars for one Kafka version (broker, tools and MirrorMaker 2).
-pub fn kafka_jars(version: &str) -> Result<PathBuf, String> {
+pub fn kafka_jars(version: &str) -> crate::error::Result<PathBuf> {
     let cache = match std::env::var_os("CUTOVER_KAFKA_CACHE") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?).join(".cache/cutover/kafka"),
@@ -44,10 +44,7 @@ pub fn kafka_jars(version: &str) -> Result<PathBuf, String> {
     if has_broker {
         Ok(dir)
     } else {
-        Err(format!(
-            "Apache Kafka {version} is not in {}: {INSTALL_HINT}",
-            dir.display()
-        ))
+        Err(format!("Apache Kafka {version} is not in {}: {INSTALL_HINT}", dir.display()).into())
     }
 }
 
@@ -58,7 +55,13 @@ struct JavaProcess {
 }
 
 impl JavaProcess {
-    fn spawn(jars: &Path, main_class: &str, args: &[&str], dir: &Path, log_name: &str) -> Result<JavaProcess, String> {
+    fn spawn(
+        jars: &Path,
+        main_class: &str,
+        args: &[&str],
+        dir: &Path,
+        log_name: &str,
+    ) -> crate::error::Result<JavaProcess> {
         let log_path = dir.join(log_name);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -187,7 +190,7 @@ fn java_binary() -> PathBuf {
 
 /// Logging to the process's own log file (its stdout), quiet but for the lines that tell what
 /// it did: start, stop, errors, MirrorMaker's tasks.
-fn write_logging_configs(dir: &Path) -> Result<(), String> {
+fn write_logging_configs(dir: &Path) -> crate::error::Result<()> {
     let log4j = "log4j.rootLogger=WARN, stdout\n\
                  log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n\
                  log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n\
@@ -214,9 +217,9 @@ fn write_logging_configs(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn write_properties(path: &Path, props: &BTreeMap<String, String>) -> Result<(), String> {
+fn write_properties(path: &Path, props: &BTreeMap<String, String>) -> crate::error::Result<()> {
     let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    Ok(std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?)
 }
 
 /// A KRaft cluster id: 16 random bytes in URL-safe base64 without padding, as
@@ -250,7 +253,7 @@ impl KafkaBroker {
     /// Formats a fresh log directory under `dir` and starts a broker of `version` on free
     /// ports; `overrides` replace or add to the single-node defaults (`{port}` in a value is
     /// the client port). Waits until it answers Metadata.
-    pub fn start(dir: &Path, version: &str, overrides: &[(&str, &str)]) -> Result<KafkaBroker, String> {
+    pub fn start(dir: &Path, version: &str, overrides: &[(&str, &str)]) -> crate::error::Result<KafkaBroker> {
         Self::start_formatted(dir, version, overrides, &[])
     }
 
@@ -260,7 +263,7 @@ impl KafkaBroker {
         version: &str,
         overrides: &[(&str, &str)],
         format_args: &[&str],
-    ) -> Result<KafkaBroker, String> {
+    ) -> crate::error::Result<KafkaBroker> {
         let jars = kafka_jars(version)?;
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
@@ -315,11 +318,7 @@ impl KafkaBroker {
             std::thread::sleep(Duration::from_millis(50));
         };
         if !status.success() {
-            return Err(format!(
-                "formatting {} failed ({status}):\n{}",
-                dir.display(),
-                format.log_tail()
-            ));
+            return Err(format!("formatting {} failed ({status}):\n{}", dir.display(), format.log_tail()).into());
         }
         let process = JavaProcess::spawn(&jars, "kafka.Kafka", &[&config_arg], dir, "server.log")?;
         let mut broker = KafkaBroker {
@@ -352,7 +351,7 @@ impl KafkaBroker {
     }
 
     /// Waits until the port listens and a Metadata request names this broker.
-    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+    fn wait_ready(&mut self, limit: Duration) -> crate::error::Result<()> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
@@ -362,7 +361,8 @@ impl KafkaBroker {
                     self.version,
                     self.log_file().display(),
                     self.process.log_tail()
-                ));
+                )
+                .into());
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() && self.answers_metadata() {
                 return Ok(());
@@ -374,7 +374,8 @@ impl KafkaBroker {
             self.version,
             self.port,
             self.log_file().display()
-        ))
+        )
+        .into())
     }
 
     fn answers_metadata(&self) -> bool {
@@ -403,12 +404,12 @@ impl KafkaBroker {
 
     /// Stops the process (SIGSTOP: it holds its connections and answers nothing, as a hung
     /// broker) or lets it go on (SIGCONT).
-    pub fn freeze(&self, frozen: bool) -> Result<(), String> {
+    pub fn freeze(&self, frozen: bool) -> crate::error::Result<()> {
         let pid = self.pid().ok_or("the broker is not running")?;
         let signal = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
         // SAFETY: a signal to our own child process.
         if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
-            return Err(format!("cannot signal the broker: {}", std::io::Error::last_os_error()));
+            return Err(format!("cannot signal the broker: {}", std::io::Error::last_os_error()).into());
         }
         Ok(())
     }
@@ -419,7 +420,7 @@ impl KafkaBroker {
     }
 
     /// Stops the broker cleanly and starts it again on the same ports and data.
-    pub fn restart(&mut self) -> Result<(), String> {
+    pub fn restart(&mut self) -> crate::error::Result<()> {
         self.stop();
         let jars = kafka_jars(&self.version)?;
         let config = self.dir.join("server.properties").display().to_string();
@@ -483,7 +484,7 @@ pub fn mm2_properties(
 
 impl MirrorMaker {
     /// Starts MM2 of `version` with these properties (a later key replaces an earlier one).
-    pub fn start(dir: &Path, version: &str, properties: &[(String, String)]) -> Result<MirrorMaker, String> {
+    pub fn start(dir: &Path, version: &str, properties: &[(String, String)]) -> crate::error::Result<MirrorMaker> {
         let jars = kafka_jars(version)?;
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let props: BTreeMap<String, String> = properties.iter().cloned().collect();
@@ -497,7 +498,7 @@ impl MirrorMaker {
         })
     }
 
-    fn spawn(jars: &Path, dir: &Path) -> Result<JavaProcess, String> {
+    fn spawn(jars: &Path, dir: &Path) -> crate::error::Result<JavaProcess> {
         let config = dir.join("mm2.properties").display().to_string();
         JavaProcess::spawn(
             jars,
@@ -521,7 +522,7 @@ impl MirrorMaker {
     }
 
     /// Whether the process is still running (MM2 exits on a fatal config error).
-    pub fn running(&mut self) -> Result<(), String> {
+    pub fn running(&mut self) -> crate::error::Result<()> {
         if self.process.pid().is_none() {
             return Err("MirrorMaker 2 was stopped".into());
         }
@@ -531,7 +532,8 @@ impl MirrorMaker {
                 "MirrorMaker 2 exited with {status}; {}:\n{}",
                 self.log_file().display(),
                 self.process.log_tail()
-            )),
+            )
+            .into()),
         }
     }
 
@@ -545,7 +547,7 @@ impl MirrorMaker {
 
     /// Stops MM2 cleanly and starts it again with the same properties (it resumes from the
     /// offsets it stored on the target).
-    pub fn restart(&mut self) -> Result<(), String> {
+    pub fn restart(&mut self) -> crate::error::Result<()> {
         self.stop();
         let jars = kafka_jars(&self.version)?;
         self.process = Self::spawn(&jars, &self.dir)?;

@@ -206,7 +206,7 @@ enum Estate {
 }
 
 impl Estate {
-    fn freeze_target(&self, frozen: bool) -> Result<(), String> {
+    fn freeze_target(&self, frozen: bool) -> crate::error::Result<()> {
         match self {
             Estate::Tansu { target, .. } => target.freeze(frozen),
             Estate::Kafka { target, .. } => target.freeze(frozen),
@@ -214,7 +214,7 @@ impl Estate {
     }
 
     /// Stops (true) or resumes (false) the copying.
-    fn stall(&self, stalled: bool) -> Result<(), String> {
+    fn stall(&self, stalled: bool) -> crate::error::Result<()> {
         match self {
             Estate::Tansu { replicator, .. } => {
                 replicator.stall(stalled);
@@ -272,7 +272,7 @@ pub struct FaultDone {
 impl Demo {
     /// Starts everything under `dir` (a new temporary directory when None) and writes
     /// `cutover.toml` there for the cockpit.
-    pub async fn start(dir: Option<&Path>, brokers: Brokers) -> Result<Demo, String> {
+    pub async fn start(dir: Option<&Path>, brokers: Brokers) -> crate::error::Result<Demo> {
         let tmp = match dir {
             Some(_) => None,
             None => Some(
@@ -433,7 +433,7 @@ impl Demo {
 
     /// Breaks something on purpose (see `FAULTS`). Blocks until the fault happened (a record
     /// fault: until the replicator copied past it, at most 30 s).
-    pub fn inject(&self, name: &str) -> Result<FaultDone, String> {
+    pub fn inject(&self, name: &str) -> crate::error::Result<FaultDone> {
         let done = |text: String| FaultDone { text, validate: None };
         match name {
             "drop" => self.record_fault(Fault::Drop),
@@ -476,13 +476,14 @@ impl Demo {
             other => Err(format!(
                 "no fault `{other}`: try {}",
                 FAULTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            )),
+            )
+            .into()),
         }
     }
 
     /// A fault on the next record the replicator copies of a topic whose producers still write
     /// to the source (so the record comes); waits until it was copied.
-    fn record_fault(&self, fault: Fault) -> Result<FaultDone, String> {
+    fn record_fault(&self, fault: Fault) -> crate::error::Result<FaultDone> {
         let Estate::Tansu { replicator, .. } = &self.estate else {
             return Err(
                 "records are broken on purpose by the demo's own replicator; with the real MirrorMaker 2 \
@@ -508,7 +509,8 @@ impl Demo {
             if Instant::now() > deadline {
                 return Err(format!(
                     "{fault:?} armed at {topic}/{partition} source offset {offset}, not copied within 30 s (stalled?)"
-                ));
+                )
+                .into());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -524,7 +526,7 @@ impl Demo {
     }
 }
 
-pub(crate) fn spawn(name: &str, f: impl FnOnce() -> Result<(), String> + Send + 'static) -> JoinHandle<()> {
+pub(crate) fn spawn(name: &str, f: impl FnOnce() -> crate::error::Result<()> + Send + 'static) -> JoinHandle<()> {
     let name = name.to_string();
     std::thread::Builder::new()
         .name(name.clone())
@@ -538,7 +540,7 @@ pub(crate) fn spawn(name: &str, f: impl FnOnce() -> Result<(), String> + Send + 
 
 /// customer-profiles: updates of 40 customers' profiles, now and then a tombstone (a customer
 /// deleted), on the source only (not part of the plan).
-fn profiles(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
+fn profiles(src: &ClusterConfig, stop: &AtomicBool) -> crate::error::Result<()> {
     let writer = RecordWriter::new(src, true)?;
     let mut n: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -560,7 +562,7 @@ fn profiles(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
 }
 
 /// audit: a record a second, on the source only (the topic is missing on the target).
-fn audit(src: &ClusterConfig, stop: &AtomicBool) -> Result<(), String> {
+fn audit(src: &ClusterConfig, stop: &AtomicBool) -> crate::error::Result<()> {
     let writer = RecordWriter::new(src, true)?;
     let mut n: u64 = 0;
     while !stop.load(Ordering::SeqCst) {

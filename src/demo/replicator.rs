@@ -111,7 +111,7 @@ fn now_ms() -> i64 {
 }
 
 /// Creates the internal topics MM2 would have (compacted, one partition); existing ones stay.
-fn create_internal_topics(spec: &ReplicatorSpec) -> Result<(), String> {
+fn create_internal_topics(spec: &ReplicatorSpec) -> crate::error::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -129,7 +129,7 @@ fn create_internal_topics(spec: &ReplicatorSpec) -> Result<(), String> {
     ];
     for (cluster, topic) in wanted {
         if let Err(e) = rt.block_on(create_topics(cluster, &[topic], Duration::from_secs(10))) {
-            if !e.contains("already exists") {
+            if !e.message.contains("already exists") {
                 return Err(e);
             }
         }
@@ -138,7 +138,7 @@ fn create_internal_topics(spec: &ReplicatorSpec) -> Result<(), String> {
 }
 
 impl Replicator {
-    pub fn start(spec: ReplicatorSpec) -> Result<Replicator, String> {
+    pub fn start(spec: ReplicatorSpec) -> crate::error::Result<Replicator> {
         let mm2 = spec.replication.kind == ReplicationKind::MirrorMaker2;
         if mm2 {
             // Its own thread: creating topics blocks on a runtime, and the caller may be async.
@@ -157,7 +157,7 @@ impl Replicator {
                 .spawn(move || {
                     if let Err(e) = worker.run(&stop, &stalled, &delay) {
                         tracing::error!("replicator: {e}");
-                        shared.lock().expect("replicator lock").error = Some(e);
+                        shared.lock().expect("replicator lock").error = Some(e.to_string());
                     }
                 })
                 .map_err(|e| e.to_string())?
@@ -225,7 +225,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(spec: ReplicatorSpec, mm2: bool, shared: Arc<Mutex<Shared>>) -> Result<Worker, String> {
+    fn new(spec: ReplicatorSpec, mm2: bool, shared: Arc<Mutex<Shared>>) -> crate::error::Result<Worker> {
         // As MM2 reads (its Java consumer's default, read_uncommitted: aborted transactional
         // records are copied too) unless the source's properties say otherwise.
         let mut source = spec.source.clone();
@@ -281,7 +281,7 @@ impl Worker {
         })
     }
 
-    fn run(&mut self, stop: &AtomicBool, stalled: &AtomicBool, delay: &Mutex<Duration>) -> Result<(), String> {
+    fn run(&mut self, stop: &AtomicBool, stalled: &AtomicBool, delay: &Mutex<Duration>) -> crate::error::Result<()> {
         let mut last_checkpoint = Instant::now();
         let mut last_heartbeat: Option<Instant> = None;
         while !stop.load(Ordering::SeqCst) {
@@ -316,7 +316,7 @@ impl Worker {
     }
 
     /// Reads what is there (up to a batch), writes it with its faults, then the offset-syncs.
-    fn copy_batch(&mut self, stalled: &AtomicBool) -> Result<(), String> {
+    fn copy_batch(&mut self, stalled: &AtomicBool) -> crate::error::Result<()> {
         let mut batch: Vec<Located> = std::mem::take(&mut self.unwritten);
         while batch.len() < 2_000 {
             match self
@@ -420,7 +420,7 @@ impl Worker {
         Ok(())
     }
 
-    fn heartbeat(&self) -> Result<(), String> {
+    fn heartbeat(&self) -> crate::error::Result<()> {
         let Some(w) = &self.internal_writer else { return Ok(()) };
         let hb = Heartbeat {
             source_alias: self.spec.replication.source_alias.clone(),
@@ -434,7 +434,7 @@ impl Worker {
 
     /// MM2's checkpoints: each group's committed source offsets, translated with the +1 rule
     /// from the syncs MM2 remembers (not every sync: see `Mm2SyncMemory`).
-    fn checkpoints(&mut self) -> Result<(), String> {
+    fn checkpoints(&mut self) -> crate::error::Result<()> {
         let Some(w) = &self.internal_writer else { return Ok(()) };
         let topic = topics::checkpoints(&self.spec.replication);
         let mut written = Vec::new();

@@ -253,7 +253,12 @@ pub struct KafkaCursor {
 }
 
 impl KafkaCursor {
-    pub fn new(cluster: &ClusterConfig, topic: &str, partition: i32, timeout: Duration) -> Result<KafkaCursor, String> {
+    pub fn new(
+        cluster: &ClusterConfig,
+        topic: &str,
+        partition: i32,
+        timeout: Duration,
+    ) -> crate::error::Result<KafkaCursor> {
         Ok(KafkaCursor {
             reader: RecordReader::with_end_events(cluster)?,
             topic: topic.to_string(),

@@ -12,7 +12,7 @@ use rdkafka::client::{Client, ClientContext};
 use rdkafka_sys as sys;
 
 /// Committed offsets of one group: (topic, partition) -> offset, or why they are unavailable.
-pub type GroupOffsets = Result<BTreeMap<(String, i32), i64>, String>;
+pub type GroupOffsets = crate::error::Result<BTreeMap<(String, i32), i64>>;
 
 fn err_string(code: sys::rd_kafka_resp_err_t) -> String {
     // SAFETY: rd_kafka_err2str returns a static, NUL-terminated string for any code.
@@ -113,7 +113,7 @@ pub fn list_group_offsets<C: ClientContext>(
         .map(|(g, r)| {
             (
                 g,
-                r.unwrap_or_else(|| Err(format!("no answer within {}s", timeout.as_secs()))),
+                r.unwrap_or_else(|| Err(format!("no answer within {}s", timeout.as_secs()).into())),
             )
         })
         .collect()
@@ -129,9 +129,9 @@ unsafe fn read_offsets_event(ev: *mut sys::rd_kafka_event_t) -> GroupOffsets {
     if code != sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         let s = sys::rd_kafka_event_error_string(ev);
         return Err(if s.is_null() {
-            err_string(code)
+            err_string(code).into()
         } else {
-            CStr::from_ptr(s).to_string_lossy().into_owned()
+            CStr::from_ptr(s).to_string_lossy().into_owned().into()
         });
     }
     let result = sys::rd_kafka_event_ListConsumerGroupOffsets_result(ev);
@@ -145,7 +145,8 @@ unsafe fn read_offsets_event(ev: *mut sys::rd_kafka_event_t) -> GroupOffsets {
     if !error.is_null() {
         return Err(CStr::from_ptr(sys::rd_kafka_error_string(error))
             .to_string_lossy()
-            .into_owned());
+            .into_owned()
+            .into());
     }
     let list = sys::rd_kafka_group_result_partitions(group);
     let mut offsets = BTreeMap::new();

@@ -90,7 +90,7 @@ struct Side {
 }
 
 impl Side {
-    fn new(cluster: &ClusterConfig, topics: Vec<(Kind, String)>) -> Result<Side, String> {
+    fn new(cluster: &ClusterConfig, topics: Vec<(Kind, String)>) -> crate::error::Result<Side> {
         Ok(Side {
             reader: RecordReader::new(cluster)?,
             metadata: crate::kafka::consumer_config(cluster)
@@ -209,7 +209,7 @@ pub fn follow(
     refresh: Duration,
     cancel: &CancelToken,
     mut publish: impl FnMut(Mm2State),
-) -> Result<(), String> {
+) -> crate::error::Result<()> {
     let (where_syncs, syncs_topic) = topics::offset_syncs(replication);
     let mut on_source = Vec::new();
     let mut on_target = vec![
@@ -269,7 +269,7 @@ pub fn read_once(
     target: &ClusterConfig,
     replication: &Replication,
     timeout: Duration,
-) -> Result<Mm2State, String> {
+) -> crate::error::Result<Mm2State> {
     use crate::kafka::cursor::{Cursor, KafkaCursor};
     let (where_syncs, syncs_topic) = topics::offset_syncs(replication);
     let syncs_cluster = match where_syncs {

@@ -120,7 +120,7 @@ impl ClusterClient {
         cluster: &ClusterConfig,
         timeout: Duration,
         stats_interval: Option<Duration>,
-    ) -> Result<Self, String> {
+    ) -> crate::error::Result<Self> {
         let stats = Arc::new(Mutex::new(BTreeMap::new()));
         let context = CockpitContext {
             cluster: cluster.name.clone(),
@@ -162,13 +162,13 @@ impl ClusterClient {
     }
 
     /// Polls the cluster once. Err only when the cluster could not be reached at all.
-    pub async fn poll(&self, watch: &Watch) -> Result<ClusterState, String> {
+    pub async fn poll(&self, watch: &Watch) -> crate::error::Result<ClusterState> {
         let started = Instant::now();
         let consumer = self.consumer.clone();
         let timeout = self.timeout;
         let w = watch.clone();
         let wire = self.wire.clone();
-        let (brokers, topics, groups) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let (brokers, topics, groups) = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
             serve_events(consumer.client());
             let (brokers, mut topics) = read_metadata(&consumer, &w, timeout)?;
             let mut wire = wire.as_ref().map(|w| w.lock().expect("wire lock"));
@@ -185,7 +185,7 @@ impl ClusterClient {
                     Some(wire) => wire.group_offsets(&brokers, &names),
                     None => ffi::list_group_offsets(consumer.client(), &names, timeout)
                         .into_iter()
-                        .map(|(g, offsets)| (g, offsets.map(|o| o.into_iter().collect())))
+                        .map(|(g, offsets)| (g, offsets.map(|o| o.into_iter().collect()).map_err(String::from)))
                         .collect(),
                 };
                 for (g, (_, offsets)) in groups.iter_mut().zip(offsets) {
@@ -207,15 +207,16 @@ impl ClusterClient {
             poll_duration: started.elapsed(),
             brokers,
             topics,
-            configs,
-            groups,
+            // Figures: an error is shown beside what it affects.
+            configs: configs.map_err(String::from),
+            groups: groups.map_err(String::from),
         })
     }
 
     async fn read_configs<'a>(
         &self,
         topics: impl Iterator<Item = &'a String>,
-    ) -> Result<BTreeMap<String, BTreeMap<String, ConfigValue>>, String> {
+    ) -> crate::error::Result<BTreeMap<String, BTreeMap<String, ConfigValue>>> {
         let specs: Vec<ResourceSpecifier> = topics.map(|t| ResourceSpecifier::Topic(t)).collect();
         if specs.is_empty() {
             return Ok(BTreeMap::new());
@@ -319,7 +320,7 @@ pub fn retryable(e: &rdkafka::error::KafkaError) -> bool {
 }
 
 /// A cluster's id, asked of its brokers (Metadata); an error when no broker answers.
-pub fn cluster_id(cluster: &ClusterConfig, timeout: Duration) -> Result<Option<String>, String> {
+pub fn cluster_id(cluster: &ClusterConfig, timeout: Duration) -> crate::error::Result<Option<String>> {
     let consumer: BaseConsumer = consumer_config(cluster)
         .create()
         .map_err(|e| format!("cannot create a client for {}: {e}", cluster.name))?;
@@ -331,7 +332,11 @@ pub fn cluster_id(cluster: &ClusterConfig, timeout: Duration) -> Result<Option<S
 
 /// Both clusters answer, and they are two clusters: a cluster compared with itself proves
 /// nothing. Errors say which, and how to proceed.
-pub fn check_two_clusters(source: &ClusterConfig, target: &ClusterConfig, timeout: Duration) -> Result<(), String> {
+pub fn check_two_clusters(
+    source: &ClusterConfig,
+    target: &ClusterConfig,
+    timeout: Duration,
+) -> crate::error::Result<()> {
     let s = cluster_id(source, timeout)?;
     let t = cluster_id(target, timeout)?;
     match (s, t) {
@@ -339,7 +344,8 @@ pub fn check_two_clusters(source: &ClusterConfig, target: &ClusterConfig, timeou
             "source {} and target {} are the same cluster (cluster id {a}): check the bootstraps \
              in the config, or pass --allow-same-cluster if this is really meant",
             source.name, target.name
-        )),
+        )
+        .into()),
         _ => Ok(()),
     }
 }
@@ -350,10 +356,10 @@ pub fn group_offsets(cluster: &ClusterConfig, group: &str, timeout: Duration) ->
         .create()
         .map_err(|e| format!("{}: {e}", cluster.name))?;
     let answer = ffi::list_group_offsets(consumer.client(), &[group.to_string()], timeout);
-    answer
+    Ok(answer
         .into_iter()
         .next()
-        .map_or_else(|| Err("no answer".to_string()), |(_, offsets)| offsets)
+        .map_or_else(|| Err("no answer".to_string()), |(_, offsets)| Ok(offsets?))?)
 }
 
 /// Drains a client's main queue into the log file and the statistics (see
@@ -391,7 +397,7 @@ fn read_metadata(
     consumer: &BaseConsumer<CockpitContext>,
     watch: &Watch,
     timeout: Duration,
-) -> Result<(Vec<Broker>, BTreeMap<String, TopicState>), String> {
+) -> crate::error::Result<(Vec<Broker>, BTreeMap<String, TopicState>)> {
     let md = consumer
         .fetch_metadata(None, timeout)
         .map_err(|e| format!("metadata: {e}"))?;
@@ -492,7 +498,7 @@ fn read_groups(
     consumer: &BaseConsumer<CockpitContext>,
     watch: &Watch,
     timeout: Duration,
-) -> Result<Vec<GroupState>, String> {
+) -> crate::error::Result<Vec<GroupState>> {
     let list = consumer
         .fetch_group_list(None, timeout)
         .map_err(|e| format!("unavailable: {e}"))?;

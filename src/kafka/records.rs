@@ -53,16 +53,16 @@ pub enum Next {
 }
 
 impl RecordReader {
-    pub fn new(cluster: &ClusterConfig) -> Result<Self, String> {
+    pub fn new(cluster: &ClusterConfig) -> crate::error::Result<Self> {
         Self::create(cluster, false)
     }
 
     /// A reader that says when it reaches the end of a partition (see `next_event`).
-    pub fn with_end_events(cluster: &ClusterConfig) -> Result<Self, String> {
+    pub fn with_end_events(cluster: &ClusterConfig) -> crate::error::Result<Self> {
         Self::create(cluster, true)
     }
 
-    fn create(cluster: &ClusterConfig, end_events: bool) -> Result<Self, String> {
+    fn create(cluster: &ClusterConfig, end_events: bool) -> crate::error::Result<Self> {
         let mut c: ClientConfig = super::consumer_config(cluster);
         // librdkafka wants a group.id to create a consumer; it is never joined or committed.
         c.set("group.id", "cutover-reader-never-joins")

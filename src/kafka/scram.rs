@@ -63,7 +63,7 @@ impl Exchange {
     }
 
     /// A random nonce: 24 random bytes in base64.
-    pub fn random_nonce() -> Result<String, String> {
+    pub fn random_nonce() -> crate::error::Result<String> {
         let mut bytes = [0u8; 24];
         openssl::rand::rand_bytes(&mut bytes).map_err(|e| format!("no random nonce: {e}"))?;
         Ok(base64::encode_block(&bytes))
@@ -75,7 +75,7 @@ impl Exchange {
     }
 
     /// The client's final message, with its proof, for the server's first message.
-    pub fn answer(&mut self, server_first: &str) -> Result<String, String> {
+    pub fn answer(&mut self, server_first: &str) -> crate::error::Result<String> {
         let field = |key: &str| {
             server_first
                 .split(',')
@@ -83,7 +83,7 @@ impl Exchange {
                 .ok_or_else(|| format!("the server's first message has no {key}"))
         };
         if let Some(error) = server_first.strip_prefix("e=") {
-            return Err(format!("the broker refused: {error}"));
+            return Err(format!("the broker refused: {error}").into());
         }
         let nonce = field("r=")?;
         if !nonce.starts_with(&self.nonce) || nonce.len() == self.nonce.len() {
@@ -109,9 +109,9 @@ impl Exchange {
     }
 
     /// Checks the server's final message: its signature, or the error it sent.
-    pub fn verify(&self, server_final: &str) -> Result<(), String> {
+    pub fn verify(&self, server_final: &str) -> crate::error::Result<()> {
         if let Some(error) = server_final.strip_prefix("e=") {
-            return Err(format!("the broker refused: {error}"));
+            return Err(format!("the broker refused: {error}").into());
         }
         let expected = self.server_signature.as_ref().ok_or("no answer was sent")?;
         let given = server_final
@@ -125,11 +125,11 @@ impl Exchange {
         }
     }
 
-    fn hmac(&self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
+    fn hmac(&self, key: &[u8], data: &[u8]) -> crate::error::Result<Vec<u8>> {
         let key = PKey::hmac(key).map_err(|e| e.to_string())?;
         let mut signer = Signer::new(self.mechanism.digest(), &key).map_err(|e| e.to_string())?;
         signer.update(data).map_err(|e| e.to_string())?;
-        signer.sign_to_vec().map_err(|e| e.to_string())
+        Ok(signer.sign_to_vec().map_err(|e| e.to_string())?)
     }
 }
 
@@ -151,19 +151,32 @@ mod tests {
         assert!(x
             .verify("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .unwrap_err()
+            .message
             .contains("wrong"));
-        assert!(x.verify("e=invalid-proof").unwrap_err().contains("invalid-proof"));
+        assert!(x
+            .verify("e=invalid-proof")
+            .unwrap_err()
+            .message
+            .contains("invalid-proof"));
     }
 
     #[test]
     fn a_server_that_does_not_extend_our_nonce_or_leaves_a_field_out_is_refused() {
         let mut x = Exchange::new(Mechanism::Sha512, "a=b,c", "p", "abc");
         assert_eq!(x.first(), "n,,n=a=3Db=2Cc,r=abc");
-        assert!(x.answer("r=xyz123,s=AAAA,i=4096").unwrap_err().contains("nonce"));
-        assert!(x.answer("r=abc,s=AAAA,i=4096").unwrap_err().contains("nonce"));
-        assert!(x.answer("r=abcdef,i=4096").unwrap_err().contains("s="));
-        assert!(x.answer("r=abcdef,s=AAAA,i=many").unwrap_err().contains("iteration"));
-        assert!(x.verify("v=AAAA").unwrap_err().contains("no answer"));
+        assert!(x
+            .answer("r=xyz123,s=AAAA,i=4096")
+            .unwrap_err()
+            .message
+            .contains("nonce"));
+        assert!(x.answer("r=abc,s=AAAA,i=4096").unwrap_err().message.contains("nonce"));
+        assert!(x.answer("r=abcdef,i=4096").unwrap_err().message.contains("s="));
+        assert!(x
+            .answer("r=abcdef,s=AAAA,i=many")
+            .unwrap_err()
+            .message
+            .contains("iteration"));
+        assert!(x.verify("v=AAAA").unwrap_err().message.contains("no answer"));
         assert_eq!(Mechanism::parse("scram-sha-512"), Some(Mechanism::Sha512));
         assert_eq!(Mechanism::parse("PLAIN"), None);
     }

@@ -101,7 +101,7 @@ pub enum Stream {
 
 impl Transport {
     /// The transport for `cluster`, or why `wire` leaves it to librdkafka.
-    pub fn for_cluster(cluster: &ClusterConfig) -> Result<Transport, String> {
+    pub fn for_cluster(cluster: &ClusterConfig) -> crate::error::Result<Transport> {
         let protocol = property(cluster, "security.protocol")
             .unwrap_or("plaintext")
             .to_ascii_lowercase();
@@ -110,7 +110,7 @@ impl Transport {
             "ssl" => (true, false),
             "sasl_plaintext" => (false, true),
             "sasl_ssl" => (true, true),
-            other => return Err(format!("security.protocol {other} is spoken by librdkafka only")),
+            other => return Err(format!("security.protocol {other} is spoken by librdkafka only").into()),
         };
         let unread = |prefix: &str, known: &[&str]| {
             cluster
@@ -120,10 +120,10 @@ impl Transport {
                 .map(|(k, _)| format!("{k} is read by librdkafka only"))
         };
         if let Some(why) = unread("ssl", &SSL_KEYS).filter(|_| tls) {
-            return Err(why);
+            return Err(why.into());
         }
         if let Some(why) = unread("sasl", &SASL_KEYS).filter(|_| sasl) {
-            return Err(why);
+            return Err(why.into());
         }
         Ok(Transport {
             channel: if tls { self::tls(cluster)? } else { Channel::Plain },
@@ -133,7 +133,7 @@ impl Transport {
 
     /// Connects to `addr` ("host:port"), with `timeout` for the connection, the handshake and
     /// every read and write after.
-    pub fn connect(&self, addr: &str, timeout: Duration) -> Result<Stream, String> {
+    pub fn connect(&self, addr: &str, timeout: Duration) -> crate::error::Result<Stream> {
         let socket = addr
             .to_socket_addrs()
             .map_err(|e| format!("cannot resolve {addr}: {e}"))?
@@ -166,15 +166,13 @@ impl Transport {
 /// default trust store), the client certificate and key when given, peer verification unless
 /// `enable.ssl.certificate.verification = false`, and the broker's name checked against its
 /// certificate unless `ssl.endpoint.identification.algorithm = none`.
-fn tls(cluster: &ClusterConfig) -> Result<Channel, String> {
+fn tls(cluster: &ClusterConfig) -> crate::error::Result<Channel> {
     let get = |key: &str| property(cluster, key);
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(|e| format!("TLS setup: {e}"))?;
     let ca_certs = match (get("ssl.ca.location"), get("ssl.ca.pem")) {
         (Some("probe"), _) => return Err("ssl.ca.location = probe is read by librdkafka only".into()),
         (Some(path), _) if Path::new(path).is_dir() => {
-            return Err(format!(
-                "ssl.ca.location {path} is a directory, read by librdkafka only"
-            ))
+            return Err(format!("ssl.ca.location {path} is a directory, read by librdkafka only").into())
         }
         (Some(path), _) => Some(read_pem_certs(&read(path, "ssl.ca.location")?, "ssl.ca.location")?),
         (None, Some(pem)) => Some(read_pem_certs(pem.as_bytes(), "ssl.ca.pem")?),
@@ -227,7 +225,7 @@ fn tls(cluster: &ClusterConfig) -> Result<Channel, String> {
     {
         None | Some("true") => builder.set_verify(SslVerifyMode::PEER),
         Some("false") => builder.set_verify(SslVerifyMode::NONE),
-        Some(other) => return Err(format!("enable.ssl.certificate.verification = {other}: true or false")),
+        Some(other) => return Err(format!("enable.ssl.certificate.verification = {other}: true or false").into()),
     }
     let verify_hostname = match get("ssl.endpoint.identification.algorithm")
         .map(str::to_ascii_lowercase)
@@ -235,11 +233,7 @@ fn tls(cluster: &ClusterConfig) -> Result<Channel, String> {
     {
         None | Some("https") => true,
         Some("none") => false,
-        Some(other) => {
-            return Err(format!(
-                "ssl.endpoint.identification.algorithm = {other}: https or none"
-            ))
-        }
+        Some(other) => return Err(format!("ssl.endpoint.identification.algorithm = {other}: https or none").into()),
     };
     Ok(Channel::Tls {
         connector: builder.build(),
@@ -249,7 +243,7 @@ fn tls(cluster: &ClusterConfig) -> Result<Channel, String> {
 
 /// The SASL login from librdkafka's keys: PLAIN or SCRAM (librdkafka's default mechanism is
 /// GSSAPI, Kerberos, which stays with it, as does OAUTHBEARER).
-fn login(cluster: &ClusterConfig) -> Result<Login, String> {
+fn login(cluster: &ClusterConfig) -> crate::error::Result<Login> {
     let get = |key: &str| property(cluster, key);
     let name = get("sasl.mechanism").or(get("sasl.mechanisms")).unwrap_or("GSSAPI");
     let mechanism =
@@ -273,24 +267,24 @@ fn property<'a>(cluster: &'a ClusterConfig, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn read(path: &str, key: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{key} {path}: {e}"))
+fn read(path: &str, key: &str) -> crate::error::Result<Vec<u8>> {
+    Ok(std::fs::read(path).map_err(|e| format!("{key} {path}: {e}"))?)
 }
 
-fn read_pem_certs(pem: &[u8], key: &str) -> Result<Vec<X509>, String> {
+fn read_pem_certs(pem: &[u8], key: &str) -> crate::error::Result<Vec<X509>> {
     let certs = X509::stack_from_pem(pem).map_err(|e| format!("{key}: not PEM certificates: {e}"))?;
     if certs.is_empty() {
-        return Err(format!("{key}: no certificate in it"));
+        return Err(format!("{key}: no certificate in it").into());
     }
     Ok(certs)
 }
 
-fn read_key(pem: &[u8], password: Option<&str>) -> Result<PKey<Private>, String> {
-    match password {
+fn read_key(pem: &[u8], password: Option<&str>) -> crate::error::Result<PKey<Private>> {
+    Ok(match password {
         Some(p) => PKey::private_key_from_pem_passphrase(pem, p.as_bytes()),
         None => PKey::private_key_from_pem(pem),
     }
-    .map_err(|e| format!("ssl.key: not a PEM private key (or a wrong ssl.key.password): {e}"))
+    .map_err(|e| format!("ssl.key: not a PEM private key (or a wrong ssl.key.password): {e}"))?)
 }
 
 /// "host" of "host:port" (and of "[::1]:port").
@@ -339,7 +333,7 @@ mod tests {
     fn why(properties: &[(&str, &str)]) -> String {
         match Transport::for_cluster(&cluster(properties)) {
             Ok(_) => panic!("{properties:?} should be left to librdkafka"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         }
     }
 

@@ -127,7 +127,7 @@ pub struct WireClient {
 
 impl WireClient {
     /// A client for `cluster`, or why this module leaves it to librdkafka (see `transport`).
-    pub fn new(cluster: &ClusterConfig, timeout: Duration) -> Result<WireClient, String> {
+    pub fn new(cluster: &ClusterConfig, timeout: Duration) -> crate::error::Result<WireClient> {
         Ok(WireClient {
             transport: Transport::for_cluster(cluster)?,
             timeout,
@@ -139,13 +139,13 @@ impl WireClient {
     }
 
     /// The versions of `api` the broker at `addr` speaks (connecting if need be).
-    pub fn broker_versions(&mut self, addr: &str, api: ApiKey) -> Result<(i16, i16), String> {
+    pub fn broker_versions(&mut self, addr: &str, api: ApiKey) -> crate::error::Result<(i16, i16)> {
         let connection = self.connect(addr)?;
-        connection
+        Ok(connection
             .versions
             .get(&(api as i16))
             .copied()
-            .ok_or_else(|| format!("the broker does not support {}", api_name(api as i16)))
+            .ok_or_else(|| format!("the broker does not support {}", api_name(api as i16)))?)
     }
 
     /// Requests sent so far, by broker address ("host:port") and API.
@@ -365,11 +365,11 @@ impl WireClient {
 
     /// `groups` by coordinator address, looking up the coordinators not known yet; a group
     /// whose coordinator cannot be found gets its answer (the reason) in `answers`.
-    fn by_coordinator<T>(
+    fn by_coordinator<T, E: From<String>>(
         &mut self,
         brokers: &[Broker],
         groups: &[String],
-        answers: &mut HashMap<String, Result<T, String>>,
+        answers: &mut HashMap<String, Result<T, E>>,
     ) -> BTreeMap<String, Vec<String>> {
         let unknown: Vec<String> = groups
             .iter()
@@ -378,7 +378,7 @@ impl WireClient {
             .collect();
         if !unknown.is_empty() {
             for (group, e) in self.find_coordinators(brokers, &unknown) {
-                answers.insert(group, Err(e));
+                answers.insert(group, Err(e.into()));
             }
         }
         let mut by_coordinator: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -398,7 +398,7 @@ impl WireClient {
         &mut self,
         brokers: &[Broker],
         groups: &[String],
-    ) -> HashMap<String, Result<(GroupStatus, Vec<Member>), String>> {
+    ) -> HashMap<String, crate::error::Result<(GroupStatus, Vec<Member>)>> {
         let mut answers = HashMap::new();
         let by_coordinator = self.by_coordinator(brokers, groups, &mut answers);
         for (addr, members) in by_coordinator {
@@ -417,13 +417,13 @@ impl WireClient {
             match asked {
                 Err(e) => {
                     for g in members {
-                        answers.insert(g, Err(format!("{addr}: {e}")));
+                        answers.insert(g, Err(format!("{addr}: {e}").into()));
                     }
                 }
                 Ok(response) => {
                     for g in response.groups {
                         let answer = match g.error_code.err() {
-                            Some(e) => Err(e.to_string()),
+                            Some(e) => Err(e.to_string().into()),
                             None => Ok((
                                 GroupStatus::parse(&g.group_state),
                                 g.members.into_iter().map(consumer_protocol_member).collect(),
@@ -439,7 +439,7 @@ impl WireClient {
 
     /// Sends OffsetFetch for `groups` to their coordinator `addr`: one request (v8+) or one per
     /// group. Returns the version and the correlation ids in the order of `groups`.
-    fn send_offset_fetch(&mut self, addr: &str, groups: &[String]) -> Result<(i16, Vec<i32>), String> {
+    fn send_offset_fetch(&mut self, addr: &str, groups: &[String]) -> crate::error::Result<(i16, Vec<i32>)> {
         let version = self.version::<OffsetFetchRequest>(addr, OFFSET_FETCH_MAX)?;
         let group_id = |g: &String| GroupId(StrBytes::from_string(g.clone()));
         if version >= OFFSET_FETCH_BATCHED {
@@ -456,9 +456,7 @@ impl WireClient {
             return Ok((version, vec![self.send(addr, &request, version)?]));
         }
         if version < 2 {
-            return Err(format!(
-                "the broker's OffsetFetch (v{version}) cannot list all of a group's offsets"
-            ));
+            return Err(format!("the broker's OffsetFetch (v{version}) cannot list all of a group's offsets").into());
         }
         let mut ids = Vec::with_capacity(groups.len());
         for g in groups {
@@ -497,7 +495,7 @@ impl WireClient {
             .collect()
     }
 
-    fn find_coordinators_at(&mut self, addr: &str, groups: &[String]) -> Result<Vec<(String, String)>, String> {
+    fn find_coordinators_at(&mut self, addr: &str, groups: &[String]) -> crate::error::Result<Vec<(String, String)>> {
         let version = self.version::<FindCoordinatorRequest>(addr, FIND_COORDINATOR_MAX)?;
         let key = |g: &String| StrBytes::from_string(g.clone());
         // (group, host, port, error code)
@@ -540,7 +538,7 @@ impl WireClient {
         &mut self,
         addr: &str,
         partitions: &BTreeMap<&str, Vec<i32>>,
-    ) -> Result<(i16, [i32; 2]), String> {
+    ) -> crate::error::Result<(i16, [i32; 2])> {
         let version = self.version::<ListOffsetsRequest>(addr, LIST_OFFSETS_MAX)?;
         let mut ids = [0; 2];
         for (i, timestamp) in [EARLIEST, LATEST].into_iter().enumerate() {
@@ -571,14 +569,19 @@ impl WireClient {
         Ok((version, ids))
     }
 
-    fn receive_both(&mut self, addr: &str, version: i16, ids: [i32; 2]) -> Result<Vec<ListOffsetsResponse>, String> {
+    fn receive_both(
+        &mut self,
+        addr: &str,
+        version: i16,
+        ids: [i32; 2],
+    ) -> crate::error::Result<Vec<ListOffsetsResponse>> {
         ids.into_iter()
             .map(|id| self.receive::<ListOffsetsRequest>(addr, id, version))
             .collect()
     }
 
     /// The highest version of `R` both sides speak, at most `newest`.
-    fn version<R: Request>(&mut self, addr: &str, newest: i16) -> Result<i16, String> {
+    fn version<R: Request>(&mut self, addr: &str, newest: i16) -> crate::error::Result<i16> {
         let connection = self.connect(addr)?;
         let name = api_name(R::KEY);
         let (broker_min, broker_max) = *connection
@@ -591,12 +594,13 @@ impl WireClient {
             return Err(format!(
                 "no {name} version in common (broker {broker_min}..{broker_max}, cutover {}..{newest})",
                 R::VERSIONS.min
-            ));
+            )
+            .into());
         }
         Ok(high)
     }
 
-    fn connect(&mut self, addr: &str) -> Result<&mut Connection, String> {
+    fn connect(&mut self, addr: &str) -> crate::error::Result<&mut Connection> {
         if !self.connections.contains_key(addr) {
             let connection = open(&self.transport, addr, self.timeout, &mut self.sent)?;
             self.connections.insert(addr.to_string(), connection);
@@ -604,7 +608,7 @@ impl WireClient {
         Ok(self.connections.get_mut(addr).expect("just inserted"))
     }
 
-    fn send<R: Request>(&mut self, addr: &str, request: &R, version: i16) -> Result<i32, String> {
+    fn send<R: Request>(&mut self, addr: &str, request: &R, version: i16) -> crate::error::Result<i32> {
         let connection = self.connect(addr)?;
         let id = connection.next_correlation;
         connection.next_correlation = connection.next_correlation.wrapping_add(1);
@@ -618,7 +622,7 @@ impl WireClient {
         Ok(id)
     }
 
-    fn receive<R: Request>(&mut self, addr: &str, id: i32, version: i16) -> Result<R::Response, String> {
+    fn receive<R: Request>(&mut self, addr: &str, id: i32, version: i16) -> crate::error::Result<R::Response> {
         let connection = self.connections.get_mut(addr).ok_or("connection closed")?;
         read_response::<R>(&mut connection.stream, id, version)
     }
@@ -659,7 +663,7 @@ fn open(
     addr: &str,
     timeout: Duration,
     sent: &mut BTreeMap<String, BTreeMap<String, i64>>,
-) -> Result<Connection, String> {
+) -> crate::error::Result<Connection> {
     let mut stream = transport.connect(addr, timeout)?;
     write_request(&mut stream, &ApiVersionsRequest::default(), 0, 0)?;
     *sent
@@ -669,7 +673,7 @@ fn open(
         .or_default() += 1;
     let answer = read_response::<ApiVersionsRequest>(&mut stream, 0, 0)?;
     if let Some(e) = answer.error_code.err() {
-        return Err(format!("ApiVersions: {e}"));
+        return Err(format!("ApiVersions: {e}").into());
     }
     let versions = answer
         .api_keys
@@ -695,7 +699,7 @@ fn authenticate(
     login: &Login,
     addr: &str,
     sent: &mut BTreeMap<String, BTreeMap<String, i64>>,
-) -> Result<(), String> {
+) -> crate::error::Result<()> {
     let mut count = |key: i16| {
         *sent
             .entry(addr.to_string())
@@ -715,13 +719,14 @@ fn authenticate(
         return Err(format!(
             "SASL handshake for {mechanism}: {e} (the broker offers {})",
             offered.join(", ")
-        ));
+        )
+        .into());
     }
     let version = match c.versions.get(&SaslAuthenticateRequest::KEY) {
         Some((_, max)) => (*max).min(2),
         None => return Err("the broker does not speak SaslAuthenticate".into()),
     };
-    let mut step = |message: String| -> Result<String, String> {
+    let mut step = |message: String| -> crate::error::Result<String> {
         let id = c.next_correlation;
         c.next_correlation += 1;
         let request = SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from(message));
@@ -732,11 +737,13 @@ fn authenticate(
             let message = answer.error_message.as_ref().map_or("", |m| m.as_str());
             return Err(format!("SASL {mechanism} authentication failed: {e} {message}")
                 .trim_end()
-                .to_string());
+                .to_string()
+                .into());
         }
-        String::from_utf8(answer.auth_bytes.to_vec()).map_err(|_| "SASL: the broker's answer is not UTF-8".to_string())
+        Ok(String::from_utf8(answer.auth_bytes.to_vec())
+            .map_err(|_| "SASL: the broker's answer is not UTF-8".to_string())?)
     };
-    let failed = |e: String| format!("SASL {mechanism} authentication failed: {e}");
+    let failed = |e: crate::error::Error| e.context(format!("SASL {mechanism} authentication failed"));
     let scram = match login.mechanism {
         SaslMechanism::Scram(m) => m,
         // RFC 4616: no authorization identity, the user name, the password; one message,
@@ -752,7 +759,7 @@ fn authenticate(
     exchange.verify(&server_final).map_err(failed)
 }
 
-fn write_request<R: Request>(stream: &mut Stream, request: &R, version: i16, id: i32) -> Result<(), String> {
+fn write_request<R: Request>(stream: &mut Stream, request: &R, version: i16, id: i32) -> crate::error::Result<()> {
     let header = RequestHeader::default()
         .with_request_api_key(R::KEY)
         .with_request_api_version(version)
@@ -766,15 +773,15 @@ fn write_request<R: Request>(stream: &mut Stream, request: &R, version: i16, id:
     let mut frame = Vec::with_capacity(body.len() + 4);
     frame.extend_from_slice(&(body.len() as i32).to_be_bytes());
     frame.extend_from_slice(&body);
-    stream.write_all(&frame).map_err(|e| format!("send: {e}"))
+    Ok(stream.write_all(&frame).map_err(|e| format!("send: {e}"))?)
 }
 
-fn read_response<R: Request>(stream: &mut Stream, id: i32, version: i16) -> Result<R::Response, String> {
+fn read_response<R: Request>(stream: &mut Stream, id: i32, version: i16) -> crate::error::Result<R::Response> {
     let mut size = [0u8; 4];
     stream.read_exact(&mut size).map_err(|e| format!("receive: {e}"))?;
     let size = i32::from_be_bytes(size);
     if size < 4 {
-        return Err(format!("a response of {size} bytes"));
+        return Err(format!("a response of {size} bytes").into());
     }
     let mut body = vec![0u8; size as usize];
     stream.read_exact(&mut body).map_err(|e| format!("receive: {e}"))?;
@@ -782,16 +789,12 @@ fn read_response<R: Request>(stream: &mut Stream, id: i32, version: i16) -> Resu
     let header = ResponseHeader::decode(&mut buf, R::Response::header_version(version))
         .map_err(|e| format!("undecodable response header: {e}"))?;
     if header.correlation_id != id {
-        return Err(format!("answer {} where {id} was expected", header.correlation_id));
+        return Err(format!("answer {} where {id} was expected", header.correlation_id).into());
     }
     let response = R::Response::decode(&mut buf, version)
         .map_err(|e| format!("undecodable {} response: {e}", api_name(R::KEY)))?;
     if buf.has_remaining() {
-        return Err(format!(
-            "{} bytes after the {} response",
-            buf.remaining(),
-            api_name(R::KEY)
-        ));
+        return Err(format!("{} bytes after the {} response", buf.remaining(), api_name(R::KEY)).into());
     }
     Ok(response)
 }

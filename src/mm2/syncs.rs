@@ -56,12 +56,13 @@ impl SyncHistory {
 
     /// Adds a sync; one that cannot be true (a negative offset) is rejected on its own and
     /// leaves the history as it was.
-    pub fn record(&mut self, s: &OffsetSync) -> Result<(), String> {
+    pub fn record(&mut self, s: &OffsetSync) -> crate::error::Result<()> {
         if s.upstream < 0 || s.downstream < 0 || s.partition < 0 {
             return Err(format!(
                 "offset-sync {}/{} {}->{} rejected: negative offset or partition",
                 s.topic, s.partition, s.upstream, s.downstream
-            ));
+            )
+            .into());
         }
         let h = self.by_partition.entry((s.topic.clone(), s.partition)).or_default();
         // Compacted re-reads and restarts can repeat or rewind: keep the newest per upstream.

@@ -75,7 +75,7 @@ fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
 
 /// Every filtered group of either cluster, one row each. An error when neither side could
 /// list its groups (the reason is shown in place of the table).
-pub fn group_rows(snapshot: &Snapshot, filter: &NameFilter) -> Result<Vec<GroupRow>, String> {
+pub fn group_rows(snapshot: &Snapshot, filter: &NameFilter) -> crate::error::Result<Vec<GroupRow>> {
     let mut rows: BTreeMap<String, GroupRow> = BTreeMap::new();
     let mut errors = Vec::new();
     for side in [Side::Source, Side::Target] {
@@ -100,7 +100,7 @@ pub fn group_rows(snapshot: &Snapshot, filter: &NameFilter) -> Result<Vec<GroupR
         }
     }
     if rows.is_empty() && !errors.is_empty() {
-        return Err(errors.join("; "));
+        return Err(errors.join("; ").into());
     }
     Ok(rows.into_values().collect())
 }

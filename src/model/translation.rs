@@ -170,7 +170,7 @@ pub struct GroupTranslation {
     pub requested_at: SystemTime,
     /// A translation is reading both clusters (the previous answer stays shown meanwhile).
     pub running: bool,
-    pub done: Option<(SystemTime, Result<Vec<GroupPartitionTranslation>, String>)>,
+    pub done: Option<(SystemTime, crate::error::Result<Vec<GroupPartitionTranslation>>)>,
 }
 
 impl GroupTranslation {

@@ -56,15 +56,12 @@ fn outcome_detail(r: &GroupPartitionTranslation) -> String {
 
 /// Returns the text to print and the exit code: 0 every partition exact and MM2's checkpoint
 /// loses nothing, 1 something needs attention, 2 (Err) the group or clusters could not be read.
-pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> Result<(String, u8), String> {
+pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> crate::error::Result<(String, u8)> {
     let timeout = config.monitor.request_timeout;
     let committed = crate::kafka::group_offsets(&config.source, group, timeout)
         .map_err(|e| format!("committed offsets of {group} on {}: {e}", config.source.name))?;
     if committed.is_empty() {
-        return Err(format!(
-            "group {group} has no committed offsets on {}",
-            config.source.name
-        ));
+        return Err(format!("group {group} has no committed offsets on {}", config.source.name).into());
     }
     let mm2 = match config.replication.kind {
         ReplicationKind::MirrorMaker2 => Some(crate::kafka::mm2::read_once(
@@ -90,7 +87,8 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         return Err(format!(
             "group {group} has no committed offsets on watched topics{}",
             topic.map(|t| format!(" (topic {t})")).unwrap_or_default()
-        ));
+        )
+        .into());
     }
     // Duplicates stepped over lose nothing; a record lost or changed before the committed
     // offset does, even where the resume point is exact.

@@ -96,7 +96,7 @@ pub enum Msg {
     /// A group's exact translation finished.
     Translation {
         group: String,
-        result: Result<Vec<GroupPartitionTranslation>, String>,
+        result: crate::error::Result<Vec<GroupPartitionTranslation>>,
     },
     /// News from the background validation.
     Validation(Update),
@@ -114,7 +114,7 @@ pub enum Msg {
     /// News from the cutover this cockpit drives.
     Cutover(CutoverNews),
     /// A demo fault happened (or could not).
-    FaultDone(Result<crate::demo::FaultDone, String>),
+    FaultDone(crate::error::Result<crate::demo::FaultDone>),
 }
 
 /// What the cockpit's cutover driver says.
@@ -131,7 +131,7 @@ pub enum CutoverNews {
     /// The drive ended (finished, stopped, paused, declined) or could not start.
     Ended {
         wave: String,
-        result: Result<crate::cutover::driver::Outcome, String>,
+        result: crate::error::Result<crate::cutover::driver::Outcome>,
     },
 }
 
@@ -216,7 +216,7 @@ pub enum Rows {
     /// The topic pairs, and each topic's latest validation result.
     Topics(Vec<TopicPair>, BTreeMap<String, validation::Status>),
     Partitions(Option<TopicPair>, PartitionRows),
-    Groups(Result<Vec<GroupRow>, String>),
+    Groups(crate::error::Result<Vec<GroupRow>>),
     GroupPartitions(Vec<GroupPartition>),
     Inventory(Vec<TopicDiff>),
     Log(Vec<Event>),
@@ -567,7 +567,7 @@ impl App {
         });
     }
 
-    fn on_translation(&mut self, group: &str, result: Result<Vec<GroupPartitionTranslation>, String>) {
+    fn on_translation(&mut self, group: &str, result: crate::error::Result<Vec<GroupPartitionTranslation>>) {
         if let Err(e) = &result {
             self.note(Level::Warn, format!("exact translation of {group} failed: {e}"));
         }
@@ -839,7 +839,7 @@ impl App {
     }
 
     /// Whether what a confirmation was asked on still holds.
-    fn recheck(&self, basis: &Basis) -> Result<(), String> {
+    fn recheck(&self, basis: &Basis) -> crate::error::Result<()> {
         match basis {
             Basis::Nothing => Ok(()),
             Basis::Partitions(asked) => {
@@ -851,7 +851,8 @@ impl App {
                         "the watched partitions changed ({} then, {} now)",
                         asked.len(),
                         now.len()
-                    ))
+                    )
+                    .into())
                 }
             }
         }
@@ -1138,7 +1139,7 @@ impl App {
     }
 
     /// A fault happened: said where the engineer looks, and the topic it broke validated now.
-    fn on_fault_done(&mut self, result: Result<crate::demo::FaultDone, String>) {
+    fn on_fault_done(&mut self, result: crate::error::Result<crate::demo::FaultDone>) {
         match result {
             Ok(done) => {
                 self.flash = Some(format!("fault: {}", done.text));

@@ -107,7 +107,7 @@ fn drive(
     snapshots: tokio::sync::watch::Receiver<crate::model::Snapshot>,
     stop: CancelToken,
     op: &mut CockpitOperator,
-) -> Result<Outcome, String> {
+) -> crate::error::Result<Outcome> {
     let plan = config
         .waves
         .iter()
@@ -132,5 +132,5 @@ fn drive(
             }
         }
     }
-    Ok(driver.drive(op)?)
+    driver.drive(op)
 }

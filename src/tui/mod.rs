@@ -97,7 +97,7 @@ impl Jobs {
         if let Err(e) = spawned {
             let _ = self
                 .inbox
-                .send(Msg::FaultDone(Err(format!("cannot start the fault: {e}"))));
+                .send(Msg::FaultDone(Err(format!("cannot start the fault: {e}").into())));
         }
     }
 
@@ -113,7 +113,7 @@ impl Jobs {
         match cutover::CutoverJob::start(config, wave.clone(), dry_run, rollback, snapshots, inbox) {
             Ok(job) => self.cutover = Some(job),
             Err(e) => {
-                let result = Err(format!("cannot start the driver: {e}"));
+                let result = Err(format!("cannot start the driver: {e}").into());
                 let _ = self.inbox.send(Msg::Cutover(app::CutoverNews::Ended { wave, result }));
             }
         }
@@ -131,7 +131,7 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
     JobHandle::thread(&format!("translate {group}"), move |cancel| {
         let timeout = config.monitor.request_timeout;
         let result = crate::kafka::group_offsets(&config.source, &group, timeout)
-            .map_err(|e| format!("committed offsets on {}: {e}", config.source.name))
+            .map_err(|e| e.context(format!("committed offsets on {}", config.source.name)))
             .and_then(|committed| {
                 crate::translate::group::translate_group(
                     &config,
@@ -144,7 +144,6 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
                     &target_only,
                     &cancel,
                 )
-                .map_err(String::from)
             })
             .map(|(rows, counts)| {
                 tracing::info!(

@@ -63,7 +63,7 @@ const ROLE_NAMES: [&str; 10] = [
 
 impl Theme {
     /// A built-in theme by name, or a theme file by path.
-    pub fn load(name_or_path: &str) -> Result<Theme, String> {
+    pub fn load(name_or_path: &str) -> crate::error::Result<Theme> {
         if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
             return Theme::parse(text, name_or_path);
         }
@@ -76,11 +76,12 @@ impl Theme {
         Err(format!(
             "unknown theme `{name_or_path}`: expected one of {} or a path to a .toml theme file",
             names.join(", ")
-        ))
+        )
+        .into())
     }
 
     /// The theme to use: NO_COLOR (set and non-empty) always wins and gives mono.
-    pub fn select(name_or_path: &str, no_color: bool) -> Result<Theme, String> {
+    pub fn select(name_or_path: &str, no_color: bool) -> crate::error::Result<Theme> {
         if no_color {
             Theme::load("mono")
         } else {
@@ -88,7 +89,7 @@ impl Theme {
         }
     }
 
-    fn parse(text: &str, origin: &str) -> Result<Theme, String> {
+    fn parse(text: &str, origin: &str) -> crate::error::Result<Theme> {
         let file: ThemeFile = toml::from_str(text).map_err(|e| {
             let (line, col) = e
                 .span()
@@ -102,7 +103,8 @@ impl Theme {
                 return Err(format!(
                     "{origin}: unknown role `{role}`, expected one of {}",
                     ROLE_NAMES.join(", ")
-                ));
+                )
+                .into());
             };
             let color =
                 Color::from_str(value).map_err(|_| format!("{origin}: role `{role}`: `{value}` is not a colour"))?;
@@ -187,7 +189,7 @@ mod tests {
         let t = Theme::select("dark", true).unwrap();
         assert!(t.mono);
         assert_eq!(t.style(Role::Ok).fg, None);
-        assert!(Theme::load("nope").unwrap_err().contains("unknown theme"));
+        assert!(Theme::load("nope").unwrap_err().message.contains("unknown theme"));
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn compare(
 
 /// Reads a partition from `from` to its end into its latest state; also returns the newest
 /// record read.
-pub fn read_state(cursor: &mut dyn Cursor, from: i64) -> Result<(LatestState, Option<Located>), String> {
+pub fn read_state(cursor: &mut dyn Cursor, from: i64) -> crate::error::Result<(LatestState, Option<Located>)> {
     cursor.seek(from)?;
     let mut state = LatestState::default();
     let mut newest = None;
@@ -105,7 +105,11 @@ pub fn read_state(cursor: &mut dyn Cursor, from: i64) -> Result<(LatestState, Op
 /// The source's latest state as of the target's newest record: read from `from` up to and
 /// including the first record with the same content (key, value, headers, timestamp). None
 /// when the source has no such record (the target's newest record is not a copy).
-fn state_up_to(cursor: &mut dyn Cursor, from: i64, copy_of: &Record) -> Result<Option<(LatestState, i64)>, String> {
+fn state_up_to(
+    cursor: &mut dyn Cursor,
+    from: i64,
+    copy_of: &Record,
+) -> crate::error::Result<Option<(LatestState, i64)>> {
     cursor.seek(from)?;
     let mut state = LatestState::default();
     while let Some(r) = cursor.next()? {
@@ -118,7 +122,7 @@ fn state_up_to(cursor: &mut dyn Cursor, from: i64, copy_of: &Record) -> Result<O
 }
 
 /// The digests of the keys written from `from` to the partition's end now.
-fn keys_written_since(cursor: &mut dyn Cursor, from: i64) -> Result<HashSet<Hash>, String> {
+fn keys_written_since(cursor: &mut dyn Cursor, from: i64) -> crate::error::Result<HashSet<Hash>> {
     let end = cursor.end_offset()?;
     let mut keys = HashSet::new();
     if end > from {
@@ -134,7 +138,7 @@ fn keys_written_since(cursor: &mut dyn Cursor, from: i64) -> Result<HashSet<Hash
 }
 
 /// The key of the record at `offset`, for the report ("customer-17", or hex if not UTF-8).
-pub fn key_at(cursor: &mut dyn Cursor, offset: i64) -> Result<Option<String>, String> {
+pub fn key_at(cursor: &mut dyn Cursor, offset: i64) -> crate::error::Result<Option<String>> {
     cursor.seek(offset)?;
     Ok(cursor
         .next()?
@@ -170,7 +174,7 @@ pub fn validate(
     source_from: i64,
     target_from: i64,
     identity: bool,
-) -> Result<Compared, String> {
+) -> crate::error::Result<Compared> {
     let target_end = target.end_offset()?;
     let source_end = source.end_offset()?;
     let mut target = Bounded::new(target, target_end);

@@ -176,7 +176,7 @@ fn one_run(
             report(Update::RunFinished {
                 run,
                 at: SystemTime::now(),
-                error: Some(error),
+                error: Some(error.to_string()),
             });
             return Vec::new();
         }

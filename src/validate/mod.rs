@@ -111,7 +111,7 @@ pub fn align(
     oldest_sync: Option<(i64, i64)>,
     identity: Option<PartitionRanges>,
     source_start: i64,
-) -> Result<Result<(i64, i64), String>, String> {
+) -> crate::error::Result<Result<(i64, i64), String>> {
     if let Some(target_only) = identity {
         return Ok(Ok((source_start, target_only.shift(source_start))));
     }
@@ -144,13 +144,13 @@ pub fn validate_range(
     target: &mut dyn Cursor,
     start: (i64, i64),
     identity: Option<PartitionRanges>,
-) -> Result<PartitionResult, String> {
+) -> crate::error::Result<PartitionResult> {
     source.seek(start.0)?;
     target.seek(start.1)?;
     let (mut last_s, mut last_t) = (start.0, start.1);
     let mut compared = 0u64;
     // Up to n records, stopping early once the chunk holds CHUNK_BYTES.
-    let read = |c: &mut dyn Cursor, n: usize| -> Result<Vec<Located>, String> {
+    let read = |c: &mut dyn Cursor, n: usize| -> crate::error::Result<Vec<Located>> {
         let mut v = Vec::with_capacity(n.min(CHUNK));
         let mut bytes = 0;
         while v.len() < n && bytes < CHUNK_BYTES {
@@ -164,7 +164,7 @@ pub fn validate_range(
         }
         Ok(v)
     };
-    let read_n = |c: &mut dyn Cursor, n: usize| -> Result<Vec<Located>, String> {
+    let read_n = |c: &mut dyn Cursor, n: usize| -> crate::error::Result<Vec<Located>> {
         let mut v = Vec::with_capacity(n);
         while v.len() < n {
             match c.next()? {

@@ -112,7 +112,7 @@ pub fn plan(
     snap: &Snapshot,
     only_topic: Option<&str>,
     progress: Option<&Progress>,
-) -> Result<Vec<Task>, String> {
+) -> crate::error::Result<Vec<Task>> {
     let src = snap
         .source
         .state()
@@ -183,7 +183,7 @@ pub fn plan(
     }
     if tasks.is_empty() {
         return Err(only_topic.map_or("no watched topics to validate".into(), |t| {
-            format!("no topic {t} on the source")
+            format!("no topic {t} on the source").into()
         }));
     }
     Ok(tasks)
@@ -202,7 +202,7 @@ fn result(source_range: (i64, i64), target_range: (i64, i64), verdict: Verdict) 
 /// Both sides bounded by their end offsets, the target's taken first: every target record
 /// below its bound is then a copy of a source record below the source's bound, so records the
 /// replicator copies while the run reads are neither extras nor missing.
-fn fixed_bounds<S: Cursor, T: Cursor>(mut source: S, mut target: T) -> Result<(Bounded<S>, Bounded<T>), String> {
+fn fixed_bounds<S: Cursor, T: Cursor>(mut source: S, mut target: T) -> crate::error::Result<(Bounded<S>, Bounded<T>)> {
     let target_end = target.end_offset()?;
     let source_end = source.end_offset()?;
     Ok((Bounded::new(source, source_end), Bounded::new(target, target_end)))
@@ -237,7 +237,7 @@ fn validate_from<S: Cursor, T: Cursor>(
     tc: T,
     from: &Alignment,
     identity: Option<PartitionRanges>,
-) -> Result<PartitionResult, String> {
+) -> crate::error::Result<PartitionResult> {
     let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
     let start = match from.resume {
         Some(start) => Ok(start),
@@ -259,7 +259,7 @@ pub fn run_task(
     limit: Option<&RateLimit>,
     cancel: &CancelToken,
 ) -> Row {
-    let cursors = || -> Result<_, String> {
+    let cursors = || -> crate::error::Result<_> {
         Ok((
             Metered::source(
                 Retrying::new(KafkaCursor::new(source, &task.topic, task.partition, timeout)?).cancelled_by(cancel),
@@ -360,7 +360,15 @@ pub fn run_task(
             }
         }
     };
-    let result = outcome.unwrap_or_else(|reason| result((0, 0), (0, 0), Verdict::Error { reason }));
+    let result = outcome.unwrap_or_else(|reason| {
+        result(
+            (0, 0),
+            (0, 0),
+            Verdict::Error {
+                reason: reason.to_string(),
+            },
+        )
+    });
     Row {
         topic: task.topic.clone(),
         target_topic: task.target_topic.clone(),

@@ -60,7 +60,7 @@ pub fn spot_check(
     target: &mut dyn Cursor,
     offsets: &[i64],
     map: &dyn Fn(i64) -> Option<i64>,
-) -> Result<SpotResult, String> {
+) -> crate::error::Result<SpotResult> {
     let mut checked = 0;
     for &o in offsets {
         source.seek(o)?;

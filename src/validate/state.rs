@@ -36,11 +36,11 @@ fn clusters(config: &Config) -> (String, String) {
 }
 
 /// The progress saved in `path`; an absent file is a first run (no progress).
-pub fn load(path: &Path, config: &Config) -> Result<Progress, String> {
+pub fn load(path: &Path, config: &Config) -> crate::error::Result<Progress> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Progress::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(format!("{}: {e}", path.display()).into()),
     };
     let file: StateFile = serde_json::from_str(&text).map_err(|e| {
         format!(
@@ -55,7 +55,8 @@ pub fn load(path: &Path, config: &Config) -> Result<Progress, String> {
             "{}: state file version {} (this cutover writes {VERSION}); remove it, or run with --full",
             path.display(),
             file.version
-        ));
+        )
+        .into());
     }
     let (source, target) = clusters(config);
     if (file.source.as_str(), file.target.as_str()) != (source.as_str(), target.as_str()) {
@@ -64,7 +65,8 @@ pub fn load(path: &Path, config: &Config) -> Result<Progress, String> {
             path.display(),
             file.source,
             file.target
-        ));
+        )
+        .into());
     }
     let mut progress = Progress::default();
     for e in file.partitions {
@@ -74,7 +76,7 @@ pub fn load(path: &Path, config: &Config) -> Result<Progress, String> {
 }
 
 /// Writes `progress` to `path` (through a temporary file, so a crash never leaves half a file).
-pub fn save(path: &Path, config: &Config, progress: &Progress) -> Result<(), String> {
+pub fn save(path: &Path, config: &Config, progress: &Progress) -> crate::error::Result<()> {
     let (source, target) = clusters(config);
     let file = StateFile {
         version: VERSION,
@@ -92,9 +94,9 @@ pub fn save(path: &Path, config: &Config, progress: &Progress) -> Result<(), Str
     };
     let text = serde_json::to_string_pretty(&file).expect("state serializes");
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text + "\n")
+    Ok(std::fs::write(&tmp, text + "\n")
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| format!("{}: {e}", path.display()))?)
 }
 
 #[cfg(test)]
@@ -119,9 +121,9 @@ mod tests {
         save(&path, &c, &p).unwrap();
         assert_eq!(load(&path, &c).unwrap(), p);
         let e = load(&path, &config("other:1")).unwrap_err();
-        assert!(e.contains("not of a (other:1)"), "{e}");
+        assert!(e.message.contains("not of a (other:1)"), "{e}");
         std::fs::write(&path, "{\"version\": 1,\n \"source\": 3}").unwrap();
         let e = load(&path, &c).unwrap_err();
-        assert!(e.contains("state.json:2:"), "{e}");
+        assert!(e.message.contains("state.json:2:"), "{e}");
     }
 }

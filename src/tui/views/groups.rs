@@ -10,7 +10,7 @@ use crate::model::{GroupStatus, Side};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
-pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &Result<Vec<GroupRow>, String>) {
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::error::Result<Vec<GroupRow>>) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
     let groups = match groups {

@@ -77,7 +77,7 @@ pub(super) fn num(v: Option<i64>) -> String {
     v.map_or_else(|| "?".into(), |n| n.to_string())
 }
 
-pub(super) fn fig(v: &Result<i64, String>) -> String {
+pub(super) fn fig<E>(v: &Result<i64, E>) -> String {
     v.as_ref().map_or_else(|_| "?".into(), |n| n.to_string())
 }
 
