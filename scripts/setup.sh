@@ -13,6 +13,8 @@ set -euo pipefail
 TANSU_VERSION=0.6.0
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# `cutover man` is checked by rendering it (tests/shell.rs).
+command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 command -v make >/dev/null 2>&1 || need_apt+=(make)

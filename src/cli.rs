@@ -42,6 +42,25 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Commands that only print (no wave, no cockpit, no demo): on a closed pipe they end
+    /// quietly, where the others keep going whatever happens to their output.
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self.command,
+            Some(
+                Command::Status { .. }
+                    | Command::Translate { .. }
+                    | Command::Validate { .. }
+                    | Command::Plan { .. }
+                    | Command::CheckConfig
+                    | Command::Completions { .. }
+                    | Command::Man
+            )
+        )
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the live cockpit (the default).
@@ -126,8 +145,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the config file and exit (0 valid, 2 invalid).
+    /// Check the config file and exit (0 valid, 2 invalid). Offline: it connects to nothing, so
+    /// it compares the bootstrap lists to refuse a source and target that are the same cluster.
     CheckConfig,
+    /// Print a shell completion script: `cutover completions bash > /etc/bash_completion.d/cutover`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `cutover man | man -l -`.
+    Man,
     /// Start two local brokers (tansu, or Apache Kafka with --brokers kafka) with traffic and a
     /// replicator (MirrorMaker 2 with kafka), and open the cockpit on them.
     Demo {
@@ -417,6 +444,20 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::CheckConfig) => {
             let c = load_config(&cli.config)?;
             theme(&cli, &c)?;
+            if let Some(address) = crate::config::shared_bootstrap(&c.source, &c.target) {
+                if !cli.allow_same_cluster {
+                    return Err(fail(
+                        2,
+                        format!(
+                            "{}: source {} and target {} both list {address}: they are the same cluster (the other \
+                             commands refuse it too); check the bootstraps, or pass --allow-same-cluster if this is really meant",
+                            cli.config.display(),
+                            c.source.name,
+                            c.target.name
+                        ),
+                    ));
+                }
+            }
             println!(
                 "{}: valid\n  source {} ({}), {} librdkafka properties\n  target {} ({}), {} librdkafka properties\n  replication {:?}, policy {:?}, e.g. orders -> {}",
                 cli.config.display(),
@@ -430,6 +471,16 @@ pub fn run(cli: Cli) -> Result<u8> {
                 c.replication.policy,
                 c.replication.target_topic("orders"),
             );
+            Ok(0)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "cutover", &mut std::io::stdout());
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
             Ok(0)
         }
         Some(Command::Status { json }) => {

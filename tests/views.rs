@@ -912,3 +912,31 @@ fn after_a_rollback_the_overview_and_validation_explain_the_target_only_records(
     );
     insta::assert_snapshot!("validation_after_rollback_160x48", validation);
 }
+
+/// At 120 columns the Groups view shows a long group name whole: the REBALANCE column gives
+/// up its room first (it cut "analytics-sessionizer" to "analytics-se" before).
+#[test]
+fn the_groups_view_shows_long_group_names_whole_at_120_columns() {
+    let mut a = app(Theme::load("dark").unwrap());
+    let mut snap = snapshot(7, at(14), 40);
+    let source = snap.source.last_good.as_mut().unwrap();
+    let mut state = (**source).clone();
+    state.groups.as_mut().unwrap().push(group(
+        "analytics-sessionizer",
+        GroupStatus::PreparingRebalance,
+        4,
+        &[("orders", 0, 100)],
+    ));
+    *source = Arc::new(state);
+    a.update(Msg::Snapshot(snap, at(15)));
+    key(&mut a, KeyCode::Char('2'));
+    for (w, h) in [(120, 30), (160, 30)] {
+        let screen = text(&render(&mut a, w, h));
+        let row = screen
+            .lines()
+            .find(|l| l.contains("analytics-se"))
+            .unwrap_or_else(|| panic!("no row at {w}:\n{screen}"));
+        assert!(row.contains("analytics-sessionizer "), "at {w} columns:\n{row}");
+        assert!(row.contains("REBALANCE") || screen.contains("REBALANCE"), "{screen}");
+    }
+}

@@ -28,6 +28,20 @@ pub struct ClusterConfig {
     pub properties: Vec<(String, String)>,
 }
 
+/// A bootstrap address both clusters list (host:port, compared without case): the same
+/// cluster twice, as far as the config alone can tell.
+pub fn shared_bootstrap(a: &ClusterConfig, b: &ClusterConfig) -> Option<String> {
+    let addresses = |c: &ClusterConfig| -> Vec<String> {
+        c.bootstrap
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let theirs = addresses(b);
+    addresses(a).into_iter().find(|x| theirs.contains(x))
+}
+
 /// Never prints property values that may be secrets (logs and panics go through Debug).
 impl fmt::Debug for ClusterConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -176,4 +190,19 @@ pub fn expand_env(input: &str, env: &dyn Fn(&str) -> Option<String>) -> crate::e
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    #[test]
+    fn the_same_bootstrap_address_is_the_same_cluster() {
+        let a = ClusterConfig::plaintext("a", "k1:9092, K2:9092");
+        assert_eq!(
+            shared_bootstrap(&a, &ClusterConfig::plaintext("b", "k2:9092")),
+            Some("k2:9092".into())
+        );
+        assert_eq!(shared_bootstrap(&a, &ClusterConfig::plaintext("b", "k3:9092")), None);
+    }
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod cluster;
+pub use cluster::shared_bootstrap;
 mod cutover;
 mod duration;
 mod filter;

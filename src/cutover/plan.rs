@@ -175,11 +175,15 @@ impl Operator for TerminalOperator {
         }
     }
 
+    /// A closed output (the terminal gone, `| head`) never stops a wave: the line is lost,
+    /// the journal and the log keep it.
     fn say(&mut self, line: &str) {
-        if self.say_to_stderr {
-            eprintln!("{line}");
+        use std::io::Write;
+        let _ = if self.say_to_stderr {
+            writeln!(std::io::stderr(), "{line}")
         } else {
-            println!("{line}");
-        }
+            writeln!(std::io::stdout(), "{line}")
+        };
+        tracing::info!("{line}");
     }
 }

@@ -10,6 +10,9 @@ use crate::model::{GroupStatus, Side};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
 
+/// The REBALANCE column's least width: "src rebalancing for 12s (3 members)".
+const REBALANCE_MIN: u16 = 20;
+
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::error::Result<Vec<GroupRow>>) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
@@ -26,8 +29,19 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
     };
     let state_w = if wide { 19 } else { 10 };
     let mut head = vec!["GROUP", "SRC STATE", "MEM", "SRC LAG", "TGT STATE", "MEM", "TGT LAG"];
+    // Group names whole where there is room: the REBALANCE column takes what is left (at
+    // least REBALANCE_MIN), never the names.
+    let fixed = 2 * state_w + 2 * 3 + 2 * 9 + 7;
+    let longest = groups.iter().map(|g| g.name.chars().count() as u16).max().unwrap_or(0);
+    let room = if wide {
+        area.width.saturating_sub(fixed + REBALANCE_MIN)
+    } else {
+        area.width.saturating_sub(fixed)
+    };
+    let name_w = longest.clamp(12, room.max(12));
+    let rebalance_w = area.width.saturating_sub(fixed + name_w).clamp(REBALANCE_MIN, 44);
     let mut widths = vec![
-        Constraint::Min(12),
+        Constraint::Min(name_w),
         Constraint::Length(state_w),
         Constraint::Length(3),
         Constraint::Length(9),
@@ -37,7 +51,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
     ];
     if wide {
         head.push("REBALANCE");
-        widths.push(Constraint::Length(44));
+        widths.push(Constraint::Length(rebalance_w));
     }
     let cols = column_widths(area.width, &widths);
     let (mem_w, lag_w) = (cols[2], cols[3]);
