@@ -44,17 +44,7 @@ pub struct CockpitContext {
 
 impl ClientContext for CockpitContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        let cluster = &self.cluster;
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                tracing::error!(cluster, fac, "librdkafka: {log_message}")
-            }
-            RDKafkaLogLevel::Warning => tracing::warn!(cluster, fac, "librdkafka: {log_message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(cluster, fac, "librdkafka: {log_message}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(cluster, fac, "librdkafka: {log_message}"),
-        }
+        client_log(&self.cluster, level, fac, log_message);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -63,9 +53,50 @@ impl ClientContext for CockpitContext {
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        tracing::warn!(cluster = %self.cluster, "librdkafka error: {error}: {reason}");
+        client_error(&self.cluster, error, reason);
     }
 }
+
+/// librdkafka's log lines in the log file (never the terminal), at their level.
+fn client_log(cluster: &str, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+            tracing::error!(cluster, fac, "librdkafka: {log_message}")
+        }
+        RDKafkaLogLevel::Warning => tracing::warn!(cluster, fac, "librdkafka: {log_message}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => tracing::info!(cluster, fac, "librdkafka: {log_message}"),
+        RDKafkaLogLevel::Debug => tracing::debug!(cluster, fac, "librdkafka: {log_message}"),
+    }
+}
+
+/// librdkafka's error events in the log. Reaching a partition's end (a cursor's every read
+/// to the end) is news at debug, not an error: the log's ERROR lines stay errors.
+pub fn client_error(cluster: &str, error: rdkafka::error::KafkaError, reason: &str) {
+    match error {
+        rdkafka::error::KafkaError::PartitionEOF(p) => {
+            tracing::debug!(cluster, partition = p, "librdkafka: end of partition: {reason}")
+        }
+        other => tracing::warn!(cluster, "librdkafka error: {other}: {reason}"),
+    }
+}
+
+/// The context of a record reader: librdkafka's logs and error events to the log file at
+/// their level, an end of partition at debug.
+pub struct ReaderContext {
+    pub cluster: String,
+}
+
+impl ClientContext for ReaderContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        client_log(&self.cluster, level, fac, log_message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        client_error(&self.cluster, error, reason);
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
 
 impl ConsumerContext for CockpitContext {}
 

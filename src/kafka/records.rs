@@ -36,7 +36,7 @@ pub const CURSOR_PREFETCH_KB: u64 = 8 * 1024;
 /// records only (librdkafka's default isolation, as `read_committed` consumers do) unless the
 /// cluster's properties set `isolation.level`.
 pub struct RecordReader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<super::ReaderContext>,
 }
 
 /// What a cursor read next.
@@ -77,7 +77,12 @@ impl RecordReader {
             // records and several partitions at once, and costs no throughput.
             c.set("queued.max.messages.kbytes", CURSOR_PREFETCH_KB.to_string());
         }
-        let consumer = c.create().map_err(|e| format!("{}: reader: {e}", cluster.name))?;
+        let context = super::ReaderContext {
+            cluster: cluster.name.clone(),
+        };
+        let consumer = c
+            .create_with_context(context)
+            .map_err(|e| format!("{}: reader: {e}", cluster.name))?;
         Ok(RecordReader { consumer })
     }
 
