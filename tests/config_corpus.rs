@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// (file, "line:column", what the message must say)
-const CORPUS: [(&str, &str, &str); 20] = [
+const CORPUS: [(&str, &str, &str); 21] = [
     (
         "01-unknown-section.toml",
         "9:2",
@@ -70,6 +70,7 @@ const CORPUS: [(&str, &str, &str); 20] = [
         "14:1",
         "unknown wait `drain`: expected one of preflight",
     ),
+    ("21-empty-notify.toml", "10:11", "command must not be empty"),
 ];
 
 const SECRET: &str = "hunter2-do-not-print";

@@ -1037,3 +1037,70 @@ fn a_broker_away_for_2_s_at_the_commit_is_retried_and_the_wave_goes_on() {
     assert_eq!(commits(&s).len(), 1, "one commit: {:?}", commits(&s));
     exactly_once(s, 20, "a broker away for 2 s at the commit");
 }
+
+/// `[notify] command` gets every state change of a wave (each journal entry), once and in
+/// order, as JSON on its stdin.
+#[test]
+fn the_notify_command_gets_each_state_change_once_in_order() {
+    let s = setup();
+    let got = s.dir.path().join("notified.jsonl");
+    let path = wave_config(&s, "stop-the-world");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!("\n[notify]\ncommand = \"cat >> {}\"\n", got.display()));
+    std::fs::write(&path, text).unwrap();
+    let out = cutover(&path, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    let notified: Vec<serde_json::Value> = std::fs::read_to_string(&got)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let journaled: Vec<serde_json::Value> = journal(&s)
+        .into_iter()
+        .map(|e| serde_json::to_value(&e).unwrap())
+        .collect();
+    assert!(journaled.len() > 20, "{journaled:?}");
+    let entries: Vec<&serde_json::Value> = notified.iter().map(|n| &n["entry"]).collect();
+    assert_eq!(
+        entries,
+        journaled.iter().collect::<Vec<_>>(),
+        "each journal entry once, in order"
+    );
+    assert!(notified.iter().all(|n| n["kind"] == "journal"));
+    exactly_once(s, 20, "with notifications");
+}
+
+/// A notify command that hangs never delays the wave: it is killed at its timeout and the
+/// wave goes on; at the end the drive waits at most 5 s for what is still queued.
+#[test]
+fn a_hanging_notify_command_does_not_delay_the_wave() {
+    let s = setup();
+    let path = wave_config(&s, "stop-the-world");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[notify]\ncommand = \"sleep 600\"\ntimeout = \"30s\"\n");
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = cutover(&path, &["run", "--wave", "w1", "--yes"], None);
+    let took = started.elapsed();
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    let entries = journal(&s);
+    let first = entries.first().unwrap().time();
+    let last = entries.last().unwrap().time();
+    let wave = last.duration_since(first).unwrap();
+    eprintln!(
+        "the wave took {wave:?}, the run {took:?}, with {} entries to notify",
+        entries.len()
+    );
+    // Waiting for each notification would have taken 30 s per entry.
+    assert!(wave < Duration::from_secs(60), "the wave took {wave:?}");
+    assert!(
+        took < wave + Duration::from_secs(20),
+        "the run took {took:?} for a wave of {wave:?}"
+    );
+    let log = std::fs::read_to_string(s.dir.path().join("cutover.log")).unwrap();
+    assert!(
+        log.contains("notifications still queued at exit are not sent"),
+        "said in the log"
+    );
+    exactly_once(s, 20, "with a hanging notify command");
+}

@@ -18,6 +18,7 @@ mod duration;
 mod filter;
 mod log;
 mod monitor;
+mod notify;
 mod replication;
 mod ui;
 mod validation;
@@ -27,6 +28,7 @@ pub use cutover::{ConfirmMode, Criteria, CutoverConfig, Hooks, Strategy, Wave, W
 pub use filter::{NameFilter, MM2_GROUP_EXCLUDES, MM2_TOPIC_EXCLUDES};
 pub use log::LogConfig;
 pub use monitor::MonitorConfig;
+pub use notify::NotifyConfig;
 pub use replication::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
 pub use ui::UiConfig;
 pub use validation::ValidationConfig;
@@ -36,6 +38,7 @@ use cutover::{validate_waves, RawCutover, RawWave};
 use filter::{validate_filter, RawFilter};
 use log::RawLog;
 use monitor::RawMonitor;
+use notify::RawNotify;
 use replication::RawReplication;
 use ui::RawUi;
 use validation::RawValidation;
@@ -52,6 +55,7 @@ pub struct Config {
     pub validation: ValidationConfig,
     pub ui: UiConfig,
     pub log: LogConfig,
+    pub notify: NotifyConfig,
     pub cutover: CutoverConfig,
     /// The staged cutover plan, in order.
     pub waves: Vec<Wave>,
@@ -174,6 +178,8 @@ struct RawConfig {
     #[serde(default)]
     log: Option<RawLog>,
     #[serde(default)]
+    notify: Option<RawNotify>,
+    #[serde(default)]
     cutover: Option<RawCutover>,
     #[serde(default)]
     wave: Vec<RawWave>,
@@ -211,6 +217,10 @@ impl RawConfig {
             Some(l) => l.validate(located)?,
             None => LogConfig::default(),
         };
+        let notify = match self.notify {
+            Some(n) => n.validate(located)?,
+            None => NotifyConfig::default(),
+        };
         let cutover = match self.cutover {
             Some(c) => c.validate(located)?,
             None => CutoverConfig::default(),
@@ -227,6 +237,7 @@ impl RawConfig {
             validation,
             ui,
             log,
+            notify,
             cutover,
             waves,
         })

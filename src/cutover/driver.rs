@@ -68,6 +68,8 @@ pub struct Driver<'a> {
     pub stop: CancelToken,
     /// The commit plan the engineer was shown, until it is written.
     confirmed: Option<Vec<GroupCommit>>,
+    /// `[notify] command`: told each journal entry and alarm, never waited for.
+    notifier: super::notify::Notifier,
 }
 
 impl<'a> Driver<'a> {
@@ -103,6 +105,7 @@ impl<'a> Driver<'a> {
             wave_started: Instant::now(),
             stop: CancelToken::default(),
             confirmed: None,
+            notifier: super::notify::Notifier::start(&config.notify),
         })
     }
 
@@ -117,7 +120,16 @@ impl<'a> Driver<'a> {
     fn record(&mut self, event: Event) -> Result<()> {
         let entry = self.journal.append(&self.wave.name, event)?;
         self.state.apply(entry.time(), &entry.event);
+        self.notifier
+            .send(&serde_json::json!({ "kind": "journal", "entry": entry }));
         Ok(())
+    }
+
+    /// An alarm (a breached rollback criterion), for the notify command.
+    fn alarm(&self, text: &str) {
+        let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        self.notifier
+            .send(&serde_json::json!({ "kind": "alarm", "wave": self.wave.name, "at": at, "alarm": text }));
     }
 
     /// The action failed: said, and journaled as the step's failure (the wave stops there).

@@ -10,4 +10,5 @@ mod driver_tests;
 pub mod engine;
 pub mod hooks;
 pub mod journal;
+pub mod notify;
 pub mod plan;

@@ -26,6 +26,7 @@ impl Driver<'_> {
         while SystemTime::now() < until {
             if let Some(breach) = self.clusters.rollback_breach(self.wave, &self.state) {
                 self.say(op, None, &breach);
+                self.alarm(&breach);
                 return Ok(Some(breach));
             }
             if self.stop.sleep(self.poll_every) {
