@@ -67,3 +67,11 @@ for v in "${KAFKA_VERSIONS[@]}"; do
   rm -rf "$dir"
   mv "$dir.partial" "$dir"
 done
+
+# The release build as a bastion gets it: `cargo install --locked --path .` (its shared
+# libraries are listed in the README), then the installed binary checks the example config.
+install_root="${CUTOVER_INSTALL_ROOT:-$HOME/.cache/cutover/install}"
+echo "setup: cargo install --locked --path . --root $install_root"
+cargo install --quiet --locked --path "$(cd "$(dirname "$0")/.." && pwd)" --root "$install_root"
+"$install_root/bin/cutover" --config "$(cd "$(dirname "$0")/.." && pwd)/config.example.toml" check-config >/dev/null
+echo "setup: $("$install_root/bin/cutover" --version) installed in $install_root/bin"
