@@ -161,7 +161,7 @@ impl RecordWriter {
 
     /// Waits until every record sent so far is acknowledged.
     pub fn flush(&self, timeout: Duration) -> crate::error::Result<()> {
-        Ok(self.producer.flush(timeout).map_err(|e| format!("flush: {e}"))?)
+        self.producer.flush(timeout).map_err(|e| format!("flush: {e}").into())
     }
 
     /// Where the records sent since the last call landed (after `flush`, all of them).

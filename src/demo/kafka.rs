@@ -219,7 +219,7 @@ fn write_logging_configs(dir: &Path) -> crate::error::Result<()> {
 
 fn write_properties(path: &Path, props: &BTreeMap<String, String>) -> crate::error::Result<()> {
     let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    Ok(std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?)
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
 /// A KRaft cluster id: 16 random bytes in URL-safe base64 without padding, as

@@ -387,10 +387,10 @@ pub fn group_offsets(cluster: &ClusterConfig, group: &str, timeout: Duration) ->
         .create()
         .map_err(|e| format!("{}: {e}", cluster.name))?;
     let answer = ffi::list_group_offsets(consumer.client(), &[group.to_string()], timeout);
-    Ok(answer
-        .into_iter()
-        .next()
-        .map_or_else(|| Err("no answer".to_string()), |(_, offsets)| Ok(offsets?))?)
+    match answer.into_iter().next() {
+        Some((_, offsets)) => offsets,
+        None => Err(format!("{}: {group}: no answer", cluster.name).into()),
+    }
 }
 
 /// Drains a client's main queue into the log file and the statistics (see

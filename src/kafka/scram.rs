@@ -129,7 +129,7 @@ impl Exchange {
         let key = PKey::hmac(key).map_err(|e| e.to_string())?;
         let mut signer = Signer::new(self.mechanism.digest(), &key).map_err(|e| e.to_string())?;
         signer.update(data).map_err(|e| e.to_string())?;
-        Ok(signer.sign_to_vec().map_err(|e| e.to_string())?)
+        signer.sign_to_vec().map_err(|e| e.to_string().into())
     }
 }
 

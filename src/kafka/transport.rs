@@ -268,7 +268,7 @@ fn property<'a>(cluster: &'a ClusterConfig, key: &str) -> Option<&'a str> {
 }
 
 fn read(path: &str, key: &str) -> crate::error::Result<Vec<u8>> {
-    Ok(std::fs::read(path).map_err(|e| format!("{key} {path}: {e}"))?)
+    std::fs::read(path).map_err(|e| format!("{key} {path}: {e}").into())
 }
 
 fn read_pem_certs(pem: &[u8], key: &str) -> crate::error::Result<Vec<X509>> {

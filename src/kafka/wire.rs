@@ -773,7 +773,7 @@ fn write_request<R: Request>(stream: &mut Stream, request: &R, version: i16, id:
     let mut frame = Vec::with_capacity(body.len() + 4);
     frame.extend_from_slice(&(body.len() as i32).to_be_bytes());
     frame.extend_from_slice(&body);
-    Ok(stream.write_all(&frame).map_err(|e| format!("send: {e}"))?)
+    stream.write_all(&frame).map_err(|e| format!("send: {e}").into())
 }
 
 fn read_response<R: Request>(stream: &mut Stream, id: i32, version: i16) -> crate::error::Result<R::Response> {
