@@ -13,7 +13,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::app::{journaled_commits, set_place, App, AppSpec, Place};
+use common::app::{journaled_commits, set_hook, set_place, App, AppSpec, Place};
 use common::cli::{cutover, cutover_watching};
 use common::*;
 use cutover::config::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
@@ -698,19 +698,7 @@ fn a_wait_past_its_deadline_stops_the_wave_with_the_reason() {
         "stop-the-world",
         "[wave.wait_timeout]\ngroups_stable_on_target = \"4s\"\n",
     );
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("flip_consumers = ") {
-                "flip_consumers = \"true\""
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&path, text).unwrap();
+    set_hook(&path, "flip_consumers", "true");
     let started = std::time::Instant::now();
     let out = cutover(&path, &["run", "--wave", "w1", "--yes"], None);
     eprintln!("{}", out.text);

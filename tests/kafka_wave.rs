@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::app::{journaled_commits, App, AppSpec};
+use common::app::{journaled_commits, set_hook, App, AppSpec};
 use common::cli::{cutover, cutover_watching};
 use common::kafka::*;
 use common::wait_for;
@@ -500,19 +500,8 @@ fn a_topic_deleted_mid_wave_stops_it_at_once() {
     let e = estate();
     let w = setup("wdel");
     let path = wave_config(e, &w, "stop-the-world");
-    let text: String = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("flip_consumers = ") {
-                "flip_consumers = \"true\""
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n[wave.wait_timeout]\ngroups_stable_on_target = \"10m\"\n";
+    set_hook(&path, "flip_consumers", "true");
+    let text = std::fs::read_to_string(&path).unwrap() + "[wave.wait_timeout]\ngroups_stable_on_target = \"10m\"\n";
     std::fs::write(&path, text).unwrap();
     let source = e.source_cluster();
     let topic = w.topic.clone();

@@ -219,7 +219,7 @@ pub fn produce(
                 let _ = writer.flush(Duration::from_secs(1));
                 match writer.landed().pop() {
                     Some((_, Ok(_))) => return Ok(()),
-                    Some((_, Err(e))) => return Err(e.into()),
+                    Some((_, Err(e))) => return Err(e),
                     None if stop.load(Ordering::SeqCst) => return Err("stopped".into()),
                     None => {}
                 }

@@ -72,7 +72,7 @@ pub async fn create_topics(
 }
 
 /// Where one record landed: the tag given at send, and its offset or the error.
-pub type Landed = (u64, Result<i64, String>);
+pub type Landed = (u64, crate::error::Result<i64>);
 
 /// Collects where each record landed.
 #[derive(Clone, Default)]
@@ -88,7 +88,7 @@ impl ProducerContext for Deliveries {
     fn delivery(&self, result: &DeliveryResult<'_>, tag: Self::DeliveryOpaque) {
         let outcome = match result {
             Ok(m) => Ok(m.offset()),
-            Err((e, _)) => Err(e.to_string()),
+            Err((e, _)) => Err(crate::kafka::Error::kafka("delivery", e)),
         };
         self.landed.lock().expect("deliveries lock").push((*tag, outcome));
     }

@@ -489,7 +489,7 @@ pub fn read_watermarks<C: ConsumerContext>(
         if tpl.count() == 0 {
             return;
         }
-        let answer: Result<HashMap<(String, i32), Figure<i64>>, String> = consumer
+        let answer: crate::error::Result<HashMap<(String, i32), Figure<i64>>> = consumer
             .offsets_for_times(tpl, timeout)
             .map(|list| {
                 list.elements()
@@ -504,11 +504,11 @@ pub fn read_watermarks<C: ConsumerContext>(
                     })
                     .collect()
             })
-            .map_err(|e| format!("unavailable: {e}"));
+            .map_err(|e| Error::kafka("unavailable", &e));
         for t in topics.values_mut() {
             for p in &mut t.partitions {
                 let figure = match &answer {
-                    Err(e) => Err(e.clone()),
+                    Err(e) => Err(e.message.clone()),
                     Ok(map) => map
                         .get(&(t.name.clone(), p.id))
                         .cloned()

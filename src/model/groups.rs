@@ -12,7 +12,7 @@ pub struct GroupSide {
     pub status: GroupStatus,
     pub members: usize,
     /// Sum over committed partitions of (end offset - committed offset).
-    pub lag: Result<i64, String>,
+    pub lag: super::Figure<i64>,
     pub partitions: usize,
 }
 

@@ -68,8 +68,8 @@ pub struct PartitionPair {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SideFigures {
-    pub low: Result<i64, String>,
-    pub high: Result<i64, String>,
+    pub low: super::Figure<i64>,
+    pub high: super::Figure<i64>,
     pub leader: i32,
     pub isr: u16,
     pub replicas: u16,

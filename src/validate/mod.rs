@@ -104,29 +104,38 @@ pub fn first_difference(source: &[Located], target: &[Located]) -> Option<Mismat
     ))
 }
 
-/// Where validation starts on each side, or why it cannot.
+/// Where validation starts on each side, or why it cannot yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// (source offset, target offset) of the first pair to compare.
+    At(i64, i64),
+    /// No pair is known yet (the replicator has not copied the first record): the reason.
+    Waiting(String),
+}
+
+/// Where validation starts on each side, or why it cannot yet.
 pub fn align(
     source: &mut dyn Cursor,
     target: &mut dyn Cursor,
     oldest_sync: Option<(i64, i64)>,
     identity: Option<PartitionRanges>,
     source_start: i64,
-) -> crate::error::Result<Result<(i64, i64), String>> {
+) -> crate::error::Result<Start> {
     if let Some(target_only) = identity {
-        return Ok(Ok((source_start, target_only.shift(source_start))));
+        return Ok(Start::At(source_start, target_only.shift(source_start)));
     }
-    if let Some(sync) = oldest_sync {
-        return Ok(Ok(sync));
+    if let Some((s, t)) = oldest_sync {
+        return Ok(Start::At(s, t));
     }
     let t = seek_by_timestamp(source, target, source_start)?;
     Ok(match (t.exact(), &t.outcome) {
         (Some(target_offset), _) => {
             source.seek(source_start)?;
             let first = source.next()?.map_or(source_start, |r| r.offset);
-            Ok((first, target_offset))
+            Start::At(first, target_offset)
         }
         // Usually the replicator has not copied the first record yet.
-        (None, outcome) => Err(format!(
+        (None, outcome) => Start::Waiting(format!(
             "waiting for MM2's first offset-sync (by timestamp, source offset {source_start}: {})",
             outcome.describe()
         )),
@@ -425,7 +434,7 @@ mod tests {
             records: target.clone(),
             at: 0,
         };
-        assert_eq!(align(&mut s, &mut t, None, Some(p), 12).unwrap(), Ok((12, 17)));
+        assert_eq!(align(&mut s, &mut t, None, Some(p), 12).unwrap(), Start::At(12, 17));
         assert_eq!(validate(target.clone(), (12, 17)).verdict, Verdict::Pass);
         // A record moved to another offset after the range still fails.
         let mut moved = target.clone();

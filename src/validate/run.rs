@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::throttle::{Meter, Metered, RateLimit};
-use super::{align, compacted, validate_range, PartitionResult, Verdict};
+use super::{align, compacted, validate_range, PartitionResult, Start, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
 use crate::jobs::CancelToken;
 use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor, Retrying, SkipTargetOnly};
@@ -240,12 +240,12 @@ fn validate_from<S: Cursor, T: Cursor>(
 ) -> crate::error::Result<PartitionResult> {
     let (mut sc, mut tc) = fixed_bounds(sc, tc)?;
     let start = match from.resume {
-        Some(start) => Ok(start),
+        Some((s, t)) => Start::At(s, t),
         None => align(&mut sc, &mut tc, from.oldest_sync, identity, from.source_low)?,
     };
     match start {
-        Ok(start) => validate_range(&mut sc, &mut tc, start, identity),
-        Err(reason) => Ok(result((0, 0), (0, 0), Verdict::Pending { reason })),
+        Start::At(s, t) => validate_range(&mut sc, &mut tc, (s, t), identity),
+        Start::Waiting(reason) => Ok(result((0, 0), (0, 0), Verdict::Pending { reason })),
     }
 }
 

@@ -418,6 +418,24 @@ impl App {
 }
 
 /// The offset moves a wave's journal records as committed: (side, group, moves).
+/// Rewrites one hook of the wave config at `path` to `command` (e.g. `true`: a
+/// `flip_consumers` that "forgets" to start the consumers on the target).
+pub fn set_hook(path: &Path, key: &str, command: &str) {
+    let text: String = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key} = ")) {
+                format!("{key} = \"{command}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(path, text + "\n").unwrap();
+}
+
 pub fn journaled_commits(journal: &Path) -> Vec<(Side, String, Vec<OffsetMove>)> {
     cutover::cutover::journal::read(journal)
         .unwrap()

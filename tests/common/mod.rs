@@ -195,3 +195,27 @@ pub fn customer(i: u64) -> Record {
         ),
     }
 }
+
+/// Serves each connection `listener` accepts with `serve`, on a runtime of its own (one
+/// worker) that the caller keeps: the harness's proxies in front of tansu (TLS, counting).
+pub fn accept_loop<F, Fut>(listener: std::net::TcpListener, serve: F) -> tokio::runtime::Runtime
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    listener.set_nonblocking(true).unwrap();
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        loop {
+            if let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(serve(client));
+            }
+        }
+    });
+    runtime
+}

@@ -35,57 +35,43 @@ impl CountingProxy {
     }
 
     pub fn forward_to(&mut self, broker_port: u16) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
         let listener = self.listener.take().expect("forward_to once");
-        listener.set_nonblocking(true).unwrap();
         let counts = self.counts.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
+        self.runtime = Some(super::accept_loop(listener, move |client| {
+            let counts = counts.clone();
+            async move {
+                let Ok(broker) = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port)).await else {
+                    return;
                 };
-                let counts = counts.clone();
-                tokio::spawn(async move {
-                    let Ok(broker) = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port)).await else {
-                        return;
-                    };
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut broker_read, mut broker_write) = broker.into_split();
-                    let answers = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut broker_read, &mut client_write).await;
-                    });
-                    // Requests: a 4-byte size, then api_key (i16), api_version, correlation id,
-                    // and the client id (i16 length, then its bytes).
-                    loop {
-                        let mut size = [0u8; 4];
-                        if client_read.read_exact(&mut size).await.is_err() {
-                            break;
-                        }
-                        let mut body = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
-                        if client_read.read_exact(&mut body).await.is_err() {
-                            break;
-                        }
-                        if body.len() >= 10 {
-                            let api = i16::from_be_bytes([body[0], body[1]]);
-                            let len = i16::from_be_bytes([body[8], body[9]]).max(0) as usize;
-                            let id = body.get(10..10 + len).map(String::from_utf8_lossy).unwrap_or_default();
-                            *counts.lock().unwrap().entry((id.to_string(), api)).or_default() += 1;
-                        }
-                        if broker_write.write_all(&size).await.is_err() || broker_write.write_all(&body).await.is_err()
-                        {
-                            break;
-                        }
-                    }
-                    answers.abort();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut broker_read, mut broker_write) = broker.into_split();
+                let answers = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut broker_read, &mut client_write).await;
                 });
+                // Requests: a 4-byte size, then api_key (i16), api_version, correlation id,
+                // and the client id (i16 length, then its bytes).
+                loop {
+                    let mut size = [0u8; 4];
+                    if client_read.read_exact(&mut size).await.is_err() {
+                        break;
+                    }
+                    let mut body = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
+                    if client_read.read_exact(&mut body).await.is_err() {
+                        break;
+                    }
+                    if body.len() >= 10 {
+                        let api = i16::from_be_bytes([body[0], body[1]]);
+                        let len = i16::from_be_bytes([body[8], body[9]]).max(0) as usize;
+                        let id = body.get(10..10 + len).map(String::from_utf8_lossy).unwrap_or_default();
+                        *counts.lock().unwrap().entry((id.to_string(), api)).or_default() += 1;
+                    }
+                    if broker_write.write_all(&size).await.is_err() || broker_write.write_all(&body).await.is_err() {
+                        break;
+                    }
+                }
+                answers.abort();
             }
-        });
-        self.runtime = Some(runtime);
+        }));
     }
 
     /// Requests counted so far.

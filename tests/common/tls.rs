@@ -163,38 +163,24 @@ impl TlsTerminator {
     }
 
     pub fn forward_to(&mut self, broker_port: u16) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
         let listener = self.listener.take().expect("forward_to once");
-        listener.set_nonblocking(true).unwrap();
         let acceptor = self.acceptor.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
+        self.runtime = Some(super::accept_loop(listener, move |client| {
+            let acceptor = acceptor.clone();
+            async move {
+                let ssl = Ssl::new(acceptor.context()).unwrap();
+                let mut tls = tokio_openssl::SslStream::new(ssl, client).unwrap();
+                // A client that fails the handshake (wrong name, no certificate) is dropped,
+                // as a TLS broker would.
+                if std::pin::Pin::new(&mut tls).accept().await.is_err() {
+                    return;
+                }
+                let Ok(mut broker) = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port)).await else {
+                    return;
                 };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let ssl = Ssl::new(acceptor.context()).unwrap();
-                    let mut tls = tokio_openssl::SslStream::new(ssl, client).unwrap();
-                    // A client that fails the handshake (wrong name, no certificate) is dropped,
-                    // as a TLS broker would.
-                    if std::pin::Pin::new(&mut tls).accept().await.is_err() {
-                        return;
-                    }
-                    let Ok(mut broker) = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port)).await
-                    else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut broker).await;
-                });
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut broker).await;
             }
-        });
-        self.runtime = Some(runtime);
+        }));
     }
 }
 
