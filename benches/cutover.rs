@@ -73,6 +73,7 @@ fn snapshot(now: SystemTime) -> Snapshot {
         last_good: Some(Arc::new(s)),
         last_error: None,
         figures_version: 0,
+        ages: Default::default(),
     };
     Snapshot {
         target_only: Default::default(),

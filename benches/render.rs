@@ -86,6 +86,7 @@ fn snapshot(now: SystemTime, seq: u64) -> Snapshot {
         last_good: Some(Arc::new(s)),
         last_error: None,
         figures_version: 0,
+        ages: Default::default(),
     };
     Snapshot {
         target_only: Default::default(),
@@ -129,6 +130,7 @@ fn big_snapshot(now: SystemTime, seq: u64, topics: usize, partitions: usize) -> 
         last_error: None,
         // As the monitor publishes: each poll's figures changed.
         figures_version: seq,
+        ages: Default::default(),
     };
     Snapshot {
         target_only: Default::default(),

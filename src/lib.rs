@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod kafka;
+pub mod lag_clock;
 pub mod mm2;
 pub mod model;
 pub mod monitor;

@@ -11,6 +11,7 @@ use tokio::time::MissedTickBehavior;
 use crate::config::{Config, NameFilter, Replication, ReplicationKind};
 use crate::jobs::JobHandle;
 use crate::kafka::{ClusterClient, Watch};
+use crate::lag_clock::LagClock;
 use crate::model::{Side, Snapshot};
 
 /// What the cockpit reads on each side: the filtered source topics, their target
@@ -51,7 +52,9 @@ impl Monitor {
         let target = ClusterClient::connect(&config.target, timeout, None)?;
         let (ws, wt) = watches(&config.replication, &config.topics, &config.groups);
         let journal = config.cutover.journal_path(&config.source.name, &config.target.name);
-        let mut monitor = Self::with_clients(source, target, ws, wt, config.monitor.refresh_interval, Some(journal));
+        let refresh = config.monitor.refresh_interval;
+        let clocks = lag_clocks(config);
+        let mut monitor = Self::with_clients(source, target, ws, wt, refresh, Some(journal), Some(clocks));
         if config.replication.kind == ReplicationKind::MirrorMaker2 {
             monitor.follow_mm2(config);
         }
@@ -87,7 +90,9 @@ impl Monitor {
         wt: Watch,
         refresh: Duration,
         journal: Option<std::path::PathBuf>,
+        clocks: Option<(LagClock, LagClock)>,
     ) -> Monitor {
+        let mut clocks = clocks.map(|(s, t)| (Some(s), Some(t)));
         let mut initial = Snapshot::default();
         initial.source.name = source.name().to_string();
         initial.target.name = target.name().to_string();
@@ -105,6 +110,7 @@ impl Monitor {
                 Pace::every(refresh),
                 Some(target_polled),
                 journal.map(crate::cutover::journal::TargetOnlyFollower::new),
+                clocks.as_mut().and_then(|c| c.1.take()),
                 tx.clone(),
             ),
             poll_job(
@@ -114,6 +120,7 @@ impl Monitor {
                 Pace::after_target(refresh, after_target),
                 None,
                 None,
+                clocks.as_mut().and_then(|c| c.0.take()),
                 tx.clone(),
             ),
         ];
@@ -123,6 +130,17 @@ impl Monitor {
             sender: tx,
         }
     }
+}
+
+/// Both clusters' lag clocks; one poll's timestamp reads take at most half a refresh interval
+/// (or the request timeout, if shorter).
+pub fn lag_clocks(config: &Config) -> (LagClock, LagClock) {
+    let budget = (config.monitor.refresh_interval / 2).min(config.monitor.request_timeout);
+    let reads = config.monitor.timestamp_reads;
+    (
+        LagClock::new(Side::Source, &config.source, &config.replication, budget, reads),
+        LagClock::new(Side::Target, &config.target, &config.replication, budget, reads),
+    )
 }
 
 /// When a poll loop polls.
@@ -180,12 +198,13 @@ fn poll_job(
     pace: Pace,
     polled: Option<watch::Sender<u64>>,
     journal: Option<crate::cutover::journal::TargetOnlyFollower>,
+    clock: Option<LagClock>,
     tx: Arc<watch::Sender<Snapshot>>,
 ) -> JobHandle {
     let name = format!("poll-{}", client.name());
     JobHandle::task(&name, move |cancel| async move {
         tokio::select! {
-            _ = poll_loop(side, client, watch, pace, polled, journal, tx) => {}
+            _ = poll_loop(side, client, watch, pace, polled, journal, clock, tx) => {}
             _ = cancel.cancelled() => {}
         }
     })
@@ -201,6 +220,7 @@ async fn poll_loop(
     mut pace: Pace,
     polled: Option<watch::Sender<u64>>,
     mut journal: Option<crate::cutover::journal::TargetOnlyFollower>,
+    mut clock: Option<LagClock>,
     tx: Arc<watch::Sender<Snapshot>>,
 ) {
     let mut polls = 0u64;
@@ -213,7 +233,7 @@ async fn poll_loop(
             Side::Target => None,
         };
         let target_only = journal.as_mut().map(|j| j.current());
-        let result = client.poll(&watch).await;
+        let result = client.poll(&watch).await.map(Arc::new);
         match &result {
             Ok(s) => tracing::debug!(
                 cluster = client.name(),
@@ -222,6 +242,18 @@ async fn poll_loop(
             ),
             Err(e) => tracing::warn!(cluster = client.name(), "poll failed: {e}"),
         }
+        // Lag in seconds from this very poll (and, for the source, the target it is compared with).
+        let ages = match (&mut clock, &result) {
+            (Some(clock), Ok(state)) => {
+                let mut view = tx.borrow().clone();
+                view.feed_mut(side).last_good = Some(state.clone());
+                if side == Side::Source {
+                    view.target_before_source = target_before.clone();
+                }
+                Some(Arc::new(clock.ages(&view).await))
+            }
+            _ => None,
+        };
         // Whether the figures changed, compared here rather than by the UI on every frame.
         let changed = match &result {
             Ok(state) => {
@@ -231,7 +263,11 @@ async fn poll_loop(
                     (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                     (a, b) => a.is_none() == b.is_none(),
                 };
-                previous.is_none_or(|p| !p.same_figures(state)) || (side == Side::Source && !same_pair)
+                let older_ages = ages.as_ref().is_some_and(|a| {
+                    let before = &snap.feed(side).ages;
+                    a.replication != before.replication || a.consumer != before.consumer
+                });
+                previous.is_none_or(|p| !p.same_figures(state)) || (side == Side::Source && !same_pair) || older_ages
             }
             Err(_) => false,
         };
@@ -247,7 +283,10 @@ async fn poll_loop(
                         .map(|t| snap.target_only = t)
                         .is_some();
                     let feed = snap.feed_mut(side);
-                    feed.last_good = Some(Arc::new(state));
+                    feed.last_good = Some(state);
+                    if let Some(ages) = ages {
+                        feed.ages = ages;
+                    }
                     feed.last_error = None;
                     if changed || explained_anew || feed.figures_version == 0 {
                         feed.figures_version += 1;

@@ -48,14 +48,19 @@ pub async fn snapshot_once(config: &Config) -> crate::error::Result<Snapshot> {
         crate::config::ReplicationKind::OffsetPreserving => None,
     };
     let target = feed(&config.target.name, t);
-    Ok(Snapshot {
+    let mut snap = Snapshot {
         source: feed(&config.source.name, Ok(s?)),
         target_before_source: target.last_good.clone(),
         target,
         seq: 1,
         mm2,
         target_only,
-    })
+    };
+    // Lag in seconds as the cockpit derives it: one poll, so from the records' own timestamps.
+    let (mut source_clock, mut target_clock) = crate::monitor::lag_clocks(config);
+    snap.source.ages = Arc::new(source_clock.ages(&snap).await);
+    snap.target.ages = Arc::new(target_clock.ages(&snap).await);
+    Ok(snap)
 }
 
 /// Exit code: 0 all OK, 1 something needs attention (lag, missing, mismatch, drift),
@@ -91,8 +96,8 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
         let groups = match &groups {
             Ok(rows) => json!(rows.iter().map(|g| json!({
                 "group": g.name,
-                "source": g.source.as_ref().map(|s| json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok()})),
-                "target": g.target.as_ref().map(|s| json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok()})),
+                "source": g.source.as_ref().map(group_side_json),
+                "target": g.target.as_ref().map(group_side_json),
             })).collect::<Vec<_>>()),
             Err(e) => json!({"unavailable": e.message}),
         };
@@ -135,8 +140,8 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
         out += "no source topic matches the [topics] include/exclude filters of the config: nothing is watched\n";
     }
     out += &format!(
-        "\n{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}\n",
-        "STATUS", "TOPIC", "TARGET TOPIC", "P SRC/TGT", "SRC END", "TGT END", "LAG"
+        "\n{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10} {:>7}\n",
+        "STATUS", "TOPIC", "TARGET TOPIC", "P SRC/TGT", "SRC END", "TGT END", "LAG", "LAG S"
     );
     let n = |v: Option<i64>| v.map_or("?".to_string(), |x| x.to_string());
     for p in &pairs {
@@ -146,7 +151,7 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             p.target_partitions.map_or("-".into(), |x| x.to_string())
         );
         out += &format!(
-            "{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10}{}\n",
+            "{:<9} {:<30} {:<30} {:>9} {:>12} {:>12} {:>10} {:>7}{}\n",
             p.status.word(),
             p.source_topic,
             p.target_topic,
@@ -154,6 +159,7 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             n(p.source_end),
             n(p.target_end),
             n(p.lag),
+            p.lag_age.map_or("?".into(), |a| a.label()),
             p.note.as_ref().map(|x| format!("  ({x})")).unwrap_or_default()
         );
     }
@@ -175,6 +181,14 @@ fn pair_json(p: &TopicPair) -> serde_json::Value {
     json!({
         "topic": p.source_topic, "target_topic": p.target_topic, "status": p.status.word(),
         "source_partitions": p.source_partitions, "target_partitions": p.target_partitions,
-        "source_end": p.source_end, "target_end": p.target_end, "lag": p.lag, "note": p.note,
+        "source_end": p.source_end, "target_end": p.target_end, "lag": p.lag,
+        "lag_seconds": p.lag_age.map(|a| a.seconds()), "lag_seconds_how": p.lag_age.map(|a| a.how),
+        "note": p.note,
     })
+}
+
+/// Lag in records and in seconds ("how": exact, estimated or at_least; null when not known).
+fn group_side_json(s: &crate::model::groups::GroupSide) -> serde_json::Value {
+    json!({"state": s.status.label(), "members": s.members, "lag": s.lag.as_ref().ok(),
+        "lag_seconds": s.lag_age.map(|a| a.seconds()), "lag_seconds_how": s.lag_age.map(|a| a.how)})
 }

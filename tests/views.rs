@@ -216,6 +216,7 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
         last_good: Some(Arc::new(s)),
         last_error: None,
         figures_version: 0,
+        ages: Default::default(),
     };
     Snapshot {
         target_only: Default::default(),
@@ -837,6 +838,7 @@ fn a_long_list_shows_the_page_of_the_selected_row() {
         last_good: Some(Arc::new(cluster(topic))),
         last_error: None,
         figures_version: 0,
+        ages: Default::default(),
     };
     let snap = Snapshot {
         target_only: Default::default(),

@@ -15,6 +15,9 @@ pub struct MonitorConfig {
     pub request_timeout: Duration,
     pub lag_warn: i64,
     pub lag_crit: i64,
+    /// Waiting records whose timestamps are read per poll and cluster (lag in seconds, exact);
+    /// the rest are estimated from the end offsets the polls saw. 0: estimate them all.
+    pub timestamp_reads: usize,
 }
 
 impl Default for MonitorConfig {
@@ -24,6 +27,7 @@ impl Default for MonitorConfig {
             request_timeout: Duration::from_secs(5),
             lag_warn: 1_000,
             lag_crit: 100_000,
+            timestamp_reads: 200,
         }
     }
 }
@@ -35,6 +39,7 @@ pub(super) struct RawMonitor {
     request_timeout: Option<Spanned<String>>,
     lag_warn: Option<Spanned<i64>>,
     lag_crit: Option<Spanned<i64>>,
+    timestamp_reads: Option<Spanned<i64>>,
 }
 
 impl RawMonitor {
@@ -62,11 +67,19 @@ impl RawMonitor {
                 format!("lag_crit ({lag_crit}) must be at least lag_warn ({lag_warn})"),
             ));
         }
+        let timestamp_reads = match self.timestamp_reads {
+            None => defaults.timestamp_reads,
+            Some(n) if *n.get_ref() < 0 => {
+                return Err(located(at(&n), "timestamp_reads must be zero or more".into()))
+            }
+            Some(n) => *n.get_ref() as usize,
+        };
         Ok(MonitorConfig {
             refresh_interval,
             request_timeout,
             lag_warn,
             lag_crit,
+            timestamp_reads,
         })
     }
 }

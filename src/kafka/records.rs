@@ -1,6 +1,7 @@
 //! Reading records with everything that identifies them: key, value, headers and timestamp.
 //! Readers only ever `assign` partitions: they never join or commit for a group.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -153,6 +154,61 @@ impl RecordReader {
             Polled::Nothing => Ok(Next::Idle),
             Polled::Failed(e) => Err(e),
         }
+    }
+
+    /// The timestamp (ms) of the first record at or after each (topic, partition, offset), as
+    /// many as arrive within `budget`; several offsets of one partition are read in one pass
+    /// from the lowest. Leaves nothing assigned.
+    pub fn timestamps(&self, wanted: &[(String, i32, i64)], budget: Duration) -> Vec<((String, i32, i64), i64)> {
+        let mut pending: BTreeMap<(String, i32), Vec<i64>> = BTreeMap::new();
+        for (t, p, o) in wanted {
+            pending.entry((t.clone(), *p)).or_default().push(*o);
+        }
+        for offsets in pending.values_mut() {
+            // Highest first, so the lowest still waiting is popped from the back.
+            offsets.sort_unstable_by(|a, b| b.cmp(a));
+            offsets.dedup();
+        }
+        let from: Vec<(String, i32, Option<i64>)> = pending
+            .iter()
+            .map(|((t, p), o)| (t.clone(), *p, o.last().copied()))
+            .collect();
+        let mut read = Vec::new();
+        if let Err(e) = self.assign(&from) {
+            tracing::debug!("record timestamps: {e}");
+            return read;
+        }
+        let deadline = std::time::Instant::now() + budget;
+        while !pending.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.next(left) {
+                Some(Ok(l)) => {
+                    let key = (l.topic, l.partition);
+                    let Some(offsets) = pending.get_mut(&key) else { continue };
+                    while offsets.last().is_some_and(|o| *o <= l.offset) {
+                        let asked = offsets.pop().expect("an offset");
+                        if let Some(ms) = l.record.timestamp {
+                            read.push(((key.0.clone(), key.1, asked), ms));
+                        }
+                    }
+                    if offsets.is_empty() {
+                        pending.remove(&key);
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::debug!("record timestamps: {e}");
+                    break;
+                }
+                None => {}
+            }
+        }
+        if let Err(e) = self.assign(&[]) {
+            tracing::debug!("record timestamps: {e}");
+        }
+        read
     }
 
     fn poll(&self, timeout: Duration) -> Polled {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
+use super::lag_time::{Age, Ages};
 use super::{short_duration, ClusterState, Commits, GroupState, GroupStatus, Side, Snapshot};
 use crate::config::{NameFilter, Replication};
 
@@ -13,6 +14,8 @@ pub struct GroupSide {
     pub members: usize,
     /// Sum over committed partitions of (end offset - committed offset).
     pub lag: super::Figure<i64>,
+    /// The age of the oldest unread record over its partitions (None: not known yet).
+    pub lag_age: Option<Age>,
     pub partitions: usize,
 }
 
@@ -33,6 +36,9 @@ pub struct GroupPartition {
     pub source_end: Option<i64>,
     pub target_committed: Option<i64>,
     pub target_end: Option<i64>,
+    /// The age of the oldest unread record on each side.
+    pub source_age: Option<Age>,
+    pub target_age: Option<Age>,
 }
 
 impl GroupPartition {
@@ -48,9 +54,10 @@ fn end_offset(cluster: &ClusterState, topic: &str, partition: i32) -> Option<i64
     cluster.topics.get(topic)?.partition(partition)?.high.clone().ok()
 }
 
-fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
+fn group_side(cluster: &ClusterState, ages: &Ages, g: &GroupState) -> GroupSide {
     // One topic lookup per topic, not per partition: 1,000 groups' commits are summed on
     // every changed poll.
+    let mut lag_age = Some(Age::ZERO);
     let lag = g.offsets.as_ref().map_err(Clone::clone).and_then(|offsets| {
         let mut lag = 0;
         for t in offsets.topics() {
@@ -61,6 +68,8 @@ fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
                     return Err(format!("end offset of {}/{p} unknown", t.topic));
                 };
                 lag += (end - committed).max(0);
+                let age = ages.consumer(&g.name, &t.topic, p, end - committed);
+                lag_age = lag_age.and_then(|worst| age.map(|a| Age::worst(Some(worst), a)));
             }
         }
         Ok(lag)
@@ -68,9 +77,38 @@ fn group_side(cluster: &ClusterState, g: &GroupState) -> GroupSide {
     GroupSide {
         status: g.status.clone(),
         members: g.members.len(),
+        lag_age: lag_age.filter(|_| lag.is_ok()),
         lag,
         partitions: g.offsets.as_ref().map(|o| o.len()).unwrap_or(0),
     }
+}
+
+/// Every partition of one cluster where a group has records to read: from its committed
+/// offset to the end.
+pub fn waiting_consumers(cluster: &ClusterState) -> Vec<super::lag_time::Waiting> {
+    let Ok(groups) = &cluster.groups else {
+        return Vec::new();
+    };
+    let mut waiting = Vec::new();
+    for g in groups {
+        let Ok(offsets) = &g.offsets else { continue };
+        for t in offsets.topics() {
+            let Some(state) = cluster.topics.get(&t.topic) else { continue };
+            for &(p, committed) in &t.offsets {
+                let Some(Ok(end)) = state.partition(p).map(|p| &p.high) else { continue };
+                if committed >= 0 && committed < *end {
+                    waiting.push(super::lag_time::Waiting {
+                        group: Some(g.name.clone()),
+                        topic: t.topic.clone(),
+                        partition: p,
+                        offset: committed,
+                        end: *end,
+                    });
+                }
+            }
+        }
+    }
+    waiting
 }
 
 /// Every filtered group of either cluster, one row each. An error when neither side could
@@ -90,7 +128,7 @@ pub fn group_rows(snapshot: &Snapshot, filter: &NameFilter) -> crate::error::Res
                         source: None,
                         target: None,
                     });
-                    let s = Some(group_side(cluster, g));
+                    let s = Some(group_side(cluster, &feed.ages, g));
                     match side {
                         Side::Source => row.source = s,
                         Side::Target => row.target = s,
@@ -146,11 +184,21 @@ pub fn group_partitions(snapshot: &Snapshot, replication: &Replication, group: &
             } else {
                 target_topic
             };
+            let source_committed = src_offsets.get(&source_topic, partition);
+            let source_end = src.and_then(|(c, _)| end_offset(c, &source_topic, partition));
+            let target_committed = tgt_offsets.get(&target_topic, partition);
+            let target_end = tgt.and_then(|(c, _)| end_offset(c, &target_topic, partition));
+            let age = |side: Side, topic: &str, committed: Option<i64>, end: Option<i64>| {
+                let unread = end? - committed?;
+                snapshot.feed(side).ages.consumer(group, topic, partition, unread)
+            };
             GroupPartition {
-                source_committed: src_offsets.get(&source_topic, partition),
-                source_end: src.and_then(|(c, _)| end_offset(c, &source_topic, partition)),
-                target_committed: tgt_offsets.get(&target_topic, partition),
-                target_end: tgt.and_then(|(c, _)| end_offset(c, &target_topic, partition)),
+                source_age: age(Side::Source, &source_topic, source_committed, source_end),
+                target_age: age(Side::Target, &target_topic, target_committed, target_end),
+                source_committed,
+                source_end,
+                target_committed,
+                target_end,
                 source_topic,
                 target_topic,
                 partition,

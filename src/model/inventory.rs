@@ -181,6 +181,7 @@ mod tests {
             })),
             last_error: None,
             figures_version: 0,
+            ages: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod events;
 pub mod groups;
 pub mod inventory;
+pub mod lag_time;
 pub mod mapping;
 pub mod overview;
 pub mod target_only;
@@ -249,6 +250,8 @@ pub struct ClusterFeed {
     /// on its poll task, so the UI tells a changed poll from an unchanged one without comparing
     /// 25,000 partitions itself. 0: not counted (a feed built by hand).
     pub figures_version: u64,
+    /// Lag in seconds, derived by the poll loop from the same poll as `last_good`.
+    pub ages: Arc<lag_time::Ages>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,6 +458,7 @@ mod tests {
                 last_good: Some(state(high, at)),
                 last_error: None,
                 figures_version: version,
+                ages: Default::default(),
             },
             target: ClusterFeed::new("b"),
             mm2: None,

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::lag_time::{Age, Ages};
 use super::target_only::{PartitionRanges, TargetOnly};
 use super::{ClusterState, Health, Snapshot, TopicState};
 use crate::config::{MonitorConfig, NameFilter, Replication};
@@ -64,6 +65,8 @@ pub struct PartitionPair {
     pub target: Option<SideFigures>,
     /// Source end offset minus target end offset, when both are known.
     pub lag: Option<i64>,
+    /// How old the oldest record waiting to be copied is (None: not known).
+    pub lag_age: Option<Age>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +91,8 @@ pub struct TopicPair {
     pub target_end: Option<i64>,
     /// Sum of the per-partition lags over the partitions both sides have.
     pub lag: Option<i64>,
+    /// The oldest record waiting to be copied, over the partitions (None: some not known).
+    pub lag_age: Option<Age>,
     pub status: PairStatus,
     /// Why a figure is missing, when one is (shown next to it).
     pub note: Option<String>,
@@ -164,6 +169,7 @@ pub struct PartitionRows {
     syncs: BTreeMap<i32, (i64, i64)>,
     explained: Arc<TargetOnly>,
     lag_known: bool,
+    ages: Arc<Ages>,
 }
 
 impl PartitionRows {
@@ -181,6 +187,7 @@ impl PartitionRows {
             target,
             explained: snapshot.target_only.clone(),
             lag_known: lag_known(snapshot, replication),
+            ages: snapshot.source.ages.clone(),
         };
         rows.ids = partition_ids(rows.topic(&rows.source), rows.topic(&rows.target));
         rows.ids.retain(|id| keep(*id));
@@ -211,6 +218,9 @@ impl PartitionRows {
         );
         if !self.lag_known {
             pair.lag = None;
+        }
+        if let (Some(lag), Some((_, topic))) = (pair.lag, &self.source) {
+            pair.lag_age = self.ages.replication(topic, id, lag);
         }
         Some(pair)
     }
@@ -244,6 +254,7 @@ pub fn partition_pair(
         source: s,
         target: t,
         lag,
+        lag_age: None,
     }
 }
 
@@ -275,6 +286,7 @@ pub fn topic_pairs(
             // One pass over each side's partitions, without building their rows (25,000
             // partitions are derived on every changed poll).
             let (mut lag, mut max_lag, mut negative) = (None::<i64>, None::<i64>, false);
+            let mut lag_age = Some(Age::ZERO);
             let (mut source_end, mut problem) = (Some(0i64), false);
             for sp in &s.partitions {
                 problem |= sp.high.is_err() || sp.error.is_some();
@@ -293,6 +305,8 @@ pub fn topic_pairs(
                 negative |= partition_lag < 0;
                 max_lag = Some(max_lag.map_or(partition_lag, |m| m.max(partition_lag)));
                 lag = Some(lag.unwrap_or(0) + partition_lag);
+                let age = snapshot.source.ages.replication(&s.name, sp.id, partition_lag);
+                lag_age = lag_age.and_then(|worst| age.map(|a| Age::worst(Some(worst), a)));
             }
             let mut target_end = t.map(|_| 0i64);
             for tp in t.iter().flat_map(|t| &t.partitions) {
@@ -330,12 +344,46 @@ pub fn topic_pairs(
                 target_partitions: t.map(|t| t.partitions.len()),
                 source_end,
                 target_end,
+                lag_age: lag_age.filter(|_| lag.is_some()),
                 lag,
                 status,
                 note,
             }
         })
         .collect()
+}
+
+/// Every watched source partition where records wait to be copied: the oldest waiting one
+/// (the source's end less the records waiting) and the end. None before lag can be known.
+pub fn waiting_replication(snapshot: &Snapshot, replication: &Replication) -> Vec<super::lag_time::Waiting> {
+    let (Some(src), Some(tgt)) = (snapshot.source.state(), snapshot.compared_target()) else {
+        return Vec::new();
+    };
+    if !lag_known(snapshot, replication) {
+        return Vec::new();
+    }
+    let mut waiting = Vec::new();
+    for s in src.topics.values() {
+        let target_topic = replication.target_topic(&s.name);
+        let Some(t) = tgt.topics.get(&target_topic) else { continue };
+        let syncs = newest_syncs(snapshot, replication, &s.name);
+        for sp in &s.partitions {
+            let Some(tp) = t.partition(sp.id) else { continue };
+            let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else { continue };
+            let explained = snapshot.target_only.partition(&target_topic, sp.id);
+            let lag = replication_lag(*sh, *th, syncs.get(&sp.id).copied(), explained);
+            if lag > 0 {
+                waiting.push(super::lag_time::Waiting {
+                    group: None,
+                    topic: s.name.clone(),
+                    partition: sp.id,
+                    offset: sh - lag,
+                    end: *sh,
+                });
+            }
+        }
+    }
+    waiting
 }
 
 /// MM2's newest offset-sync of each partition of a source topic, when MM2 (not an
@@ -368,18 +416,20 @@ fn first_partition_problem(s: &TopicState, t: Option<&TopicState>) -> Option<Str
         .find_map(|f| f.high.as_ref().err().cloned().or_else(|| f.error.clone()))
 }
 
-/// The last few lag figures of each topic, for the trend column.
+/// The last few lag figures of each topic, with the time of the poll they came from: the
+/// trend column, and the time to drain.
 #[derive(Debug, Clone, Default)]
 pub struct LagHistory {
-    by_topic: BTreeMap<String, VecDeque<i64>>,
+    by_topic: BTreeMap<String, VecDeque<(SystemTime, i64)>>,
     last_seq: u64,
 }
 
 pub const TREND_LEN: usize = 12;
 
 impl LagHistory {
-    /// Records the lag of every pair once per snapshot (`seq` avoids double counting).
-    pub fn record(&mut self, seq: u64, pairs: &[TopicPair]) {
+    /// Records the lag of every pair once per snapshot (`seq` avoids double counting); `at`:
+    /// when the source was polled.
+    pub fn record(&mut self, seq: u64, at: SystemTime, pairs: &[TopicPair]) {
         if seq == self.last_seq {
             return;
         }
@@ -387,18 +437,31 @@ impl LagHistory {
         for p in pairs {
             let Some(lag) = p.lag else { continue };
             let h = self.by_topic.entry(p.source_topic.clone()).or_default();
+            if h.back().is_some_and(|(t, _)| *t == at) {
+                continue;
+            }
             if h.len() == TREND_LEN {
                 h.pop_front();
             }
-            h.push_back(lag);
+            h.push_back((at, lag));
         }
     }
 
     pub fn trend(&self, topic: &str) -> Vec<i64> {
         self.by_topic
             .get(topic)
-            .map(|h| h.iter().copied().collect())
+            .map(|h| h.iter().map(|(_, l)| *l).collect())
             .unwrap_or_default()
+    }
+
+    /// How long the topic's lag takes to drain at the pace of the trend.
+    pub fn drain(&self, topic: &str) -> super::lag_time::Drain {
+        let samples: Vec<(SystemTime, i64)> = self
+            .by_topic
+            .get(topic)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
+        super::lag_time::drain(&samples)
     }
 }
 
@@ -466,6 +529,7 @@ mod tests {
                 configs: Ok(Default::default()),
                 groups: Ok(vec![]),
             })),
+            ages: Default::default(),
         }
     }
 

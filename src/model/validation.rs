@@ -644,6 +644,7 @@ mod tests {
                 })),
                 last_error: None,
                 figures_version: 0,
+                ages: Default::default(),
             },
             ..Default::default()
         };

@@ -471,7 +471,9 @@ impl App {
         self.snapshot = snapshot;
         self.on_tick(now);
         let pairs = self.topic_pairs();
-        self.lag_history.record(self.snapshot.seq, &pairs);
+        if let Some(at) = self.snapshot.source.state().map(|s| s.polled_at) {
+            self.lag_history.record(self.snapshot.seq, at, &pairs);
+        }
         self.keep_translation_current();
         self.watch_rollback_criteria();
     }
@@ -1235,6 +1237,7 @@ mod tests {
             })),
             last_error: None,
             figures_version: 0,
+            ages: Default::default(),
         };
         let snapshot = |seq: u64, at: SystemTime| Snapshot {
             target_only: Default::default(),
@@ -1461,12 +1464,14 @@ mod tests {
                 last_good: Some(Arc::new(cluster("orders", 100))),
                 last_error: None,
                 figures_version: 0,
+                ages: Default::default(),
             },
             target: ClusterFeed {
                 name: "b".into(),
                 last_good: Some(Arc::new(cluster("src.orders", target_committed))),
                 last_error: None,
                 figures_version: 0,
+                ages: Default::default(),
             },
             seq: 1,
             target_before_source: None,

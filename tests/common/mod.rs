@@ -17,6 +17,7 @@ pub mod app;
 pub mod cli;
 pub mod groups;
 pub mod kafka;
+pub mod lag;
 pub mod proxy;
 pub mod tls;
 pub mod tmux;

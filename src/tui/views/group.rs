@@ -41,8 +41,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
     if wide {
         head.insert(1, "TARGET TOPIC");
         widths.insert(1, Constraint::Min(12));
-        head.extend(["SRC LAG", "TGT LAG"]);
-        widths.extend([Constraint::Length(w), Constraint::Length(w)]);
+        head.extend(["SRC LAG", "SRC AGE", "TGT LAG", "TGT AGE"]);
+        widths.extend([
+            Constraint::Length(w),
+            Constraint::Length(7),
+            Constraint::Length(w),
+            Constraint::Length(7),
+        ]);
     }
     let cols = column_widths(area.width, &widths);
     let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
@@ -84,14 +89,14 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
                 right(flip.unwrap_or_else(|| "…".into()), at("FLIP ON CKPT")).style(t.style(role)),
             ]);
             if wide {
-                cells.push(right(
-                    p.source_lag().map_or("-".into(), |c| c.to_string()),
-                    at("SRC LAG"),
-                ));
-                cells.push(right(
-                    p.target_lag().map_or("-".into(), |c| c.to_string()),
-                    at("TGT LAG"),
-                ));
+                let lag_or_dash = |lag: Option<i64>| lag.map_or("-".into(), |c| c.to_string());
+                let age_or_dash = |lag: Option<i64>, a| lag.map_or("-".into(), |_| age(a));
+                cells.extend([
+                    right(lag_or_dash(p.source_lag()), at("SRC LAG")),
+                    right(age_or_dash(p.source_lag(), p.source_age), at("SRC AGE")),
+                    right(lag_or_dash(p.target_lag()), at("TGT LAG")),
+                    right(age_or_dash(p.target_lag(), p.target_age), at("TGT AGE")),
+                ]);
             }
             Row::new(cells)
         })

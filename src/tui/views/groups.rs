@@ -28,10 +28,12 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
         }
     };
     let state_w = if wide { 19 } else { 10 };
-    let mut head = vec!["GROUP", "SRC STATE", "MEM", "SRC LAG", "TGT STATE", "MEM", "TGT LAG"];
+    let mut head = vec![
+        "GROUP", "SRC STATE", "MEM", "SRC LAG", "AGE", "TGT STATE", "MEM", "TGT LAG", "AGE",
+    ];
     // Group names whole where there is room: the REBALANCE column takes what is left (at
     // least REBALANCE_MIN), never the names.
-    let fixed = 2 * state_w + 2 * 3 + 2 * 9 + 7;
+    let fixed = 2 * state_w + 2 * 3 + 2 * 9 + 2 * 6 + 9;
     let longest = groups.iter().map(|g| g.name.chars().count() as u16).max().unwrap_or(0);
     let room = if wide {
         area.width.saturating_sub(fixed + REBALANCE_MIN)
@@ -45,23 +47,26 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
         Constraint::Length(state_w),
         Constraint::Length(3),
         Constraint::Length(9),
+        Constraint::Length(6),
         Constraint::Length(state_w),
         Constraint::Length(3),
         Constraint::Length(9),
+        Constraint::Length(6),
     ];
     if wide {
         head.push("REBALANCE");
         widths.push(Constraint::Length(rebalance_w));
     }
     let cols = column_widths(area.width, &widths);
-    let (mem_w, lag_w) = (cols[2], cols[3]);
+    let (mem_w, lag_w, age_w) = (cols[2], cols[3], cols[4]);
     let side_cells = |s: &Option<GroupSide>| -> Vec<Cell> {
         match s {
-            None => vec![Cell::from("-"), Cell::from("-"), Cell::from("-")],
+            None => vec![Cell::from("-"), Cell::from("-"), Cell::from("-"), Cell::from("-")],
             Some(s) => vec![
                 Cell::from(state_label(&s.status, wide)).style(t.style(group_role(&s.status))),
                 right(s.members.to_string(), mem_w),
                 right(fig(&s.lag), lag_w),
+                right(age(s.lag_age), age_w),
             ],
         }
     };

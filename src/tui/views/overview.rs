@@ -27,18 +27,25 @@ pub(super) fn render(
         head.push("TARGET TOPIC");
         widths.push(Constraint::Min(12));
     }
-    head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "TREND", "VALID"]);
+    head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "LAG S", "TREND"]);
     widths.extend([
         Constraint::Length(9),
         Constraint::Length(num_w),
         Constraint::Length(num_w),
         Constraint::Length(num_w),
-        Constraint::Length(trend_w),
         Constraint::Length(7),
+        Constraint::Length(trend_w),
     ]);
+    if wide {
+        head.push("DRAIN");
+        widths.push(Constraint::Length(12));
+    }
+    head.push("VALID");
+    widths.push(Constraint::Length(7));
     let cols = column_widths(area.width, &widths);
     let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
     let (parts_w, src_w, tgt_w, lag_w) = (at("P SRC/TGT"), at("SRC END"), at("TGT END"), at("LAG"));
+    let age_w = at("LAG S");
     let shown = visible_rows(area, app, pairs.len());
     let body = pairs[shown.clone()]
         .iter()
@@ -64,12 +71,17 @@ pub(super) fn render(
                 right(num(p.source_end), src_w),
                 right(num(p.target_end), tgt_w),
                 right(num(p.lag), lag_w),
+                right(age(p.lag_age), age_w),
                 Cell::from(trend).style(t.style(Role::Muted)),
-                match validated.get(&p.source_topic) {
+            ]);
+            if wide {
+                let drain = app.lag_history.drain(&p.source_topic);
+                cells.push(Cell::from(drain.label()).style(t.style(Role::Muted)));
+            }
+            cells.extend([match validated.get(&p.source_topic) {
                     Some(v) => Cell::from(v.word()).style(t.style(validation_role(*v))),
                     None => Cell::from("-").style(t.style(Role::Muted)),
-                },
-            ]);
+                }]);
             Row::new(cells)
         })
         .collect();

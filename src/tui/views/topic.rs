@@ -17,14 +17,21 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
     let line = match pair {
         Some(p) => Line::from(vec![
             Span::styled(p.status.word(), t.style(status_role(p.status))),
-            Span::raw(format!(" {} → {}  lag {}", p.source_topic, p.target_topic, num(p.lag))),
+            Span::raw(format!(
+                " {} → {}  lag {} ({} behind, drains in {})",
+                p.source_topic,
+                p.target_topic,
+                num(p.lag),
+                age(p.lag_age),
+                app.lag_history.drain(&p.source_topic).label()
+            )),
         ]),
         None => Line::from("topic no longer in the source snapshot"),
     };
     frame.render_widget(Paragraph::new(line), summary);
     let w = if wide { 12 } else { 9 };
     let head = vec![
-        "P", "SRC LOW", "SRC END", "LDR", "ISR", "TGT LOW", "TGT END", "LDR", "ISR", "LAG",
+        "P", "SRC LOW", "SRC END", "LDR", "ISR", "TGT LOW", "TGT END", "LDR", "ISR", "LAG", "LAG S",
     ];
     let widths = vec![
         Constraint::Length(4),
@@ -37,6 +44,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
         Constraint::Length(4),
         Constraint::Length(5),
         Constraint::Length(w),
+        Constraint::Length(7),
     ];
     let side = |f: &Option<crate::model::overview::SideFigures>| -> [String; 4] {
         match f {
@@ -74,6 +82,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
                 right(tld, cols[7]),
                 right(ti, cols[8]),
                 right(num(p.lag), cols[9]).style(t.style(lag_role)),
+                right(age(p.lag_age), cols[10]),
             ])
         })
         .collect();

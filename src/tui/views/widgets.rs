@@ -77,6 +77,11 @@ pub(super) fn num(v: Option<i64>) -> String {
     v.map_or_else(|| "?".into(), |n| n.to_string())
 }
 
+/// A lag in seconds for a cell: "4.2s", "~4.2s" estimated, ">2m05s" at least, "?" unknown.
+pub(super) fn age(a: Option<crate::model::lag_time::Age>) -> String {
+    a.map_or_else(|| "?".into(), |a| a.label())
+}
+
 pub(super) fn fig<E>(v: &Result<i64, E>) -> String {
     v.as_ref().map_or_else(|_| "?".into(), |n| n.to_string())
 }
