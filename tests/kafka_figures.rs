@@ -307,3 +307,78 @@ fn groups_classic_and_kip_848_are_stable_with_members_then_empty() {
     );
     traffic.stop();
 }
+
+/// Acceptance (issue 23, lag in seconds, on real Kafka): a producer writing records whose
+/// timestamps are known while the real MM2 copies, and a group that read 30 of them and
+/// stopped. On every poll: replication and the group's lag in seconds within one poll interval
+/// of the truth, read exactly; with `timestamp_reads = 0` the same figures estimated, marked,
+/// and within 20% of the truth once past 2 s (within one poll interval below).
+#[test]
+fn lag_in_seconds_follows_known_timestamps_while_mm2_copies() {
+    use common::lag::*;
+    use cutover::model::lag_time::AgeHow;
+    let refresh = Duration::from_millis(500);
+    let e = estate();
+    let src = e.source_cluster();
+    create(&src, &[TopicSpec::new("fig-clock", 1)]);
+    let with_reads = |reads: usize| {
+        e.config(&format!(
+            "{REPLICATION}{FAST}timestamp_reads = {reads}\n[topics]\ninclude = [\"fig-clock\"]\n[groups]\ninclude = [\"clock-app\"]\n"
+        ))
+    };
+    let (exact_config, estimated_config) = (with_reads(200), with_reads(0));
+    let rt = runtime();
+    let _guard = rt.enter();
+    let exact = Monitor::start(&exact_config).unwrap();
+    let estimated = Monitor::start(&estimated_config).unwrap();
+    let producer = ClockedProducer::start(&src, "fig-clock", Duration::from_millis(20));
+    common::wait_for(Duration::from_secs(30), "40 records written", || {
+        (producer.written.load(std::sync::atomic::Ordering::SeqCst) >= 40).then_some(())
+    });
+    common::groups::commit_offsets(&src, "clock-app", &[("fig-clock".into(), 0, 30)]).unwrap();
+    // Both monitors read MM2's state and the group before sampling.
+    for (m, c) in [(&exact, &exact_config), (&estimated, &estimated_config)] {
+        common::wait_for(Duration::from_secs(30), "lag and the group's commit", || {
+            samples(m, c, "fig-clock", "clock-app", Duration::from_millis(1200))
+                .last()
+                .filter(|s| s.committed == Some(30) && s.age.is_some())
+                .cloned()
+        });
+    }
+    let (exact_samples, estimated_samples) = std::thread::scope(|s| {
+        let x = s.spawn(|| samples(&exact, &exact_config, "fig-clock", "clock-app", Duration::from_secs(8)));
+        let y = samples(&estimated, &estimated_config, "fig-clock", "clock-app", Duration::from_secs(8));
+        (x.join().unwrap(), y)
+    });
+    let mut report = Vec::new();
+    for (exactly, samples) in [(true, &exact_samples), (false, &estimated_samples)] {
+        assert!(samples.len() >= 8, "too few polls: {}", samples.len());
+        for s in samples.iter() {
+            let truth = s.truth(&producer);
+            let age = s.age.unwrap_or_else(|| panic!("no replication age: {s:?}"));
+            let group_truth = s.group_truth(&producer).expect("the group's commit");
+            let group_age = s.group_age.unwrap_or_else(|| panic!("no group age: {s:?}"));
+            report.push(format!(
+                "exact={exactly} lag={} truth={truth:?} shown={} | group truth={group_truth:?} shown={}",
+                s.lag,
+                age.label(),
+                group_age.label()
+            ));
+            let near = |shown: Duration, truth: Duration| match exactly {
+                true => off_by(shown, truth) <= refresh,
+                false if truth > Duration::from_secs(2) => off_by(shown, truth) <= truth.mul_f64(0.2),
+                false => off_by(shown, truth) <= refresh,
+            };
+            assert!(near(age.age, truth), "replication: {report:#?}");
+            assert!(near(group_age.age, group_truth), "group: {report:#?}");
+            assert_eq!(group_age.how == AgeHow::Exact, exactly, "{report:#?}");
+            if s.lag > 0 && !exactly {
+                assert_ne!(age.how, AgeHow::Exact, "{report:#?}");
+            }
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+    // The group's lag grew past 2 s, where the 20% bound applies.
+    assert!(estimated_samples.iter().any(|s| s.group_truth(&producer) > Some(Duration::from_secs(4))));
+    producer.stop();
+}
