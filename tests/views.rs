@@ -2,12 +2,13 @@
 //! default theme and as NO_COLOR gives it (mono). The state is a fixed, synthetic snapshot:
 //! rendering is a pure function of it, so nothing here needs a broker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cutover::config;
+use cutover::model::lag_time::{Age, AgeHow, Ages};
 use cutover::mm2::codec::{Checkpoint, OffsetSync};
 use cutover::mm2::state::Mm2State;
 use cutover::model::{
@@ -211,17 +212,43 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
             &[("dc1.orders", 0, 119_000)],
         )]),
     };
-    let feed = |name: &str, s: ClusterState| ClusterFeed {
+    // Lag in seconds as the poll loop would have derived it: some read, some estimated.
+    let age = |ms: u64, how: AgeHow| Age {
+        age: Duration::from_millis(ms),
+        how,
+    };
+    let source_ages = Ages {
+        at: Some(polled),
+        replication: HashMap::from([
+            (("orders".to_string(), 0), age(3_200, AgeHow::Estimated)),
+            (("orders".to_string(), 2), age(400, AgeHow::Exact)),
+            (("customers".to_string(), 0), age(12_400, AgeHow::Exact)),
+        ]),
+        consumer: HashMap::from([
+            (("billing".to_string(), "orders".to_string(), 0), age(800, AgeHow::Exact)),
+            (("billing".to_string(), "orders".to_string(), 1), age(2_100, AgeHow::Estimated)),
+            (("fraud-check".to_string(), "payments".to_string(), 0), age(65_000, AgeHow::AtLeast)),
+        ]),
+    };
+    let target_ages = Ages {
+        at: Some(polled),
+        replication: HashMap::new(),
+        consumer: HashMap::from([(
+            ("billing".to_string(), "dc1.orders".to_string(), 0),
+            age(4_000, AgeHow::Exact),
+        )]),
+    };
+    let feed = |name: &str, s: ClusterState, ages: Ages| ClusterFeed {
         name: name.into(),
         last_good: Some(Arc::new(s)),
         last_error: None,
         figures_version: 0,
-        ages: Default::default(),
+        ages: Arc::new(ages),
     };
     Snapshot {
         target_only: Default::default(),
-        source: feed("dc1-prod", source),
-        target: feed("gcp-cloud", target),
+        source: feed("dc1-prod", source, source_ages),
+        target: feed("gcp-cloud", target, target_ages),
         seq,
         target_before_source: None,
         mm2: Some(Arc::new(mm2_state(polled))),

@@ -11,7 +11,7 @@ use crate::tui::app::App;
 use crate::tui::theme::Role;
 
 /// The REBALANCE column's least width: "src rebalancing for 12s (3 members)".
-const REBALANCE_MIN: u16 = 20;
+const REBALANCE_MIN: u16 = 16;
 
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::error::Result<Vec<GroupRow>>) {
     let t = &app.theme;
@@ -33,7 +33,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
     ];
     // Group names whole where there is room: the REBALANCE column takes what is left (at
     // least REBALANCE_MIN), never the names.
-    let fixed = 2 * state_w + 2 * 3 + 2 * 9 + 2 * 6 + 9;
+    let fixed = 2 * state_w + 2 * 3 + 2 * 8 + 2 * 6 + 9;
     let longest = groups.iter().map(|g| g.name.chars().count() as u16).max().unwrap_or(0);
     let room = if wide {
         area.width.saturating_sub(fixed + REBALANCE_MIN)
@@ -46,11 +46,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
         Constraint::Min(name_w),
         Constraint::Length(state_w),
         Constraint::Length(3),
-        Constraint::Length(9),
+        Constraint::Length(8),
         Constraint::Length(6),
         Constraint::Length(state_w),
         Constraint::Length(3),
-        Constraint::Length(9),
+        Constraint::Length(8),
         Constraint::Length(6),
     ];
     if wide {

@@ -20,16 +20,16 @@ pub(super) fn render(
 ) {
     let t = &app.theme;
     let wide = area.width >= WIDE;
-    let (trend_w, num_w) = if wide { (12, 12) } else { (6, 10) };
+    let (trend_w, num_w, parts_w) = if wide { (12, 12, 9) } else { (6, 8, 7) };
     let mut head = vec!["STATUS", "TOPIC"];
     let mut widths = vec![Constraint::Length(8), Constraint::Min(12)];
     if wide {
         head.push("TARGET TOPIC");
         widths.push(Constraint::Min(12));
     }
-    head.extend(["P SRC/TGT", "SRC END", "TGT END", "LAG", "LAG S", "TREND"]);
+    head.extend([if wide { "P SRC/TGT" } else { "P S/T" }, "SRC END", "TGT END", "LAG", "LAG S", "TREND"]);
     widths.extend([
-        Constraint::Length(9),
+        Constraint::Length(parts_w),
         Constraint::Length(num_w),
         Constraint::Length(num_w),
         Constraint::Length(num_w),
@@ -44,7 +44,8 @@ pub(super) fn render(
     widths.push(Constraint::Length(7));
     let cols = column_widths(area.width, &widths);
     let at = |name: &str| cols[head.iter().position(|h| *h == name).expect("a column")];
-    let (parts_w, src_w, tgt_w, lag_w) = (at("P SRC/TGT"), at("SRC END"), at("TGT END"), at("LAG"));
+    let parts_w = cols[head.iter().position(|h| h.starts_with("P S")).expect("a column")];
+    let (src_w, tgt_w, lag_w) = (at("SRC END"), at("TGT END"), at("LAG"));
     let age_w = at("LAG S");
     let shown = visible_rows(area, app, pairs.len());
     let body = pairs[shown.clone()]

@@ -6,6 +6,7 @@ use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
 
 use super::widgets::*;
+use crate::model::lag_time::seconds_label;
 use crate::model::overview::{lag_level, LagLevel, PartitionPair, PartitionRows, TopicPair};
 use crate::tui::app::App;
 use crate::tui::theme::Role;
@@ -18,12 +19,15 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, pair: &Option<Top
         Some(p) => Line::from(vec![
             Span::styled(p.status.word(), t.style(status_role(p.status))),
             Span::raw(format!(
-                " {} → {}  lag {} ({} behind, drains in {})",
+                " {} → {}  lag {} ({} behind, {})",
                 p.source_topic,
                 p.target_topic,
                 num(p.lag),
                 age(p.lag_age),
-                app.lag_history.drain(&p.source_topic).label()
+                match app.lag_history.drain(&p.source_topic) {
+                    crate::model::lag_time::Drain::In(d) => format!("drains in {}", seconds_label(d)),
+                    other => other.label(),
+                }
             )),
         ]),
         None => Line::from("topic no longer in the source snapshot"),
