@@ -230,11 +230,12 @@ fn a_newcomer_cuts_wave_1_over_with_keys_and_quits_leaving_nothing() {
         "analytics-sessions Stable on the target",
         Duration::from_secs(30),
         |s| {
+            // GROUP, SRC STATE, MEM, SRC LAG, AGE, TGT STATE, ...
             s.lines().any(|l| {
                 let cols: Vec<&str> = l.split_whitespace().collect();
                 cols.first() == Some(&"analytics-sessions")
                     && cols.get(1) == Some(&"Empty")
-                    && cols.get(4) == Some(&"Stable")
+                    && cols.get(5) == Some(&"Stable")
             })
         },
     );
