@@ -452,3 +452,105 @@ fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
     assert!(violations.is_empty(), "{violations:#?}");
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// Acceptance (issue 23, the pause budget): a wave driven from the cockpit, producers frozen
+/// and nobody answering the next question: the header counts the write pause against
+/// `max_write_pause`; past it, the alarm on the screen, and with `auto_rollback` the drive
+/// stops and the wave rolls back by itself (journaled), without asking: the producers write
+/// on the source again and every record is processed exactly once.
+#[test]
+fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
+    use common::app::{exactly_once_violations, App, AppSpec};
+    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
+
+    // The memory engine, as in the wave test above (tansu's sqlite engine breaks DescribeGroups).
+    let (src, tgt, dir) = two_brokers(Storage::Memory);
+    create(&src, &[TopicSpec::new("orders", 2)]);
+    create(&tgt, &[TopicSpec::new("east.orders", 2)]);
+    let replication = config(&src, &tgt, "[replication]\nsource_alias = \"east\"\n").replication;
+    let mut spec = ReplicatorSpec::new(cluster(&src, "src"), cluster(&tgt, "tgt"), replication, &["orders"]);
+    spec.one_record_per_request = true;
+    spec.offset_lag_max = 10;
+    let replicator = Replicator::start(spec).unwrap();
+    let app = App::start(
+        dir.path(),
+        AppSpec {
+            source: cluster(&src, "source"),
+            target: cluster(&tgt, "target"),
+            topic: "orders".into(),
+            target_topic: "east.orders".into(),
+            partitions: 2,
+            group: "billing".into(),
+            pause: Duration::from_millis(30),
+            abort_every: None,
+        },
+    );
+    wait_for(Duration::from_secs(30), "the group processing on the source", || {
+        (app.processed.lock().unwrap().len() > 40).then_some(())
+    });
+    let config = dir.path().join("cutover.toml");
+    let journal = dir.path().join("cutover.journal");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nname = \"dc-east\"\nbootstrap = \"{}\"\n[target]\nname = \"cloud-west\"\nbootstrap = \"{}\"\n\
+             [replication]\nsource_alias = \"east\"\n[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"2s\"\n\
+             [validation]\ninterval = \"off\"\n\
+             [cutover]\njournal = \"{}\"\nsettle = \"2s\"\n\
+             [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nconfirm = \"each-step\"\n{}\
+             [wave.criteria]\nmax_write_pause = \"6s\"\nauto_rollback = true\n\
+             [log]\nfile = \"{}\"\n",
+            src.bootstrap(),
+            tgt.bootstrap(),
+            journal.display(),
+            app.hooks_toml(),
+            dir.path().join("cutover.log").display()
+        ),
+    )
+    .unwrap();
+    let t = Tmux::open("budget", &config, "");
+    t.wait_screen("the topics", |s| s.contains("orders"));
+    t.keys(&["7"]);
+    t.wait_screen("the wave, not started", |s| s.contains("w1") && s.contains("not started"));
+    t.keys(&["s"]);
+    t.wait_screen("the typed confirmation", |s| s.contains("Start wave w1?"));
+    t.keys(&["w", "1", "Enter"]);
+    t.wait_screen("the freeze hook's question", |s| {
+        s.contains("freeze producers: run the hook freeze_producers?")
+    });
+    t.keys(&["y"]);
+    let frozen = std::time::Instant::now();
+    // The pause clock in the header, counting against the budget.
+    let clock = t.wait_screen("the write pause clock", |s| {
+        s.lines().next().is_some_and(|l| l.contains("w1: writes paused") && l.contains("of 6.0s"))
+    });
+    // Nobody answers the next question: past 6 s the alarm, then the rollback by itself.
+    let alarm = t.wait_screen("the pause budget alarm", |s| s.contains("PAUSE BUDGET"));
+    let raised = frozen.elapsed();
+    let rolled_back = t.wait_screen("the wave rolled back", |s| s.contains("ROLLED BACK"));
+    eprintln!("{clock}\n{alarm}\n{rolled_back}\nalarm after {raised:?}");
+    assert!(raised >= Duration::from_secs(6), "the alarm came before the budget: {raised:?}");
+    assert!(raised < Duration::from_secs(6 + 3), "the alarm came late: {raised:?}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains("automatic rollback (auto_rollback = true): PAUSE BUDGET: wave w1: writes paused"),
+        "the rollback is journaled with its reason:\n{text}"
+    );
+    assert!(text.contains("\"rollback_started\""), "{text}");
+    // The producers were let write on the source again, by the rollback's own hook.
+    let hooks = app.hooks_ran();
+    assert!(hooks.contains(&"rollback_freeze_producers".to_string()), "{hooks:?}");
+    assert!(!hooks.contains(&"flip_producers".to_string()), "{hooks:?}");
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+
+    let before = app.acked.lock().unwrap().len();
+    wait_for(Duration::from_secs(30), "the producer writing again", || {
+        (app.acked.lock().unwrap().len() > before + 20).then_some(())
+    });
+    assert_eq!(replicator.error(), None);
+    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
+    let violations = exactly_once_violations(&acked, &processed);
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(errors.is_empty(), "{errors:?}");
+}

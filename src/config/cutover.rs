@@ -118,6 +118,10 @@ pub struct Criteria {
     pub rollback_if_target_group_lag_over: Option<i64>,
     pub rollback_after: Duration,
     pub auto_rollback: bool,
+    /// How long producers may stay frozen (the wave's write pause), and consumers stopped
+    /// (its read pause): past it an alarm, and with `auto_rollback` a rollback.
+    pub max_write_pause: Option<Duration>,
+    pub max_read_pause: Option<Duration>,
 }
 
 impl Default for Criteria {
@@ -127,6 +131,8 @@ impl Default for Criteria {
             rollback_if_target_group_lag_over: None,
             rollback_after: Duration::from_secs(15 * 60),
             auto_rollback: false,
+            max_write_pause: None,
+            max_read_pause: None,
         }
     }
 }
@@ -245,6 +251,8 @@ struct RawCriteria {
     rollback_if_target_group_lag_over: Option<Spanned<i64>>,
     rollback_after: Option<Spanned<String>>,
     auto_rollback: Option<bool>,
+    max_write_pause: Option<Spanned<String>>,
+    max_read_pause: Option<Spanned<String>>,
 }
 
 fn patterns(list: &[Spanned<String>], located: &Locate) -> Result<Vec<Regex>, ConfigError> {
@@ -318,6 +326,14 @@ impl RawWave {
                 Some(v) => parse_duration(&v, "rollback_after", "\"15m\"", Duration::from_secs(1), "", located)?,
             },
             auto_rollback: c.auto_rollback.unwrap_or(false),
+            max_write_pause: match c.max_write_pause {
+                None => None,
+                Some(v) => Some(parse_duration(&v, "max_write_pause", "\"30s\"", Duration::from_secs(1), "", located)?),
+            },
+            max_read_pause: match c.max_read_pause {
+                None => None,
+                Some(v) => Some(parse_duration(&v, "max_read_pause", "\"30s\"", Duration::from_secs(1), "", located)?),
+            },
         };
         Ok(Wave {
             name,

@@ -70,6 +70,9 @@ pub struct Driver<'a> {
     confirmed: Option<Vec<GroupCommit>>,
     /// `[notify] command`: told each journal entry and alarm, never waited for.
     notifier: super::notify::Notifier,
+    /// A rollback the wave's criteria started by themselves (auto_rollback): its steps run
+    /// without asking, as nobody may be at the wheel.
+    pub(super) unattended: bool,
 }
 
 impl<'a> Driver<'a> {
@@ -106,6 +109,7 @@ impl<'a> Driver<'a> {
             stop: CancelToken::default(),
             confirmed: None,
             notifier: super::notify::Notifier::start(&config.notify),
+            unattended: false,
         })
     }
 
@@ -236,7 +240,9 @@ impl<'a> Driver<'a> {
                 }
                 Next::Finished(f) => return self.finished(op, f),
                 Next::Run { step, action, again } => {
-                    if !self.dry_run && engine::needs_confirmation(self.wave, action, again) {
+                    let ask = engine::needs_confirmation(self.wave, action, again)
+                        && !(self.unattended && !again && self.state.rolling_back());
+                    if !self.dry_run && ask {
                         let (question, details) = self.describe(op, step, action, again)?;
                         if !op.yes_no(&question, &details) {
                             return Ok(Outcome::Declined { step });

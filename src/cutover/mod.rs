@@ -11,4 +11,5 @@ pub mod engine;
 pub mod hooks;
 pub mod journal;
 pub mod notify;
+pub mod pause;
 pub mod plan;

@@ -297,6 +297,13 @@ pub struct App {
     pub derivations: std::sync::atomic::AtomicU64,
 }
 
+/// The same alarm as before, its running figures aside (a pause clock's seconds grow): raised,
+/// logged and acted on once.
+fn same_alarm(before: &str, now: &str) -> bool {
+    let stem = |t: &str| t.split(" paused").next().unwrap_or(t).to_string();
+    before == now || (before.starts_with("PAUSE BUDGET") && stem(before) == stem(now))
+}
+
 /// What a view's rows depend on: the state (by version), the view, its filter, and whether
 /// each cluster is live (the only thing in them that changes with the clock).
 #[derive(Debug, Clone, PartialEq)]
@@ -324,9 +331,27 @@ pub struct CutoverPanel {
     pub lines: std::collections::VecDeque<crate::cutover::engine::Said>,
     /// Rollback criteria breached now: (wave, what), for the alarm on every view.
     pub alarms: Vec<(String, String)>,
+    /// A wave this cockpit drives whose pause budget was breached with auto_rollback: its drive
+    /// is being stopped, and the rollback starts when it has (wave, the breach).
+    pub rollback_when_stopped: Option<(String, String)>,
 }
 
 impl CutoverPanel {
+    /// The pause clocks running now, wave by wave (the header shows them on every view).
+    pub fn running_pauses(&self, config: &Config) -> Vec<(String, crate::cutover::pause::Pause)> {
+        config
+            .waves
+            .iter()
+            .zip(self.waves(config))
+            .flat_map(|(w, s)| {
+                crate::cutover::pause::pauses(&s, w)
+                    .into_iter()
+                    .filter(|p| p.running())
+                    .map(move |p| (w.name.clone(), p))
+            })
+            .collect()
+    }
+
     /// Every wave of the plan, folded from the journal.
     pub fn waves(&self, config: &Config) -> Vec<crate::cutover::engine::WaveState> {
         config
@@ -482,39 +507,57 @@ impl App {
     /// with auto_rollback the wave rolls back by itself (saying so in the log).
     fn watch_rollback_criteria(&mut self) {
         let states = self.cutover.waves(&self.config);
-        let alarms: Vec<(String, String)> = self
+        // (wave, what, whether it asks for a rollback by itself)
+        let breaches: Vec<(String, String, bool)> = self
             .config
             .waves
             .iter()
             .zip(&states)
-            .filter_map(|(w, s)| {
-                crate::cutover::checks::rollback_breach(&self.snapshot, &self.config, w, s, self.now)
-                    .map(|text| (w.name.clone(), text))
+            .flat_map(|(w, s)| {
+                let lag = crate::cutover::checks::rollback_breach(&self.snapshot, &self.config, w, s, self.now)
+                    .map(|text| (w.name.clone(), text, w.criteria.auto_rollback));
+                let pause = crate::cutover::pause::pause_breach(s, w, self.now)
+                    .map(|(text, rolls_back)| (w.name.clone(), text, rolls_back));
+                lag.into_iter().chain(pause)
             })
             .collect();
-        for (wave, text) in &alarms {
-            if self.cutover.alarms.iter().any(|(w, _)| w == wave) {
+        for (wave, text, auto) in &breaches {
+            if self.cutover.alarms.iter().any(|(w, t)| w == wave && same_alarm(t, text)) {
                 continue;
             }
             self.note(Level::Error, text.clone());
-            let auto = self
-                .config
-                .waves
-                .iter()
-                .any(|w| &w.name == wave && w.criteria.auto_rollback);
-            if auto && !self.read_only && self.cutover.driving.is_none() && self.cutover.driver.is_none() {
-                self.note(
-                    Level::Warn,
-                    format!("wave {wave}: rolling back by itself (auto_rollback = true)"),
-                );
-                self.cutover.driving = Some(wave.clone());
-                self.effects.push(Effect::Cutover(CutoverOp::Rollback {
-                    wave: wave.clone(),
-                    breach: Some(text.clone()),
-                }));
+            if !auto || self.read_only || self.cutover.driver.is_some() {
+                continue;
+            }
+            match &self.cutover.driving {
+                None => {
+                    self.note(
+                        Level::Warn,
+                        format!("wave {wave}: rolling back by itself (auto_rollback = true)"),
+                    );
+                    self.cutover.driving = Some(wave.clone());
+                    self.effects.push(Effect::Cutover(CutoverOp::Rollback {
+                        wave: wave.clone(),
+                        breach: Some(text.clone()),
+                    }));
+                }
+                // Driven here (waiting at a question, or in a step): the drive stops first.
+                Some(w) if w == wave && self.cutover.rollback_when_stopped.is_none() => {
+                    self.note(
+                        Level::Warn,
+                        format!("wave {wave}: stopping the drive to roll back by itself (auto_rollback = true)"),
+                    );
+                    self.cutover.rollback_when_stopped = Some((wave.clone(), text.clone()));
+                    self.cutover.pause_requested = true;
+                    if matches!(self.input, Input::Confirm(_)) {
+                        self.input = Input::None;
+                    }
+                    self.effects.push(Effect::Cutover(CutoverOp::Pause));
+                }
+                Some(_) => {}
             }
         }
-        self.cutover.alarms = alarms;
+        self.cutover.alarms = breaches.into_iter().map(|(w, t, _)| (w, t)).collect();
     }
 
     /// The open group's exact translation follows its commits: when the group committed since
@@ -1088,6 +1131,18 @@ impl App {
             CutoverNews::Ended { wave, result } => {
                 self.cutover.driving = None;
                 self.cutover.pause_requested = false;
+                if matches!(self.input, Input::Confirm(_)) {
+                    // The driver's question died with it.
+                    self.input = Input::None;
+                }
+                if let Some((w, breach)) = self.cutover.rollback_when_stopped.take_if(|(w, _)| *w == wave) {
+                    self.note(Level::Warn, format!("wave {w}: rolling back by itself (auto_rollback = true)"));
+                    self.cutover.driving = Some(w.clone());
+                    self.effects.push(Effect::Cutover(CutoverOp::Rollback {
+                        wave: w,
+                        breach: Some(breach),
+                    }));
+                }
                 let path = self
                     .config
                     .cutover

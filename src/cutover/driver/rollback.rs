@@ -43,6 +43,7 @@ impl Driver<'_> {
         let what = format!("automatic rollback (auto_rollback = true): {breach}");
         self.record(Event::Confirmed { what, details: vec![] })?;
         self.say(op, None, &format!("rolling back by itself: {breach}"));
+        self.unattended = true;
         let steps = self.state.rollback_plan();
         self.record(Event::RollbackStarted { steps })
     }

@@ -111,13 +111,22 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
         "refresh {} ",
         humantime::format_duration(app.config.monitor.refresh_interval)
     );
-    // The rollback alarm takes the place of the refresh figure on every view.
-    let right = match app.cutover.alarms.first() {
-        Some((wave, _)) => Line::from(Span::styled(
+    // An alarm, else a running pause clock, takes the place of the refresh figure on every view.
+    let pauses = app.cutover.running_pauses(&app.config);
+    let right = match (app.cutover.alarms.first(), pauses.first()) {
+        (Some((wave, text)), _) if text.starts_with("PAUSE BUDGET") => Line::from(Span::styled(
+            format!(" PAUSE BUDGET PASSED: {wave} "),
+            t.style(Role::Crit),
+        )),
+        (Some((wave, _)), _) => Line::from(Span::styled(
             format!(" ROLLBACK SUGGESTED: {wave} "),
             t.style(Role::Crit),
         )),
-        None => Line::from(vec![
+        (None, Some((wave, pause))) => Line::from(Span::styled(
+            format!(" {wave}: {} ", pause.label(app.now)),
+            t.style(if pause.over_budget(app.now) { Role::Crit } else { Role::Warn }),
+        )),
+        (None, None) => Line::from(vec![
             // The demo's applications: what their consumers saw (duplicates and gaps stay 0).
             Span::styled(
                 app.demo_status.as_ref().map_or(String::new(), |d| format!("{d}  ")),
@@ -195,7 +204,12 @@ fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
         return Some((f.clone(), Role::Warn));
     }
     if let Some((_, alarm)) = app.cutover.alarms.first() {
-        return Some((format!("{alarm}: r on the Cutover view (7) rolls it back"), Role::Crit));
+        let how = if alarm.ends_with("the rollback is running") {
+            ""
+        } else {
+            ": r on the Cutover view (7) rolls it back"
+        };
+        return Some((format!("{alarm}{how}"), Role::Crit));
     }
     for feed in [&app.snapshot.source, &app.snapshot.target] {
         if let Some((_, e)) = &feed.last_error {
