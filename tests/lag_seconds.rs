@@ -124,3 +124,67 @@ fn producer_check(producer: &ClockedProducer, phases: &[Phase]) {
     assert!(longest >= Duration::from_secs(5), "the stall should leave records waiting 5 s: {longest:?}");
     assert!(exact_reads * 10 >= lagging * 9, "{exact_reads} of {lagging} lagging polls read exactly");
 }
+
+/// `cutover plan` estimates each wave's write pause from the lag in seconds now: the settle,
+/// then the drain (as far behind as the oldest record waiting to be copied), against the
+/// wave's `max_write_pause`. The replicator is stalled from the start, so the oldest waiting
+/// record is the topic's first, whose timestamp the producer knows.
+#[test]
+fn the_plan_estimates_a_waves_pause_from_the_lag_in_seconds_now() {
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("clock", 1)]);
+    create(&tgt, &[TopicSpec::new("src.clock", 1)]);
+    let r = Replicator::start(ReplicatorSpec::new(
+        cluster(&src, "src"),
+        cluster(&tgt, "tgt"),
+        mm2(),
+        &["clock"],
+    ))
+    .unwrap();
+    r.stall(true);
+    let producer = ClockedProducer::start(&cluster(&src, "producer"), "clock", Duration::from_millis(20));
+    std::thread::sleep(Duration::from_secs(3));
+    let file = config_file(
+        dir.path(),
+        &src,
+        &tgt,
+        &format!(
+            "{}[cutover]\nsettle = \"2s\"\n[[wave]]\nname = \"w1\"\ntopics = [\"clock\"]\n[wave.criteria]\nmax_write_pause = \"4s\"\n",
+            settings(200)
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&file)
+        .arg("plan")
+        .output()
+        .unwrap();
+    let finished = std::time::SystemTime::now();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains("estimated pause:"))
+        .unwrap_or_else(|| panic!("no estimate:\n{text}{}", String::from_utf8_lossy(&out.stderr)));
+    // "... drain 3.4s behind now ..."
+    let drain: f64 = line
+        .split("drain ")
+        .nth(1)
+        .and_then(|s| s.split('s').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("an exact drain figure: {line}"));
+    let truth = finished.duration_since(producer.timestamp(0)).unwrap().as_secs_f64();
+    assert!(
+        drain <= truth && truth - drain < 2.0,
+        "the drain ({drain}s) is the first record's age when the plan polled (at most {truth}s): {line}"
+    );
+    let total: f64 = line
+        .split("at least ")
+        .nth(1)
+        .and_then(|s| s.split('s').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!((total - (drain + 2.0)).abs() < 0.11, "settle + drain: {line}");
+    assert!(line.contains("OVER max_write_pause 4.0s"), "{line}");
+    producer.stop();
+    drop(r);
+}

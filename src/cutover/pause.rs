@@ -158,6 +158,47 @@ pub fn pause_breach(state: &WaveState, wave: &Wave, now: SystemTime) -> Option<(
     Some((text, forward && wave.criteria.auto_rollback))
 }
 
+/// A wave's write pause as `cutover plan` estimates it before the start: the source must
+/// stand still for `settle`, then the copy must drain (about as long as the oldest record
+/// waiting to be copied is old: the replicator is that far behind); the time people take to
+/// answer, hooks and the final parity come on top.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub settle: Duration,
+    /// None: the lag in seconds of some wave topic is not known.
+    pub drain: Option<crate::model::lag_time::Age>,
+}
+
+impl Estimate {
+    pub fn at_least(&self) -> Option<Duration> {
+        Some(self.settle + self.drain?.age)
+    }
+
+    /// "writes paused at least 7.2s (settle 6.0s + drain 1.2s behind now; answers, hooks and
+    /// the final parity not counted), within max_write_pause 30.0s".
+    pub fn line(&self, budget: Option<Duration>) -> String {
+        let secs = |d: Duration| format!("{:.1}s", d.as_secs_f64());
+        let Some(total) = self.at_least() else {
+            return format!(
+                "writes paused at least {} (settle) plus the drain, whose lag in seconds is not known now",
+                secs(self.settle)
+            );
+        };
+        let drain = self.drain.map(|a| a.label()).unwrap_or_default();
+        let mut s = format!(
+            "writes paused at least {} (settle {} + drain {drain} behind now; answers, hooks and the final parity not counted)",
+            secs(total),
+            secs(self.settle)
+        );
+        match budget {
+            Some(b) if total > b => s += &format!(", OVER max_write_pause {}", secs(b)),
+            Some(b) => s += &format!(", within max_write_pause {}", secs(b)),
+            None => {}
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +261,25 @@ mod tests {
         assert_eq!(p.ended, Some(t(20)));
         assert_eq!(p.label(t(100)), "writes were paused 10.0s of 30.0s");
         assert_eq!(pause_breach(&s, &w, t(100)), None);
+    }
+
+    #[test]
+    fn the_plan_estimates_settle_plus_drain_against_the_budget() {
+        use crate::model::lag_time::{Age, AgeHow};
+        let drain = Age {
+            age: Duration::from_millis(1_200),
+            how: AgeHow::Exact,
+        };
+        let e = Estimate {
+            settle: Duration::from_secs(6),
+            drain: Some(drain),
+        };
+        assert_eq!(e.at_least(), Some(Duration::from_millis(7_200)));
+        assert!(e.line(Some(Duration::from_secs(30))).ends_with("within max_write_pause 30.0s"));
+        assert!(e.line(Some(Duration::from_secs(5))).contains("OVER max_write_pause 5.0s"));
+        let unknown = Estimate { drain: None, ..e };
+        assert_eq!(unknown.at_least(), None);
+        assert!(unknown.line(None).contains("not known"));
     }
 
     #[test]

@@ -66,6 +66,28 @@ pub fn render(config: &Config, waves: &[&Wave], snap: &Snapshot) -> (String, u8)
                 .collect();
             out.push_str(&format!("    {:<16} {}\n", step.name(), what.join("; then ")));
         }
+        // The pause it would impose, from the lag in seconds of its topics now.
+        let pairs = crate::model::overview::topic_pairs(
+            snap,
+            &config.replication,
+            &config.topics,
+            &config.monitor,
+            SystemTime::now(),
+        );
+        let drain = crate::model::lag_time::worst(
+            pairs
+                .iter()
+                .filter(|p| topics.contains(&p.source_topic))
+                .map(|p| p.lag_age),
+        );
+        let estimate = super::pause::Estimate {
+            settle: config.cutover.settle,
+            drain: drain.filter(|_| !topics.is_empty()),
+        };
+        out.push_str(&format!(
+            "  estimated pause: {}\n",
+            estimate.line(wave.criteria.max_write_pause)
+        ));
         out.push_str("  preflight now:\n");
         let rows = crate::validate::report::validate_all(
             config,
