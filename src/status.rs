@@ -70,10 +70,14 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
     let pairs = topic_pairs(snap, &config.replication, &config.topics, &config.monitor, now);
     let diffs = diff(snap, &config.replication, &config.topics);
     let groups = group_rows(snap, &config.groups);
+    let alarms = alarms_now(config, snap, now);
     let unreachable = [&snap.source, &snap.target].iter().any(|f| f.state().is_none());
     // A filter that matches nothing watches nothing: never "all OK".
     let nothing_watched = pairs.is_empty();
-    let attention = nothing_watched || pairs.iter().any(|p| p.status != PairStatus::Ok) || !diffs.is_empty();
+    let attention = nothing_watched
+        || pairs.iter().any(|p| p.status != PairStatus::Ok)
+        || !diffs.is_empty()
+        || !alarms.is_empty();
     let code = if unreachable {
         2
     } else if attention {
@@ -106,8 +110,12 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
                 "skipped_records": {"undecodable": m.undecodable, "invalid_offset_syncs": m.rejected_syncs},
                 "other_flows_heartbeats": m.other_flows_heartbeats})
         });
+        let alarms: Vec<_> = alarms
+            .iter()
+            .map(|(wave, kind, text)| json!({"wave": wave, "kind": kind, "text": text}))
+            .collect();
         let doc = json!({"source": cluster_json(&snap.source), "target": cluster_json(&snap.target),
-            "mm2": mm2, "topics": topics, "inventory": inventory, "groups": groups});
+            "mm2": mm2, "topics": topics, "inventory": inventory, "groups": groups, "alarms": alarms});
         return (serde_json::to_string_pretty(&doc).expect("json"), code);
     }
     let mut out = String::new();
@@ -163,6 +171,12 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             p.note.as_ref().map(|x| format!("  ({x})")).unwrap_or_default()
         );
     }
+    if !alarms.is_empty() {
+        out += "\nALARMS\n";
+        for (_, _, text) in &alarms {
+            out += &format!("{text}\n");
+        }
+    }
     if !diffs.is_empty() {
         out += "\nINVENTORY DIFFERENCES\n";
         for d in &diffs {
@@ -175,6 +189,28 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
         }
     }
     (out, code)
+}
+
+/// The alarms the cockpit would raise now, from the journal and this poll: (wave, kind, text),
+/// kind one of lag (the rollback criterion), pause, stray-producer, stray-consumer.
+pub fn alarms_now(config: &Config, snap: &Snapshot, now: SystemTime) -> Vec<(String, String, String)> {
+    let path = config.cutover.journal_path(&config.source.name, &config.target.name);
+    let entries = crate::cutover::journal::read(&path).unwrap_or_default();
+    let mut alarms = Vec::new();
+    for wave in &config.waves {
+        let state = crate::cutover::journal::wave_state(&entries, wave);
+        let mut add = |kind: &str, text: String| alarms.push((wave.name.clone(), kind.to_string(), text));
+        if let Some(text) = crate::cutover::checks::rollback_breach(snap, config, wave, &state, now) {
+            add("lag", text);
+        }
+        if let Some((text, _)) = crate::cutover::pause::pause_breach(&state, wave, now) {
+            add("pause", text);
+        }
+        for (kind, text) in crate::cutover::strays::strays(snap, config, &state, wave, now) {
+            add(kind.key(), text);
+        }
+    }
+    alarms
 }
 
 fn pair_json(p: &TopicPair) -> serde_json::Value {

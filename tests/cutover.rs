@@ -1103,3 +1103,104 @@ fn a_hanging_notify_command_does_not_delay_the_wave() {
     );
     exactly_once(s, 20, "with a hanging notify command");
 }
+
+/// `cutover status --json`'s alarms (one poll of both clusters and the journal).
+fn status_alarms(config: &std::path::Path) -> (Option<i32>, Vec<serde_json::Value>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(config)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (out.status.code(), doc["alarms"].as_array().cloned().unwrap_or_default())
+}
+
+/// Acceptance (issue 23, stray clients): after a wave is done, a producer left writing to the
+/// source and a consumer left in the wave's group there: each an alarm within two polls in the
+/// cockpit (its header), in its journal (nobody drives: the cockpit records it) and in
+/// `status --json`; nothing while nothing is left behind, with the application running on the
+/// target.
+#[test]
+fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
+    use common::tmux::Tmux;
+    let s = setup();
+    let config = wave_config(&s, "stop-the-world");
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    let (_, alarms) = status_alarms(&config);
+    assert!(alarms.is_empty(), "nothing is left behind yet: {alarms:?}");
+
+    let t = Tmux::open("strays", &config, "");
+    t.wait_screen("both clusters polled", |s| s.matches("LIVE").count() == 2);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!t.screen().contains("STRAY"), "{}", t.screen());
+
+    // A producer left behind: three records to orders/1 on the source, in the application's
+    // format (the replicator copies them on, and the application on the target reads them).
+    let w = cutover::demo::clients::RecordWriter::new(&cluster(&s.src, "stray"), true).unwrap();
+    for seq in 0..3 {
+        let value = format!("1:{}", 1_000_000 + seq).into_bytes();
+        let r = cutover::kafka::records::Record {
+            key: None,
+            value: Some(value),
+            headers: vec![],
+            timestamp: None,
+        };
+        w.send("orders", 1, &r).unwrap();
+    }
+    w.flush(Duration::from_secs(10)).unwrap();
+    let written = std::time::Instant::now();
+    let screen = t.wait_screen("the stray producer alarm", |s| s.contains("STRAY CLIENTS: w1"));
+    let producer_after = written.elapsed();
+    let (code, alarms) = status_alarms(&config);
+    assert_eq!(code, Some(1), "an alarm needs attention");
+    let texts: Vec<String> = alarms.iter().map(|a| a["text"].as_str().unwrap_or("").to_string()).collect();
+    assert!(
+        alarms.iter().any(|a| a["kind"] == "stray-producer")
+            && texts.iter().any(|t| t.contains("3 record(s) written to the source after flip_producers (orders/1 +3)")),
+        "{alarms:#?}"
+    );
+
+    // A consumer left behind: a member of billing on the source.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let m = member(&s.src.bootstrap(), "billing", "orders", stop.clone());
+    let seen_by_status = wait_for(Duration::from_secs(30), "the member seen by a poll", || {
+        let (_, alarms) = status_alarms(&config);
+        alarms
+            .iter()
+            .any(|a| a["kind"] == "stray-consumer")
+            .then(|| (std::time::Instant::now(), alarms))
+    });
+    t.keys(&["7"]);
+    let screen2 = t.wait_screen("the stray consumer alarm", |s| s.contains("STRAY CONSUMER") || s.contains("stray"));
+    let consumer_after = seen_by_status.0.elapsed();
+    let consumer_text = seen_by_status.1.iter().find(|a| a["kind"] == "stray-consumer").unwrap()["text"].clone();
+    assert!(
+        consumer_text.as_str().unwrap().contains("group billing has 1 member(s) on the source"),
+        "{consumer_text}"
+    );
+    stop.store(true, Ordering::SeqCst);
+    m.join().unwrap();
+
+    // Both in the journal, recorded by the cockpit.
+    let entries = journal(&s);
+    let journaled: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Alarm { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    eprintln!("{screen}\n{screen2}\nproducer alarm after {producer_after:?}, consumer alarm {consumer_after:?} after status saw it\n{journaled:#?}");
+    // Each once: raised, journaled and told once while it lasts.
+    let count = |prefix: &str| journaled.iter().filter(|t| t.starts_with(prefix)).count();
+    assert_eq!(count("STRAY PRODUCER: wave w1"), 1, "{journaled:#?}");
+    assert_eq!(count("STRAY CONSUMER: wave w1"), 1, "{journaled:#?}");
+    // Two polls of 500 ms, and the test's reading of the screen.
+    assert!(producer_after < Duration::from_millis(2 * 500 + 600), "{producer_after:?}");
+    assert!(consumer_after < Duration::from_millis(2 * 500 + 600), "{consumer_after:?}");
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+}

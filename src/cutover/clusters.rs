@@ -25,6 +25,8 @@ pub trait Clusters {
     /// The target's end offsets of the wave's (source) `topics`, by target topic: on the next
     /// snapshot (`fresh`), or on the one the last check looked at.
     fn target_ends(&mut self, topics: &[String], fresh: bool) -> Result<Vec<PartitionEnd>>;
+    /// The source's end offsets of `topics`, from the newest poll.
+    fn source_ends(&mut self, topics: &[String]) -> Result<Vec<PartitionEnd>>;
     /// A group's committed offsets on one cluster, read now.
     fn committed(&mut self, on: Side, group: &str) -> Result<Offsets>;
     /// Exact translations of a group's committed source offsets (`committed`).
@@ -217,6 +219,19 @@ impl Clusters for Live<'_> {
             .into_iter()
             .map(|((topic, partition), offset)| PartitionEnd {
                 topic: config.replication.target_topic(&topic),
+                partition,
+                offset,
+            })
+            .collect())
+    }
+
+    fn source_ends(&mut self, topics: &[String]) -> Result<Vec<PartitionEnd>> {
+        let config = self.config;
+        let snap = self.latest()?;
+        Ok(checks::ends(snap, config, topics, false)?
+            .into_iter()
+            .map(|((topic, partition), offset)| PartitionEnd {
+                topic,
                 partition,
                 offset,
             })

@@ -383,7 +383,15 @@ impl<'a> Driver<'a> {
             let ends = self.clusters.target_ends(&self.state.topics, true);
             let detail = action.label();
             match ends {
-                Ok(ends) => self.record(Event::TargetWritesBegan { ends })?,
+                Ok(ends) => {
+                    self.record(Event::TargetWritesBegan { ends })?;
+                    // The producers are frozen: what the source holds now is all they wrote
+                    // there (a figure missing is no reason to stop the flip: no stray alarm).
+                    match self.clusters.source_ends(&self.state.topics) {
+                        Ok(ends) => self.record(Event::SourceWritesStopped { ends })?,
+                        Err(e) => tracing::warn!("wave {}: the source's ends at the flip: {e}", self.wave.name),
+                    }
+                }
                 Err(e) => {
                     self.record(Event::ActionStarted { step, action, detail })?;
                     let reason = format!("the target's end offsets could not be read before the flip: {e}");

@@ -216,6 +216,10 @@ mod crash_and_resume {
             }])
         }
 
+        fn source_ends(&mut self, _topics: &[String]) -> Result<Vec<PartitionEnd>> {
+            Ok(vec![])
+        }
+
         fn committed(&mut self, on: Side, _group: &str) -> Result<Offsets> {
             Ok(self.0.borrow().world.committed.get(&on).cloned().unwrap_or_default())
         }

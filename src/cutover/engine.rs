@@ -368,6 +368,16 @@ pub enum Event {
     TargetWritesStopped {
         ends: Vec<PartitionEnd>,
     },
+    /// The source's end offsets of the wave's topics when its producers were flipped: a
+    /// record past them, written while the wave stands, comes from a producer left behind.
+    SourceWritesStopped {
+        ends: Vec<PartitionEnd>,
+    },
+    /// An alarm raised while the wave stood (a stray client, a breached criterion): recorded,
+    /// changing nothing.
+    Alarm {
+        text: String,
+    },
 }
 
 /// Where one action stands.
@@ -411,6 +421,8 @@ pub struct WaveState {
     /// writes there (this run of the wave).
     pub target_writes_began: Option<Vec<PartitionEnd>>,
     pub target_writes_stopped: Option<Vec<PartitionEnd>>,
+    /// The source's ends at the flip of producers (this run of the wave).
+    pub source_writes_stopped: Option<Vec<PartitionEnd>>,
 }
 
 impl WaveState {
@@ -430,6 +442,7 @@ impl WaveState {
             planned: Vec::new(),
             target_writes_began: None,
             target_writes_stopped: None,
+            source_writes_stopped: None,
         }
     }
 
@@ -457,6 +470,7 @@ impl WaveState {
                     planned: Vec::new(),
                     target_writes_began: None,
                     target_writes_stopped: None,
+                    source_writes_stopped: None,
                 };
             }
             Event::Confirmed { .. } => {}
@@ -523,6 +537,8 @@ impl WaveState {
             }
             Event::TargetWritesBegan { ends } => self.target_writes_began = Some(ends.clone()),
             Event::TargetWritesStopped { ends } => self.target_writes_stopped = Some(ends.clone()),
+            Event::SourceWritesStopped { ends } => self.source_writes_stopped = Some(ends.clone()),
+            Event::Alarm { .. } => {}
         }
     }
 

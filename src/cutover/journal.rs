@@ -74,6 +74,10 @@ impl Entry {
                     ends.len()
                 )
             }
+            SourceWritesStopped { ends } => {
+                format!("producers flip: the source's end offsets of {} partition(s) noted", ends.len())
+            }
+            Alarm { text } => format!("ALARM: {text}"),
         };
         let dry = if e.dry_run { " (dry run)" } else { "" };
         format!(

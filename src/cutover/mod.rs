@@ -12,4 +12,5 @@ pub mod hooks;
 pub mod journal;
 pub mod notify;
 pub mod pause;
+pub mod strays;
 pub mod plan;

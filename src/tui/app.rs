@@ -115,6 +115,8 @@ pub enum Msg {
     Cutover(CutoverNews),
     /// A demo fault happened (or could not).
     FaultDone(crate::error::Result<crate::demo::FaultDone>),
+    /// Alarms the journal could not take (a drive holds it): tried again later.
+    AlarmsNotJournaled(Vec<(String, String)>),
 }
 
 /// What the cockpit's cutover driver says.
@@ -161,6 +163,8 @@ pub enum Effect {
     Cutover(CutoverOp),
     /// Break something in `cutover demo` on purpose (a name from its fault menu).
     Fault(String),
+    /// Record alarms in the journal, and tell the notify command: (wave, text).
+    JournalAlarms(Vec<(String, String)>),
 }
 
 /// What a line of input is being typed into, if anything.
@@ -297,11 +301,24 @@ pub struct App {
     pub derivations: std::sync::atomic::AtomicU64,
 }
 
-/// The same alarm as before, its running figures aside (a pause clock's seconds grow): raised,
-/// logged and acted on once.
-fn same_alarm(before: &str, now: &str) -> bool {
-    let stem = |t: &str| t.split(" paused").next().unwrap_or(t).to_string();
-    before == now || (before.starts_with("PAUSE BUDGET") && stem(before) == stem(now))
+/// One alarm a wave raises now: which kind (one of each per wave at a time), what it says,
+/// and whether it rolls the wave back by itself.
+struct Breach {
+    wave: String,
+    kind: &'static str,
+    text: String,
+    auto: bool,
+}
+
+impl Breach {
+    fn new(wave: &crate::config::Wave, kind: &'static str, text: String, auto: bool) -> Breach {
+        Breach {
+            wave: wave.name.clone(),
+            kind,
+            text,
+            auto,
+        }
+    }
 }
 
 /// What a view's rows depend on: the state (by version), the view, its filter, and whether
@@ -334,6 +351,10 @@ pub struct CutoverPanel {
     /// A wave this cockpit drives whose pause budget was breached with auto_rollback: its drive
     /// is being stopped, and the rollback starts when it has (wave, the breach).
     pub rollback_when_stopped: Option<(String, String)>,
+    /// When each alarm now raised was first seen, by (wave, kind).
+    pub alarm_since: std::collections::HashMap<(String, String), SystemTime>,
+    /// Alarms to journal once no drive holds the journal: (wave, text).
+    pub unjournaled: Vec<(String, String)>,
 }
 
 impl CutoverPanel {
@@ -455,6 +476,7 @@ impl App {
             }
             Msg::Cutover(news) => self.on_cutover(news),
             Msg::FaultDone(result) => self.on_fault_done(result),
+            Msg::AlarmsNotJournaled(alarms) => self.cutover.unjournaled.extend(alarms),
         }
         std::mem::take(&mut self.effects)
     }
@@ -507,57 +529,85 @@ impl App {
     /// with auto_rollback the wave rolls back by itself (saying so in the log).
     fn watch_rollback_criteria(&mut self) {
         let states = self.cutover.waves(&self.config);
-        // (wave, what, whether it asks for a rollback by itself)
-        let breaches: Vec<(String, String, bool)> = self
+        let breaches: Vec<Breach> = self
             .config
             .waves
             .iter()
             .zip(&states)
             .flat_map(|(w, s)| {
                 let lag = crate::cutover::checks::rollback_breach(&self.snapshot, &self.config, w, s, self.now)
-                    .map(|text| (w.name.clone(), text, w.criteria.auto_rollback));
+                    .map(|text| Breach::new(w, "lag", text, w.criteria.auto_rollback));
                 let pause = crate::cutover::pause::pause_breach(s, w, self.now)
-                    .map(|(text, rolls_back)| (w.name.clone(), text, rolls_back));
-                lag.into_iter().chain(pause)
+                    .map(|(text, rolls_back)| Breach::new(w, "pause", text, rolls_back));
+                let strays = crate::cutover::strays::strays(&self.snapshot, &self.config, s, w, self.now)
+                    .into_iter()
+                    .map(|(kind, text)| Breach::new(w, kind.key(), text, false));
+                lag.into_iter().chain(pause).chain(strays).collect::<Vec<_>>()
             })
             .collect();
-        for (wave, text, auto) in &breaches {
-            if self.cutover.alarms.iter().any(|(w, t)| w == wave && same_alarm(t, text)) {
+        let mut since = std::mem::take(&mut self.cutover.alarm_since);
+        let mut alarms = Vec::new();
+        for b in &breaches {
+            let key = (b.wave.clone(), b.kind.to_string());
+            let raised_before = since.contains_key(&key);
+            let first = *since.entry(key.clone()).or_insert(self.now);
+            let text = match b.kind.starts_with("stray") {
+                true => format!("{} (since {})", b.text, humantime::format_rfc3339_seconds(first)),
+                false => b.text.clone(),
+            };
+            alarms.push((b.wave.clone(), text.clone()));
+            if raised_before {
                 continue;
             }
+            // Raised now: logged, journaled, and acted on once.
             self.note(Level::Error, text.clone());
-            if !auto || self.read_only || self.cutover.driver.is_some() {
-                continue;
-            }
-            match &self.cutover.driving {
-                None => {
-                    self.note(
-                        Level::Warn,
-                        format!("wave {wave}: rolling back by itself (auto_rollback = true)"),
-                    );
-                    self.cutover.driving = Some(wave.clone());
-                    self.effects.push(Effect::Cutover(CutoverOp::Rollback {
-                        wave: wave.clone(),
-                        breach: Some(text.clone()),
-                    }));
-                }
-                // Driven here (waiting at a question, or in a step): the drive stops first.
-                Some(w) if w == wave && self.cutover.rollback_when_stopped.is_none() => {
-                    self.note(
-                        Level::Warn,
-                        format!("wave {wave}: stopping the drive to roll back by itself (auto_rollback = true)"),
-                    );
-                    self.cutover.rollback_when_stopped = Some((wave.clone(), text.clone()));
-                    self.cutover.pause_requested = true;
-                    if matches!(self.input, Input::Confirm(_)) {
-                        self.input = Input::None;
-                    }
-                    self.effects.push(Effect::Cutover(CutoverOp::Pause));
-                }
-                Some(_) => {}
-            }
+            self.cutover.unjournaled.push((b.wave.clone(), text.clone()));
+            self.act_on_breach(&b.wave, &text, b.auto);
         }
-        self.cutover.alarms = breaches.into_iter().map(|(w, t, _)| (w, t)).collect();
+        since.retain(|key, _| breaches.iter().any(|b| b.wave == key.0 && b.kind == key.1));
+        self.cutover.alarm_since = since;
+        self.cutover.alarms = alarms;
+        // Alarms go into the journal when no drive holds it (a drive journals its own).
+        let free = self.cutover.driving.is_none() && self.cutover.driver.is_none();
+        if free && !self.read_only && !self.cutover.unjournaled.is_empty() {
+            let alarms = std::mem::take(&mut self.cutover.unjournaled);
+            self.effects.push(Effect::JournalAlarms(alarms));
+        }
+    }
+
+    /// A breach that rolls the wave back by itself (auto_rollback): now, or once this cockpit's
+    /// drive of it has stopped.
+    fn act_on_breach(&mut self, wave: &str, text: &str, auto: bool) {
+        if !auto || self.read_only || self.cutover.driver.is_some() {
+            return;
+        }
+        match &self.cutover.driving {
+            None => {
+                self.note(
+                    Level::Warn,
+                    format!("wave {wave}: rolling back by itself (auto_rollback = true)"),
+                );
+                self.cutover.driving = Some(wave.to_string());
+                self.effects.push(Effect::Cutover(CutoverOp::Rollback {
+                    wave: wave.to_string(),
+                    breach: Some(text.to_string()),
+                }));
+            }
+            // Driven here (waiting at a question, or in a step): the drive stops first.
+            Some(w) if w == wave && self.cutover.rollback_when_stopped.is_none() => {
+                self.note(
+                    Level::Warn,
+                    format!("wave {wave}: stopping the drive to roll back by itself (auto_rollback = true)"),
+                );
+                self.cutover.rollback_when_stopped = Some((wave.to_string(), text.to_string()));
+                self.cutover.pause_requested = true;
+                if matches!(self.input, Input::Confirm(_)) {
+                    self.input = Input::None;
+                }
+                self.effects.push(Effect::Cutover(CutoverOp::Pause));
+            }
+            Some(_) => {}
+        }
     }
 
     /// The open group's exact translation follows its commits: when the group committed since
@@ -868,7 +918,7 @@ impl App {
         match c.effect {
             Effect::Validate(Request { scope, full }) => self.request_validation(scope, full),
             Effect::Translate { group } => self.request_translation(&group),
-            effect @ (Effect::Cutover(_) | Effect::Fault(_)) => self.effects.push(effect),
+            effect @ (Effect::Cutover(_) | Effect::Fault(_) | Effect::JournalAlarms(_)) => self.effects.push(effect),
         }
     }
 

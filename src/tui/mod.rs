@@ -61,6 +61,8 @@ struct Jobs {
     /// The monitor's snapshots, which a wave's checks follow.
     snapshots: tokio::sync::watch::Receiver<crate::model::Snapshot>,
     inbox: mpsc::UnboundedSender<Msg>,
+    /// `[notify] command`, for the alarms this cockpit raises outside a drive.
+    notifier: crate::cutover::notify::Notifier,
 }
 
 impl Jobs {
@@ -76,6 +78,36 @@ impl Jobs {
             Effect::Validate(request) => self.validation.request(request),
             Effect::Cutover(op) => self.cutover(op, app),
             Effect::Fault(name) => self.fault(name),
+            Effect::JournalAlarms(alarms) => self.journal_alarms(alarms, app),
+        }
+    }
+
+    /// Appends alarms to the journal (and tells the notify command); a drive holding the
+    /// journal sends them back, to be tried again.
+    fn journal_alarms(&mut self, alarms: Vec<(String, String)>, app: &App) {
+        let path = app
+            .config
+            .cutover
+            .journal_path(&app.config.source.name, &app.config.target.name);
+        let mut journal = match crate::cutover::journal::Journal::open(&path, false) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::info!("alarms journaled later: {e}");
+                let _ = self.inbox.send(Msg::AlarmsNotJournaled(alarms));
+                return;
+            }
+        };
+        for (wave, text) in alarms {
+            let event = crate::cutover::engine::Event::Alarm { text: text.clone() };
+            match journal.append(&wave, event) {
+                Ok(entry) => {
+                    self.notifier
+                        .send(&serde_json::json!({ "kind": "journal", "entry": entry }));
+                    self.notifier
+                        .send(&serde_json::json!({ "kind": "alarm", "wave": wave, "at": entry.at, "alarm": text }));
+                }
+                Err(e) => tracing::error!("cannot journal the alarm {text:?}: {e}"),
+            }
         }
     }
 
@@ -246,6 +278,7 @@ pub async fn run(
         demo: demo.clone(),
         snapshots: monitor.snapshots.clone(),
         inbox,
+        notifier: crate::cutover::notify::Notifier::start(&app.config.notify),
     };
     let journal = app
         .config

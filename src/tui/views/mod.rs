@@ -118,6 +118,10 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
             format!(" PAUSE BUDGET PASSED: {wave} "),
             t.style(Role::Crit),
         )),
+        (Some((wave, text)), _) if text.starts_with("STRAY") => Line::from(Span::styled(
+            format!(" STRAY CLIENTS: {wave} "),
+            t.style(Role::Crit),
+        )),
         (Some((wave, _)), _) => Line::from(Span::styled(
             format!(" ROLLBACK SUGGESTED: {wave} "),
             t.style(Role::Crit),
@@ -204,7 +208,7 @@ fn info_line(app: &App, rows: &Rows) -> Option<(String, Role)> {
         return Some((f.clone(), Role::Warn));
     }
     if let Some((_, alarm)) = app.cutover.alarms.first() {
-        let how = if alarm.ends_with("the rollback is running") {
+        let how = if alarm.ends_with("the rollback is running") || alarm.starts_with("STRAY") {
             ""
         } else {
             ": r on the Cutover view (7) rolls it back"
