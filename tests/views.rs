@@ -741,22 +741,18 @@ fn a_paste_is_literal_text_for_the_prompt() {
     assert!(!a.quit);
 }
 
-/// A two-wave plan, as the Cutover view shows it to a second cockpit while another drives:
-/// wave `analytics` done with its steps up to the drain, the drain running with the driver's
-/// newest figures; wave `payments` not started.
-#[test]
-fn the_cutover_view_of_an_observer() {
-    use cutover::config::Strategy;
-    use cutover::cutover::engine::{Action, Check, Event, Hook, Step};
-    use cutover::cutover::journal::Entry;
-    let hooks = "[wave.hooks]\nfreeze_producers = \"./apps freeze\"\nstop_consumers = \"./apps stop\"\n\
+/// The hooks of the Cutover view's plans.
+const PLAN_HOOKS: &str = "[wave.hooks]\nfreeze_producers = \"./apps freeze\"\nstop_consumers = \"./apps stop\"\n\
                  flip_consumers = \"./apps flip-consumers\"\nflip_producers = \"./apps flip-producers\"\n\
                  rollback_freeze_producers = \"./apps unfreeze\"\nrollback_stop_consumers = \"./apps start\"\n\
                  rollback_flip_consumers = \"./apps unflip-consumers\"\nrollback_flip_producers = \"./apps unflip-producers\"\n";
-    let plan = format!(
-        "[[wave]]\nname = \"analytics\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\n{hooks}\
-         [[wave]]\nname = \"payments\"\ntopics = [\"payments\"]\ngroups = [\"ledger\"]\nstrategy = \"consumers-first\"\n{hooks}"
-    );
+
+/// The journal of wave `analytics` driven by another cockpit up to its drain: its freeze hook
+/// done (producers frozen) at second 3.
+fn analytics_entries() -> Vec<cutover::cutover::journal::Entry> {
+    use cutover::config::Strategy;
+    use cutover::cutover::engine::{Action, Check, Event, Hook, Step};
+    use cutover::cutover::journal::Entry;
     let entry = |secs: u64, event: Event| Entry {
         at_ms: at(secs).duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64,
         at: humantime::format_rfc3339_millis(at(secs)).to_string(),
@@ -786,7 +782,7 @@ fn the_cutover_view_of_an_observer() {
             },
         )
     };
-    let entries = vec![
+    vec![
         entry(
             0,
             Event::Confirmed {
@@ -814,24 +810,41 @@ fn the_cutover_view_of_an_observer() {
             "end offsets unchanged for 6s",
         ),
         started(9, Step::Drain, Action::Wait(Check::Drained)),
-    ];
+    ]
+}
+
+/// The journal message of a cockpit observing another's drive of `analytics`.
+fn observed(entries: Vec<cutover::cutover::journal::Entry>) -> Msg {
+    use cutover::cutover::engine::{Check, Step};
+    Msg::Journal {
+        entries,
+        driver: Some("ana@bastion-1 (pid 4242) since 2025-11-22T02:53:20Z".into()),
+        live: Some((
+            cutover::cutover::engine::Said::new(
+                "analytics",
+                at(10),
+                Duration::from_secs(11),
+                Some(Step::Drain),
+                Some(Check::Drained),
+                "drift 12 records on 2 partition(s)",
+            ),
+            at(11),
+        )),
+    }
+}
+
+/// A two-wave plan, as the Cutover view shows it to a second cockpit while another drives:
+/// wave `analytics` done with its steps up to the drain, the drain running with the driver's
+/// newest figures; wave `payments` not started.
+#[test]
+fn the_cutover_view_of_an_observer() {
+    let plan = format!(
+        "[[wave]]\nname = \"analytics\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\n{PLAN_HOOKS}\
+         [[wave]]\nname = \"payments\"\ntopics = [\"payments\"]\ngroups = [\"ledger\"]\nstrategy = \"consumers-first\"\n{PLAN_HOOKS}"
+    );
     for (w, h) in [(80, 24), (160, 48)] {
         let mut a = app_with(Theme::load("dark").unwrap(), &plan);
-        a.update(Msg::Journal {
-            entries: entries.clone(),
-            driver: Some("ana@bastion-1 (pid 4242) since 2025-11-22T02:53:20Z".into()),
-            live: Some((
-                cutover::cutover::engine::Said::new(
-                    "analytics",
-                    at(10),
-                    Duration::from_secs(11),
-                    Some(Step::Drain),
-                    Some(Check::Drained),
-                    "drift 12 records on 2 partition(s)",
-                ),
-                at(11),
-            )),
-        });
+        a.update(observed(analytics_entries()));
         a.update(Msg::Tick(at(12)));
         key(&mut a, KeyCode::Char('7'));
         let buf = render(&mut a, w, h);
@@ -839,6 +852,50 @@ fn the_cutover_view_of_an_observer() {
         assert!(screen.contains("OBSERVING: driven by ana@bastion-1"), "{screen}");
         assert!(screen.contains("drift 12 records"), "the check's figures:\n{screen}");
         insta::assert_snapshot!(format!("cutover_observer_{w}x{h}"), screen);
+    }
+}
+
+/// Acceptance (issue 23, go/no-go and the pause clock): three waves, `analytics` running with
+/// its producers frozen against a 30 s `max_write_pause` (the header's clock), `payments` not
+/// started and NO-GO (its target topic has 4 partitions to the source's 6), `events` not
+/// started and GO (every preflight check passes on the snapshot and the validation results),
+/// each with its lag in seconds and the pause it would impose.
+#[test]
+fn the_cutover_view_shows_go_no_go_and_the_running_pause_clock() {
+    let plan = format!(
+        "[cutover]\nsettle = \"6s\"\n\
+         [[wave]]\nname = \"analytics\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\n{PLAN_HOOKS}\
+         [wave.criteria]\nmax_write_pause = \"30s\"\n\
+         [[wave]]\nname = \"payments\"\ntopics = [\"payments\"]\ngroups = [\"ledger\"]\nstrategy = \"consumers-first\"\n{PLAN_HOOKS}\
+         [[wave]]\nname = \"events\"\ntopics = [\"events\"]\n{PLAN_HOOKS}\
+         [wave.criteria]\nmax_write_pause = \"5s\"\n"
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut a = app_with(Theme::load("dark").unwrap(), &plan);
+        a.update(observed(analytics_entries()));
+        // A snapshot after the journal and the validation results: go/no-go on both.
+        a.update(Msg::Snapshot(snapshot(7, at(14), 40), at(15)));
+        a.update(Msg::Tick(at(15)));
+        key(&mut a, KeyCode::Char('7'));
+        let analytics = text(&render(&mut a, w, h));
+        assert!(
+            analytics.lines().next().unwrap().contains("analytics: writes paused 12.0s of 30.0s"),
+            "{analytics}"
+        );
+        key(&mut a, KeyCode::Down);
+        let payments = text(&render(&mut a, w, h));
+        assert!(payments.contains("not started · NO-GO"), "{payments}");
+        assert!(payments.contains("NO-GO: target topics: payments -> dc1.payments"), "{payments}");
+        key(&mut a, KeyCode::Down);
+        let events = text(&render(&mut a, w, h));
+        assert!(events.contains("not started · GO"), "{events}");
+        assert!(events.contains("GO: every preflight check passes"), "{events}");
+        assert!(
+            events.contains("0s behind · writes paused ≥ 6.0s (settle 6.0s + drain 0s), OVER the 5.0s max"),
+            "{events}"
+        );
+        insta::assert_snapshot!(format!("cutover_go_no_go_{w}x{h}"), payments);
+        insta::assert_snapshot!(format!("cutover_go_{w}x{h}"), events);
     }
 }
 

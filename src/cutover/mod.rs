@@ -8,6 +8,7 @@ pub mod driver;
 #[cfg(test)]
 mod driver_tests;
 pub mod engine;
+pub mod go;
 pub mod hooks;
 pub mod journal;
 pub mod notify;

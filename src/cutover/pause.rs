@@ -77,8 +77,9 @@ fn spans(what: Paused) -> [(Step, &'static [Step]); 2] {
     }
 }
 
-/// When a step began: its first action's intent, or (a step with no hook, done at once) the
-/// first time of a later step.
+/// When a step began: its first action's time (the hook done, the producers frozen; or its
+/// intent while it runs), or (a step with no hook, done at once) the first time of a later
+/// step.
 fn began(state: &WaveState, step: Step, hooks: &Hooks) -> Option<SystemTime> {
     if let (Some(at), _) = state.step_times(step, hooks) {
         return Some(at);
@@ -194,6 +195,23 @@ impl Estimate {
             Some(b) if total > b => s += &format!(", OVER max_write_pause {}", secs(b)),
             Some(b) => s += &format!(", within max_write_pause {}", secs(b)),
             None => {}
+        }
+        s
+    }
+}
+
+impl Estimate {
+    /// The estimate in a line of a narrow screen: "writes paused ≥ 7.2s (settle 6.0s + drain
+    /// 1.2s), OVER the 5.0s max" (max_write_pause).
+    pub fn short(&self, budget: Option<Duration>) -> String {
+        let secs = |d: Duration| format!("{:.1}s", d.as_secs_f64());
+        let drain = self.drain.map_or("?".into(), |a| a.label());
+        let total = self.at_least().map_or("?".into(), secs);
+        let mut s = format!("writes paused ≥ {total} (settle {} + drain {drain})", secs(self.settle));
+        match (budget, self.at_least()) {
+            (Some(b), Some(t)) if t > b => s += &format!(", OVER the {} max", secs(b)),
+            (Some(b), _) => s += &format!(", max {}", secs(b)),
+            _ => {}
         }
         s
     }

@@ -355,6 +355,9 @@ pub struct CutoverPanel {
     pub alarm_since: std::collections::HashMap<(String, String), SystemTime>,
     /// Alarms to journal once no drive holds the journal: (wave, text).
     pub unjournaled: Vec<(String, String)>,
+    /// Each wave that may start now (not started, or rolled back): its go/no-go on the newest
+    /// snapshot.
+    pub go: BTreeMap<String, crate::cutover::go::GoNoGo>,
 }
 
 impl CutoverPanel {
@@ -470,9 +473,14 @@ impl App {
                         });
                     }
                 }
+                let grew = entries.len() != self.cutover.entries.len();
                 self.cutover.entries = entries;
                 self.cutover.driver = driver;
                 self.cutover.live = live;
+                if grew {
+                    // A wave started or ended: which waves may start changed.
+                    self.evaluate_go_no_go();
+                }
             }
             Msg::Cutover(news) => self.on_cutover(news),
             Msg::FaultDone(result) => self.on_fault_done(result),
@@ -523,6 +531,24 @@ impl App {
         }
         self.keep_translation_current();
         self.watch_rollback_criteria();
+        self.evaluate_go_no_go();
+    }
+
+    /// Go/no-go of every wave that may start, on each snapshot (the Cutover view shows it).
+    fn evaluate_go_no_go(&mut self) {
+        use crate::cutover::engine::{next, Finish, Next};
+        let states = self.cutover.waves(&self.config);
+        self.cutover.go = self
+            .config
+            .waves
+            .iter()
+            .zip(&states)
+            .filter(|(w, s)| matches!(next(s, w), Next::Start | Next::Finished(Finish::RolledBack)))
+            .map(|(w, _)| {
+                let go = crate::cutover::go::go_no_go(&self.snapshot, &self.config, w, &self.validation, self.now);
+                (w.name.clone(), go)
+            })
+            .collect();
     }
 
     /// Seed 004's rollback trigger, on every snapshot: a breach is an alarm on every view, and

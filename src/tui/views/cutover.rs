@@ -30,10 +30,19 @@ fn wave_word(app: &App, state: &WaveState) -> (String, Role) {
     // journal's newest entry is the one being driven).
     let driving = app.cutover.driving.as_deref() == Some(state.name.as_str())
         || (app.cutover.driver.is_some() && app.cutover.entries.last().is_some_and(|e| e.wave == state.name));
+    let go = app.cutover.go.get(&state.name);
+    let go_role = |g: &crate::cutover::go::GoNoGo| if g.verdict.is_ok() { Role::Ok } else { Role::Crit };
     match engine::next(state, wave) {
         Next::Start if driving => ("starting".into(), Role::Accent),
-        Next::Start => ("not started".into(), Role::Muted),
+        Next::Start => match go {
+            Some(g) => (format!("not started · {}", g.word()), go_role(g)),
+            None => ("not started".into(), Role::Muted),
+        },
         Next::Finished(engine::Finish::Done) => ("DONE".into(), Role::Ok),
+        Next::Finished(engine::Finish::RolledBack) if !driving => match go {
+            Some(g) => (format!("ROLLED BACK · {}", g.word()), go_role(g)),
+            None => ("ROLLED BACK".into(), Role::Warn),
+        },
         Next::Finished(engine::Finish::RolledBack) => ("ROLLED BACK".into(), Role::Warn),
         Next::Stopped { step, .. } => (format!("STOPPED at {}", step.name()), Role::Crit),
         Next::Paused => ("PAUSED".into(), Role::Warn),
@@ -118,6 +127,18 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
             ),
             t.style(Role::Muted),
         ))];
+        // Before `s`: go or no-go now, and why, with the lag and the pause it would impose.
+        let may_start = matches!(
+            engine::next(state, wave),
+            Next::Start | Next::Finished(engine::Finish::RolledBack)
+        );
+        let go = app.cutover.go.get(&state.name).filter(|_| may_start && app.cutover.driving.is_none());
+        if let Some(go) = go {
+            let role = if go.verdict.is_ok() { Role::Ok } else { Role::Crit };
+            let [verdict, figures] = go.lines(wave);
+            lines.push(Line::from(Span::styled(format!("  {verdict}"), t.style(role))));
+            lines.push(Line::from(Span::styled(format!("  {figures}"), t.style(Role::Text))));
+        }
         // The figures of the current check: this cockpit's driver's newest line, or, observing,
         // the one the other driver published.
         // The figures alone, without the check's label (the step says what it waits for): on
