@@ -155,6 +155,10 @@ pub enum Command {
     },
     /// Print the manual page (roff): `cutover man | man -l -`.
     Man,
+    /// Headless, for a monitoring host: poll both clusters, validate in the background and
+    /// serve the figures as Prometheus metrics on `[metrics] listen`, with no terminal. Logs to
+    /// the log file; stops cleanly on SIGTERM or Ctrl-C (exit 0).
+    Serve,
     /// Start two local brokers (tansu, or Apache Kafka with --brokers kafka) with traffic and a
     /// replicator (MirrorMaker 2 with kafka), and open the cockpit on them.
     Demo {
@@ -440,6 +444,24 @@ pub fn run(cli: Cli) -> Result<u8> {
             tracing::info!(config = %cli.config.display(), "cockpit starting");
             let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only, None))?;
             Ok(exit_code(exit))
+        }
+        Some(Command::Serve) => {
+            let config = load_config(&cli.config)?;
+            let Some(listen) = config.metrics.listen else {
+                return Err(fail(
+                    2,
+                    format!(
+                        "{}: cutover serve needs [metrics] listen = \"127.0.0.1:9464\" (where to serve the metrics)",
+                        cli.config.display()
+                    ),
+                ));
+            };
+            let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+            tracing::info!(config = %cli.config.display(), "serving metrics headless");
+            runtime
+                .block_on(crate::serve::run(Arc::new(config), listen))
+                .map_err(|e| fail(2, e))?;
+            Ok(0)
         }
         Some(Command::CheckConfig) => {
             let c = load_config(&cli.config)?;

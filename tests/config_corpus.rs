@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// (file, "line:column", what the message must say)
-const CORPUS: [(&str, &str, &str); 21] = [
+const CORPUS: [(&str, &str, &str); 23] = [
     (
         "01-unknown-section.toml",
         "9:2",
@@ -71,6 +71,8 @@ const CORPUS: [(&str, &str, &str); 21] = [
         "unknown wait `drain`: expected one of preflight",
     ),
     ("21-empty-notify.toml", "10:11", "command must not be empty"),
+    ("22-bad-metrics-listen.toml", "10:10", "is not an address to listen on"),
+    ("23-bad-pause-budget.toml", "14:19", "max_write_pause: `soon` is not a duration"),
 ];
 
 const SECRET: &str = "hunter2-do-not-print";

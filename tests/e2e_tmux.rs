@@ -554,3 +554,35 @@ fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
     assert!(violations.is_empty(), "{violations:#?}");
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// `[metrics] listen` in the cockpit: the same endpoint as `cutover serve`, while the TUI owns
+/// the terminal (nothing printed on it), closed when the cockpit quits.
+#[test]
+fn the_cockpit_serves_metrics_while_it_runs() {
+    let (src, tgt, dir) = setup();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nname = \"dc-east\"\nbootstrap = \"{}\"\n[target]\nname = \"cloud-west\"\nbootstrap = \"{}\"\n\
+             [replication]\nsource_alias = \"east\"\n[monitor]\nrefresh_interval = \"500ms\"\n\
+             [metrics]\nlisten = \"127.0.0.1:{port}\"\n[log]\nfile = \"{}\"\n",
+            src.bootstrap(),
+            tgt.bootstrap(),
+            dir.path().join("cutover.log").display()
+        ),
+    )
+    .unwrap();
+    let t = Tmux::open("metrics", &config, "");
+    t.wait_screen("both clusters LIVE and the topics", shows_topics);
+    let body = wait_for(Duration::from_secs(20), "a scrape with the lag of orders", || {
+        let (_, body) = common::http::get(port, "/metrics")?;
+        body.contains("cutover_topic_replication_lag_records{topic=\"orders\"} 3").then_some(body)
+    });
+    assert!(body.contains("cutover_poll_duration_seconds{side=\"source\",cluster=\"dc-east\"}"), "{body}");
+    assert!(shows_topics(&t.screen()), "the screen is the cockpit's:\n{}", t.screen());
+    t.keys(&["q"]);
+    t.assert_exited_sane(0);
+    assert!(common::http::get(port, "/metrics").is_none(), "the endpoint closes with the cockpit");
+}

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::lag::*;
 use common::*;
-use cutover::config::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
 use cutover::demo::broker::Storage;
 use cutover::demo::clients::TopicSpec;
 use cutover::demo::replicator::{Replicator, ReplicatorSpec};
@@ -19,16 +18,6 @@ use cutover::monitor::Monitor;
 
 const REFRESH: Duration = Duration::from_millis(500);
 
-fn mm2() -> Replication {
-    Replication {
-        kind: ReplicationKind::MirrorMaker2,
-        source_alias: "src".into(),
-        target_alias: "dst".into(),
-        policy: PolicyKind::Default,
-        separator: ".".into(),
-        offset_syncs_location: OffsetSyncsLocation::Source,
-    }
-}
 
 fn settings(reads: usize) -> String {
     format!(

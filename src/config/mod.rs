@@ -17,6 +17,7 @@ mod cutover;
 mod duration;
 mod filter;
 mod log;
+mod metrics;
 mod monitor;
 mod notify;
 mod replication;
@@ -27,6 +28,7 @@ pub use cluster::{expand_env, ClusterConfig};
 pub use cutover::{ConfirmMode, Criteria, CutoverConfig, Hooks, Strategy, Wave, WAIT_KEYS};
 pub use filter::{NameFilter, MM2_GROUP_EXCLUDES, MM2_TOPIC_EXCLUDES};
 pub use log::LogConfig;
+pub use metrics::MetricsConfig;
 pub use monitor::MonitorConfig;
 pub use notify::NotifyConfig;
 pub use replication::{OffsetSyncsLocation, PolicyKind, Replication, ReplicationKind};
@@ -37,6 +39,7 @@ use cluster::RawCluster;
 use cutover::{validate_waves, RawCutover, RawWave};
 use filter::{validate_filter, RawFilter};
 use log::RawLog;
+use metrics::RawMetrics;
 use monitor::RawMonitor;
 use notify::RawNotify;
 use replication::RawReplication;
@@ -56,6 +59,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub log: LogConfig,
     pub notify: NotifyConfig,
+    pub metrics: MetricsConfig,
     pub cutover: CutoverConfig,
     /// The staged cutover plan, in order.
     pub waves: Vec<Wave>,
@@ -180,6 +184,8 @@ struct RawConfig {
     #[serde(default)]
     notify: Option<RawNotify>,
     #[serde(default)]
+    metrics: Option<RawMetrics>,
+    #[serde(default)]
     cutover: Option<RawCutover>,
     #[serde(default)]
     wave: Vec<RawWave>,
@@ -221,6 +227,10 @@ impl RawConfig {
             Some(n) => n.validate(located)?,
             None => NotifyConfig::default(),
         };
+        let metrics = match self.metrics {
+            Some(m) => m.validate(located)?,
+            None => MetricsConfig::default(),
+        };
         let cutover = match self.cutover {
             Some(c) => c.validate(located)?,
             None => CutoverConfig::default(),
@@ -238,6 +248,7 @@ impl RawConfig {
             ui,
             log,
             notify,
+            metrics,
             cutover,
             waves,
         })

@@ -268,9 +268,29 @@ pub async fn run(
     }
 
     let updates = inbox.clone();
+    // `[metrics] listen`: the same figures a scrape reads, the validation's results kept for it too.
+    let metrics_board: crate::serve::SharedBoard = Default::default();
+    let board = app.config.metrics.listen.map(|_| metrics_board.clone());
     let validation = Job::start(app.config.clone(), monitor.snapshots.clone(), move |u| {
+        if let Some(b) = &board {
+            b.lock().unwrap_or_else(|e| e.into_inner()).apply(u.clone());
+        }
         updates.send(Msg::Validation(u)).is_ok()
     })?;
+    let _metrics = match app.config.metrics.listen {
+        None => None,
+        Some(listen) => {
+            let scrape = crate::serve::scraper(app.config.clone(), monitor.snapshots.clone(), metrics_board);
+            match crate::metrics::serve(listen, scrape) {
+                Ok(job) => Some(job),
+                Err(e) => {
+                    // The cockpit runs on; the reason is in its log file.
+                    tracing::error!("{e}");
+                    None
+                }
+            }
+        }
+    };
     let mut jobs = Jobs {
         translations: BTreeMap::new(),
         validation,

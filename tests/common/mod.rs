@@ -16,6 +16,7 @@ use cutover::monitor::Monitor;
 pub mod app;
 pub mod cli;
 pub mod groups;
+pub mod http;
 pub mod kafka;
 pub mod lag;
 pub mod proxy;
@@ -48,6 +49,19 @@ pub fn two_brokers(storage: Storage) -> (TansuBroker, TansuBroker, TempDir) {
     let source = TansuBroker::start(&dir.path().join("source"), "src", storage).expect("start source broker");
     let target = TansuBroker::start(&dir.path().join("target"), "tgt", storage).expect("start target broker");
     (source, target, dir)
+}
+
+/// The replication of the MM2-compatible replicator in the tests: aliases src and dst, the
+/// default policy (target topics `src.<topic>`), offset-syncs on the source.
+pub fn mm2() -> config::Replication {
+    config::Replication {
+        kind: config::ReplicationKind::MirrorMaker2,
+        source_alias: "src".into(),
+        target_alias: "dst".into(),
+        policy: config::PolicyKind::Default,
+        separator: ".".into(),
+        offset_syncs_location: config::OffsetSyncsLocation::Source,
+    }
 }
 
 /// A config for the two brokers, through the same parser users go through.
