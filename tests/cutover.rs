@@ -1119,18 +1119,26 @@ fn status_alarms(config: &std::path::Path) -> (Option<i32>, Vec<serde_json::Valu
 
 /// Acceptance (issue 23, stray clients): after a wave is done, a producer left writing to the
 /// source and a consumer left in the wave's group there: each an alarm within two polls in the
-/// cockpit (its header), in its journal (nobody drives: the cockpit records it) and in
-/// `status --json`; nothing while nothing is left behind, with the application running on the
+/// cockpit (its header), in its journal (nobody drives: the cockpit records it), in its
+/// metrics (`cutover_alarm`) and in `status --json`; nothing while nothing is left behind, with the application running on the
 /// target.
 #[test]
 fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
     use common::tmux::Tmux;
     let s = setup();
-    let config = wave_config(&s, "stop-the-world");
+    // The cockpit serves its metrics too: the alarms are there as well.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    let config = wave_config_with(&s, "stop-the-world", &metrics);
     let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
     assert_eq!(out.code, Some(0), "{}", out.text);
     let (_, alarms) = status_alarms(&config);
     assert!(alarms.is_empty(), "nothing is left behind yet: {alarms:?}");
+    let alarm_metric = |kind: &str| {
+        let (_, body) = common::http::get(port, "/metrics")?;
+        let line = format!("cutover_alarm{{wave=\"w1\",kind=\"{kind}\"}} 1");
+        body.contains(&line).then_some(())
+    };
 
     let t = Tmux::open("strays", &config, "");
     t.wait_screen("both clusters polled", |s| s.matches("LIVE").count() == 2);
@@ -1163,6 +1171,8 @@ fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
         "{alarms:#?}"
     );
 
+    assert!(alarm_metric("stray-producer").is_some(), "the cockpit's metrics carry the alarm");
+
     // A consumer left behind: a member of billing on the source.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let m = member(&s.src.bootstrap(), "billing", "orders", stop.clone());
@@ -1181,6 +1191,7 @@ fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
         consumer_text.as_str().unwrap().contains("group billing has 1 member(s) on the source"),
         "{consumer_text}"
     );
+    assert!(alarm_metric("stray-consumer").is_some(), "the cockpit's metrics carry the alarm");
     stop.store(true, Ordering::SeqCst);
     m.join().unwrap();
 

@@ -85,7 +85,15 @@ pub fn stray_consumers(
     let mut found = Vec::new();
     for g in groups.iter().filter(|g| state.groups.contains(&g.name)) {
         if !g.members.is_empty() {
-            let who: Vec<String> = g.members.iter().map(|m| format!("{}@{}", m.client_id, m.host)).collect();
+            // Client id and host when the broker says them (tansu does not), else the member id.
+            let who: Vec<String> = g
+                .members
+                .iter()
+                .map(|m| match (m.client_id.is_empty(), m.host.is_empty()) {
+                    (true, true) => format!("member {}", m.id),
+                    _ => format!("{}@{}", m.client_id, m.host),
+                })
+                .collect();
             found.push(format!(
                 "group {} has {} member(s) on the source ({})",
                 g.name,
