@@ -328,6 +328,8 @@ fn drive_wave(
     let observe = crate::cutover::clusters::follow(monitor.snapshots.clone(), &config, Default::default());
     let mut driver =
         crate::cutover::driver::Driver::new(&config, waves[0], dry_run, observe).map_err(|e| fail(1, e))?;
+    // Nobody else watches the pause budget for a wave driven from a terminal.
+    driver.watch_budget = true;
     let mut operator = crate::cutover::plan::TerminalOperator {
         yes,
         say_to_stderr: json,

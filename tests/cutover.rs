@@ -493,6 +493,45 @@ fn a_breached_rollback_criterion_rolls_the_wave_back_by_itself() {
     exactly_once(s, 30, "rolled back by the criteria");
 }
 
+/// `cutover run` watches the pause budget too (nobody else does for a wave driven from a
+/// terminal): the replicator stalls once the producers are frozen, so the drain never ends,
+/// the write pause passes its 5 s budget, and with auto_rollback the run rolls the wave back
+/// by itself, unasked: the producers write on the source again, every record once.
+#[test]
+fn cutover_run_rolls_back_by_itself_past_the_write_pause_budget() {
+    let s = setup();
+    let config = wave_config_with(
+        &s,
+        "stop-the-world",
+        "[wave.criteria]\nmax_write_pause = \"5s\"\nauto_rollback = true\n",
+    );
+    let started = std::time::Instant::now();
+    let replicator = &s.replicator;
+    let out = cutover_watching(&config, &["run", "--wave", "w1", "--yes"], None, &mut |line| {
+        if line.contains("hook freeze_producers done") {
+            replicator.stall(true);
+        }
+        if line.contains("rolling back by itself") {
+            replicator.stall(false);
+        }
+    });
+    let took = started.elapsed();
+    eprintln!("{}\ntook {took:?}", out.text);
+    assert_eq!(out.code, Some(1), "rolled back is not done: {}", out.text);
+    assert!(out.text.contains("PAUSE BUDGET: wave w1: writes paused"), "{}", out.text);
+    assert!(out.text.contains("(max_write_pause)"), "{}", out.text);
+    assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
+    let entries = journal(&s);
+    assert!(
+        entries.iter().any(|e| matches!(&e.event, Event::Confirmed { what, .. }
+            if what.starts_with("automatic rollback (auto_rollback = true): PAUSE BUDGET"))),
+        "the journal says why it rolled back by itself"
+    );
+    assert!(s.app.hooks_ran().contains(&"rollback_freeze_producers".to_string()));
+    assert_eq!(std::fs::read_to_string(s.app.producer_file()).unwrap().trim(), "source");
+    exactly_once(s, 30, "rolled back past the pause budget");
+}
+
 /// Answers from a script, in order, and keeps what was asked and said.
 struct Script {
     answers: std::collections::VecDeque<bool>,

@@ -59,8 +59,7 @@ pub struct Driver<'a> {
     state: WaveState,
     dry_run: bool,
     clusters: Box<dyn Clusters + 'a>,
-    /// Between polls of a wait when the clusters' answers come at once (a fake); the monitor
-    /// paces the live ones.
+    /// Between looks of a wait when answers come at once (a fake); the monitor paces live ones.
     pub poll_every: Duration,
     wave_started: Instant,
     /// The job's token: `p`, quit or cancel. Waits, validation and translation stop within a
@@ -70,9 +69,11 @@ pub struct Driver<'a> {
     confirmed: Option<Vec<GroupCommit>>,
     /// `[notify] command`: told each journal entry and alarm, never waited for.
     notifier: super::notify::Notifier,
-    /// A rollback the wave's criteria started by themselves (auto_rollback): its steps run
-    /// without asking, as nobody may be at the wheel.
+    /// A rollback auto_rollback started: its steps run unasked (nobody may be at the wheel).
     pub(super) unattended: bool,
+    /// Waits watch the pause budget (`cutover run`; the cockpit watches it itself), said once.
+    pub watch_budget: bool,
+    pub(super) budget_said: bool,
 }
 
 impl<'a> Driver<'a> {
@@ -110,6 +111,8 @@ impl<'a> Driver<'a> {
             confirmed: None,
             notifier: super::notify::Notifier::start(&config.notify),
             unattended: false,
+            watch_budget: false,
+            budget_said: false,
         })
     }
 
@@ -378,25 +381,11 @@ impl<'a> Driver<'a> {
     }
 
     fn perform(&mut self, op: &mut dyn Operator, step: Step, action: Action) -> Result<()> {
-        // Before the producers may write to the target: where its records stop being copies.
         if step == Step::FlipProducers && self.state.target_writes_began.is_none() && !self.dry_run {
-            let ends = self.clusters.target_ends(&self.state.topics, true);
-            let detail = action.label();
-            match ends {
-                Ok(ends) => {
-                    self.record(Event::TargetWritesBegan { ends })?;
-                    // The producers are frozen: what the source holds now is all they wrote
-                    // there (a figure missing is no reason to stop the flip: no stray alarm).
-                    match self.clusters.source_ends(&self.state.topics) {
-                        Ok(ends) => self.record(Event::SourceWritesStopped { ends })?,
-                        Err(e) => tracing::warn!("wave {}: the source's ends at the flip: {e}", self.wave.name),
-                    }
-                }
-                Err(e) => {
-                    self.record(Event::ActionStarted { step, action, detail })?;
-                    let reason = format!("the target's end offsets could not be read before the flip: {e}");
-                    return self.fail(op, step, action, reason);
-                }
+            if let Some(reason) = self.note_ends_before_flip()? {
+                let detail = action.label();
+                self.record(Event::ActionStarted { step, action, detail })?;
+                return self.fail(op, step, action, reason);
             }
         }
         let detail = match action {
@@ -481,6 +470,10 @@ impl<'a> Driver<'a> {
             if text != last_said {
                 self.tell(op, Some(step), Some(check), text);
                 last_said = text.to_string();
+            }
+            if self.over_budget(op)? {
+                // The rollback begins where this wait was: its steps come next.
+                return Ok(());
             }
             match checks::after_look(check, &answer, began.elapsed(), deadline) {
                 WaitNext::Met(detail) => {

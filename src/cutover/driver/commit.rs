@@ -8,6 +8,22 @@ use crate::cutover::engine::{self, Action, Event, OffsetMove, Side, Step};
 use crate::error::{Error, Result};
 
 impl Driver<'_> {
+    /// Before the producers may write to the target: where its records stop being copies
+    /// (journaled), and, the producers being frozen, all they wrote on the source (a figure
+    /// missing there is no reason to stop the flip: no stray-producer alarm then). Some(reason)
+    /// when the target's ends cannot be read: the flip must not happen.
+    pub(super) fn note_ends_before_flip(&mut self) -> Result<Option<String>> {
+        match self.clusters.target_ends(&self.state.topics, true) {
+            Ok(ends) => self.record(Event::TargetWritesBegan { ends })?,
+            Err(e) => return Ok(Some(format!("the target's end offsets could not be read before the flip: {e}"))),
+        }
+        match self.clusters.source_ends(&self.state.topics) {
+            Ok(ends) => self.record(Event::SourceWritesStopped { ends })?,
+            Err(e) => tracing::warn!("wave {}: the source's ends at the flip: {e}", self.wave.name),
+        }
+        Ok(None)
+    }
+
     /// Translates every wave group's committed source offsets exactly, for the target.
     pub fn plan_commits(&mut self) -> Result<Vec<GroupCommit>> {
         let mut plan = Vec::new();

@@ -37,6 +37,26 @@ impl Driver<'_> {
         Ok(None)
     }
 
+    /// With `watch_budget`: a running pause past its budget is said and alarmed once, and with
+    /// auto_rollback starts the rollback (true).
+    pub(super) fn over_budget(&mut self, op: &mut dyn Operator) -> Result<bool> {
+        if !self.watch_budget || self.dry_run {
+            return Ok(false);
+        }
+        let Some((text, rolls_back)) = crate::cutover::pause::pause_breach(&self.state, self.wave, SystemTime::now()) else {
+            return Ok(false);
+        };
+        if !self.budget_said {
+            self.budget_said = true;
+            self.say(op, None, &text);
+            self.alarm(&text);
+        }
+        if rolls_back {
+            self.start_auto_rollback(op, &text)?;
+        }
+        Ok(rolls_back)
+    }
+
     /// Starts rolling the wave back by itself: the criteria decided in advance were breached
     /// and the plan says `auto_rollback = true`.
     pub fn start_auto_rollback(&mut self, op: &mut dyn Operator, breach: &str) -> Result<()> {
