@@ -33,7 +33,14 @@ fn state(prefix: &str, n: u64, behind: i64) -> ClusterState {
                     error: None,
                 })
                 .collect();
-            (name.clone(), TopicState { name, partitions, error: None })
+            (
+                name.clone(),
+                TopicState {
+                    name,
+                    partitions,
+                    error: None,
+                },
+            )
         })
         .collect();
     ClusterState {
@@ -79,7 +86,15 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("lag_time_25000_partitions");
     g.sample_size(20);
     g.bench_function("baseline_topic_pairs", |b| {
-        b.iter(|| topic_pairs(&snap, &config.replication, &config.topics, &config.monitor, SystemTime::now()))
+        b.iter(|| {
+            topic_pairs(
+                &snap,
+                &config.replication,
+                &config.topics,
+                &config.monitor,
+                SystemTime::now(),
+            )
+        })
     });
     let mut n = 31;
     g.bench_function("history_record_one_poll", |b| {

@@ -72,7 +72,10 @@ impl LagClock {
             match RecordReader::with_end_events(&self.cluster) {
                 Ok(r) => self.reader = Some(Arc::new(r)),
                 Err(e) => {
-                    tracing::warn!("{}: cannot read record timestamps (lag in seconds estimated): {e}", self.cluster.name);
+                    tracing::warn!(
+                        "{}: cannot read record timestamps (lag in seconds estimated): {e}",
+                        self.cluster.name
+                    );
                     return;
                 }
             }
@@ -98,7 +101,10 @@ fn unread(waiting: &[Waiting], times: &RecordTimes, most: usize) -> Vec<(String,
         .filter(|w| times.get(&w.topic, w.partition, w.offset).is_none())
         .collect();
     wanted.sort_by_key(|w| std::cmp::Reverse(w.end - w.offset));
-    let mut out: Vec<(String, i32, i64)> = wanted.iter().map(|w| (w.topic.clone(), w.partition, w.offset)).collect();
+    let mut out: Vec<(String, i32, i64)> = wanted
+        .iter()
+        .map(|w| (w.topic.clone(), w.partition, w.offset))
+        .collect();
     out.dedup();
     out.truncate(most);
     out

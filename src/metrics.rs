@@ -200,7 +200,12 @@ pub fn render(i: &Inputs) -> String {
                 &[("group", g.name.as_str()), ("side", side), ("state", state.as_str())],
                 1.0,
             );
-            m.set("cutover_group_members", "Members of the group on the side", &labels, s.members as f64);
+            m.set(
+                "cutover_group_members",
+                "Members of the group on the side",
+                &labels,
+                s.members as f64,
+            );
             if let Ok(lag) = s.lag {
                 m.set(
                     "cutover_group_lag_records",

@@ -74,10 +74,8 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
     let unreachable = [&snap.source, &snap.target].iter().any(|f| f.state().is_none());
     // A filter that matches nothing watches nothing: never "all OK".
     let nothing_watched = pairs.is_empty();
-    let attention = nothing_watched
-        || pairs.iter().any(|p| p.status != PairStatus::Ok)
-        || !diffs.is_empty()
-        || !alarms.is_empty();
+    let attention =
+        nothing_watched || pairs.iter().any(|p| p.status != PairStatus::Ok) || !diffs.is_empty() || !alarms.is_empty();
     let code = if unreachable {
         2
     } else if attention {
@@ -98,11 +96,14 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             .map(|d| json!({"topic": d.source_topic, "target_topic": d.target_topic, "kind": d.difference.kind(), "detail": d.difference.describe()}))
             .collect();
         let groups = match &groups {
-            Ok(rows) => json!(rows.iter().map(|g| json!({
-                "group": g.name,
-                "source": g.source.as_ref().map(group_side_json),
-                "target": g.target.as_ref().map(group_side_json),
-            })).collect::<Vec<_>>()),
+            Ok(rows) => json!(rows
+                .iter()
+                .map(|g| json!({
+                    "group": g.name,
+                    "source": g.source.as_ref().map(group_side_json),
+                    "target": g.target.as_ref().map(group_side_json),
+                }))
+                .collect::<Vec<_>>()),
             Err(e) => json!({"unavailable": e.message}),
         };
         let mm2 = snap.mm2.as_ref().map(|m| {

@@ -72,7 +72,11 @@ const CORPUS: [(&str, &str, &str); 23] = [
     ),
     ("21-empty-notify.toml", "10:11", "command must not be empty"),
     ("22-bad-metrics-listen.toml", "10:10", "is not an address to listen on"),
-    ("23-bad-pause-budget.toml", "14:19", "max_write_pause: `soon` is not a duration"),
+    (
+        "23-bad-pause-budget.toml",
+        "14:19",
+        "max_write_pause: `soon` is not a duration",
+    ),
 ];
 
 const SECRET: &str = "hunter2-do-not-print";

@@ -518,7 +518,11 @@ fn cutover_run_rolls_back_by_itself_past_the_write_pause_budget() {
     let took = started.elapsed();
     eprintln!("{}\ntook {took:?}", out.text);
     assert_eq!(out.code, Some(1), "rolled back is not done: {}", out.text);
-    assert!(out.text.contains("PAUSE BUDGET: wave w1: writes paused"), "{}", out.text);
+    assert!(
+        out.text.contains("PAUSE BUDGET: wave w1: writes paused"),
+        "{}",
+        out.text
+    );
     assert!(out.text.contains("(max_write_pause)"), "{}", out.text);
     assert!(out.text.contains("wave w1 rolled back"), "{}", out.text);
     let entries = journal(&s);
@@ -1166,7 +1170,11 @@ fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
     use common::tmux::Tmux;
     let s = setup();
     // The cockpit serves its metrics too: the alarms are there as well.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
     let config = wave_config_with(&s, "stop-the-world", &metrics);
     let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
@@ -1203,14 +1211,22 @@ fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
     let producer_after = written.elapsed();
     let (code, alarms) = status_alarms(&config);
     assert_eq!(code, Some(1), "an alarm needs attention");
-    let texts: Vec<String> = alarms.iter().map(|a| a["text"].as_str().unwrap_or("").to_string()).collect();
+    let texts: Vec<String> = alarms
+        .iter()
+        .map(|a| a["text"].as_str().unwrap_or("").to_string())
+        .collect();
     assert!(
         alarms.iter().any(|a| a["kind"] == "stray-producer")
-            && texts.iter().any(|t| t.contains("3 record(s) written to the source after flip_producers (orders/1 +3)")),
+            && texts
+                .iter()
+                .any(|t| t.contains("3 record(s) written to the source after flip_producers (orders/1 +3)")),
         "{alarms:#?}"
     );
 
-    assert!(alarm_metric("stray-producer").is_some(), "the cockpit's metrics carry the alarm");
+    assert!(
+        alarm_metric("stray-producer").is_some(),
+        "the cockpit's metrics carry the alarm"
+    );
 
     // A consumer left behind: a member of billing on the source.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1223,14 +1239,22 @@ fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
             .then(|| (std::time::Instant::now(), alarms))
     });
     t.keys(&["7"]);
-    let screen2 = t.wait_screen("the stray consumer alarm", |s| s.contains("STRAY CONSUMER") || s.contains("stray"));
+    let screen2 = t.wait_screen("the stray consumer alarm", |s| {
+        s.contains("STRAY CONSUMER") || s.contains("stray")
+    });
     let consumer_after = seen_by_status.0.elapsed();
     let consumer_text = seen_by_status.1.iter().find(|a| a["kind"] == "stray-consumer").unwrap()["text"].clone();
     assert!(
-        consumer_text.as_str().unwrap().contains("group billing has 1 member(s) on the source"),
+        consumer_text
+            .as_str()
+            .unwrap()
+            .contains("group billing has 1 member(s) on the source"),
         "{consumer_text}"
     );
-    assert!(alarm_metric("stray-consumer").is_some(), "the cockpit's metrics carry the alarm");
+    assert!(
+        alarm_metric("stray-consumer").is_some(),
+        "the cockpit's metrics carry the alarm"
+    );
     stop.store(true, Ordering::SeqCst);
     m.join().unwrap();
 
@@ -1249,8 +1273,14 @@ fn a_producer_and_a_consumer_left_on_the_source_are_alarms_within_two_polls() {
     assert_eq!(count("STRAY PRODUCER: wave w1"), 1, "{journaled:#?}");
     assert_eq!(count("STRAY CONSUMER: wave w1"), 1, "{journaled:#?}");
     // Two polls of 500 ms, and the test's reading of the screen.
-    assert!(producer_after < Duration::from_millis(2 * 500 + 600), "{producer_after:?}");
-    assert!(consumer_after < Duration::from_millis(2 * 500 + 600), "{consumer_after:?}");
+    assert!(
+        producer_after < Duration::from_millis(2 * 500 + 600),
+        "{producer_after:?}"
+    );
+    assert!(
+        consumer_after < Duration::from_millis(2 * 500 + 600),
+        "{consumer_after:?}"
+    );
     t.keys(&["q"]);
     t.assert_exited_sane(0);
 }

@@ -511,7 +511,9 @@ fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
     let t = Tmux::open("budget", &config, "");
     t.wait_screen("the topics", |s| s.contains("orders"));
     t.keys(&["7"]);
-    t.wait_screen("the wave, not started", |s| s.contains("w1") && s.contains("not started"));
+    t.wait_screen("the wave, not started", |s| {
+        s.contains("w1") && s.contains("not started")
+    });
     t.keys(&["s"]);
     t.wait_screen("the typed confirmation", |s| s.contains("Start wave w1?"));
     t.keys(&["w", "1", "Enter"]);
@@ -522,14 +524,19 @@ fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
     let frozen = std::time::Instant::now();
     // The pause clock in the header, counting against the budget.
     let clock = t.wait_screen("the write pause clock", |s| {
-        s.lines().next().is_some_and(|l| l.contains("w1: writes paused") && l.contains("of 6.0s"))
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("w1: writes paused") && l.contains("of 6.0s"))
     });
     // Nobody answers the next question: past 6 s the alarm, then the rollback by itself.
     let alarm = t.wait_screen("the pause budget alarm", |s| s.contains("PAUSE BUDGET"));
     let raised = frozen.elapsed();
     let rolled_back = t.wait_screen("the wave rolled back", |s| s.contains("ROLLED BACK"));
     eprintln!("{clock}\n{alarm}\n{rolled_back}\nalarm after {raised:?}");
-    assert!(raised >= Duration::from_secs(6), "the alarm came before the budget: {raised:?}");
+    assert!(
+        raised >= Duration::from_secs(6),
+        "the alarm came before the budget: {raised:?}"
+    );
     assert!(raised < Duration::from_secs(6 + 3), "the alarm came late: {raised:?}");
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(
@@ -560,7 +567,11 @@ fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
 #[test]
 fn the_cockpit_serves_metrics_while_it_runs() {
     let (src, tgt, dir) = setup();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = dir.path().join("cutover.toml");
     std::fs::write(
         &config,
@@ -578,11 +589,22 @@ fn the_cockpit_serves_metrics_while_it_runs() {
     t.wait_screen("both clusters LIVE and the topics", shows_topics);
     let body = wait_for(Duration::from_secs(20), "a scrape with the lag of orders", || {
         let (_, body) = common::http::get(port, "/metrics")?;
-        body.contains("cutover_topic_replication_lag_records{topic=\"orders\"} 3").then_some(body)
+        body.contains("cutover_topic_replication_lag_records{topic=\"orders\"} 3")
+            .then_some(body)
     });
-    assert!(body.contains("cutover_poll_duration_seconds{side=\"source\",cluster=\"dc-east\"}"), "{body}");
-    assert!(shows_topics(&t.screen()), "the screen is the cockpit's:\n{}", t.screen());
+    assert!(
+        body.contains("cutover_poll_duration_seconds{side=\"source\",cluster=\"dc-east\"}"),
+        "{body}"
+    );
+    assert!(
+        shows_topics(&t.screen()),
+        "the screen is the cockpit's:\n{}",
+        t.screen()
+    );
     t.keys(&["q"]);
     t.assert_exited_sane(0);
-    assert!(common::http::get(port, "/metrics").is_none(), "the endpoint closes with the cockpit");
+    assert!(
+        common::http::get(port, "/metrics").is_none(),
+        "the endpoint closes with the cockpit"
+    );
 }

@@ -347,7 +347,13 @@ fn lag_in_seconds_follows_known_timestamps_while_mm2_copies() {
     }
     let (exact_samples, estimated_samples) = std::thread::scope(|s| {
         let x = s.spawn(|| samples(&exact, &exact_config, "fig-clock", "clock-app", Duration::from_secs(8)));
-        let y = samples(&estimated, &estimated_config, "fig-clock", "clock-app", Duration::from_secs(8));
+        let y = samples(
+            &estimated,
+            &estimated_config,
+            "fig-clock",
+            "clock-app",
+            Duration::from_secs(8),
+        );
         (x.join().unwrap(), y)
     });
     let mut report = Vec::new();
@@ -379,6 +385,8 @@ fn lag_in_seconds_follows_known_timestamps_while_mm2_copies() {
     }
     eprintln!("{}", report.join("\n"));
     // The group's lag grew past 2 s, where the 20% bound applies.
-    assert!(estimated_samples.iter().any(|s| s.group_truth(&producer) > Some(Duration::from_secs(4))));
+    assert!(estimated_samples
+        .iter()
+        .any(|s| s.group_truth(&producer) > Some(Duration::from_secs(4))));
     producer.stop();
 }

@@ -18,7 +18,6 @@ use cutover::monitor::Monitor;
 
 const REFRESH: Duration = Duration::from_millis(500);
 
-
 fn settings(reads: usize) -> String {
     format!(
         "[replication]\nsource_alias = \"src\"\ntarget_alias = \"dst\"\n[monitor]\nrefresh_interval = \"500ms\"\n\
@@ -59,7 +58,13 @@ fn lag_in_seconds_follows_the_truth_while_records_flow_and_the_copy_stalls() {
         r.stall(stalled);
         let both = std::thread::scope(|s| {
             let e = s.spawn(|| samples(&exact, &exact_config, "clock", "slow-app", Duration::from_secs(for_)));
-            let x = samples(&estimated, &estimated_config, "clock", "slow-app", Duration::from_secs(for_));
+            let x = samples(
+                &estimated,
+                &estimated_config,
+                "clock",
+                "slow-app",
+                Duration::from_secs(for_),
+            );
             (e.join().unwrap(), x)
         });
         phases.push((stalled, both));
@@ -75,11 +80,20 @@ fn producer_check(producer: &ClockedProducer, phases: &[Phase]) {
     let mut report = Vec::new();
     let (mut exact_reads, mut lagging, mut longest) = (0, 0, Duration::ZERO);
     for (stalled, (exact, estimated)) in phases {
-        assert!(exact.len() >= 5 && estimated.len() >= 5, "too few polls: {} {}", exact.len(), estimated.len());
+        assert!(
+            exact.len() >= 5 && estimated.len() >= 5,
+            "too few polls: {} {}",
+            exact.len(),
+            estimated.len()
+        );
         for s in exact {
             let truth = s.truth(producer);
             let age = s.age.unwrap_or_else(|| panic!("no replication age at {s:?}"));
-            report.push(format!("stalled={stalled} exact lag={} truth={truth:?} shown={}", s.lag, age.label()));
+            report.push(format!(
+                "stalled={stalled} exact lag={} truth={truth:?} shown={}",
+                s.lag,
+                age.label()
+            ));
             assert!(
                 off_by(age.age, truth) <= REFRESH,
                 "exact figure {} vs truth {truth:?} (lag {} records): {report:#?}",
@@ -97,21 +111,39 @@ fn producer_check(producer: &ClockedProducer, phases: &[Phase]) {
         for s in estimated {
             let truth = s.truth(producer);
             let age = s.age.unwrap_or_else(|| panic!("no estimated age at {s:?}"));
-            report.push(format!("stalled={stalled} estimated lag={} truth={truth:?} shown={}", s.lag, age.label()));
+            report.push(format!(
+                "stalled={stalled} estimated lag={} truth={truth:?} shown={}",
+                s.lag,
+                age.label()
+            ));
             if s.lag == 0 {
                 assert_eq!(age.age, Duration::ZERO);
                 continue;
             }
             assert_ne!(age.how, AgeHow::Exact, "an estimate is marked: {}", age.label());
             assert!(age.label().starts_with('~') || age.label().starts_with('>'));
-            let within = if truth > Duration::from_secs(2) { truth.mul_f64(0.2) } else { REFRESH };
-            assert!(off_by(age.age, truth) <= within, "estimated {} vs truth {truth:?}: {report:#?}", age.label());
+            let within = if truth > Duration::from_secs(2) {
+                truth.mul_f64(0.2)
+            } else {
+                REFRESH
+            };
+            assert!(
+                off_by(age.age, truth) <= within,
+                "estimated {} vs truth {truth:?}: {report:#?}",
+                age.label()
+            );
         }
     }
     eprintln!("{}", report.join("\n"));
     // The stall made a lag worth the name, and the exact figure was read, not estimated.
-    assert!(longest >= Duration::from_secs(5), "the stall should leave records waiting 5 s: {longest:?}");
-    assert!(exact_reads * 10 >= lagging * 9, "{exact_reads} of {lagging} lagging polls read exactly");
+    assert!(
+        longest >= Duration::from_secs(5),
+        "the stall should leave records waiting 5 s: {longest:?}"
+    );
+    assert!(
+        exact_reads * 10 >= lagging * 9,
+        "{exact_reads} of {lagging} lagging polls read exactly"
+    );
 }
 
 /// `cutover plan` estimates each wave's write pause from the lag in seconds now: the settle,

@@ -43,9 +43,12 @@ const DOCUMENTED: &[&str] = &[
     "cutover_poll_failing",
 ];
 
-
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn scrape(port: u16) -> Option<(String, String)> {
@@ -91,7 +94,9 @@ fn serve_scraped_over_http_has_every_documented_name_and_status_jsons_figures() 
     spec.offset_lag_max = 10;
     let r = Replicator::start(spec).unwrap();
     produce(&src, "clock", 0, 40, true);
-    wait_for(Duration::from_secs(30), "40 records copied", || (r.position("clock", 0) >= 40).then_some(()));
+    wait_for(Duration::from_secs(30), "40 records copied", || {
+        (r.position("clock", 0) >= 40).then_some(())
+    });
     std::thread::sleep(Duration::from_millis(1500)); // a heartbeat and the syncs written
     r.stall(true);
     produce(&src, "clock", 0, 25, true);
@@ -117,10 +122,40 @@ fn serve_scraped_over_http_has_every_documented_name_and_status_jsons_figures() 
                 groups: vec!["app".into()],
             },
         ),
-        entry(frozen, Event::ActionStarted { step: Step::Preflight, action: Action::Wait(cutover::cutover::engine::Check::Preflight), detail: String::new() }),
-        entry(frozen, Event::ActionDone { step: Step::Preflight, action: Action::Wait(cutover::cutover::engine::Check::Preflight), detail: String::new(), output: vec![] }),
-        entry(frozen, Event::ActionStarted { step: Step::FreezeProducers, action: hook, detail: String::new() }),
-        entry(frozen, Event::ActionDone { step: Step::FreezeProducers, action: hook, detail: String::new(), output: vec![] }),
+        entry(
+            frozen,
+            Event::ActionStarted {
+                step: Step::Preflight,
+                action: Action::Wait(cutover::cutover::engine::Check::Preflight),
+                detail: String::new(),
+            },
+        ),
+        entry(
+            frozen,
+            Event::ActionDone {
+                step: Step::Preflight,
+                action: Action::Wait(cutover::cutover::engine::Check::Preflight),
+                detail: String::new(),
+                output: vec![],
+            },
+        ),
+        entry(
+            frozen,
+            Event::ActionStarted {
+                step: Step::FreezeProducers,
+                action: hook,
+                detail: String::new(),
+            },
+        ),
+        entry(
+            frozen,
+            Event::ActionDone {
+                step: Step::FreezeProducers,
+                action: hook,
+                detail: String::new(),
+                output: vec![],
+            },
+        ),
     ]
     .iter()
     .map(|e| serde_json::to_string(e).unwrap())
@@ -165,7 +200,10 @@ fn serve_scraped_over_http_has_every_documented_name_and_status_jsons_figures() 
                 let _ = serve.kill();
                 let out = serve.wait_with_output().unwrap();
                 let err = String::from_utf8_lossy(&out.stderr);
-                panic!("missing after 60 s: {missing:?}\n{samples:#?}\n{log}\nserve: {:?} {err}", out.status)
+                panic!(
+                    "missing after 60 s: {missing:?}\n{samples:#?}\n{log}\nserve: {:?} {err}",
+                    out.status
+                )
             }
             _ => {}
         }
@@ -183,40 +221,89 @@ fn serve_scraped_over_http_has_every_documented_name_and_status_jsons_figures() 
 
     // The figures equal status --json's (records exactly: the copy is stalled and nothing is
     // written; seconds within the time between the two reads).
-    let topic = doc["topics"].as_array().unwrap().iter().find(|t| t["topic"] == "clock").unwrap();
+    let topic = doc["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["topic"] == "clock")
+        .unwrap();
     let lag = value(&after, "cutover_topic_replication_lag_records", &[("topic", "clock")]);
     assert_eq!(lag, topic["lag"].as_f64(), "{topic}");
     assert_eq!(lag, Some(25.0));
-    assert_eq!(value(&after, "cutover_replication_lag_records", &[("topic", "clock"), ("partition", "0")]), Some(25.0));
+    assert_eq!(
+        value(
+            &after,
+            "cutover_replication_lag_records",
+            &[("topic", "clock"), ("partition", "0")]
+        ),
+        Some(25.0)
+    );
     let seconds = value(&after, "cutover_topic_replication_lag_seconds", &[("topic", "clock")]).unwrap();
     let status_seconds = topic["lag_seconds"].as_f64().unwrap();
     assert!((seconds - status_seconds).abs() < 2.0, "{seconds} vs {status_seconds}");
-    let group = doc["groups"].as_array().unwrap().iter().find(|g| g["group"] == "app").unwrap();
+    let group = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "app")
+        .unwrap();
     let labels = [("group", "app"), ("side", "source")];
-    assert_eq!(value(&after, "cutover_group_lag_records", &labels), group["source"]["lag"].as_f64(), "{group}");
+    assert_eq!(
+        value(&after, "cutover_group_lag_records", &labels),
+        group["source"]["lag"].as_f64(),
+        "{group}"
+    );
     assert_eq!(value(&after, "cutover_group_lag_records", &labels), Some(55.0));
-    assert_eq!(value(&after, "cutover_group_members", &labels), group["source"]["members"].as_f64());
+    assert_eq!(
+        value(&after, "cutover_group_members", &labels),
+        group["source"]["members"].as_f64()
+    );
     let group_seconds = value(&after, "cutover_group_lag_seconds", &labels).unwrap();
     assert!((group_seconds - group["source"]["lag_seconds"].as_f64().unwrap()).abs() < 2.0);
     let state = group["source"]["state"].as_str().unwrap();
-    assert_eq!(value(&after, "cutover_group_state", &[("group", "app"), ("side", "source"), ("state", state)]), Some(1.0));
+    assert_eq!(
+        value(
+            &after,
+            "cutover_group_state",
+            &[("group", "app"), ("side", "source"), ("state", state)]
+        ),
+        Some(1.0)
+    );
     // The wave: running at its freeze step, writes paused past the 1 s budget, the alarm.
-    assert_eq!(value(&after, "cutover_wave_state", &[("wave", "w1"), ("state", "running")]), Some(1.0));
+    assert_eq!(
+        value(&after, "cutover_wave_state", &[("wave", "w1"), ("state", "running")]),
+        Some(1.0)
+    );
     let paused = [("wave", "w1"), ("paused", "writes")];
     assert!(value(&after, "cutover_pause_seconds", &paused).unwrap() >= 5.0);
     assert_eq!(value(&after, "cutover_pause_budget_seconds", &paused), Some(1.0));
     assert_eq!(value(&after, "cutover_pause_running", &paused), Some(1.0));
     let alarms = doc["alarms"].as_array().unwrap();
     assert!(alarms.iter().any(|a| a["kind"] == "pause"), "{alarms:?}");
-    assert_eq!(value(&after, "cutover_alarm", &[("wave", "w1"), ("kind", "pause")]), Some(1.0));
-    assert_eq!(value(&after, "cutover_poll_failing", &[("side", "source"), ("cluster", "src-cluster")]), Some(0.0));
-    eprintln!("{} samples, e.g. lag {lag:?} records {seconds}s, group {group}", samples.len());
+    assert_eq!(
+        value(&after, "cutover_alarm", &[("wave", "w1"), ("kind", "pause")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &after,
+            "cutover_poll_failing",
+            &[("side", "source"), ("cluster", "src-cluster")]
+        ),
+        Some(0.0)
+    );
+    eprintln!(
+        "{} samples, e.g. lag {lag:?} records {seconds}s, group {group}",
+        samples.len()
+    );
 
     // Anything else is a 404; SIGTERM stops it cleanly.
     let (not_found, _) = common::http::get(port, "/").unwrap();
     assert!(not_found.starts_with("HTTP/1.1 404"), "{not_found}");
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
-    let exit = wait_for(Duration::from_secs(10), "serve to stop on SIGTERM", || serve.try_wait().unwrap());
+    let exit = wait_for(Duration::from_secs(10), "serve to stop on SIGTERM", || {
+        serve.try_wait().unwrap()
+    });
     let mut err = String::new();
     serve.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(exit.code(), Some(0), "{err}");

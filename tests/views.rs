@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cutover::config;
-use cutover::model::lag_time::{Age, AgeHow, Ages};
 use cutover::mm2::codec::{Checkpoint, OffsetSync};
 use cutover::mm2::state::Mm2State;
+use cutover::model::lag_time::{Age, AgeHow, Ages};
 use cutover::model::{
     Broker, ClusterFeed, ClusterState, ConfigValue, GroupState, GroupStatus, Member, PartitionState, Snapshot,
     TopicState,
@@ -225,9 +225,18 @@ fn snapshot(seq: u64, polled: SystemTime, step: i64) -> Snapshot {
             (("customers".to_string(), 0), age(12_400, AgeHow::Exact)),
         ]),
         consumer: HashMap::from([
-            (("billing".to_string(), "orders".to_string(), 0), age(800, AgeHow::Exact)),
-            (("billing".to_string(), "orders".to_string(), 1), age(2_100, AgeHow::Estimated)),
-            (("fraud-check".to_string(), "payments".to_string(), 0), age(65_000, AgeHow::AtLeast)),
+            (
+                ("billing".to_string(), "orders".to_string(), 0),
+                age(800, AgeHow::Exact),
+            ),
+            (
+                ("billing".to_string(), "orders".to_string(), 1),
+                age(2_100, AgeHow::Estimated),
+            ),
+            (
+                ("fraud-check".to_string(), "payments".to_string(), 0),
+                age(65_000, AgeHow::AtLeast),
+            ),
         ]),
     };
     let target_ages = Ages {
@@ -879,13 +888,20 @@ fn the_cutover_view_shows_go_no_go_and_the_running_pause_clock() {
         key(&mut a, KeyCode::Char('7'));
         let analytics = text(&render(&mut a, w, h));
         assert!(
-            analytics.lines().next().unwrap().contains("analytics: writes paused 12.0s of 30.0s"),
+            analytics
+                .lines()
+                .next()
+                .unwrap()
+                .contains("analytics: writes paused 12.0s of 30.0s"),
             "{analytics}"
         );
         key(&mut a, KeyCode::Down);
         let payments = text(&render(&mut a, w, h));
         assert!(payments.contains("not started · NO-GO"), "{payments}");
-        assert!(payments.contains("NO-GO: target topics: payments -> dc1.payments"), "{payments}");
+        assert!(
+            payments.contains("NO-GO: target topics: payments -> dc1.payments"),
+            "{payments}"
+        );
         key(&mut a, KeyCode::Down);
         let events = text(&render(&mut a, w, h));
         assert!(events.contains("not started · GO"), "{events}");

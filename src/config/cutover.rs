@@ -328,11 +328,25 @@ impl RawWave {
             auto_rollback: c.auto_rollback.unwrap_or(false),
             max_write_pause: match c.max_write_pause {
                 None => None,
-                Some(v) => Some(parse_duration(&v, "max_write_pause", "\"30s\"", Duration::from_secs(1), "", located)?),
+                Some(v) => Some(parse_duration(
+                    &v,
+                    "max_write_pause",
+                    "\"30s\"",
+                    Duration::from_secs(1),
+                    "",
+                    located,
+                )?),
             },
             max_read_pause: match c.max_read_pause {
                 None => None,
-                Some(v) => Some(parse_duration(&v, "max_read_pause", "\"30s\"", Duration::from_secs(1), "", located)?),
+                Some(v) => Some(parse_duration(
+                    &v,
+                    "max_read_pause",
+                    "\"30s\"",
+                    Duration::from_secs(1),
+                    "",
+                    located,
+                )?),
             },
         };
         Ok(Wave {

@@ -69,9 +69,7 @@ impl RawMonitor {
         }
         let timestamp_reads = match self.timestamp_reads {
             None => defaults.timestamp_reads,
-            Some(n) if *n.get_ref() < 0 => {
-                return Err(located(at(&n), "timestamp_reads must be zero or more".into()))
-            }
+            Some(n) if *n.get_ref() < 0 => return Err(located(at(&n), "timestamp_reads must be zero or more".into())),
             Some(n) => *n.get_ref() as usize,
         };
         Ok(MonitorConfig {

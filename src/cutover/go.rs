@@ -52,7 +52,12 @@ pub fn go_no_go(snapshot: &Snapshot, config: &Config, wave: &Wave, board: &Board
     let mut unvalidated = None;
     if let Some(source) = snapshot.source.state() {
         for t in &topics {
-            for p in source.topics.get(t).map(|t| t.partitions.as_slice()).unwrap_or_default() {
+            for p in source
+                .topics
+                .get(t)
+                .map(|t| t.partitions.as_slice())
+                .unwrap_or_default()
+            {
                 match board.partition(t, p.id).and_then(|b| b.results.front()) {
                     Some((_, _, row)) => {
                         validation.push((t.clone(), p.id, row.result.verdict.clone(), row.result.pending))
@@ -67,7 +72,8 @@ pub fn go_no_go(snapshot: &Snapshot, config: &Config, wave: &Wave, board: &Board
     let failed = checks::preflight(snapshot, config, wave, &topics, &groups, &validation, now)
         .into_iter()
         .find_map(|(name, r)| r.err().map(|e| format!("{name}: {}", e.message)));
-    let pairs = crate::model::overview::topic_pairs(snapshot, &config.replication, &config.topics, &config.monitor, now);
+    let pairs =
+        crate::model::overview::topic_pairs(snapshot, &config.replication, &config.topics, &config.monitor, now);
     let lag = worst(
         pairs
             .iter()

@@ -75,7 +75,10 @@ impl Entry {
                 )
             }
             SourceWritesStopped { ends } => {
-                format!("producers flip: the source's end offsets of {} partition(s) noted", ends.len())
+                format!(
+                    "producers flip: the source's end offsets of {} partition(s) noted",
+                    ends.len()
+                )
             }
             Alarm { text } => format!("ALARM: {text}"),
         };

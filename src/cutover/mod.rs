@@ -13,5 +13,5 @@ pub mod hooks;
 pub mod journal;
 pub mod notify;
 pub mod pause;
-pub mod strays;
 pub mod plan;
+pub mod strays;

@@ -88,9 +88,7 @@ fn began(state: &WaveState, step: Step, hooks: &Hooks) -> Option<SystemTime> {
         return None;
     }
     let at = state.steps.iter().position(|s| *s == step)?;
-    state.steps[at + 1..]
-        .iter()
-        .find_map(|s| state.step_times(*s, hooks).0)
+    state.steps[at + 1..].iter().find_map(|s| state.step_times(*s, hooks).0)
 }
 
 /// When a step that ends a pause did so: when its hook was done (the clients run again; the
@@ -144,7 +142,9 @@ pub fn pauses(state: &WaveState, wave: &Wave) -> Vec<Pause> {
 /// A running pause past its budget: the alarm's text. `rolls_back`: whether it is one the
 /// wave should roll back for (`auto_rollback`, and no rollback begun yet).
 pub fn pause_breach(state: &WaveState, wave: &Wave, now: SystemTime) -> Option<(String, bool)> {
-    let p = pauses(state, wave).into_iter().find(|p| p.running() && p.over_budget(now))?;
+    let p = pauses(state, wave)
+        .into_iter()
+        .find(|p| p.running() && p.over_budget(now))?;
     let forward = state.rollback_from.is_none();
     let text = format!(
         "PAUSE BUDGET: wave {}: {} (max_{}_pause){}",
@@ -243,7 +243,14 @@ mod tests {
     fn hook(state: &mut WaveState, at: u64, step: Step, hook: Hook, done: bool) {
         let action = Action::Hook(hook);
         let detail = String::new();
-        state.apply(t(at), &Event::ActionStarted { step, action, detail: detail.clone() });
+        state.apply(
+            t(at),
+            &Event::ActionStarted {
+                step,
+                action,
+                detail: detail.clone(),
+            },
+        );
         if done {
             state.apply(
                 t(at),
@@ -268,11 +275,17 @@ mod tests {
         assert_eq!(p.label(t(22)), "writes paused 12.0s of 30.0s");
         assert_eq!(pause_breach(&s, &w, t(40)), None, "at 30 s, not past it");
         let (text, rolls_back) = pause_breach(&s, &w, t(41)).unwrap();
-        assert!(text.contains("writes paused 31.0s of 30.0s (max_write_pause)"), "{text}");
+        assert!(
+            text.contains("writes paused 31.0s of 30.0s (max_write_pause)"),
+            "{text}"
+        );
         assert!(rolls_back);
         // No budget for reads: no breach however long.
         hook(&mut s, 12, Step::StopConsumers, Hook::StopConsumers, true);
-        assert_eq!(pause(&s, &w, Paused::Reads).unwrap().label(t(100)), "reads paused 88.0s");
+        assert_eq!(
+            pause(&s, &w, Paused::Reads).unwrap().label(t(100)),
+            "reads paused 88.0s"
+        );
         // The flip ends the write pause: its clock stops.
         hook(&mut s, 20, Step::FlipProducers, Hook::FlipProducers, true);
         let p = pause(&s, &w, Paused::Writes).unwrap();
@@ -293,8 +306,12 @@ mod tests {
             drain: Some(drain),
         };
         assert_eq!(e.at_least(), Some(Duration::from_millis(7_200)));
-        assert!(e.line(Some(Duration::from_secs(30))).ends_with("within max_write_pause 30.0s"));
-        assert!(e.line(Some(Duration::from_secs(5))).contains("OVER max_write_pause 5.0s"));
+        assert!(e
+            .line(Some(Duration::from_secs(30)))
+            .ends_with("within max_write_pause 30.0s"));
+        assert!(e
+            .line(Some(Duration::from_secs(5)))
+            .contains("OVER max_write_pause 5.0s"));
         let unknown = Estimate { drain: None, ..e };
         assert_eq!(unknown.at_least(), None);
         assert!(unknown.line(None).contains("not known"));
@@ -314,7 +331,13 @@ mod tests {
         let (text, rolls_back) = pause_breach(&s, &w, t(46)).unwrap();
         assert!(text.ends_with("the rollback is running"), "{text}");
         assert!(!rolls_back);
-        hook(&mut s, 47, Step::UndoFreezeProducers, Hook::RollbackFreezeProducers, true);
+        hook(
+            &mut s,
+            47,
+            Step::UndoFreezeProducers,
+            Hook::RollbackFreezeProducers,
+            true,
+        );
         assert_eq!(pause(&s, &w, Paused::Writes).unwrap().ended, Some(t(47)));
         assert_eq!(pause_breach(&s, &w, t(60)), None);
         // Without auto_rollback: the alarm only.

@@ -109,7 +109,9 @@ pub fn stray_consumers(
             .filter(|(side, group, _)| *side == Side::Target && *group == g.name)
             .flat_map(|(_, _, moves)| moves);
         for m in moved {
-            let Some(topic) = config.replication.source_topic(&m.topic) else { continue };
+            let Some(topic) = config.replication.source_topic(&m.topic) else {
+                continue;
+            };
             match offsets.get(&topic, m.partition) {
                 Some(now) if now != m.from => {
                     found.push(format!(

@@ -93,9 +93,13 @@ pub fn waiting_consumers(cluster: &ClusterState) -> Vec<super::lag_time::Waiting
     for g in groups {
         let Ok(offsets) = &g.offsets else { continue };
         for t in offsets.topics() {
-            let Some(state) = cluster.topics.get(&t.topic) else { continue };
+            let Some(state) = cluster.topics.get(&t.topic) else {
+                continue;
+            };
             for &(p, committed) in &t.offsets {
-                let Some(Ok(end)) = state.partition(p).map(|p| &p.high) else { continue };
+                let Some(Ok(end)) = state.partition(p).map(|p| &p.high) else {
+                    continue;
+                };
                 if committed >= 0 && committed < *end {
                     waiting.push(super::lag_time::Waiting {
                         group: Some(g.name.clone()),

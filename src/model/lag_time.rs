@@ -172,9 +172,12 @@ impl RecordTimes {
 
     /// Forgets the records no longer waiting (each is read once while it waits).
     pub fn keep_only(&mut self, waiting: &[Waiting]) {
-        let keep: std::collections::HashSet<(&str, i32, i64)> =
-            waiting.iter().map(|w| (w.topic.as_str(), w.partition, w.offset)).collect();
-        self.by_offset.retain(|(t, p, o), _| keep.contains(&(t.as_str(), *p, *o)));
+        let keep: std::collections::HashSet<(&str, i32, i64)> = waiting
+            .iter()
+            .map(|w| (w.topic.as_str(), w.partition, w.offset))
+            .collect();
+        self.by_offset
+            .retain(|(t, p, o), _| keep.contains(&(t.as_str(), *p, *o)));
     }
 }
 
@@ -200,9 +203,10 @@ pub fn age(
             how: AgeHow::Exact,
         });
     }
-    history
-        .written_at(topic, partition, offset)
-        .map(|(written, how)| Age { age: since(written), how })
+    history.written_at(topic, partition, offset).map(|(written, how)| Age {
+        age: since(written),
+        how,
+    })
 }
 
 /// A record waiting on one partition: to be copied (replication) or read by a group.

@@ -365,11 +365,15 @@ pub fn waiting_replication(snapshot: &Snapshot, replication: &Replication) -> Ve
     let mut waiting = Vec::new();
     for s in src.topics.values() {
         let target_topic = replication.target_topic(&s.name);
-        let Some(t) = tgt.topics.get(&target_topic) else { continue };
+        let Some(t) = tgt.topics.get(&target_topic) else {
+            continue;
+        };
         let syncs = newest_syncs(snapshot, replication, &s.name);
         for sp in &s.partitions {
             let Some(tp) = t.partition(sp.id) else { continue };
-            let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else { continue };
+            let (Ok(sh), Ok(th)) = (&sp.high, &tp.high) else {
+                continue;
+            };
             let explained = snapshot.target_only.partition(&target_topic, sp.id);
             let lag = replication_lag(*sh, *th, syncs.get(&sp.id).copied(), explained);
             if lag > 0 {

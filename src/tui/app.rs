@@ -1212,7 +1212,10 @@ impl App {
                     self.input = Input::None;
                 }
                 if let Some((w, breach)) = self.cutover.rollback_when_stopped.take_if(|(w, _)| *w == wave) {
-                    self.note(Level::Warn, format!("wave {w}: rolling back by itself (auto_rollback = true)"));
+                    self.note(
+                        Level::Warn,
+                        format!("wave {w}: rolling back by itself (auto_rollback = true)"),
+                    );
                     self.cutover.driving = Some(w.clone());
                     self.effects.push(Effect::Cutover(CutoverOp::Rollback {
                         wave: w,

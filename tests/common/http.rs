@@ -18,10 +18,16 @@ pub fn get(port: u16, path: &str) -> Option<(String, String)> {
         }
         raw.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&raw).to_string();
-        let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
         let length: usize = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))?
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_string())
+            })?
             .parse()
             .ok()?;
         if body.len() >= length {
@@ -29,4 +35,3 @@ pub fn get(port: u16, path: &str) -> Option<(String, String)> {
         }
     }
 }
-

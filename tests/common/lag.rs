@@ -125,9 +125,19 @@ pub fn samples(m: &Monitor, config: &Config, topic: &str, group: &str, duration:
         if out.last().is_some_and(|s| s.at == src.polled_at) {
             continue;
         }
-        let pairs = topic_pairs(&snap, &config.replication, &config.topics, &config.monitor, SystemTime::now());
-        let Some(pair) = pairs.into_iter().find(|p| p.source_topic == topic) else { continue };
-        let (Some(lag), Some(end)) = (pair.lag, pair.source_end) else { continue };
+        let pairs = topic_pairs(
+            &snap,
+            &config.replication,
+            &config.topics,
+            &config.monitor,
+            SystemTime::now(),
+        );
+        let Some(pair) = pairs.into_iter().find(|p| p.source_topic == topic) else {
+            continue;
+        };
+        let (Some(lag), Some(end)) = (pair.lag, pair.source_end) else {
+            continue;
+        };
         let group_row = group_partitions(&snap, &config.replication, group)
             .into_iter()
             .find(|g| g.source_topic == topic && g.partition == 0);

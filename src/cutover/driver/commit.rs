@@ -15,7 +15,11 @@ impl Driver<'_> {
     pub(super) fn note_ends_before_flip(&mut self) -> Result<Option<String>> {
         match self.clusters.target_ends(&self.state.topics, true) {
             Ok(ends) => self.record(Event::TargetWritesBegan { ends })?,
-            Err(e) => return Ok(Some(format!("the target's end offsets could not be read before the flip: {e}"))),
+            Err(e) => {
+                return Ok(Some(format!(
+                    "the target's end offsets could not be read before the flip: {e}"
+                )))
+            }
         }
         match self.clusters.source_ends(&self.state.topics) {
             Ok(ends) => self.record(Event::SourceWritesStopped { ends })?,

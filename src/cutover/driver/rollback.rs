@@ -43,7 +43,8 @@ impl Driver<'_> {
         if !self.watch_budget || self.dry_run {
             return Ok(false);
         }
-        let Some((text, rolls_back)) = crate::cutover::pause::pause_breach(&self.state, self.wave, SystemTime::now()) else {
+        let Some((text, rolls_back)) = crate::cutover::pause::pause_breach(&self.state, self.wave, SystemTime::now())
+        else {
             return Ok(false);
         };
         if !self.budget_said {

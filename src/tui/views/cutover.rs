@@ -132,7 +132,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
             engine::next(state, wave),
             Next::Start | Next::Finished(engine::Finish::RolledBack)
         );
-        let go = app.cutover.go.get(&state.name).filter(|_| may_start && app.cutover.driving.is_none());
+        let go = app
+            .cutover
+            .go
+            .get(&state.name)
+            .filter(|_| may_start && app.cutover.driving.is_none());
         if let Some(go) = go {
             let role = if go.verdict.is_ok() { Role::Ok } else { Role::Crit };
             let [verdict, figures] = go.lines(wave);

@@ -29,7 +29,15 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, groups: &crate::e
     };
     let state_w = if wide { 19 } else { 10 };
     let mut head = vec![
-        "GROUP", "SRC STATE", "MEM", "SRC LAG", "AGE", "TGT STATE", "MEM", "TGT LAG", "AGE",
+        "GROUP",
+        "SRC STATE",
+        "MEM",
+        "SRC LAG",
+        "AGE",
+        "TGT STATE",
+        "MEM",
+        "TGT LAG",
+        "AGE",
     ];
     // Group names whole where there is room: the REBALANCE column takes what is left (at
     // least REBALANCE_MIN), never the names.

@@ -118,17 +118,20 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
             format!(" PAUSE BUDGET PASSED: {wave} "),
             t.style(Role::Crit),
         )),
-        (Some((wave, text)), _) if text.starts_with("STRAY") => Line::from(Span::styled(
-            format!(" STRAY CLIENTS: {wave} "),
-            t.style(Role::Crit),
-        )),
+        (Some((wave, text)), _) if text.starts_with("STRAY") => {
+            Line::from(Span::styled(format!(" STRAY CLIENTS: {wave} "), t.style(Role::Crit)))
+        }
         (Some((wave, _)), _) => Line::from(Span::styled(
             format!(" ROLLBACK SUGGESTED: {wave} "),
             t.style(Role::Crit),
         )),
         (None, Some((wave, pause))) => Line::from(Span::styled(
             format!(" {wave}: {} ", pause.label(app.now)),
-            t.style(if pause.over_budget(app.now) { Role::Crit } else { Role::Warn }),
+            t.style(if pause.over_budget(app.now) {
+                Role::Crit
+            } else {
+                Role::Warn
+            }),
         )),
         (None, None) => Line::from(vec![
             // The demo's applications: what their consumers saw (duplicates and gaps stay 0).

@@ -27,7 +27,14 @@ pub(super) fn render(
         head.push("TARGET TOPIC");
         widths.push(Constraint::Min(12));
     }
-    head.extend([if wide { "P SRC/TGT" } else { "P S/T" }, "SRC END", "TGT END", "LAG", "LAG S", "TREND"]);
+    head.extend([
+        if wide { "P SRC/TGT" } else { "P S/T" },
+        "SRC END",
+        "TGT END",
+        "LAG",
+        "LAG S",
+        "TREND",
+    ]);
     widths.extend([
         Constraint::Length(parts_w),
         Constraint::Length(num_w),
@@ -80,9 +87,9 @@ pub(super) fn render(
                 cells.push(Cell::from(drain.label()).style(t.style(Role::Muted)));
             }
             cells.extend([match validated.get(&p.source_topic) {
-                    Some(v) => Cell::from(v.word()).style(t.style(validation_role(*v))),
-                    None => Cell::from("-").style(t.style(Role::Muted)),
-                }]);
+                Some(v) => Cell::from(v.word()).style(t.style(validation_role(*v))),
+                None => Cell::from("-").style(t.style(Role::Muted)),
+            }]);
             Row::new(cells)
         })
         .collect();
