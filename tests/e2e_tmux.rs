@@ -296,17 +296,23 @@ fn a_live_groups_exact_translation_follows_its_commits() {
     t.assert_exited_sane(0);
 }
 
-/// The cutover view, driven with keys: `7`, `s` and the wave's name typed, every step's y/N
-/// answered, a pause (`p`) during a wait and a resume (`p` again); a second cockpit on the same
-/// journal follows the wave as an observer. The application moved by the hooks ends up reading
-/// on the target, every record processed exactly once.
-#[test]
-fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
-    use common::app::{exactly_once_violations, App, AppSpec};
-    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
+/// Two brokers (tansu's memory engine: its sqlite engine breaks DescribeGroups, test-brokers.md;
+/// its end offsets need one record per produce request, which the app and replicator send),
+/// the replicator, the application processing on the source, and the config of wave `w1`
+/// (orders, billing, confirm each-step, the application's hooks, `criteria` after them).
+struct WaveEstate {
+    src: TansuBroker,
+    tgt: TansuBroker,
+    dir: TempDir,
+    replicator: cutover::demo::replicator::Replicator,
+    app: common::app::App,
+    config: std::path::PathBuf,
+    journal: std::path::PathBuf,
+}
 
-    // The memory engine: tansu's sqlite engine breaks DescribeGroups (test-brokers.md); its
-    // end offsets need one record per produce request (the app and replicator send so).
+fn wave_estate(settle: &str, criteria: &str) -> WaveEstate {
+    use common::app::{App, AppSpec};
+    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
     let (src, tgt, dir) = two_brokers(Storage::Memory);
     create(&src, &[TopicSpec::new("orders", 2)]);
     create(&tgt, &[TopicSpec::new("east.orders", 2)]);
@@ -332,23 +338,51 @@ fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
         (app.processed.lock().unwrap().len() > 40).then_some(())
     });
     let config = dir.path().join("cutover.toml");
+    let journal = dir.path().join("cutover.journal");
     std::fs::write(
         &config,
         format!(
             "[source]\nname = \"dc-east\"\nbootstrap = \"{}\"\n[target]\nname = \"cloud-west\"\nbootstrap = \"{}\"\n\
              [replication]\nsource_alias = \"east\"\n[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"2s\"\n\
              [validation]\ninterval = \"off\"\n\
-             [cutover]\njournal = \"{}\"\nsettle = \"3s\"\n\
-             [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nconfirm = \"each-step\"\n{}\
+             [cutover]\njournal = \"{}\"\nsettle = \"{settle}\"\n\
+             [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nconfirm = \"each-step\"\n{}{criteria}\
              [log]\nfile = \"{}\"\n",
             src.bootstrap(),
             tgt.bootstrap(),
-            dir.path().join("cutover.journal").display(),
+            journal.display(),
             app.hooks_toml(),
             dir.path().join("cutover.log").display()
         ),
     )
     .unwrap();
+    WaveEstate {
+        src,
+        tgt,
+        dir,
+        replicator,
+        app,
+        config,
+        journal,
+    }
+}
+
+/// The cutover view, driven with keys: `7`, `s` and the wave's name typed, every step's y/N
+/// answered, a pause (`p`) during a wait and a resume (`p` again); a second cockpit on the same
+/// journal follows the wave as an observer. The application moved by the hooks ends up reading
+/// on the target, every record processed exactly once.
+#[test]
+fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
+    use common::app::exactly_once_violations;
+    let WaveEstate {
+        src: _src,
+        tgt: _tgt,
+        dir: _dir,
+        replicator,
+        app,
+        config,
+        journal: _,
+    } = wave_estate("3s", "");
     let t = Tmux::open("wave", &config, "");
     t.wait_screen("the topics", |s| s.contains("orders"));
     t.keys(&["7"]);
@@ -460,54 +494,19 @@ fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
 /// on the source again and every record is processed exactly once.
 #[test]
 fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
-    use common::app::{exactly_once_violations, App, AppSpec};
-    use cutover::demo::replicator::{Replicator, ReplicatorSpec};
-
-    // The memory engine, as in the wave test above (tansu's sqlite engine breaks DescribeGroups).
-    let (src, tgt, dir) = two_brokers(Storage::Memory);
-    create(&src, &[TopicSpec::new("orders", 2)]);
-    create(&tgt, &[TopicSpec::new("east.orders", 2)]);
-    let replication = config(&src, &tgt, "[replication]\nsource_alias = \"east\"\n").replication;
-    let mut spec = ReplicatorSpec::new(cluster(&src, "src"), cluster(&tgt, "tgt"), replication, &["orders"]);
-    spec.one_record_per_request = true;
-    spec.offset_lag_max = 10;
-    let replicator = Replicator::start(spec).unwrap();
-    let app = App::start(
-        dir.path(),
-        AppSpec {
-            source: cluster(&src, "source"),
-            target: cluster(&tgt, "target"),
-            topic: "orders".into(),
-            target_topic: "east.orders".into(),
-            partitions: 2,
-            group: "billing".into(),
-            pause: Duration::from_millis(30),
-            abort_every: None,
-        },
+    use common::app::exactly_once_violations;
+    let WaveEstate {
+        src: _src,
+        tgt: _tgt,
+        dir: _dir,
+        replicator,
+        app,
+        config,
+        journal,
+    } = wave_estate(
+        "2s",
+        "[wave.criteria]\nmax_write_pause = \"6s\"\nauto_rollback = true\n",
     );
-    wait_for(Duration::from_secs(30), "the group processing on the source", || {
-        (app.processed.lock().unwrap().len() > 40).then_some(())
-    });
-    let config = dir.path().join("cutover.toml");
-    let journal = dir.path().join("cutover.journal");
-    std::fs::write(
-        &config,
-        format!(
-            "[source]\nname = \"dc-east\"\nbootstrap = \"{}\"\n[target]\nname = \"cloud-west\"\nbootstrap = \"{}\"\n\
-             [replication]\nsource_alias = \"east\"\n[monitor]\nrefresh_interval = \"500ms\"\nrequest_timeout = \"2s\"\n\
-             [validation]\ninterval = \"off\"\n\
-             [cutover]\njournal = \"{}\"\nsettle = \"2s\"\n\
-             [[wave]]\nname = \"w1\"\ntopics = [\"orders\"]\ngroups = [\"billing\"]\nconfirm = \"each-step\"\n{}\
-             [wave.criteria]\nmax_write_pause = \"6s\"\nauto_rollback = true\n\
-             [log]\nfile = \"{}\"\n",
-            src.bootstrap(),
-            tgt.bootstrap(),
-            journal.display(),
-            app.hooks_toml(),
-            dir.path().join("cutover.log").display()
-        ),
-    )
-    .unwrap();
     let t = Tmux::open("budget", &config, "");
     t.wait_screen("the topics", |s| s.contains("orders"));
     t.keys(&["7"]);

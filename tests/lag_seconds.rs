@@ -10,13 +10,23 @@ use std::time::Duration;
 
 use common::lag::*;
 use common::*;
-use cutover::demo::broker::Storage;
+use cutover::demo::broker::{Storage, TansuBroker};
 use cutover::demo::clients::TopicSpec;
 use cutover::demo::replicator::{Replicator, ReplicatorSpec};
 use cutover::model::lag_time::AgeHow;
 use cutover::monitor::Monitor;
 
 const REFRESH: Duration = Duration::from_millis(500);
+
+/// Two tansu brokers (sqlite: the engine for offsets and lag), topic `clock` on the source and
+/// `src.clock` on the target, and the MM2-compatible replicator copying it.
+fn clock_estate() -> (TansuBroker, TansuBroker, TempDir, Replicator) {
+    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
+    create(&src, &[TopicSpec::new("clock", 1)]);
+    create(&tgt, &[TopicSpec::new("src.clock", 1)]);
+    let spec = ReplicatorSpec::new(cluster(&src, "src"), cluster(&tgt, "tgt"), mm2(), &["clock"]);
+    (src, tgt, dir, Replicator::start(spec).unwrap())
+}
 
 fn settings(reads: usize) -> String {
     format!(
@@ -33,25 +43,25 @@ fn settings(reads: usize) -> String {
 /// to its memory engine, which is not the one for lag.
 #[test]
 fn lag_in_seconds_follows_the_truth_while_records_flow_and_the_copy_stalls() {
-    let (src, tgt, _dir) = two_brokers(Storage::Sqlite);
-    create(&src, &[TopicSpec::new("clock", 1)]);
-    create(&tgt, &[TopicSpec::new("src.clock", 1)]);
+    let (src, tgt, _dir, r) = clock_estate();
     let rt = runtime();
     let _guard = rt.enter();
     let exact_config = config(&src, &tgt, &settings(200));
     let estimated_config = config(&src, &tgt, &settings(0));
     let exact = Monitor::start(&exact_config).unwrap();
     let estimated = Monitor::start(&estimated_config).unwrap();
-    let r = Replicator::start(ReplicatorSpec::new(
-        cluster(&src, "src"),
-        cluster(&tgt, "tgt"),
-        mm2(),
-        &["clock"],
-    ))
-    .unwrap();
     r.set_lag(Duration::from_millis(300));
     let producer = ClockedProducer::start(&cluster(&src, "producer"), "clock", Duration::from_millis(20));
 
+    // Both monitors have read MM2's state once (until then lag, and its age, is not known).
+    for (m, c) in [(&exact, &exact_config), (&estimated, &estimated_config)] {
+        wait_for(Duration::from_secs(30), "a lag in seconds", || {
+            samples(m, c, "clock", "slow-app", Duration::from_millis(1200))
+                .last()
+                .filter(|s| s.age.is_some())
+                .cloned()
+        });
+    }
     // Copying (300 ms behind), stalled for 6 s, copying again: every poll checked.
     let mut phases = Vec::new();
     for (stalled, for_) in [(false, 4), (true, 6), (false, 4)] {
@@ -152,16 +162,7 @@ fn producer_check(producer: &ClockedProducer, phases: &[Phase]) {
 /// record is the topic's first, whose timestamp the producer knows.
 #[test]
 fn the_plan_estimates_a_waves_pause_from_the_lag_in_seconds_now() {
-    let (src, tgt, dir) = two_brokers(Storage::Sqlite);
-    create(&src, &[TopicSpec::new("clock", 1)]);
-    create(&tgt, &[TopicSpec::new("src.clock", 1)]);
-    let r = Replicator::start(ReplicatorSpec::new(
-        cluster(&src, "src"),
-        cluster(&tgt, "tgt"),
-        mm2(),
-        &["clock"],
-    ))
-    .unwrap();
+    let (src, tgt, dir, r) = clock_estate();
     r.stall(true);
     let producer = ClockedProducer::start(&cluster(&src, "producer"), "clock", Duration::from_millis(20));
     std::thread::sleep(Duration::from_secs(3));

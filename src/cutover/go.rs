@@ -13,28 +13,30 @@ use crate::model::Snapshot;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoNoGo {
-    /// Ok: every preflight check passes now; Err: the first that does not, and why.
-    pub verdict: Result<(), String>,
+    /// The first preflight check that does not pass now, and why; None: GO.
+    pub no_go: Option<String>,
     /// The oldest record waiting to be copied over the wave's topics.
     pub lag: Option<Age>,
     pub pause: Estimate,
 }
 
 impl GoNoGo {
+    pub fn go(&self) -> bool {
+        self.no_go.is_none()
+    }
+
     pub fn word(&self) -> &'static str {
-        match self.verdict {
-            Ok(()) => "GO",
-            Err(_) => "NO-GO",
+        if self.go() {
+            "GO"
+        } else {
+            "NO-GO"
         }
     }
 
     /// Two lines: "GO: every preflight check passes" or "NO-GO: lag: 4000 record(s) over the
     /// limit 1000"; then "1.2s behind · writes paused ≥ 7.2s (settle 6.0s + drain 1.2s)".
     pub fn lines(&self, wave: &Wave) -> [String; 2] {
-        let reason = match &self.verdict {
-            Ok(()) => "every preflight check passes".to_string(),
-            Err(e) => e.clone(),
-        };
+        let reason = self.no_go.as_deref().unwrap_or("every preflight check passes");
         let lag = self.lag.map_or("?".into(), |a| a.label());
         [
             format!("{}: {reason}", self.word()),
@@ -82,10 +84,7 @@ pub fn go_no_go(snapshot: &Snapshot, config: &Config, wave: &Wave, board: &Board
     )
     .filter(|_| !topics.is_empty());
     GoNoGo {
-        verdict: match failed.or(unvalidated) {
-            None => Ok(()),
-            Some(e) => Err(e),
-        },
+        no_go: failed.or(unvalidated),
         lag,
         pause: Estimate {
             settle: config.cutover.settle,

@@ -31,7 +31,7 @@ fn wave_word(app: &App, state: &WaveState) -> (String, Role) {
     let driving = app.cutover.driving.as_deref() == Some(state.name.as_str())
         || (app.cutover.driver.is_some() && app.cutover.entries.last().is_some_and(|e| e.wave == state.name));
     let go = app.cutover.go.get(&state.name);
-    let go_role = |g: &crate::cutover::go::GoNoGo| if g.verdict.is_ok() { Role::Ok } else { Role::Crit };
+    let go_role = |g: &crate::cutover::go::GoNoGo| if g.go() { Role::Ok } else { Role::Crit };
     match engine::next(state, wave) {
         Next::Start if driving => ("starting".into(), Role::Accent),
         Next::Start => match go {
@@ -138,7 +138,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
             .get(&state.name)
             .filter(|_| may_start && app.cutover.driving.is_none());
         if let Some(go) = go {
-            let role = if go.verdict.is_ok() { Role::Ok } else { Role::Crit };
+            let role = if go.go() { Role::Ok } else { Role::Crit };
             let [verdict, figures] = go.lines(wave);
             lines.push(Line::from(Span::styled(format!("  {verdict}"), t.style(role))));
             lines.push(Line::from(Span::styled(format!("  {figures}"), t.style(Role::Text))));
