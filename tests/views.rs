@@ -412,6 +412,7 @@ fn translate_billing(app: &mut App) {
         partition: p,
         committed,
         checkpoint: None,
+        checkpoint_upstream: None,
         translation: Translated {
             committed,
             anchor: Some(Anchor::Sync {

@@ -47,7 +47,9 @@ pub fn commit_plan(
                 r.translation.outcome.describe()
             )));
         };
-        checkpoint_costs.push(crate::model::groups::flip_cost(r.checkpoint, Some(new)).label());
+        checkpoint_costs.push(
+            crate::model::groups::flip_cost_of(r.checkpoint_upstream.zip(r.checkpoint), r.committed, Some(new)).label(),
+        );
         moves.push(OffsetMove {
             old: target_now.get(&(r.target_topic.clone(), r.partition)).copied(),
             topic: r.target_topic,

@@ -238,6 +238,7 @@ mod crash_and_resume {
                     partition: *partition,
                     committed: *c,
                     checkpoint: None,
+                    checkpoint_upstream: None,
                     translation: Translated {
                         committed: *c,
                         anchor: None,

@@ -257,6 +257,11 @@ pub enum FlipCost {
     Skips(i64),
     NoCheckpoint,
     NoExact,
+    /// MM2's checkpoint is of a newer commit than the one read (the group committed between
+    /// the two reads): it says nothing about this one.
+    NewerCommit {
+        upstream: i64,
+    },
 }
 
 impl FlipCost {
@@ -268,6 +273,7 @@ impl FlipCost {
             FlipCost::Skips(n) => format!("SKIPS {n}"),
             FlipCost::NoCheckpoint => "no checkpoint".into(),
             FlipCost::NoExact => "NO EXACT".into(),
+            FlipCost::NewerCommit { upstream } => format!("checkpoint of commit {upstream}"),
         }
     }
 }
@@ -280,6 +286,16 @@ pub fn flip_cost(checkpoint: Option<i64>, exact: Option<i64>) -> FlipCost {
         (Some(c), Some(e)) if c < e => FlipCost::Duplicates(e - c),
         (Some(c), Some(e)) if c > e => FlipCost::Skips(c - e),
         _ => FlipCost::Zero,
+    }
+}
+
+/// The flip cost of one commit: MM2's checkpoint (upstream, downstream) against the exact
+/// translation of `committed`, compared only when the checkpoint is not of a newer commit
+/// (a live group commits between the two reads).
+pub fn flip_cost_of(checkpoint: Option<(i64, i64)>, committed: i64, exact: Option<i64>) -> FlipCost {
+    match checkpoint {
+        Some((upstream, _)) if upstream > committed => FlipCost::NewerCommit { upstream },
+        _ => flip_cost(checkpoint.map(|(_, downstream)| downstream), exact),
     }
 }
 
@@ -430,6 +446,13 @@ mod tests {
         assert_eq!(flip_cost(Some(137), Some(137)), FlipCost::Zero);
         assert_eq!(flip_cost(None, Some(1)), FlipCost::NoCheckpoint);
         assert_eq!(flip_cost(Some(1), None), FlipCost::NoExact);
+        // A checkpoint of the commit read, or an older one, compares; of a newer one, not.
+        assert_eq!(flip_cost_of(Some((86, 106)), 86, Some(106)), FlipCost::Zero);
+        assert_eq!(flip_cost_of(Some((80, 100)), 86, Some(106)), FlipCost::Duplicates(6));
+        assert_eq!(
+            flip_cost_of(Some((87, 107)), 86, Some(106)).label(),
+            "checkpoint of commit 87"
+        );
     }
 
     #[test]

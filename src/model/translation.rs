@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::groups::{flip_cost, FlipCost, GroupPartition};
+use super::groups::{flip_cost_of, FlipCost, GroupPartition};
 use crate::mm2::state::Mm2State;
 
 /// Where a translation started from.
@@ -152,15 +152,22 @@ pub struct GroupPartitionTranslation {
     pub target_topic: String,
     pub partition: i32,
     pub committed: i64,
-    /// MM2's checkpoint (downstream offset) for this committed offset, if it wrote one.
+    /// MM2's newest checkpoint (downstream offset) for the group here, if it wrote one.
     pub checkpoint: Option<i64>,
+    /// The source offset that checkpoint translated (newer than `committed` when the group
+    /// committed between the two reads).
+    pub checkpoint_upstream: Option<i64>,
     pub translation: Translated,
 }
 
 impl GroupPartitionTranslation {
     /// What flipping the group to the target on MM2's checkpoint would cost here.
     pub fn flip(&self) -> FlipCost {
-        flip_cost(self.checkpoint, self.translation.exact())
+        flip_cost_of(
+            self.checkpoint_upstream.zip(self.checkpoint),
+            self.committed,
+            self.translation.exact(),
+        )
     }
 }
 
@@ -230,9 +237,10 @@ pub fn partition_exact(
     group: &str,
     p: &GroupPartition,
 ) -> PartitionExact {
-    let checkpoint = mm2
+    let checkpoint_at = mm2
         .and_then(|m| m.checkpoint(group, &p.target_topic, p.partition))
-        .map(|c| c.downstream);
+        .map(|c| (c.upstream, c.downstream));
+    let checkpoint = checkpoint_at.map(|(_, downstream)| downstream);
     let done = translation.and_then(|t| t.done.as_ref());
     let row = done.and_then(|(_, r)| r.as_ref().ok()).and_then(|rows| {
         rows.iter()
@@ -257,7 +265,7 @@ pub fn partition_exact(
             };
             (
                 exact,
-                Some(flip_cost(checkpoint, row.translation.exact())),
+                Some(flip_cost_of(checkpoint_at, row.committed, row.translation.exact())),
                 row.translation.walked_over.clone(),
             )
         }

@@ -52,15 +52,14 @@ pub fn translate_group(
         .map(|((topic, partition), translated)| {
             let target_topic = config.replication.target_topic(&topic);
             // The newest checkpoint is what MM2 would give the group now, even an older one.
-            let checkpoint = mm2
-                .and_then(|m| m.checkpoint(group, &target_topic, partition))
-                .map(|c| c.downstream);
+            let checkpoint = mm2.and_then(|m| m.checkpoint(group, &target_topic, partition));
             GroupPartitionTranslation {
                 source_topic: topic,
                 target_topic,
                 partition,
                 committed: translated.committed,
-                checkpoint,
+                checkpoint: checkpoint.map(|c| c.downstream),
+                checkpoint_upstream: checkpoint.map(|c| c.upstream),
                 translation: translated,
             }
         })

@@ -106,7 +106,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
             "mm2_skipped_records": mm2.as_ref().map(|m| json!({"undecodable": m.undecodable, "invalid_offset_syncs": m.rejected_syncs})),
             "partitions": rows.iter().map(|r| json!({
                 "topic": r.source_topic, "target_topic": r.target_topic, "partition": r.partition,
-                "committed": r.committed, "checkpoint": r.checkpoint, "exact": r.translation.exact(),
+                "committed": r.committed, "checkpoint": r.checkpoint, "checkpoint_upstream": r.checkpoint_upstream, "exact": r.translation.exact(),
                 "flip_on_checkpoint": r.flip().label(), "anchor": r.translation.anchor, "outcome": r.translation.outcome,
                 "walked_over": r.translation.walked_over, "walked_over_text": walked_summary(&r.translation.walked_over),
             })).collect::<Vec<_>>(),

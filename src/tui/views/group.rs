@@ -72,6 +72,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, parts: &[GroupPar
                 }
                 Some(FlipCost::Zero) => (Some("0".into()), Role::Ok),
                 Some(FlipCost::NoCheckpoint) => (Some("no checkpoint".into()), Role::Muted),
+                Some(FlipCost::NewerCommit { .. }) => (Some("group moved on".into()), Role::Muted),
                 None => (None, Role::Muted),
             };
             cells.extend([
