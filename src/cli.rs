@@ -129,6 +129,13 @@ pub enum Command {
         /// Answer yes to every confirmation (for rehearsals and scripts).
         #[arg(long)]
         yes: bool,
+        /// Hold the wave with nobody at the wheel (what the cockpit starts when it loses its
+        /// terminal mid-wave): runs no step that needs a confirmation, keeps the pause budget,
+        /// the rollback criteria and the notify command, and rolls back by itself when a budget
+        /// is passed and auto_rollback is on. Logs to the log file. The next cockpit or
+        /// `cutover run` takes the wave over from it.
+        #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
+        detached: bool,
     },
     /// Roll a started (or finished) wave back: the rollback hooks of the steps that began, in
     /// reverse order, and the groups' offsets translated back and committed on the source.
@@ -262,10 +269,30 @@ fn init_logging(path: &Path, level: &str) -> Result<tracing_appender::non_blocki
     Ok(guard)
 }
 
+/// How the cockpit starts a detached driver (`cutover::handover`): the global arguments it
+/// was given. None when read-only (it drives nothing).
+fn relaunch(cli: &Cli, config: &Config) -> Option<crate::cutover::handover::Relaunch> {
+    if cli.read_only {
+        return None;
+    }
+    let mut args: Vec<std::ffi::OsString> = vec!["--config".into(), config.path.clone().into()];
+    if let Some(log) = &cli.log_file {
+        args.extend(["--log-file".into(), log.clone().into()]);
+    }
+    if cli.allow_same_cluster {
+        args.push("--allow-same-cluster".into());
+    }
+    Some(crate::cutover::handover::Relaunch {
+        args,
+        log_file: cli.log_file.clone().unwrap_or_else(|| config.log.file.clone()),
+    })
+}
+
 fn exit_code(exit: Exit) -> u8 {
     match exit {
         Exit::Quit => 0,
         Exit::Signal(n) => 128 + n as u8,
+        Exit::TerminalLost => 1,
     }
 }
 
@@ -391,6 +418,48 @@ fn drive_wave(
     })
 }
 
+/// `cutover run --wave W --detached` (`cutover::handover`): no terminal, no questions; SIGTERM
+/// or SIGINT (someone taking the wave over) stops it as `p` would.
+fn drive_detached(cli: &Cli, runtime: &tokio::runtime::Runtime, wave: &str) -> Result<u8> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let config = load_config(&cli.config)?;
+    let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
+    pick_waves(&config, Some(wave))?;
+    let _runtime = runtime.enter();
+    let stop = crate::jobs::CancelToken::default();
+    let (mut term, mut int, mut hup) = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::hangup())?,
+    );
+    let on_signal = stop.clone();
+    runtime.spawn(async move {
+        let name = loop {
+            tokio::select! {
+                _ = term.recv() => break "SIGTERM",
+                _ = int.recv() => break "SIGINT",
+                // A hangup is not for a process without a terminal.
+                _ = hup.recv() => tracing::info!("detached: SIGHUP ignored"),
+            }
+        };
+        tracing::info!("detached: {name}: stopping, as `p` would");
+        on_signal.cancel();
+    });
+    let monitor = crate::monitor::Monitor::start(&config).map_err(|e| fail(1, e))?;
+    let observe = crate::cutover::clusters::follow(monitor.snapshots.clone(), &config, stop.clone());
+    let outcome = crate::cutover::handover::drive_detached(&config, wave, observe, stop).map_err(|e| {
+        tracing::error!("detached driver of wave {wave}: {e}");
+        fail(1, e)
+    })?;
+    let path = config.cutover.journal_path(&config.source.name, &config.target.name);
+    let (message, code) = crate::cutover::plan::outcome_message(wave, &outcome, &path);
+    tracing::info!("detached driver of wave {wave} ends: {message}");
+    Ok(match outcome {
+        crate::cutover::driver::Outcome::Paused => 0,
+        _ => code,
+    })
+}
+
 /// `rollback --json`: how the rollback ended and the records the wave's last run wrote on
 /// the target only, per partition (from the journal).
 fn rollback_report(config: &Config, wave: &str, ended: &str) -> Result<String> {
@@ -444,7 +513,8 @@ pub fn run(cli: Cli) -> Result<u8> {
                 }
             }
             tracing::info!(config = %cli.config.display(), "cockpit starting");
-            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only, None))?;
+            let relaunch = relaunch(&cli, &config);
+            let exit = runtime.block_on(crate::tui::run(Arc::new(config), theme, cli.read_only, None, relaunch))?;
             Ok(exit_code(exit))
         }
         Some(Command::Serve) => {
@@ -603,7 +673,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             println!("{text}");
             Ok(code)
         }
-        Some(Command::Run { wave, dry_run, yes }) => drive_wave(&cli, &runtime, wave, *dry_run, *yes, false, false),
+        Some(Command::Run {
+            wave, detached: true, ..
+        }) => drive_detached(&cli, &runtime, wave),
+        Some(Command::Run { wave, dry_run, yes, .. }) => drive_wave(&cli, &runtime, wave, *dry_run, *yes, false, false),
         Some(Command::Rollback { wave, yes, json }) => drive_wave(&cli, &runtime, wave, false, *yes, true, *json),
         Some(Command::Demo { dir, no_ui, brokers }) => runtime.block_on(async {
             let brokers = match brokers {
@@ -651,7 +724,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             let theme = theme(&cli, &config)?;
             let _log = init_logging(cli.log_file.as_deref().unwrap_or(&config.log.file), &config.log.level)?;
-            let exit = crate::tui::run(Arc::new(config), theme, cli.read_only, Some(demo.clone())).await;
+            let exit = crate::tui::run(Arc::new(config), theme, cli.read_only, Some(demo.clone()), None).await;
             // A fault still being injected holds the demo for a moment: wait, so that dropping it
             // here stops every process and removes its directory.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(35);

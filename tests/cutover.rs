@@ -536,6 +536,78 @@ fn cutover_run_rolls_back_by_itself_past_the_write_pause_budget() {
     exactly_once(s, 30, "rolled back past the pause budget");
 }
 
+/// Acceptance (issue 23): `cutover run` takes a wave over from a detached driver and says
+/// so. The wave stops at a failing hook (producers frozen); a detached driver
+/// (`cutover run --detached`, what a cockpit starts when it loses its terminal) holds it,
+/// answering no question; `cutover run --yes` asks it to let go (SIGTERM), journals the
+/// take-over, retries the step and finishes the wave: exactly once.
+#[test]
+fn cutover_run_takes_the_wave_over_from_a_detached_driver() {
+    let s = setup();
+    let config = wave_config(&s, "stop-the-world");
+    s.app.fail_hook("stop_consumers", true);
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    assert!(out.text.contains("STOPPED at stop consumers"), "{}", out.text);
+    let mut detached = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--wave", "w1", "--detached"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = s.dir.path().join("cutover.journal.lock");
+    let log = s.dir.path().join("cutover.log");
+    wait_for(Duration::from_secs(20), "the detached driver holding the wave", || {
+        let held = std::fs::read_to_string(&lock).unwrap_or_default();
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        (held.contains(&format!("(pid {}, detached driver)", detached.id())) && said.contains("held at: "))
+            .then_some(())
+    });
+    // Nobody at the wheel: no retry, no skip, nothing run.
+    let ran = s.app.hooks_ran();
+    assert_eq!(ran.iter().filter(|h| *h == "stop_consumers").count(), 1, "{ran:?}");
+    assert_eq!(
+        std::fs::read_to_string(s.app.producer_file()).unwrap().trim(),
+        "stopped"
+    );
+
+    s.app.fail_hook("stop_consumers", false);
+    let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
+    eprintln!("{}", out.text);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(
+        out.text.contains(&format!(
+            "took the wave over from the {}",
+            cutover::cutover::journal::whoami()
+        )) && out.text.contains(&format!("(pid {}, detached driver)", detached.id())),
+        "{}",
+        out.text
+    );
+    let status = detached.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut detached.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "the detached driver let go and ended: {stderr}");
+    assert!(stderr.is_empty(), "it logs to the log file only: {stderr}");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("detached: SIGTERM: stopping, as `p` would"), "{said}");
+    let handed: Vec<String> = journal(&s)
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::HandedOver { text } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handed.len(), 2, "held, then taken over: {handed:#?}");
+    assert!(handed[0].contains(&format!("a detached driver (pid {}) holds the wave", detached.id())));
+    assert!(handed[1].contains("took the wave over from the"));
+    let ran = s.app.hooks_ran();
+    assert_eq!(ran.iter().filter(|h| *h == "stop_consumers").count(), 2, "{ran:?}");
+    exactly_once(s, 20, "taken over from a detached driver");
+}
+
 /// Answers from a script, in order, and keeps what was asked and said.
 struct Script {
     answers: std::collections::VecDeque<bool>,

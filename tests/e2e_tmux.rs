@@ -607,3 +607,223 @@ fn the_cockpit_serves_metrics_while_it_runs() {
         "the endpoint closes with the cockpit"
     );
 }
+
+/// Answers y to every question of the drive until one contains `until` (left open), each
+/// once; the questions answered.
+fn answer_until(t: &Tmux, until: &str) -> Vec<String> {
+    let mut answered = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = t.screen();
+        assert!(std::time::Instant::now() < deadline, "no question with {until:?}:\n{s}");
+        assert!(!s.contains("STOPPED") && !s.contains("ROLLED BACK"), "{s}");
+        if s.contains("y goes on") {
+            let q = s
+                .lines()
+                .find(|l| l.contains('?'))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if q.contains(until) {
+                return answered;
+            }
+            // The screen may still show the question just answered: never answer twice.
+            if answered.last() != Some(&q) {
+                answered.push(q);
+                t.keys(&["y"]);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The pids of the detached drivers of wave w1 on `config`.
+fn detached_drivers(config: &std::path::Path) -> Vec<String> {
+    let pattern = format!("--config {} run --wave w1 --detached$", config.display());
+    let out = Command::new("pgrep").args(["-f", "--", &pattern]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The journal's entries of one kind, as JSON.
+fn journaled(journal: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(journal)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == kind)
+        .collect()
+}
+
+/// Acceptance (issue 23, an SSH drop): a wave driven from the cockpit, producers frozen, the
+/// commit question open; the terminal closed (tmux kills the session: SIGHUP). The wave goes
+/// on in a detached driver holding the journal's lock; a new cockpit takes it over (and says
+/// so) and gets the same question; its terminal closed too, the next detached driver, nobody
+/// at the wheel, rolls the wave back by itself once the write pause passes `max_write_pause`
+/// (auto_rollback): the producers write on the source again, every record processed once.
+#[test]
+fn an_ssh_drop_hands_the_wave_to_a_detached_driver_and_a_new_cockpit_takes_it_over() {
+    use common::app::exactly_once_violations;
+    let WaveEstate {
+        src: _src,
+        tgt: _tgt,
+        dir: _dir,
+        replicator,
+        app,
+        config,
+        journal,
+    } = wave_estate(
+        "2s",
+        "[wave.criteria]\nmax_write_pause = \"30s\"\nauto_rollback = true\n",
+    );
+    let lock = std::path::PathBuf::from(format!("{}.lock", journal.display()));
+    let first = Tmux::open("drop1", &config, "");
+    first.wait_screen("the topics", |s| s.contains("orders"));
+    first.keys(&["7"]);
+    first.wait_screen("the wave, not started", |s| {
+        s.contains("w1") && s.contains("not started")
+    });
+    first.keys(&["s"]);
+    first.wait_screen("the typed confirmation", |s| s.contains("Start wave w1?"));
+    first.keys(&["w", "1", "Enter"]);
+    let answered = answer_until(&first, "commit these offsets");
+    assert!(answered[0].contains("run the hook freeze_producers?"), "{answered:#?}");
+    assert!(answered.iter().any(|q| q.contains("stop consumers")), "{answered:#?}");
+    assert!(detached_drivers(&config).is_empty());
+
+    // The terminal closes: the cockpit hands the wave over and exits.
+    let cockpit = first.pid();
+    first.cmd(&["kill-session", "-t", "e2e"]);
+    let detached = wait_for(Duration::from_secs(20), "a detached driver holding the journal", || {
+        let pids = detached_drivers(&config);
+        let held = std::fs::read_to_string(&lock).unwrap_or_default();
+        (pids.len() == 1 && held.contains(&format!("(pid {}, detached driver)", pids[0]))).then(|| pids[0].clone())
+    });
+    wait_for(Duration::from_secs(20), "the cockpit gone", || {
+        (!std::path::Path::new(&format!("/proc/{cockpit}")).exists()).then_some(())
+    });
+    let log = std::fs::read_to_string(_dir.path().join("cutover.log")).unwrap();
+    assert!(
+        log.contains(&format!("wave w1 handed to a detached driver (pid {detached})")),
+        "{log}"
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the detached driver holding at the question",
+        || {
+            std::fs::read_to_string(_dir.path().join("cutover.log"))
+                .unwrap()
+                .contains("held at: commit offsets")
+                .then_some(())
+        },
+    );
+    let producer = std::fs::read_to_string(app.producer_file()).unwrap();
+    assert_eq!(producer.trim(), "stopped", "the producers stay frozen meanwhile");
+
+    // A new cockpit sees who holds the wave, and takes it over with s.
+    let second = Tmux::open("drop2", &config, "");
+    second.wait_screen("the topics", |s| s.contains("orders"));
+    second.keys(&["7"]);
+    second.wait_screen("the detached driver named", |s| {
+        s.contains(&format!("DETACHED: a detached driver (pid {detached})"))
+    });
+    second.keys(&["s"]);
+    let took = second.wait_screen("the take-over said and the question asked again", |s| {
+        s.contains("commit these offsets") && s.contains("y goes on")
+    });
+    wait_for(Duration::from_secs(10), "the first detached driver gone", || {
+        detached_drivers(&config).is_empty().then_some(())
+    });
+    let handed = journaled(&journal, "handed_over");
+    assert_eq!(handed.len(), 2, "{handed:#?}");
+    assert!(
+        handed[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("a detached driver (pid {detached}) holds the wave")),
+        "{handed:#?}"
+    );
+    let took_over = handed[1]["text"].as_str().unwrap();
+    assert!(
+        took_over.contains("took the wave over from the ")
+            && took_over.contains(&format!("(pid {detached}, detached driver)")),
+        "{handed:#?}"
+    );
+    assert!(
+        std::fs::read_to_string(&journal)
+            .unwrap()
+            .contains("took the wave over from"),
+        "{took}"
+    );
+
+    // Its terminal closes too: the next detached driver holds the wave, and past the budget
+    // rolls it back by itself, asking nobody.
+    second.cmd(&["kill-session", "-t", "e2e"]);
+    let next = wait_for(Duration::from_secs(20), "the next detached driver", || {
+        let pids = detached_drivers(&config);
+        (pids.len() == 1 && pids[0] != detached).then(|| pids[0].clone())
+    });
+    wait_for(
+        Duration::from_secs(60),
+        "the wave rolled back by the detached driver",
+        || {
+            let text = std::fs::read_to_string(&journal).unwrap();
+            (text.contains("\"rollback_started\"") && detached_drivers(&config).is_empty()).then_some(())
+        },
+    );
+    let confirmed = journaled(&journal, "confirmed");
+    let auto = confirmed
+        .iter()
+        .find(|e| e["what"].as_str().unwrap().starts_with("automatic rollback"))
+        .unwrap_or_else(|| panic!("{confirmed:#?}"));
+    assert!(
+        auto["what"]
+            .as_str()
+            .unwrap()
+            .contains("PAUSE BUDGET: wave w1: writes paused"),
+        "{auto}"
+    );
+    let handed = journaled(&journal, "handed_over");
+    assert_eq!(handed.len(), 3, "{handed:#?}");
+    assert!(
+        handed[2]["text"].as_str().unwrap().contains(&format!("(pid {next})")),
+        "{handed:#?}"
+    );
+    assert!(
+        auto["at_ms"].as_i64() > handed[2]["at_ms"].as_i64(),
+        "the rollback came from the second detached driver: {auto} {handed:#?}"
+    );
+    // The budget counts from the freeze hook done: the rollback began past it, within polls.
+    let frozen = journaled(&journal, "action_done")
+        .into_iter()
+        .find(|e| e["step"] == "freeze_producers")
+        .unwrap();
+    let rolled_back =
+        Duration::from_millis((auto["at_ms"].as_i64().unwrap() - frozen["at_ms"].as_i64().unwrap()) as u64);
+    assert!(
+        rolled_back >= Duration::from_secs(30),
+        "before the budget: {rolled_back:?}"
+    );
+    assert!(rolled_back < Duration::from_secs(30 + 3), "late: {rolled_back:?}");
+    let hooks = app.hooks_ran();
+    assert!(hooks.contains(&"rollback_freeze_producers".to_string()), "{hooks:?}");
+    assert!(!hooks.contains(&"flip_producers".to_string()), "{hooks:?}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let state = cutover::cutover::journal::read(&journal).unwrap();
+    let config_parsed = cutover::config::load(&config).unwrap();
+    let wave = cutover::cutover::journal::wave_state(&state, &config_parsed.waves[0]);
+    assert!(wave.rolled_back(&config_parsed.waves[0]), "{text}");
+    eprintln!("rolled back {rolled_back:?} after the freeze; answered before the drop: {answered:#?}");
+
+    let before = app.acked.lock().unwrap().len();
+    wait_for(Duration::from_secs(30), "the producer writing again", || {
+        (app.acked.lock().unwrap().len() > before + 20).then_some(())
+    });
+    assert_eq!(replicator.error(), None);
+    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
+    let violations = exactly_once_violations(&acked, &processed);
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(errors.is_empty(), "{errors:?}");
+}

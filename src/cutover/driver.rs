@@ -6,15 +6,17 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::checks::{self, Settle, WaitNext};
 use super::clusters::{Clusters, Live, Observe};
 use super::commits::{self, GroupCommit};
 use super::engine::{self, Action, Check, Event, Finish, Next, Said, Step, WaveState};
+use super::handover::{self, Claim};
 use super::hooks::{self, HookEnv};
 use super::journal::{self, Journal};
 
 mod commit;
+mod hold;
 mod rollback;
+mod wait;
 use crate::config::{Config, Wave};
 use crate::error::{Error, Result};
 use crate::jobs::CancelToken;
@@ -74,6 +76,8 @@ pub struct Driver<'a> {
     /// Waits watch the pause budget (`cutover run`; the cockpit watches it itself), said once.
     pub watch_budget: bool,
     pub(super) budget_said: bool,
+    /// The lock of the detached driver this one took the wave over from, until said.
+    took_over: Option<String>,
 }
 
 impl<'a> Driver<'a> {
@@ -90,8 +94,28 @@ impl<'a> Driver<'a> {
         dry_run: bool,
         clusters: Box<dyn Clusters + 'a>,
     ) -> Result<Driver<'a>> {
+        // A dry run changes nothing: it takes no wave over from a detached driver.
+        let claim = if dry_run {
+            Claim::Now
+        } else {
+            Claim::TakeOver {
+                patience: handover::patience(config),
+            }
+        };
+        Self::claiming(config, wave, dry_run, clusters, claim)
+    }
+
+    /// Opens the journal as `claim` says (`handover`).
+    pub fn claiming(
+        config: &'a Config,
+        wave: &'a Wave,
+        dry_run: bool,
+        clusters: Box<dyn Clusters + 'a>,
+        claim: Claim,
+    ) -> Result<Driver<'a>> {
         let path = config.cutover.journal_path(&config.source.name, &config.target.name);
-        let journal = Journal::open(&path, dry_run).map_err(|e| Error::permanent(e.to_string()))?;
+        let (journal, took_over) =
+            handover::claim(&path, dry_run, claim).map_err(|e| Error::permanent(e.to_string()))?;
         // A dry run walks the whole wave from its start, whatever the journal says.
         let state = if dry_run {
             WaveState::new(wave)
@@ -113,6 +137,7 @@ impl<'a> Driver<'a> {
             unattended: false,
             watch_budget: false,
             budget_said: false,
+            took_over,
         })
     }
 
@@ -210,6 +235,7 @@ impl<'a> Driver<'a> {
     }
 
     fn drive_steps(&mut self, op: &mut dyn Operator) -> Result<Outcome> {
+        self.note_took_over(op)?;
         // A failure found when the drive begins is offered a retry; one that happens during
         // this drive stops it (so `--yes` never loops on a failing step).
         let failed_before = matches!(engine::next(&self.state, self.wave), Next::Stopped { .. });
@@ -443,56 +469,6 @@ impl<'a> Driver<'a> {
                     reason,
                     output,
                 })
-            }
-        }
-    }
-
-    /// Looks until the check is met, fails, or passes its deadline. A dry run looks once.
-    fn wait(&mut self, op: &mut dyn Operator, step: Step, action: Action, check: Check) -> Result<()> {
-        let mut settle = Settle::default();
-        let mut last_said = String::new();
-        let deadline = check.deadline(self.wave, self.config.cutover.wait_timeout);
-        let began = Instant::now();
-        loop {
-            let answer = self.clusters.check(check, &self.state, &mut settle, &self.stop)?;
-            if self.dry_run {
-                let (verb, text) = checks::dry_run_words(&answer);
-                self.say(op, Some(step), &format!("{}: {verb}: {text}", check.label()));
-                let detail = format!("dry run: {verb}: {text}");
-                return self.record(Event::ActionDone {
-                    step,
-                    action,
-                    detail,
-                    output: vec![],
-                });
-            }
-            let text = checks::answer_text(&answer);
-            if text != last_said {
-                self.tell(op, Some(step), Some(check), text);
-                last_said = text.to_string();
-            }
-            if self.over_budget(op)? {
-                // The rollback begins where this wait was: its steps come next.
-                return Ok(());
-            }
-            match checks::after_look(check, &answer, began.elapsed(), deadline) {
-                WaitNext::Met(detail) => {
-                    // Writes to the target stopped and the groups processed them: the ends
-                    // the check just saw close the target-only ranges.
-                    if check == Check::TargetGroupsCaughtUp && self.state.target_only_open() {
-                        let ends = self.clusters.target_ends(&self.state.topics, false)?;
-                        self.record(Event::TargetWritesStopped { ends })?;
-                    }
-                    return self.record(Event::ActionDone {
-                        step,
-                        action,
-                        detail,
-                        output: vec![],
-                    });
-                }
-                WaitNext::Failed(reason) => return self.fail(op, step, action, reason),
-                WaitNext::Again if self.stop.sleep(self.poll_every) => return Err(Error::cancelled()),
-                WaitNext::Again => {}
             }
         }
     }

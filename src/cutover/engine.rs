@@ -378,6 +378,11 @@ pub enum Event {
     Alarm {
         text: String,
     },
+    /// The wave changed hands, changing nothing else: a cockpit that lost its terminal left it
+    /// to a detached driver, or someone took it over from one.
+    HandedOver {
+        text: String,
+    },
 }
 
 /// Where one action stands.
@@ -538,7 +543,7 @@ impl WaveState {
             Event::TargetWritesBegan { ends } => self.target_writes_began = Some(ends.clone()),
             Event::TargetWritesStopped { ends } => self.target_writes_stopped = Some(ends.clone()),
             Event::SourceWritesStopped { ends } => self.source_writes_stopped = Some(ends.clone()),
-            Event::Alarm { .. } => {}
+            Event::Alarm { .. } | Event::HandedOver { .. } => {}
         }
     }
 

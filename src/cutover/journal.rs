@@ -81,6 +81,7 @@ impl Entry {
                 )
             }
             Alarm { text } => format!("ALARM: {text}"),
+            HandedOver { text } => text.clone(),
         };
         let dry = if e.dry_run { " (dry run)" } else { "" };
         format!(
@@ -289,6 +290,12 @@ pub fn driver(path: &Path) -> Option<String> {
 impl Journal {
     /// Opens (creating it and its directory) for driving; fails if another process drives.
     pub fn open(path: &Path, dry_run: bool) -> Result<Journal, OpenError> {
+        Journal::open_as(path, dry_run, false)
+    }
+
+    /// As `open`; `detached`: the lock says this is a detached driver (`handover`), which the
+    /// next cockpit or `cutover run` may take the wave over from.
+    pub fn open_as(path: &Path, dry_run: bool, detached: bool) -> Result<Journal, OpenError> {
         let io = |what: &str, e: std::io::Error| OpenError::Io(format!("{what} {}: {e}", path.display()));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io("cannot create the directory of the journal", e))?;
@@ -314,7 +321,12 @@ impl Journal {
             .map_err(|e| io("cannot write the lock of the journal", e))?;
         lock.seek(SeekFrom::Start(0))
             .map_err(|e| io("cannot write the lock of the journal", e))?;
-        writeln!(lock, "{by} (pid {}) since {since}", std::process::id())
+        let role = if detached {
+            format!(", {}", super::handover::DETACHED)
+        } else {
+            String::new()
+        };
+        writeln!(lock, "{by} (pid {}{role}) since {since}", std::process::id())
             .map_err(|e| io("cannot write the lock of the journal", e))?;
         let file = OpenOptions::new()
             .create(true)

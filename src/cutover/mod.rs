@@ -9,6 +9,7 @@ pub mod driver;
 mod driver_tests;
 pub mod engine;
 pub mod go;
+pub mod handover;
 pub mod hooks;
 pub mod journal;
 pub mod notify;

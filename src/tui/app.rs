@@ -119,6 +119,12 @@ pub enum Msg {
     AlarmsNotJournaled(Vec<(String, String)>),
 }
 
+/// Whether the journal's lock is held by a detached driver, which a drive started here takes
+/// the wave over from.
+fn holds_detached(lock_text: &str) -> bool {
+    crate::cutover::handover::holder(lock_text).is_some_and(|h| h.detached)
+}
+
 /// What the cockpit's cutover driver says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CutoverNews {
@@ -1126,11 +1132,17 @@ impl App {
             }
             Action::CutoverStart | Action::CutoverDryRun | Action::CutoverRollback => {
                 let wave = self.config.waves.get(sel).map(|w| w.name.clone());
-                match (wave, &self.cutover.driving, &self.cutover.driver) {
+                // A detached driver (its cockpit lost its terminal) hands the wave over to a drive
+                // started here; anyone else driving makes this cockpit an observer.
+                let driver = self.cutover.driver.as_ref().filter(|by| !holds_detached(by));
+                match (wave, &self.cutover.driving, driver) {
                     (None, ..) => self.flash = Some("no wave in the plan: see config.example.toml".into()),
                     (_, Some(w), _) => self.flash = Some(format!("wave {w} is being driven: p pauses it")),
                     (_, None, Some(by)) => self.flash = Some(format!("observing: {by} drives this cutover")),
                     (Some(wave), None, None) => {
+                        if let Some(by) = &self.cutover.driver {
+                            self.flash = Some(format!("taking wave {wave} over from the {by} …"));
+                        }
                         let op = match action {
                             Action::CutoverRollback => CutoverOp::Rollback {
                                 wave: wave.clone(),
@@ -1157,7 +1169,7 @@ impl App {
                 None => {
                     let waves = self.cutover.waves(&self.config);
                     match waves.get(sel).filter(|w| w.paused) {
-                        Some(w) if self.cutover.driver.is_none() => {
+                        Some(w) if self.cutover.driver.as_ref().is_none_or(|by| holds_detached(by)) => {
                             self.cutover.driving = Some(w.name.clone());
                             self.effects.push(Effect::Cutover(CutoverOp::Start {
                                 wave: w.name.clone(),

@@ -63,6 +63,8 @@ impl Operator for CockpitOperator {
 pub struct CutoverJob {
     job: JobHandle,
     answers: Sender<bool>,
+    pub wave: String,
+    pub dry_run: bool,
 }
 
 impl CutoverJob {
@@ -77,6 +79,7 @@ impl CutoverJob {
         inbox: UnboundedSender<Msg>,
     ) -> std::io::Result<CutoverJob> {
         let (answers, answer_rx) = std::sync::mpsc::channel();
+        let name = wave.clone();
         let job = JobHandle::thread(&format!("cutover {wave}"), move |cancel| {
             let mut op = CockpitOperator {
                 inbox: inbox.clone(),
@@ -86,7 +89,12 @@ impl CutoverJob {
             let result = drive(&config, &wave, dry_run, rollback, snapshots, cancel, &mut op);
             let _ = inbox.send(Msg::Cutover(CutoverNews::Ended { wave, result }));
         })?;
-        Ok(CutoverJob { job, answers })
+        Ok(CutoverJob {
+            job,
+            answers,
+            wave: name,
+            dry_run,
+        })
     }
 
     pub fn answer(&self, yes: bool) {
@@ -96,6 +104,12 @@ impl CutoverJob {
     /// `p`: waits, validation and translation stop within a second; a running hook finishes.
     pub fn pause(&self) {
         self.job.cancel();
+    }
+
+    /// Pauses and waits for the drive to end (a running hook finishes): the journal's lock is
+    /// free then.
+    pub fn stop(self) {
+        self.job.stop();
     }
 }
 

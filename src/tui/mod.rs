@@ -32,6 +32,8 @@ pub enum Exit {
     Quit,
     /// SIGTERM, SIGHUP (dropped SSH) or SIGINT: the conventional exit code is 128 + number.
     Signal(i32),
+    /// The terminal cannot be written to any more (closed without a SIGHUP reaching us first).
+    TerminalLost,
 }
 
 /// Rows above and below the table: title, clusters, table header, info line, footer.
@@ -109,6 +111,28 @@ impl Jobs {
                 Err(e) => tracing::error!("cannot journal the alarm {text:?}: {e}"),
             }
         }
+    }
+
+    /// The terminal is gone (SIGHUP): a wave this cockpit drives, in flight, goes on in a
+    /// detached driver (`cutover::handover`). This drive stops first, as `p` would (an open
+    /// question is withdrawn, a running hook finishes); the detached driver waits for the
+    /// journal's lock meanwhile.
+    fn hand_over(&mut self, config: &Config, relaunch: Option<&crate::cutover::handover::Relaunch>) {
+        let Some(job) = self.cutover.take() else {
+            return;
+        };
+        job.pause();
+        let (wave, dry_run) = (job.wave.clone(), job.dry_run);
+        match relaunch {
+            Some(relaunch) if !dry_run && crate::cutover::handover::in_flight(config, &wave) => {
+                match relaunch.spawn(&wave) {
+                    Ok(pid) => tracing::warn!("terminal lost: wave {wave} handed to a detached driver (pid {pid})"),
+                    Err(e) => tracing::error!("terminal lost: cannot start a detached driver for wave {wave}: {e}"),
+                }
+            }
+            _ => tracing::info!("terminal lost: wave {wave} is not in flight: nothing to hand over"),
+        }
+        job.stop();
     }
 
     /// Injects a demo fault on a thread of its own (a record fault waits until it was copied).
@@ -195,11 +219,14 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
 /// Runs the cockpit until `q` or a signal. The terminal is restored on every path out.
 /// `read_only`: no key that changes anything on a cluster exists.
 /// `demo`: `cutover demo`'s estate (its fault menu and its applications' tally), else None.
+/// `relaunch`: how to start a detached driver for a wave in flight when the terminal is lost
+/// (None: the wave pauses with the cockpit, as in the demo, whose brokers end with it).
 pub async fn run(
     config: Arc<Config>,
     theme: Theme,
     read_only: bool,
     demo: Option<Arc<crate::demo::Demo>>,
+    relaunch: Option<crate::cutover::handover::Relaunch>,
 ) -> color_eyre::Result<Exit> {
     let monitor = Monitor::start(&config).map_err(|e| color_eyre::eyre::eyre!(e))?;
     let mut snapshots = monitor.snapshots.clone();
@@ -326,7 +353,10 @@ pub async fn run(
     // Ages on screen change every second; nothing else redraws without a reason.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let exit = loop {
-        draw(&mut guard.terminal, &mut app)?;
+        if let Err(e) = draw(&mut guard.terminal, &mut app) {
+            tracing::error!("cannot draw: {e}");
+            break Exit::TerminalLost;
+        }
         tokio::select! {
             Some(msg) = messages.recv() => {
                 let mut next = Some(msg);
@@ -362,7 +392,14 @@ pub async fn run(
             break Exit::Quit;
         }
     };
+    let hung_up = matches!(exit, Exit::Signal(1) | Exit::TerminalLost);
+    if hung_up {
+        terminal::let_go_of_a_lost_terminal();
+    }
     drop(guard);
     tracing::info!("cockpit stopped: {exit:?}");
+    if hung_up {
+        jobs.hand_over(&app.config, relaunch.as_ref());
+    }
     Ok(exit)
 }

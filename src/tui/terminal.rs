@@ -88,6 +88,25 @@ pub fn restore() {
     }
 }
 
+/// After a hangup: restores what can be restored, then points stdin, stdout and stderr at
+/// /dev/null, so that nothing written later (ratatui's own "Failed to show the cursor" on drop,
+/// a last message) fails on the dead terminal and panics.
+pub fn let_go_of_a_lost_terminal() {
+    restore();
+    // SAFETY: open and dup2 on descriptors this process owns; 0, 1 and 2 stay open (on /dev/null).
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..=2 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
 /// A panic anywhere restores the terminal first, logs, then lets color-eyre report it, and
 /// ends the process: a cockpit in an unknown state must not keep showing figures.
 fn install_panic_hook() {

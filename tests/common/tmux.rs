@@ -99,7 +99,8 @@ impl Tmux {
 
     pub fn pid(&self) -> String {
         // Anchored at the binary, so the shell that runs the script does not match.
-        let pattern = format!("^{} --config {}", env!("CARGO_BIN_EXE_cutover"), self.config.display());
+        // Anchored at both ends: a detached driver's command line starts the same way.
+        let pattern = format!("^{} --config {}$", env!("CARGO_BIN_EXE_cutover"), self.config.display());
         let out = Command::new("pgrep").args(["-f", "--", &pattern]).output().unwrap();
         let pids = String::from_utf8_lossy(&out.stdout);
         let pids: Vec<&str> = pids.lines().collect();

@@ -205,10 +205,15 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, waves: &[WaveStat
         }
         (None, driver) => {
             if let Some(by) = driver {
-                lines.push(Line::from(Span::styled(
-                    format!(" OBSERVING: driven by {by}; this cockpit follows the journal"),
-                    t.style(Role::Warn),
-                )));
+                let detached = crate::cutover::handover::holder(by).filter(|h| h.detached);
+                let text = match detached {
+                    Some(h) => format!(
+                        " DETACHED: a detached driver (pid {}) holds the wave since its cockpit lost its terminal; s or r takes it over",
+                        h.pid
+                    ),
+                    None => format!(" OBSERVING: driven by {by}; this cockpit follows the journal"),
+                };
+                lines.push(Line::from(Span::styled(text, t.style(Role::Warn))));
                 if let Some((said, at)) = &app.cutover.live {
                     let age = short_duration(app.now.duration_since(*at).unwrap_or_default());
                     lines.push(Line::from(Span::styled(
