@@ -126,6 +126,7 @@ fn main() {
             &[],
             &Default::default(),
             &Default::default(),
+            &Default::default(),
         )
         .unwrap();
         total += rows.len();
@@ -153,6 +154,7 @@ fn main() {
         &queries,
         timeout,
         &BTreeMap::new(),
+        &Default::default(),
         &Default::default(),
         &Default::default(),
     )

@@ -191,6 +191,7 @@ impl Pace {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn poll_job(
     side: Side,
     client: ClusterClient,
@@ -213,6 +214,7 @@ fn poll_job(
 /// Polls at `pace`; `polled` (the target's loop) counts the polls done, for the source's.
 /// `journal` (the target's loop): the target-only ranges are read from it before each poll,
 /// so every target-only record a poll sees was journaled before it was read.
+#[allow(clippy::too_many_arguments)]
 async fn poll_loop(
     side: Side,
     client: ClusterClient,

@@ -390,3 +390,104 @@ fn lag_in_seconds_follows_known_timestamps_while_mm2_copies() {
         .any(|s| s.group_truth(&producer) > Some(Duration::from_secs(4))));
     producer.stop();
 }
+
+/// Issue 23: a target topic whose broker stamps its own times (`message.timestamp.type =
+/// LogAppendTime`, which MM2 does not copy, so the target keeps what it was created with): no
+/// copy keeps the source's timestamp. While the producer writes and the real MM2 copies,
+/// validation compares key, value and headers only and passes, saying why; the group
+/// translates exactly; the inventory flags the topic (TIMESTAMPS).
+#[test]
+fn a_target_stamping_its_own_times_validates_and_translates_on_content_while_mm2_copies() {
+    use cutover::kafka::cursor::{Cursor, KafkaCursor};
+    let e = estate();
+    let (src, tgt) = (e.source_cluster(), e.target_cluster());
+    // The target topic first, so MM2 finds it there and copies into it.
+    create(
+        &tgt,
+        &[TopicSpec::new("src.lat-orders", 2).config("message.timestamp.type", "LogAppendTime")],
+    );
+    create(&src, &[TopicSpec::new("lat-orders", 2)]);
+    let traffic = Traffic::start(&src, "lat-orders", 2, 40);
+    let dir = e.dir.join("lat");
+    let config = config_file(
+        &dir,
+        &e.config_text(&format!(
+            "{REPLICATION}{FAST}[topics]\ninclude = [\"lat-orders\"]\n[groups]\ninclude = [\"lat-app\"]\n"
+        )),
+    );
+    // The copy is the source's record with the target's time: what made every record FAIL.
+    let (source_first, target_first) = wait_for(Duration::from_secs(90), "MM2 copying lat-orders", || {
+        let mut s = KafkaCursor::new(&src, "lat-orders", 0, TIMEOUT).ok()?;
+        let mut t = KafkaCursor::new(&tgt, "src.lat-orders", 0, TIMEOUT).ok()?;
+        s.seek(0).ok()?;
+        t.seek(0).ok()?;
+        Some((s.next().ok()??, t.next().ok()??))
+    });
+    assert_eq!(source_first.record.key, target_first.record.key);
+    assert_eq!(source_first.record.value, target_first.record.value);
+    assert_ne!(
+        source_first.record.timestamp, target_first.record.timestamp,
+        "the target stamps its own time: {source_first:?} {target_first:?}"
+    );
+    // A group that read part of the topic, as an application stopped for its cutover.
+    wait_for(Duration::from_secs(30), "200 records written", || {
+        (traffic.acked.load(std::sync::atomic::Ordering::Relaxed) >= 200).then_some(())
+    });
+    common::groups::commit_offsets(
+        &src,
+        "lat-app",
+        &[("lat-orders".into(), 0, 60), ("lat-orders".into(), 1, 75)],
+    )
+    .unwrap();
+
+    // Validation while both still write: every partition PASS, said to be on content only.
+    let (code, rows, out) = wait_for(Duration::from_secs(90), "validation with MM2's syncs", || {
+        let (code, out, err) = cutover_output(&config, &["validate", "--topic", "lat-orders", "--json"]);
+        let doc: serde_json::Value = serde_json::from_str(&out).ok()?;
+        let rows = doc["partitions"].as_array().cloned()?;
+        let pending = rows.iter().any(|r| r["result"]["verdict"]["result"] == "pending");
+        (!pending).then(|| (code, rows, format!("{out}{err}")))
+    });
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(rows.len(), 2, "{out}");
+    for r in &rows {
+        assert_eq!(r["result"]["verdict"]["result"], "pass", "{r}");
+        assert_eq!(r["content_only"], true, "{r}");
+        assert!(r["result"]["records_compared"].as_u64().unwrap() > 0, "{r}");
+    }
+    let (code, text, err) = cutover_output(&config, &["validate", "--topic", "lat-orders"]);
+    assert_eq!(code, Some(0), "{text}{err}");
+    assert!(
+        text.contains("compared by key, value and headers only: the target topic stamps its own times"),
+        "{text}"
+    );
+
+    // Translation: exact for both partitions, on content.
+    let (code, out, err) = cutover_output(&config, &["translate", "--group", "lat-app", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert_eq!(
+        doc["compared_without_timestamps"],
+        serde_json::json!(["src.lat-orders"]),
+        "{doc}"
+    );
+    let partitions = doc["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 2, "{doc}");
+    for p in partitions {
+        assert_eq!(p["outcome"]["result"], "exact", "{doc}");
+    }
+    assert_eq!(code, Some(0), "{doc}");
+
+    // The inventory says it once, as TIMESTAMPS.
+    let (_, out, err) = cutover_output(&config, &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let flagged: Vec<&serde_json::Value> = doc["inventory"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{doc}"))
+        .iter()
+        .filter(|d| d["topic"] == "lat-orders")
+        .collect();
+    assert_eq!(flagged.len(), 1, "{doc}");
+    assert_eq!(flagged[0]["kind"], "TIMESTAMPS", "{doc}");
+    assert!(traffic.running(), "the producer wrote throughout");
+    traffic.stop();
+}

@@ -233,6 +233,7 @@ fn exact_translation_against_real_checkpoints_resumes_a_consumer_exactly() {
             &[],
             &Default::default(),
             &Default::default(),
+            &Default::default(),
         )
         .unwrap();
         let row = &rows[0];
@@ -331,6 +332,7 @@ fn identity_policy_with_offset_syncs_on_the_target() {
         &[],
         &Default::default(),
         &Default::default(),
+        &Default::default(),
     )
     .unwrap();
     assert_eq!(rows[0].target_topic, "idn-orders");
@@ -422,6 +424,7 @@ fn transactions_validate_and_translate_across_markers() {
         None,
         TIMEOUT,
         &[],
+        &Default::default(),
         &Default::default(),
         &Default::default(),
     )

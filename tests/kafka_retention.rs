@@ -112,6 +112,7 @@ fn delete_records_on_the_source_validation_passes_and_translation_is_exact() {
         &[],
         &Default::default(),
         &Default::default(),
+        &Default::default(),
     )
     .unwrap();
     let exact = rows[0].translation.exact().unwrap_or_else(|| panic!("{:?}", rows[0]));
@@ -128,6 +129,7 @@ fn delete_records_on_the_source_validation_passes_and_translation_is_exact() {
         None,
         TIMEOUT,
         &[],
+        &Default::default(),
         &Default::default(),
         &Default::default(),
     )

@@ -290,6 +290,7 @@ fn app_with(theme: Theme, more: &str) -> App {
 fn result(topic: &str, p: i32, s: (i64, i64), t: (i64, i64), verdict: Verdict) -> validate::run::Row {
     validate::run::Row {
         target_only: vec![],
+        content_only: false,
         topic: topic.into(),
         target_topic: format!("dc1.{topic}"),
         partition: p,

@@ -272,28 +272,31 @@ impl Clusters for Live<'_> {
             config.monitor.request_timeout,
             &[],
             &snap.target_only,
+            &crate::model::inventory::own_timestamps(&snap),
             stop,
         )?;
         Ok(rows)
     }
 
     fn walk_back(&mut self, source_topic: &str, forward: &OffsetMove, at: i64, stop: &CancelToken) -> Result<i64> {
-        use crate::kafka::cursor::{KafkaCursor, Retrying, SkipTargetOnly};
+        use crate::kafka::cursor::{ContentOnly, KafkaCursor, Retrying, SkipTargetOnly};
         let config = self.config;
         let timeout = config.monitor.request_timeout;
-        let ranges = self
-            .latest()?
-            .target_only
-            .partition(&forward.topic, forward.partition)
-            .0
-            .to_vec();
+        let snap = self.latest()?;
+        let ranges = snap.target_only.partition(&forward.topic, forward.partition).0.to_vec();
+        let content_only = crate::model::inventory::own_timestamps(snap).contains(&forward.topic);
         let (topic, partition) = (&forward.topic, forward.partition);
-        let mut target = SkipTargetOnly::new(
-            Retrying::new(KafkaCursor::new(&config.target, topic, partition, timeout)?).cancelled_by(stop),
-            ranges,
+        let mut target = ContentOnly::new(
+            SkipTargetOnly::new(
+                Retrying::new(KafkaCursor::new(&config.target, topic, partition, timeout)?).cancelled_by(stop),
+                ranges,
+            ),
+            content_only,
         );
-        let mut source =
-            Retrying::new(KafkaCursor::new(&config.source, source_topic, partition, timeout)?).cancelled_by(stop);
+        let mut source = ContentOnly::new(
+            Retrying::new(KafkaCursor::new(&config.source, source_topic, partition, timeout)?).cancelled_by(stop),
+            content_only,
+        );
         let walked = crate::translate::walk_from_sync(&mut target, &mut source, (forward.new, forward.from), &[at])?;
         match walked.first().map(|(o, _)| o) {
             Some(crate::translate::Outcome::Exact { target_offset, .. }) => Ok(*target_offset),

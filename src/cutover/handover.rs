@@ -204,6 +204,9 @@ pub fn drive_detached(
         tracing::info!("detached: wave {wave} is not in flight: nothing to hold");
         return Ok(Outcome::Paused);
     }
+    // With auto_rollback the plan lets a rollback's steps run unasked: one under way when the
+    // terminal went goes on, letting the producers write again.
+    driver.unattended = plan.criteria.auto_rollback && driver.state().rolling_back();
     driver.note_detached(&mut op)?;
     loop {
         match driver.drive(&mut op)? {

@@ -238,6 +238,53 @@ impl<C: Cursor> Cursor for SkipTargetOnly<C> {
     }
 }
 
+/// A cursor whose records come without their timestamps when `content_only` (a target topic
+/// whose broker stamps its own times, so no copy keeps the source's): put on both sides, every
+/// comparison (digests, differences, compacted keys, spot checks) is then of key, value and
+/// headers only. Searching by time needs a record's timestamp, so it finds nothing then.
+pub struct ContentOnly<C> {
+    inner: C,
+    content_only: bool,
+}
+
+impl<C: Cursor> ContentOnly<C> {
+    pub fn new(inner: C, content_only: bool) -> Self {
+        ContentOnly { inner, content_only }
+    }
+}
+
+impl<C: Cursor> Cursor for ContentOnly<C> {
+    fn seek(&mut self, offset: i64) -> Result<(), Error> {
+        self.inner.seek(offset)
+    }
+
+    fn next(&mut self) -> Result<Option<Located>, Error> {
+        let mut next = self.inner.next()?;
+        if self.content_only {
+            if let Some(r) = &mut next {
+                r.record.timestamp = None;
+            }
+        }
+        Ok(next)
+    }
+
+    fn offset_for_time(&mut self, timestamp: i64) -> Result<Option<i64>, Error> {
+        self.inner.offset_for_time(timestamp)
+    }
+
+    fn records_read(&self) -> u64 {
+        self.inner.records_read()
+    }
+
+    fn end_offset(&mut self) -> Result<i64, Error> {
+        self.inner.end_offset()
+    }
+
+    fn start_offset(&mut self) -> Result<i64, Error> {
+        self.inner.start_offset()
+    }
+}
+
 /// A cursor over one partition of a real cluster.
 pub struct KafkaCursor {
     reader: RecordReader,

@@ -350,6 +350,27 @@ pub fn retryable(e: &rdkafka::error::KafkaError) -> bool {
     )
 }
 
+/// Which of `topics` have a broker stamping its own times (`message.timestamp.type =
+/// LogAppendTime`), from one DescribeConfigs; for a command without a monitor (`translate`).
+pub fn own_timestamps(
+    cluster: &ClusterConfig,
+    topics: &[String],
+    timeout: Duration,
+) -> crate::error::Result<std::collections::BTreeSet<String>> {
+    let client = ClusterClient::connect(cluster, timeout, None)?;
+    // The admin client's futures are driven by librdkafka's own thread: any executor will do.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime to read configs: {e}"))?;
+    let configs = runtime.block_on(client.read_configs(topics.iter()))?;
+    Ok(configs
+        .into_iter()
+        .filter(|(_, c)| crate::model::inventory::stamps_own_time(c))
+        .map(|(topic, _)| topic)
+        .collect())
+}
+
 /// A cluster's id, asked of its brokers (Metadata); an error when no broker answers.
 pub fn cluster_id(cluster: &ClusterConfig, timeout: Duration) -> crate::error::Result<Option<String>> {
     let consumer: BaseConsumer = consumer_config(cluster)

@@ -1,6 +1,8 @@
 //! Inventory diff: what the target lacks or has differently from the source.
 
-use super::Snapshot;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ConfigValue, Snapshot};
 use crate::config::{NameFilter, Replication};
 
 /// Config keys an operator always wants compared, even when a broker omits defaults.
@@ -11,6 +13,32 @@ pub const KEY_CONFIGS: [&str; 5] = [
     "min.insync.replicas",
     "max.message.bytes",
 ];
+
+/// The topic config by which a broker stamps each record with its own time on append.
+pub const TIMESTAMP_TYPE: &str = "message.timestamp.type";
+
+/// Whether a topic's configs say its broker stamps each record with its own time
+/// (`message.timestamp.type=LogAppendTime`): a copy there does not keep the source's timestamp.
+pub fn stamps_own_time(configs: &BTreeMap<String, ConfigValue>) -> bool {
+    configs.get(TIMESTAMP_TYPE).is_some_and(|v| v.value == "LogAppendTime")
+}
+
+/// The target topics whose broker stamps its own times, from the target's configs in the
+/// snapshot: validation and translation compare their records by key, value and headers only.
+pub fn own_timestamps(snapshot: &Snapshot) -> BTreeSet<String> {
+    let Some(Ok(configs)) = snapshot.target.state().map(|t| &t.configs) else {
+        return BTreeSet::new();
+    };
+    configs
+        .iter()
+        .filter(|(_, c)| stamps_own_time(c))
+        .map(|(topic, _)| topic.clone())
+        .collect()
+}
+
+/// Why a topic's records were compared without timestamps (shown beside the figures).
+pub const WITHOUT_TIMESTAMPS: &str =
+    "compared by key, value and headers only: the target topic stamps its own times (message.timestamp.type=LogAppendTime)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Difference {
@@ -30,6 +58,11 @@ pub enum Difference {
     ConfigsUnavailable {
         reason: String,
     },
+    /// The target's broker stamps each record with its own time (LogAppendTime): no copy keeps
+    /// the source's timestamp. `source`: the source topic's timestamp type.
+    OwnTimestamps {
+        source: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +79,7 @@ impl Difference {
             Difference::PartitionCount { .. } => "PARTITIONS",
             Difference::Config { .. } => "CONFIG",
             Difference::ConfigsUnavailable { .. } => "UNKNOWN",
+            Difference::OwnTimestamps { .. } => "TIMESTAMPS",
         }
     }
 
@@ -59,6 +93,10 @@ impl Difference {
                 format!("{key}: {} → {}", show(source), show(target))
             }
             Difference::ConfigsUnavailable { reason } => format!("configs unavailable: {reason}"),
+            Difference::OwnTimestamps { source } => format!(
+                "{TIMESTAMP_TYPE}: {} → LogAppendTime: the target stamps its own times, so no copy keeps the source's timestamp; validation and translation compare key, value and headers only",
+                source.as_deref().unwrap_or("unset")
+            ),
         }
     }
 }
@@ -97,6 +135,12 @@ pub fn diff(snapshot: &Snapshot, replication: &Replication, filter: &NameFilter)
                 let mut keys: Vec<&String> = sc.keys().chain(tc.keys()).collect();
                 keys.sort();
                 keys.dedup();
+                if stamps_own_time(tc) {
+                    push(Difference::OwnTimestamps {
+                        source: sc.get(TIMESTAMP_TYPE).map(|v| v.value.clone()),
+                    });
+                    keys.retain(|k| *k != TIMESTAMP_TYPE);
+                }
                 for key in keys {
                     let (a, b) = (sc.get(key), tc.get(key));
                     // Defaults on both sides are no difference of the topic, even where the
@@ -127,7 +171,7 @@ pub fn diff(snapshot: &Snapshot, replication: &Replication, filter: &NameFilter)
             Difference::MissingOnTarget => 0,
             Difference::PartitionCount { .. } => 1,
             Difference::Config { key, .. } if KEY_CONFIGS.contains(&key.as_str()) => 2,
-            Difference::Config { .. } => 3,
+            Difference::Config { .. } | Difference::OwnTimestamps { .. } => 3,
             Difference::ConfigsUnavailable { .. } => 4,
         };
         (rank, d.source_topic.clone())
@@ -185,36 +229,48 @@ mod tests {
         }
     }
 
+    fn snapshot(source: ClusterFeed, target: ClusterFeed) -> Snapshot {
+        Snapshot {
+            target_only: Default::default(),
+            source,
+            target,
+            mm2: None,
+            seq: 1,
+            target_before_source: None,
+        }
+    }
+
+    /// The differences found in `snapshot`, with the identity policy.
+    fn differences(snapshot: &Snapshot) -> Vec<Difference> {
+        let replication = Replication {
+            policy: PolicyKind::Identity,
+            ..Default::default()
+        };
+        diff(snapshot, &replication, &NameFilter::topics_default())
+            .into_iter()
+            .map(|d| d.difference)
+            .collect()
+    }
+
     /// Kafka sends every config with its source: defaults that differ between two versions
     /// are no difference; an override is, against the other side's value or its absence.
     #[test]
     fn only_overrides_that_differ_are_differences() {
-        let snapshot = Snapshot {
-            target_only: Default::default(),
-            source: cluster(&[
+        let snapshot = snapshot(
+            cluster(&[
                 ("message.format.version", "3.0-IV1", true),
                 ("segment.bytes", "1073741824", true),
                 ("retention.ms", "3600000", false),
                 ("cleanup.policy", "delete", false),
                 ("min.insync.replicas", "2", false),
             ]),
-            target: cluster(&[
+            cluster(&[
                 ("segment.bytes", "536870912", true),
                 ("retention.ms", "604800000", true),
                 ("cleanup.policy", "delete", true),
             ]),
-            mm2: None,
-            seq: 1,
-            target_before_source: None,
-        };
-        let replication = Replication {
-            policy: PolicyKind::Identity,
-            ..Default::default()
-        };
-        let found: Vec<Difference> = diff(&snapshot, &replication, &NameFilter::topics_default())
-            .into_iter()
-            .map(|d| d.difference)
-            .collect();
+        );
+        let found = differences(&snapshot);
         assert_eq!(
             found,
             vec![
@@ -230,5 +286,29 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// A target topic stamping its own times is flagged once (not also as a CONFIG
+    /// difference), even when the source's timestamp type is the same.
+    #[test]
+    fn a_target_that_stamps_its_own_times_is_flagged() {
+        for source in [
+            ("message.timestamp.type", "CreateTime", true),
+            ("message.timestamp.type", "LogAppendTime", false),
+        ] {
+            let snapshot = snapshot(
+                cluster(&[source]),
+                cluster(&[("message.timestamp.type", "LogAppendTime", false)]),
+            );
+            let found = differences(&snapshot);
+            assert_eq!(
+                found,
+                vec![Difference::OwnTimestamps {
+                    source: Some(source.1.into())
+                }]
+            );
+            assert!(found[0].describe().contains("compare key, value and headers only"));
+            assert_eq!(own_timestamps(&snapshot), BTreeSet::from(["orders".to_string()]));
+        }
     }
 }

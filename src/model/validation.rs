@@ -354,11 +354,16 @@ pub fn result_detail(row: &Row) -> String {
         Verdict::Fail { mismatch } => mismatch.describe(),
         Verdict::Skipped { reason } | Verdict::Pending { reason } | Verdict::Error { reason } => reason.clone(),
     };
-    match crate::model::target_only::PartitionRanges(&row.target_only).note() {
-        Some(explained) if detail.is_empty() => explained,
-        Some(explained) => format!("{detail}; {explained}"),
-        None => detail,
-    }
+    let notes = [
+        crate::model::target_only::PartitionRanges(&row.target_only).note(),
+        row.content_only
+            .then(|| crate::model::inventory::WITHOUT_TIMESTAMPS.to_string()),
+    ];
+    std::iter::once(detail)
+        .chain(notes.into_iter().flatten())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A partition's row (PENDING "not validated yet" when the board has nothing of it).
@@ -523,6 +528,7 @@ mod tests {
     fn row(topic: &str, p: i32, s: (i64, i64), verdict: Verdict) -> Row {
         Row {
             target_only: vec![],
+            content_only: false,
             topic: topic.into(),
             target_topic: topic.into(),
             partition: p,

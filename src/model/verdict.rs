@@ -127,4 +127,7 @@ pub struct Row {
     /// explained, never compared.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub target_only: Vec<crate::model::target_only::TargetOnlyRange>,
+    /// Compared by key, value and headers only: the target topic stamps its own times.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub content_only: bool,
 }

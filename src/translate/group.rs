@@ -1,6 +1,6 @@
 //! Translating every committed offset of one consumer group, with MM2's checkpoint beside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{translate_partition, Outcome, Translated};
 use crate::config::Config;
 use crate::jobs::CancelToken;
-use crate::kafka::cursor::{Cursor, KafkaCursor, Retrying, SkipTargetOnly};
+use crate::kafka::cursor::{ContentOnly, Cursor, KafkaCursor, Retrying, SkipTargetOnly};
 use crate::mm2::state::Mm2State;
 use crate::mm2::syncs::SyncHistory;
 use crate::model::target_only::TargetOnly;
@@ -24,7 +24,8 @@ pub struct ReadCounts {
 /// Translates one group's committed source offsets (`committed`), optionally one topic only.
 /// `previous`: the group's last translation (may be empty); where it is exact, a partition is
 /// walked from it, so a live group costs only the records since. `target_only`: the journal's
-/// records written on the target only, stepped over.
+/// records written on the target only, stepped over. `own_timestamps`: target topics whose
+/// broker stamps its own times, whose records are compared without timestamps.
 #[allow(clippy::too_many_arguments)]
 pub fn translate_group(
     config: &Config,
@@ -35,6 +36,7 @@ pub fn translate_group(
     timeout: Duration,
     previous: &[GroupPartitionTranslation],
     target_only: &TargetOnly,
+    own_timestamps: &BTreeSet<String>,
     cancel: &CancelToken,
 ) -> crate::error::Result<(Vec<GroupPartitionTranslation>, ReadCounts)> {
     let queries: BTreeMap<(String, i32), Vec<i64>> = committed
@@ -46,7 +48,16 @@ pub fn translate_group(
         .iter()
         .map(|r| ((r.source_topic.clone(), r.partition), r.translation.clone()))
         .collect();
-    let (rows, counts) = translate_many(config, mm2, &queries, timeout, &previous, target_only, cancel)?;
+    let (rows, counts) = translate_many(
+        config,
+        mm2,
+        &queries,
+        timeout,
+        &previous,
+        target_only,
+        own_timestamps,
+        cancel,
+    )?;
     let out = rows
         .into_iter()
         .map(|((topic, partition), translated)| {
@@ -80,6 +91,7 @@ pub fn translate_many(
     timeout: Duration,
     previous: &BTreeMap<(String, i32), Translated>,
     target_only: &TargetOnly,
+    own_timestamps: &BTreeSet<String>,
     cancel: &CancelToken,
 ) -> crate::error::Result<(Vec<PartitionTranslated>, ReadCounts)> {
     let empty = SyncHistory::new(1);
@@ -107,9 +119,13 @@ pub fn translate_many(
             None => target.insert(KafkaCursor::new(&config.target, &target_topic, *partition, timeout)?),
         };
         let ranges = target_only.partition(&target_topic, *partition);
+        let content_only = own_timestamps.contains(&target_topic);
         let (mut s, mut t) = (
-            Retrying::new(s).cancelled_by(cancel),
-            SkipTargetOnly::new(Retrying::new(t).cancelled_by(cancel), ranges.0.to_vec()),
+            ContentOnly::new(Retrying::new(s).cancelled_by(cancel), content_only),
+            ContentOnly::new(
+                SkipTargetOnly::new(Retrying::new(t).cancelled_by(cancel), ranges.0.to_vec()),
+                content_only,
+            ),
         );
         let before = previous.get(&(topic.clone(), *partition));
         let translated = translate_partition(

@@ -327,7 +327,7 @@ pub fn seek_by_timestamp(
     let Some(ts) = first.record.timestamp else {
         return Ok(done(
             None,
-            unavailable("no offset-sync at or below it, and the source record has no timestamp"),
+            unavailable("no offset-sync at or below it, and no source timestamp to search by (the record has none, or the target topic stamps its own times)"),
         ));
     };
     let diverged = |target_offset, difference: &str| Outcome::Diverged {

@@ -72,6 +72,14 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         )?),
         ReplicationKind::OffsetPreserving => None,
     };
+    let target_topics: Vec<String> = committed
+        .keys()
+        .map(|(t, _)| config.replication.target_topic(t))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let own_timestamps = crate::kafka::own_timestamps(&config.target, &target_topics, timeout)
+        .map_err(|e| format!("topic configs on {}: {e}", config.target.name))?;
     let (rows, counts) = translate_group(
         config,
         mm2.as_ref(),
@@ -81,6 +89,7 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         timeout,
         &[],
         &crate::cutover::journal::target_only_now(config),
+        &own_timestamps,
         &Default::default(),
     )?;
     if rows.is_empty() {
@@ -96,12 +105,21 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         r.translation.exact().is_none() || r.translation.lost_records() || matches!(r.flip(), FlipCost::Skips(_))
     });
     let code = u8::from(attention);
+    // Said beside the figures: a topic whose target stamps its own times has no timestamp to compare.
+    let content_only: Vec<&String> = rows
+        .iter()
+        .map(|r| &r.target_topic)
+        .filter(|t| own_timestamps.contains(*t))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if as_json {
         let doc = json!({
             "group": group,
             "source": config.source.name,
             "target": config.target.name,
             "records_read": counts,
+            "compared_without_timestamps": content_only,
             "mm2_errors": mm2.as_ref().map(|m| m.errors.clone()),
             "mm2_skipped_records": mm2.as_ref().map(|m| json!({"undecodable": m.undecodable, "invalid_offset_syncs": m.rejected_syncs})),
             "partitions": rows.iter().map(|r| json!({
@@ -117,6 +135,9 @@ pub fn run(config: &Config, group: &str, topic: Option<&str>, as_json: bool) -> 
         "group {group}: {} -> {} ({:?}); read {} source and {} target records\n",
         config.source.name, config.target.name, config.replication.kind, counts.source, counts.target
     );
+    for t in &content_only {
+        out += &format!("{t}: {}\n", crate::model::inventory::WITHOUT_TIMESTAMPS);
+    }
     if let Some(m) = &mm2 {
         for (what, e) in &m.errors {
             out += &format!("MM2 {what}: {e}\n");

@@ -182,6 +182,7 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
     let config = app.config.clone();
     let mm2 = app.snapshot.mm2.clone();
     let target_only = app.snapshot.target_only.clone();
+    let own_timestamps = crate::model::inventory::own_timestamps(&app.snapshot);
     // The previous answer: partitions walk on from it (a live group costs only what is new).
     let previous = app.translations.get(&group).map(|t| t.previous()).unwrap_or_default();
     JobHandle::thread(&format!("translate {group}"), move |cancel| {
@@ -198,6 +199,7 @@ fn translation_job(app: &App, group: String, inbox: mpsc::UnboundedSender<Msg>) 
                     timeout,
                     &previous,
                     &target_only,
+                    &own_timestamps,
                     &cancel,
                 )
             })

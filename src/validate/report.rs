@@ -9,7 +9,7 @@ use super::run::{plan, run_planned};
 use super::{PartitionResult, Verdict};
 use crate::config::{Config, ReplicationKind};
 use crate::jobs::CancelToken;
-use crate::kafka::cursor::{Cursor, KafkaCursor};
+use crate::kafka::cursor::{ContentOnly, Cursor, KafkaCursor};
 use crate::model::Snapshot;
 
 pub use super::run::{Progress, Row};
@@ -50,6 +50,7 @@ pub fn spot_check_all(
         .state()
         .ok_or_else(|| format!("{} could not be reached", config.source.name))?;
     let identity = config.replication.kind == ReplicationKind::OffsetPreserving;
+    let own_timestamps = crate::model::inventory::own_timestamps(snap);
     let mut rows = Vec::new();
     for s in src.topics.values().filter(|t| only_topic.is_none_or(|o| o == t.name)) {
         let target_topic = config.replication.target_topic(&s.name);
@@ -58,8 +59,12 @@ pub fn spot_check_all(
                 (Ok(l), Ok(h)) => (*l, *h),
                 _ => return Err(format!("{}/{}: offsets unavailable", s.name, p.id).into()),
             };
-            let mut sc = KafkaCursor::new(&config.source, &s.name, p.id, timeout)?;
-            let mut tc = KafkaCursor::new(&config.target, &target_topic, p.id, timeout)?;
+            let content_only = own_timestamps.contains(&target_topic);
+            let mut sc = ContentOnly::new(KafkaCursor::new(&config.source, &s.name, p.id, timeout)?, content_only);
+            let mut tc = ContentOnly::new(
+                KafkaCursor::new(&config.target, &target_topic, p.id, timeout)?,
+                content_only,
+            );
             let offsets = super::spot::sample_offsets(low, high, samples, seed ^ p.id as u64);
             let syncs = snap.mm2.as_ref().map(|m| &m.syncs);
             let target_only = snap.target_only.partition(&target_topic, p.id);
@@ -81,6 +86,7 @@ pub fn spot_check_all(
                 records_read: (sc.records_read(), tc.records_read()),
                 bytes_read: 0,
                 target_only: target_only.0.to_vec(),
+                content_only,
             });
         }
     }

@@ -10,7 +10,7 @@ use super::throttle::{Meter, Metered, RateLimit};
 use super::{align, compacted, validate_range, PartitionResult, Start, Verdict};
 use crate::config::{ClusterConfig, Config, ReplicationKind};
 use crate::jobs::CancelToken;
-use crate::kafka::cursor::{Bounded, Cursor, KafkaCursor, Retrying, SkipTargetOnly};
+use crate::kafka::cursor::{Bounded, ContentOnly, Cursor, KafkaCursor, Retrying, SkipTargetOnly};
 use crate::model::target_only::{PartitionRanges, TargetOnlyRange};
 pub use crate::model::verdict::Row;
 use crate::model::Snapshot;
@@ -104,6 +104,8 @@ pub struct Task {
     pub work: Work,
     /// The partition's records written on the target only (stepped over, explained).
     pub target_only: Vec<TargetOnlyRange>,
+    /// The target topic stamps its own times: records are compared without timestamps.
+    pub content_only: bool,
 }
 
 /// The partitions of every watched topic (or one), and what each needs, from a snapshot.
@@ -132,6 +134,12 @@ pub fn plan(
             .and_then(|c| c.get(&s.name))
             .and_then(|c| c.get("cleanup.policy"))
             .is_some_and(|p| p.value.contains("compact"));
+        let content_only = tgt
+            .configs
+            .as_ref()
+            .ok()
+            .and_then(|c| c.get(&target_topic))
+            .is_some_and(crate::model::inventory::stamps_own_time);
         for p in &s.partitions {
             let target_partition = tgt.topics.get(&target_topic).and_then(|t| t.partition(p.id));
             let work = match (target_partition, &p.low) {
@@ -178,6 +186,7 @@ pub fn plan(
                 partition: p.id,
                 work,
                 target_only: snap.target_only.partition(&target_topic, p.id).0.to_vec(),
+                content_only,
             });
         }
     }
@@ -262,15 +271,21 @@ pub fn run_task(
     let cursors = || -> crate::error::Result<_> {
         Ok((
             Metered::source(
-                Retrying::new(KafkaCursor::new(source, &task.topic, task.partition, timeout)?).cancelled_by(cancel),
+                ContentOnly::new(
+                    Retrying::new(KafkaCursor::new(source, &task.topic, task.partition, timeout)?).cancelled_by(cancel),
+                    task.content_only,
+                ),
                 meter,
                 limit,
             ),
             Metered::target(
-                SkipTargetOnly::new(
-                    Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?)
-                        .cancelled_by(cancel),
-                    task.target_only.clone(),
+                ContentOnly::new(
+                    SkipTargetOnly::new(
+                        Retrying::new(KafkaCursor::new(target, &task.target_topic, task.partition, timeout)?)
+                            .cancelled_by(cancel),
+                        task.target_only.clone(),
+                    ),
+                    task.content_only,
                 ),
                 meter,
                 limit,
@@ -377,6 +392,7 @@ pub fn run_task(
         records_read: meter.records(),
         bytes_read: meter.bytes(),
         target_only: task.target_only.clone(),
+        content_only: task.content_only,
     }
 }
 

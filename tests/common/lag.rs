@@ -155,9 +155,5 @@ pub fn samples(m: &Monitor, config: &Config, topic: &str, group: &str, duration:
 
 /// |a - b|
 pub fn off_by(a: Duration, b: Duration) -> Duration {
-    if a > b {
-        a - b
-    } else {
-        b - a
-    }
+    a.abs_diff(b)
 }

@@ -20,7 +20,9 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App, diffs: &[TopicDif
         .map(|d| {
             let role = match d.difference {
                 Difference::MissingOnTarget | Difference::PartitionCount { .. } => Role::Crit,
-                Difference::Config { .. } | Difference::ConfigsUnavailable { .. } => Role::Warn,
+                Difference::Config { .. }
+                | Difference::ConfigsUnavailable { .. }
+                | Difference::OwnTimestamps { .. } => Role::Warn,
             };
             Row::new(vec![
                 Cell::from(d.difference.kind()).style(t.style(role)),
