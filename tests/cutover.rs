@@ -545,6 +545,11 @@ fn cutover_run_rolls_back_by_itself_past_the_write_pause_budget() {
 fn cutover_run_takes_the_wave_over_from_a_detached_driver() {
     let s = setup();
     let config = wave_config(&s, "stop-the-world");
+    // The notify command is told of every entry, the detached driver's included.
+    let notified = s.dir.path().join("notified.jsonl");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("\n[notify]\ncommand = \"cat >> {}\"\n", notified.display()));
+    std::fs::write(&config, text).unwrap();
     s.app.fail_hook("stop_consumers", true);
     let out = cutover(&config, &["run", "--wave", "w1", "--yes"], None);
     assert_eq!(out.code, Some(1), "{}", out.text);
@@ -605,6 +610,13 @@ fn cutover_run_takes_the_wave_over_from_a_detached_driver() {
     assert!(handed[1].contains("took the wave over from the"));
     let ran = s.app.hooks_ran();
     assert_eq!(ran.iter().filter(|h| *h == "stop_consumers").count(), 2, "{ran:?}");
+    let entries: Vec<serde_json::Value> = std::fs::read_to_string(&notified)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"].clone())
+        .collect();
+    let journaled: Vec<serde_json::Value> = journal(&s).iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    assert_eq!(entries, journaled, "each journal entry notified once, in order");
     exactly_once(s, 20, "taken over from a detached driver");
 }
 

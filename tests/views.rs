@@ -528,6 +528,34 @@ fn every_view_at_80x24_and_160x48() {
     }
 }
 
+/// A target topic stamping its own times (LogAppendTime): the Group view's line under the
+/// table says the exact offset was found on key, value and headers only.
+#[test]
+fn the_group_view_says_when_records_are_compared_without_timestamps() {
+    let mut a = app(Theme::load("dark").unwrap());
+    let mut next = snapshot(7, at(14), 40);
+    let mut target = (**next.target.last_good.as_ref().unwrap()).clone();
+    if let Ok(configs) = &mut target.configs {
+        configs
+            .entry("dc1.orders".into())
+            .or_default()
+            .insert("message.timestamp.type".into(), ConfigValue::set("LogAppendTime"));
+    }
+    next.target.last_good = Some(Arc::new(target));
+    a.update(Msg::Snapshot(next, at(15)));
+    for k in [KeyCode::Char('2'), KeyCode::Enter] {
+        key(&mut a, k);
+    }
+    translate_billing(&mut a);
+    let screen = text(&render(&mut a, 160, 48));
+    assert!(
+        screen.contains(
+            "orders 0: exact, compared by key, value and headers only: the target topic stamps its own times"
+        ),
+        "{screen}"
+    );
+}
+
 #[test]
 fn no_color_has_no_colour_and_marks_selection_without_it() {
     for (name, keys) in views() {

@@ -142,7 +142,17 @@ pub(super) fn info(app: &App, v: &[GroupPartition], sel: usize) -> Option<(Strin
         return Some((here(d), Role::Crit));
     }
     let lost = x.walked_over.iter().any(WalkedOver::is_loss);
-    walked_summary(&x.walked_over).map(|w| (here(format!("exact, {w}")), if lost { Role::Crit } else { Role::Warn }))
+    if let Some(w) = walked_summary(&x.walked_over) {
+        return Some((here(format!("exact, {w}")), if lost { Role::Crit } else { Role::Warn }));
+    }
+    // Said beside the figure: a target stamping its own times has no timestamp to compare.
+    let content_only = crate::model::inventory::own_timestamps(&app.snapshot).contains(&p.target_topic);
+    (content_only && matches!(x.exact, Exact::Offset(_))).then(|| {
+        (
+            here(format!("exact, {}", crate::model::inventory::WITHOUT_TIMESTAMPS)),
+            Role::Muted,
+        )
+    })
 }
 
 /// The exact offset's cell, and the line under the table when it needs one.
