@@ -71,6 +71,10 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
     let diffs = diff(snap, &config.replication, &config.topics);
     let groups = group_rows(snap, &config.groups);
     let alarms = alarms_now(config, snap, now);
+    // Who drives the cutover now (a cockpit, `cutover run`, or a detached driver holding a wave).
+    let driver =
+        crate::cutover::journal::driver(&config.cutover.journal_path(&config.source.name, &config.target.name));
+    let holder = driver.as_deref().and_then(crate::cutover::handover::holder);
     let unreachable = [&snap.source, &snap.target].iter().any(|f| f.state().is_none());
     // A filter that matches nothing watches nothing: never "all OK".
     let nothing_watched = pairs.is_empty();
@@ -115,8 +119,13 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             .iter()
             .map(|(wave, kind, text)| json!({"wave": wave, "kind": kind, "text": text}))
             .collect();
+        let driver = driver.as_ref().map(|text| {
+            json!({"lock": text, "pid": holder.as_ref().map(|h| h.pid),
+                "detached": holder.as_ref().is_some_and(|h| h.detached)})
+        });
         let doc = json!({"source": cluster_json(&snap.source), "target": cluster_json(&snap.target),
-            "mm2": mm2, "topics": topics, "inventory": inventory, "groups": groups, "alarms": alarms});
+            "mm2": mm2, "topics": topics, "inventory": inventory, "groups": groups, "alarms": alarms,
+            "driver": driver});
         return (serde_json::to_string_pretty(&doc).expect("json"), code);
     }
     let mut out = String::new();
@@ -171,6 +180,15 @@ pub fn report(config: &Config, snap: &Snapshot, as_json: bool) -> (String, i32) 
             p.lag_age.map_or("?".into(), |a| a.label()),
             p.note.as_ref().map(|x| format!("  ({x})")).unwrap_or_default()
         );
+    }
+    match (&driver, &holder) {
+        (Some(text), Some(h)) if h.detached => {
+            out += &format!(
+                "\nDETACHED: a detached driver holds the cutover ({text}): `cutover` (s on the wave) or `cutover run --wave W` takes it over\n"
+            )
+        }
+        (Some(text), _) => out += &format!("\ndriven by {text}\n"),
+        (None, _) => {}
     }
     if !alarms.is_empty() {
         out += "\nALARMS\n";

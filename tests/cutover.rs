@@ -571,6 +571,17 @@ fn cutover_run_takes_the_wave_over_from_a_detached_driver() {
         (held.contains(&format!("(pid {}, detached driver)", detached.id())) && said.contains("held at: "))
             .then_some(())
     });
+    // `status` says who holds the cutover, and how to take it over.
+    let status = cutover(&config, &["status", "--json"], None);
+    let doc: serde_json::Value = serde_json::from_str(&status.text).unwrap_or_else(|e| panic!("{e}: {}", status.text));
+    assert_eq!(doc["driver"]["detached"], true, "{doc}");
+    assert_eq!(doc["driver"]["pid"], detached.id(), "{doc}");
+    let status = cutover(&config, &["status"], None);
+    assert!(
+        status.text.contains("DETACHED: a detached driver holds the cutover"),
+        "{}",
+        status.text
+    );
     // Nobody at the wheel: no retry, no skip, nothing run.
     let ran = s.app.hooks_ran();
     assert_eq!(ran.iter().filter(|h| *h == "stop_consumers").count(), 1, "{ran:?}");
