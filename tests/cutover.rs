@@ -536,6 +536,17 @@ fn cutover_run_rolls_back_by_itself_past_the_write_pause_budget() {
     exactly_once(s, 30, "rolled back past the pause budget");
 }
 
+/// Kills a process when dropped, so a test failing midway leaves none running.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &self.0.to_string()])
+            .status();
+    }
+}
+
 /// Acceptance (issue 23): `cutover run` takes a wave over from a detached driver and says
 /// so. The wave stops at a failing hook (producers frozen); a detached driver
 /// (`cutover run --detached`, what a cockpit starts when it loses its terminal) holds it,
@@ -563,6 +574,7 @@ fn cutover_run_takes_the_wave_over_from_a_detached_driver() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let reap = KillOnDrop(detached.id());
     let lock = s.dir.path().join("cutover.journal.lock");
     let log = s.dir.path().join("cutover.log");
     wait_for(Duration::from_secs(20), "the detached driver holding the wave", || {
@@ -603,6 +615,7 @@ fn cutover_run_takes_the_wave_over_from_a_detached_driver() {
         out.text
     );
     let status = detached.wait().unwrap();
+    std::mem::forget(reap);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut detached.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "the detached driver let go and ended: {stderr}");

@@ -647,6 +647,18 @@ fn detached_drivers(config: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Kills the detached drivers of wave w1 on a config when dropped: they run in sessions of
+/// their own, so a test that fails midway would leave them running.
+struct KillDetached(std::path::PathBuf);
+
+impl Drop for KillDetached {
+    fn drop(&mut self) {
+        for pid in detached_drivers(&self.0) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+    }
+}
+
 /// The journal's entries of one kind, as JSON.
 fn journaled(journal: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(journal)
@@ -678,6 +690,7 @@ fn an_ssh_drop_hands_the_wave_to_a_detached_driver_and_a_new_cockpit_takes_it_ov
         "2s",
         "[wave.criteria]\nmax_write_pause = \"30s\"\nauto_rollback = true\n",
     );
+    let _kill_detached = KillDetached(config.clone());
     let lock = std::path::PathBuf::from(format!("{}.lock", journal.display()));
     let first = Tmux::open("drop1", &config, "");
     first.wait_screen("the topics", |s| s.contains("orders"));
