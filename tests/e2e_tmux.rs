@@ -367,6 +367,35 @@ fn wave_estate(settle: &str, criteria: &str) -> WaveEstate {
     }
 }
 
+/// A cockpit in tmux on `config`, the Cutover view shown and wave w1 started (its name typed).
+fn start_w1(name: &str, config: &std::path::Path) -> Tmux {
+    let t = Tmux::open(name, config, "");
+    t.wait_screen("the topics", |s| s.contains("orders"));
+    t.keys(&["7"]);
+    t.wait_screen("the wave, not started", |s| {
+        s.contains("w1") && s.contains("not started")
+    });
+    t.keys(&["s"]);
+    t.wait_screen("the typed confirmation", |s| s.contains("Start wave w1?"));
+    t.keys(&["w", "1", "Enter"]);
+    t
+}
+
+/// After a rollback: the producer writes on the source again, and every record acknowledged
+/// was processed exactly once.
+fn writes_again_exactly_once(app: common::app::App, replicator: &cutover::demo::replicator::Replicator) {
+    use common::app::exactly_once_violations;
+    let before = app.acked.lock().unwrap().len();
+    wait_for(Duration::from_secs(30), "the producer writing again", || {
+        (app.acked.lock().unwrap().len() > before + 20).then_some(())
+    });
+    assert_eq!(replicator.error(), None);
+    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
+    let violations = exactly_once_violations(&acked, &processed);
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// The cutover view, driven with keys: `7`, `s` and the wave's name typed, every step's y/N
 /// answered, a pause (`p`) during a wait and a resume (`p` again); a second cockpit on the same
 /// journal follows the wave as an observer. The application moved by the hooks ends up reading
@@ -494,7 +523,6 @@ fn a_wave_driven_with_keys_with_a_pause_and_an_observer() {
 /// on the source again and every record is processed exactly once.
 #[test]
 fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
-    use common::app::exactly_once_violations;
     let WaveEstate {
         src: _src,
         tgt: _tgt,
@@ -507,15 +535,7 @@ fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
         "2s",
         "[wave.criteria]\nmax_write_pause = \"6s\"\nauto_rollback = true\n",
     );
-    let t = Tmux::open("budget", &config, "");
-    t.wait_screen("the topics", |s| s.contains("orders"));
-    t.keys(&["7"]);
-    t.wait_screen("the wave, not started", |s| {
-        s.contains("w1") && s.contains("not started")
-    });
-    t.keys(&["s"]);
-    t.wait_screen("the typed confirmation", |s| s.contains("Start wave w1?"));
-    t.keys(&["w", "1", "Enter"]);
+    let t = start_w1("budget", &config);
     t.wait_screen("the freeze hook's question", |s| {
         s.contains("freeze producers: run the hook freeze_producers?")
     });
@@ -550,15 +570,7 @@ fn a_write_pause_past_its_budget_raises_the_alarm_and_rolls_back_by_itself() {
     t.keys(&["q"]);
     t.assert_exited_sane(0);
 
-    let before = app.acked.lock().unwrap().len();
-    wait_for(Duration::from_secs(30), "the producer writing again", || {
-        (app.acked.lock().unwrap().len() > before + 20).then_some(())
-    });
-    assert_eq!(replicator.error(), None);
-    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
-    let violations = exactly_once_violations(&acked, &processed);
-    assert!(violations.is_empty(), "{violations:#?}");
-    assert!(errors.is_empty(), "{errors:?}");
+    writes_again_exactly_once(app, &replicator);
 }
 
 /// `[metrics] listen` in the cockpit: the same endpoint as `cutover serve`, while the TUI owns
@@ -677,7 +689,6 @@ fn journaled(journal: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
 /// (auto_rollback): the producers write on the source again, every record processed once.
 #[test]
 fn an_ssh_drop_hands_the_wave_to_a_detached_driver_and_a_new_cockpit_takes_it_over() {
-    use common::app::exactly_once_violations;
     let WaveEstate {
         src: _src,
         tgt: _tgt,
@@ -692,15 +703,7 @@ fn an_ssh_drop_hands_the_wave_to_a_detached_driver_and_a_new_cockpit_takes_it_ov
     );
     let _kill_detached = KillDetached(config.clone());
     let lock = std::path::PathBuf::from(format!("{}.lock", journal.display()));
-    let first = Tmux::open("drop1", &config, "");
-    first.wait_screen("the topics", |s| s.contains("orders"));
-    first.keys(&["7"]);
-    first.wait_screen("the wave, not started", |s| {
-        s.contains("w1") && s.contains("not started")
-    });
-    first.keys(&["s"]);
-    first.wait_screen("the typed confirmation", |s| s.contains("Start wave w1?"));
-    first.keys(&["w", "1", "Enter"]);
+    let first = start_w1("drop1", &config);
     let answered = answer_until(&first, "commit these offsets");
     assert!(answered[0].contains("run the hook freeze_producers?"), "{answered:#?}");
     assert!(answered.iter().any(|q| q.contains("stop consumers")), "{answered:#?}");
@@ -830,13 +833,5 @@ fn an_ssh_drop_hands_the_wave_to_a_detached_driver_and_a_new_cockpit_takes_it_ov
     assert!(wave.rolled_back(&config_parsed.waves[0]), "{text}");
     eprintln!("rolled back {rolled_back:?} after the freeze; answered before the drop: {answered:#?}");
 
-    let before = app.acked.lock().unwrap().len();
-    wait_for(Duration::from_secs(30), "the producer writing again", || {
-        (app.acked.lock().unwrap().len() > before + 20).then_some(())
-    });
-    assert_eq!(replicator.error(), None);
-    let (acked, processed, errors) = app.finish(Duration::from_secs(60));
-    let violations = exactly_once_violations(&acked, &processed);
-    assert!(violations.is_empty(), "{violations:#?}");
-    assert!(errors.is_empty(), "{errors:?}");
+    writes_again_exactly_once(app, &replicator);
 }
